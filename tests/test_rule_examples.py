@@ -1,0 +1,40 @@
+"""Every rule's VALID and INVALID examples are test cases (Fixit's pattern)."""
+
+from __future__ import annotations
+
+import pytest
+
+from expectations import actual_marks, describe_mismatch, expected_marks
+from walint.engine import check_source
+from walint.rules import ALL_RULES
+from walint.settings import Settings
+
+CASES = [
+    pytest.param(rule, kind, example.code, id=f"{rule.code}-{kind}-{index}")
+    for rule in ALL_RULES
+    for kind, examples in (("valid", rule.VALID), ("invalid", rule.INVALID))
+    for index, example in enumerate(examples)
+]
+
+
+@pytest.mark.parametrize("rule, kind, code", CASES)
+def test_example(rule, kind, code):
+    result = check_source("example.py", code.encode(), Settings())
+    assert not result.errors
+    own = [f for f in result.findings if f.code == rule.code]
+    expected = expected_marks(code)
+    if kind == "valid":
+        assert not own, "\n".join(f"{f.location.row}: {f.code} {f.message}" for f in own)
+    else:
+        assert any(c == rule.code for _, c in expected), "an INVALID example must mark its own rule"
+    # Examples mark every finding, of any rule, so they double as precise tests.
+    mismatch = describe_mismatch("example", expected, actual_marks(result.findings))
+    assert not mismatch, mismatch
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_rule_has_examples_and_docs(rule):
+    assert rule.VALID and rule.INVALID
+    doc = rule.documentation()
+    for section in ("## What it does", "## Why is this bad?", "## Example", "Use instead:", "## Fix safety"):
+        assert section in doc, f"{rule.code} docs lack {section!r}"

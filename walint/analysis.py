@@ -1,0 +1,826 @@
+"""The per-module semantic model that rules query.
+
+One pass builds scopes and name bindings; a second, per function and on demand, walks
+statements in order and records every call with the control context it runs in: the
+``except`` handler around it, whether an on-disk guard ran before it on that path, and
+whether it is conditional. From those facts the model answers what each call does to
+the journal mode, including calls of functions defined in the same module (helpers that
+downgrade, probes that read the mode, guards that refuse when it is WAL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from walint.constants import Resolution, StringFolder, is_known
+from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
+
+# Names of functions that read the mode on disk wherever they come from: walint's own helper.
+DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
+
+
+class Binding(NamedTuple):
+    """One way a name gets a value: ``value`` (an expression), ``iter`` (a loop target over
+    ``value``), ``def`` (a function or class definition) or ``unknown``."""
+
+    kind: str
+    value: Optional[cst.CSTNode]
+    scope: Optional["Scope"]
+
+
+class Scope:
+    """A module, class or function namespace and what its names are bound to."""
+
+    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "unit")
+
+    def __init__(self, kind: str, name: str, parent: Optional["Scope"]) -> None:
+        self.kind = kind
+        self.name = name
+        self.parent = parent
+        self.bindings: Dict[str, List[Binding]] = {}
+        self.params: List[str] = []
+        self.globals: Set[str] = set()
+        self.unit: Optional["Unit"] = None
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self.bindings.setdefault(name, []).append(binding)
+
+    def module(self) -> "Scope":
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+
+class Unit:
+    """A body of code that runs as one: the module's top level or one function."""
+
+    __slots__ = ("node", "scope", "name", "qualname", "class_scope", "is_async")
+
+    def __init__(
+        self,
+        node: Union[cst.Module, cst.FunctionDef],
+        scope: Scope,
+        name: str,
+        qualname: str,
+        class_scope: Optional[Scope],
+    ) -> None:
+        self.node = node
+        self.scope = scope
+        self.name = name
+        self.qualname = qualname
+        self.class_scope = class_scope
+        self.is_async = isinstance(node, cst.FunctionDef) and node.asynchronous is not None
+
+    @property
+    def is_method(self) -> bool:
+        return self.class_scope is not None
+
+
+@dataclass(eq=False)
+class Site:
+    """A call (or a ``x.journal_mode = ...`` assignment) and the context it runs in."""
+
+    node: cst.CSTNode
+    unit: Unit
+    scope: Scope
+    handler: Optional[cst.ExceptHandler]
+    guarded: bool
+    conditional: bool
+    statement: cst.CSTNode
+
+
+@dataclass(eq=False)
+class Branch:
+    """An ``if`` and the sites that run when its test is true, or false."""
+
+    node: cst.If
+    unit: Unit
+    scope: Scope
+    when_true: Tuple[int, int]
+    when_false: List[Tuple[int, int]] = field(default_factory=list)
+    # `if test: return True/False` inside a predicate function.
+    returns: Optional[bool] = None
+
+
+@dataclass(eq=False)
+class Collection:
+    """A tuple, list, set or dict literal of strings, and the name it is known by: the
+    variable it is assigned to, else the function it appears in."""
+
+    node: cst.BaseExpression
+    name: str
+    scope: Scope
+    assigned: bool
+
+
+_COLLECTIONS = (cst.Tuple, cst.List, cst.Set, cst.Dict)
+_COLLECTION_CALLS = frozenset({"frozenset", "set", "tuple", "list"})
+
+
+def unwrap_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The literal inside ``frozenset({...})`` and friends, or the literal itself."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS:
+        if len(expr.args) == 1:
+            expr = expr.args[0].value
+    return expr if isinstance(expr, _COLLECTIONS) else None
+
+
+def collection_items(node: cst.BaseExpression) -> List[cst.BaseExpression]:
+    """The elements of a collection literal; the keys of a dict."""
+    if isinstance(node, cst.Dict):
+        return [e.key for e in node.elements if isinstance(e, cst.DictElement)]
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        return [e.value for e in node.elements if not isinstance(e, cst.StarredElement)]
+    return []
+
+
+@dataclass(eq=False)
+class UnitFacts:
+    sites: List[Site] = field(default_factory=list)
+    branches: List[Branch] = field(default_factory=list)
+    returns: List[cst.BaseExpression] = field(default_factory=list)
+    # An `if <mode is wal>: raise` (or an assert) at the top level of the body.
+    refuses_wal: bool = False
+
+
+class _Ctx(NamedTuple):
+    scope: Scope
+    handler: Optional[cst.ExceptHandler]
+    guarded: bool
+    conditional: bool
+
+
+class _SiteCollector(cst.CSTVisitor):
+    """Collects the calls, and ``.journal_mode`` reads, inside one expression or statement."""
+
+    def __init__(self) -> None:
+        self.nodes: List[cst.CSTNode] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.nodes.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "journal_mode":
+            self.nodes.append(node)
+
+
+def _collect(node: Optional[cst.CSTNode]) -> List[cst.CSTNode]:
+    if node is None:
+        return []
+    collector = _SiteCollector()
+    node.visit(collector)
+    return collector.nodes
+
+
+class _ScopeBuilder(cst.CSTVisitor):
+    """First pass: scopes, bindings, and the functions of the module."""
+
+    def __init__(self, model: "ModuleModel") -> None:
+        self.model = model
+        self.stack: List[Scope] = [model.module_scope]
+        self.qualnames: List[str] = []
+        self.recorded: Set[int] = set()
+
+    @property
+    def scope(self) -> Scope:
+        return self.stack[-1]
+
+    def _target_scope(self, name: str) -> Scope:
+        scope = self.scope
+        return scope.module() if name in scope.globals else scope
+
+    def _bind_name(self, name: str, binding: Binding) -> None:
+        self._target_scope(name).bind(name, binding)
+
+    def _bind(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], kind: str = "value") -> None:
+        if isinstance(target, cst.Name):
+            if value is None:
+                self._bind_name(target.value, Binding("unknown", None, None))
+            else:
+                self._bind_name(target.value, Binding(kind, value, self.scope))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            values: Sequence[Optional[cst.BaseExpression]]
+            if kind == "value" and isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(
+                target.elements
+            ):
+                values = [e.value for e in value.elements]
+            else:
+                values = [None] * len(target.elements)
+            for element, element_value in zip(target.elements, values):
+                self._bind(element.value, element_value if not isinstance(element, cst.StarredElement) else None)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            # `self.X = ...` in a method, or `Cls.X = ...`: remembered on the class.
+            class_scope = self._enclosing_class()
+            owner = target.value.value
+            if class_scope is not None and owner in ("self", "cls"):
+                class_scope.bind(
+                    "self." + target.attr.value,
+                    Binding(kind, value, self.scope) if value is not None else Binding("unknown", None, None),
+                )
+            elif value is not None:
+                self.model.module_scope.bind(f"{owner}.{target.attr.value}", Binding(kind, value, self.scope))
+
+    def _enclosing_class(self) -> Optional[Scope]:
+        for scope in reversed(self.stack):
+            if scope.kind == "class":
+                return scope
+        return None
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._bind_name(node.name.value, Binding("def", node, self.scope))
+        scope = Scope("class", node.name.value, self.scope)
+        self.model.class_scopes[node] = scope
+        self.stack.append(scope)
+        self.qualnames.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.stack.pop()
+        self.qualnames.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind_name(node.name.value, Binding("def", node, self.scope))
+        class_scope = self.scope if self.scope.kind == "class" else None
+        scope = Scope("function", node.name.value, self.scope)
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            scope.params.append(param.name.value)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.bind(star.name.value, Binding("unknown", None, None))
+        self.qualnames.append(node.name.value)
+        unit = Unit(node, scope, node.name.value, ".".join(self.qualnames), class_scope)
+        scope.unit = unit
+        self.model.units.append(unit)
+        self.model.function_units[node] = unit
+        self.stack.append(scope)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.stack.pop()
+        self.qualnames.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        scope = Scope("lambda", "<lambda>", self.scope)
+        for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+            scope.params.append(param.name.value)
+        self.stack.append(scope)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.stack.pop()
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.scope.globals.update(item.name.value for item in node.names)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind(target.target, node.value)
+        literal = unwrap_collection(node.value)
+        if literal is not None:
+            target = node.targets[-1].target
+            if isinstance(target, cst.Name):
+                name = target.value
+            elif isinstance(target, cst.Attribute):
+                name = target.attr.value
+            else:
+                name = self._function_name()
+            self._record(literal, name, assigned=True)
+
+    def _function_name(self) -> str:
+        for scope in reversed(self.stack):
+            if scope.kind == "function":
+                return scope.name
+        return ""
+
+    def _record(self, node: cst.BaseExpression, name: str, assigned: bool) -> None:
+        if id(node) in self.recorded:
+            return
+        self.recorded.add(id(node))
+        if any(isinstance(item, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute, cst.Name)) for item in collection_items(node)):
+            self.model.collections.append(Collection(node, name, self.scope, assigned))
+
+    def visit_Tuple(self, node: cst.Tuple) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_List(self, node: cst.List) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_Set(self, node: cst.Set) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_Dict(self, node: cst.Dict) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target, node.value) if node.value is not None else None
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target, node.iter, kind="iter")
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind(node.target, node.iter, kind="iter")
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind(node.asname.name, None)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind(node.name.name, None)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            bound = alias.asname.name if alias.asname is not None else alias.name
+            while isinstance(bound, cst.Attribute):
+                bound = bound.value
+            if isinstance(bound, cst.Name):
+                self._bind_name(bound.value, Binding("unknown", None, None))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            bound = alias.asname.name if alias.asname is not None else alias.name
+            if isinstance(bound, cst.Name):
+                self._bind_name(bound.value, Binding("import", alias, self.scope))
+
+
+_GUARD_EXIT = (cst.Raise, cst.Return)
+
+
+def _small_statements(block: cst.BaseSuite) -> Sequence[cst.CSTNode]:
+    """The statements of a block; a one-line suite (`if x: return`) is one statement."""
+    return block.body if isinstance(block, cst.IndentedBlock) else [block]
+
+
+def _else_statements(orelse: Union[cst.If, cst.Else]) -> Sequence[cst.CSTNode]:
+    return [orelse] if isinstance(orelse, cst.If) else _small_statements(orelse.body)
+
+
+_SIMPLE_LINES = (cst.SimpleStatementLine, cst.SimpleStatementSuite)
+
+
+def iter_subexpressions(node: cst.CSTNode, limit: int = 2000) -> Iterator[cst.CSTNode]:
+    """Pre-order walk of ``node`` and its descendants (bounded; used on small expressions)."""
+    stack = [node]
+    seen = 0
+    while stack and seen < limit:
+        current = stack.pop()
+        seen += 1
+        yield current
+        stack.extend(reversed(current.children))
+
+
+class ModuleModel:
+    """Everything the rules ask about one parsed module."""
+
+    def __init__(self, module: cst.Module, guards: Sequence[str] = ()) -> None:
+        self.module = module
+        self.guard_names = DEFAULT_GUARDS | frozenset(g.rsplit(".", 1)[-1].rsplit(":", 1)[-1] for g in guards)
+        self.module_scope = Scope("module", "", None)
+        self.units: List[Unit] = []
+        self.function_units: Dict[cst.FunctionDef, Unit] = {}
+        self.class_scopes: Dict[cst.ClassDef, Scope] = {}
+        self.collections: List[Collection] = []
+        self.folder = StringFolder(self.resolve)
+        module.visit(_ScopeBuilder(self))
+        self.module_unit = Unit(module, self.module_scope, "<module>", "<module>", None)
+        self.module_scope.unit = self.module_unit
+        self.units.insert(0, self.module_unit)
+        self._facts: Dict[Unit, UnitFacts] = {}
+        self._in_progress: Set[Unit] = set()
+        self._effects: Dict[int, Optional[ModeEffect]] = {}
+        self._probe_units: Dict[Unit, bool] = {}
+        self._downgrades: Dict[Unit, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {}
+
+    # ----- names -------------------------------------------------------------------
+
+    def lookup(self, name: str, scope: Scope) -> Tuple[List[Binding], bool]:
+        """The bindings of ``name`` seen from ``scope``, and whether it is a parameter there."""
+        current: Optional[Scope] = scope
+        first = True
+        while current is not None:
+            if current.kind == "class" and not first:
+                current = current.parent
+                continue
+            if name in current.globals:
+                current = current.module()
+            bindings = current.bindings.get(name)
+            is_param = name in current.params
+            if bindings or is_param:
+                return list(bindings or ()), is_param
+            current = current.parent
+            first = False
+        return [], False
+
+    def class_scope_for(self, owner: cst.BaseExpression, scope: Scope) -> Optional[Scope]:
+        """The class an attribute's owner denotes: ``self``/``cls`` in a method, or a class name."""
+        if not isinstance(owner, cst.Name):
+            return None
+        if owner.value in ("self", "cls"):
+            current: Optional[Scope] = scope
+            while current is not None and current.kind != "class":
+                current = current.parent
+            return current
+        bindings, _ = self.lookup(owner.value, scope)
+        for binding in bindings:
+            if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
+                return self.class_scopes.get(binding.value)
+        return None
+
+    def bindings_of(self, expr: cst.BaseExpression, scope: Scope) -> Tuple[List[Binding], Optional[str]]:
+        """Bindings of a name or ``self.attr``/``Cls.attr``, and the parameter it is, if any."""
+        if isinstance(expr, cst.Name):
+            bindings, is_param = self.lookup(expr.value, scope)
+            return bindings, expr.value if is_param else None
+        if isinstance(expr, cst.Attribute):
+            class_scope = self.class_scope_for(expr.value, scope)
+            if class_scope is not None:
+                attr = expr.attr.value
+                found = class_scope.bindings.get(attr, []) + class_scope.bindings.get("self." + attr, [])
+                return found, None
+            if isinstance(expr.value, cst.Name):
+                return self.module_scope.bindings.get(f"{expr.value.value}.{expr.attr.value}", []), None
+        return [], None
+
+    def resolve(self, expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
+        assert isinstance(scope, Scope)
+        bindings, parameter = self.bindings_of(expr, scope)
+        if not bindings and parameter is None:
+            return None
+        expressions = [
+            (b.value, b.scope) if b.kind == "value" else (None, None)
+            for b in bindings
+        ]
+        return Resolution(expressions, parameter)  # type: ignore[arg-type]
+
+    def resolve_unit(self, call: cst.Call, scope: Scope) -> Optional[Unit]:
+        """The function of this module that ``call`` calls, when that can be told."""
+        func = call.func
+        bindings: List[Binding] = []
+        if isinstance(func, cst.Name):
+            bindings, _ = self.lookup(func.value, scope)
+        elif isinstance(func, cst.Attribute):
+            class_scope = self.class_scope_for(func.value, scope)
+            if class_scope is not None:
+                bindings = class_scope.bindings.get(func.attr.value, [])
+        for binding in bindings:
+            if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
+                return self.function_units.get(binding.value)
+        return None
+
+    # ----- per-unit facts ----------------------------------------------------------
+
+    def facts(self, unit: Unit) -> UnitFacts:
+        facts = self._facts.get(unit)
+        if facts is None:
+            if unit in self._in_progress:
+                return UnitFacts()  # a recursive call: assume nothing about it
+            self._in_progress.add(unit)
+            try:
+                facts = _UnitWalker(self, unit).run()
+            finally:
+                self._in_progress.discard(unit)
+            self._facts[unit] = facts
+        return facts
+
+    def all_sites(self) -> Iterator[Site]:
+        for unit in self.units:
+            yield from self.facts(unit).sites
+
+    def all_branches(self) -> Iterator[Branch]:
+        for unit in self.units:
+            yield from self.facts(unit).branches
+
+    # ----- what calls do -----------------------------------------------------------
+
+    def direct_effect(self, node: cst.CSTNode, scope: Scope) -> Optional[ModeEffect]:
+        """The effect of a call by what it says, without looking into project functions."""
+        if isinstance(node, cst.Call):
+            return classify_call(node, self.folder, scope)
+        if isinstance(node, cst.Attribute):
+            return ModeEffect(reads=True)  # `db.journal_mode` (peewee, sqlite-utils)
+        return None
+
+    def effect(self, site: Site) -> Optional[ModeEffect]:
+        """What ``site`` does to the journal mode, following functions of this module."""
+        key = id(site.node)
+        if key in self._effects:
+            return self._effects[key]
+        self._effects[key] = None  # cycle guard
+        result = self._site_effect(site)
+        self._effects[key] = result
+        return result
+
+    def _site_effect(self, site: Site) -> Optional[ModeEffect]:
+        node = site.node
+        if isinstance(node, cst.Assign):  # `db.journal_mode = "delete"` (peewee)
+            return ModeEffect(self._assigned_modes(node, site.scope))
+        direct = self.direct_effect(node, site.scope)
+        if direct is not None or not isinstance(node, cst.Call):
+            return direct
+        unit = self.resolve_unit(node, site.scope)
+        if unit is None:
+            return None
+        modes, parameters = self.downgrades(unit)
+        modes = tuple(modes) + self._argument_modes(node, unit, parameters, site.scope)
+        if modes:
+            return ModeEffect(tuple(dict.fromkeys(modes)))
+        if self.is_probe_unit(unit):
+            return ModeEffect(reads=True)
+        return None
+
+    def _assigned_modes(self, assign: cst.Assign, scope: Scope) -> Tuple[str, ...]:
+        return tuple(dict.fromkeys(normalise_mode(v) for v in self.folder.values(assign.value, scope) if is_known(v)))
+
+    def _argument_modes(
+        self, call: cst.Call, unit: Unit, parameters: Sequence[str], scope: Scope
+    ) -> Tuple[str, ...]:
+        if not parameters:
+            return ()
+        params = list(unit.scope.params)
+        if unit.is_method and params and isinstance(call.func, cst.Attribute):
+            params = params[1:]  # bound `self`/`cls`
+        passed: Dict[str, cst.BaseExpression] = {}
+        index = 0
+        for arg in call.args:
+            if arg.star:
+                continue
+            if arg.keyword is not None:
+                passed[arg.keyword.value] = arg.value
+            elif index < len(params):
+                passed[params[index]] = arg.value
+                index += 1
+        modes: List[str] = []
+        for parameter in parameters:
+            if parameter in passed:
+                modes.extend(normalise_mode(v) for v in self.folder.values(passed[parameter], scope) if is_known(v))
+        return tuple(m for m in modes if m in ROLLBACK_MODES)
+
+    def downgrades(self, unit: Unit) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+        """Rollback modes ``unit`` always sets when called, and parameters it sets as the mode.
+
+        Only unconditional, unguarded sets count: a helper that checks the disk first, or
+        downgrades only on some branch, does not make every caller a downgrade.
+        """
+        if unit in self._downgrades:
+            return self._downgrades[unit]
+        self._downgrades[unit] = ((), ())
+        modes: List[str] = []
+        parameters: List[str] = []
+        if unit is not self.module_unit:
+            for site in self.facts(unit).sites:
+                if site.guarded or site.conditional:
+                    continue
+                effect = self.effect(site)
+                if effect is None:
+                    continue
+                modes.extend(effect.rollback_modes)
+                parameters.extend(p for p in effect.parameter_modes if p in unit.scope.params)
+        result = (tuple(dict.fromkeys(modes)), tuple(dict.fromkeys(parameters)))
+        self._downgrades[unit] = result
+        return result
+
+    def is_probe_unit(self, unit: Unit) -> bool:
+        """A function that reads the journal mode and returns something: a mode probe."""
+        if unit.name in self.guard_names:
+            return True
+        if unit in self._probe_units:
+            return self._probe_units[unit]
+        self._probe_units[unit] = False
+        facts = self.facts(unit)
+        result = bool(facts.returns) and any(self.is_probe_site(site) for site in facts.sites)
+        self._probe_units[unit] = result
+        return result
+
+    def is_probe_site(self, site: Site) -> bool:
+        return self.is_probe_node(site.node, site.scope)
+
+    def is_probe_node(self, node: cst.CSTNode, scope: Scope) -> bool:
+        """A call whose result is the journal mode: a read, the WAL pragma's own answer,
+        the configured guard, or a probe function of this module."""
+        if isinstance(node, cst.Attribute):
+            return node.attr.value == "journal_mode"
+        if not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+        if name in self.guard_names:
+            return True
+        effect = self.direct_effect(node, scope)
+        if effect is not None:
+            return effect.reads or effect.sets_wal
+        unit = self.resolve_unit(node, scope)
+        return unit is not None and self.is_probe_unit(unit)
+
+    def is_rollback_site(self, site: Site) -> bool:
+        effect = self.effect(site)
+        return effect is not None and bool(effect.rollback_modes)
+
+    # ----- guards ------------------------------------------------------------------
+
+    def is_probed(self, expr: cst.BaseExpression, scope: Scope, _depth: int = 0) -> bool:
+        """Does ``expr`` carry the journal mode read from the database?"""
+        if _depth > 4:
+            return False
+        for node in iter_subexpressions(expr):
+            if isinstance(node, (cst.Call, cst.Attribute)) and self.is_probe_node(node, scope):
+                return True
+            if isinstance(node, (cst.Name, cst.Attribute)):
+                bindings, _ = self.bindings_of(node, scope)
+                for binding in bindings:
+                    if binding.kind == "value" and binding.value is not None and binding.scope is not None:
+                        if self.is_probed(binding.value, binding.scope, _depth + 1):  # type: ignore[arg-type]
+                            return True
+        return False
+
+    def mentions_wal(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
+            return any(self.mentions_wal(e.value, scope) for e in expr.elements)
+        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Name, cst.Attribute)):
+            return any(v.lower() == "wal" for v in self.folder.values(expr, scope))
+        return False
+
+    def is_wal_check(self, test: cst.BaseExpression, scope: Scope) -> bool:
+        """A test that compares the probed journal mode with "wal"."""
+        for node in iter_subexpressions(test, limit=400):
+            if isinstance(node, cst.Comparison):
+                operands = [node.left] + [c.comparator for c in node.comparisons]
+                if any(self.mentions_wal(o, scope) for o in operands) and any(
+                    self.is_probed(o, scope) for o in operands if not self.mentions_wal(o, scope)
+                ):
+                    return True
+        return False
+
+    def is_guard_call(self, statement: cst.CSTNode, scope: Scope) -> bool:
+        """A bare call of a function that raises when the database is in WAL."""
+        if isinstance(statement, cst.Expr):
+            value = statement.value
+            if isinstance(value, cst.Await):
+                value = value.expression
+            if isinstance(value, cst.Call):
+                unit = self.resolve_unit(value, scope)
+                if unit is not None and unit not in self._in_progress:
+                    return self.facts(unit).refuses_wal
+        return False
+
+
+def _statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
+    for statement in statements:
+        if isinstance(statement, _SIMPLE_LINES):
+            if any(isinstance(s, _GUARD_EXIT) for s in statement.body):
+                return True
+        elif isinstance(statement, cst.If) and statement.orelse is not None:
+            if _always_exits(statement.body) and _statements_exit(_else_statements(statement.orelse)):
+                return True
+    return False
+
+
+def _always_exits(block: cst.BaseSuite) -> bool:
+    """Does every path through ``block`` end in ``raise`` or ``return``?"""
+    return _statements_exit(_small_statements(block))
+
+
+def _returned_constant(block: cst.BaseSuite) -> Optional[bool]:
+    for statement in _small_statements(block):
+        if not isinstance(statement, _SIMPLE_LINES):
+            continue
+        for s in statement.body:
+            if isinstance(s, cst.Return) and isinstance(s.value, cst.Name) and s.value.value in ("True", "False"):
+                return s.value.value == "True"
+    return None
+
+
+class _UnitWalker:
+    """Second pass over one unit: sites in order, with handler and guard context."""
+
+    def __init__(self, model: ModuleModel, unit: Unit) -> None:
+        self.model = model
+        self.unit = unit
+        self.facts = UnitFacts()
+
+    def run(self) -> UnitFacts:
+        ctx = _Ctx(self.unit.scope, None, False, False)
+        body = self.unit.node.body
+        statements = body if isinstance(body, (list, tuple)) else _small_statements(body)
+        self._block(statements, ctx, top_level=True)
+        return self.facts
+
+    def _add(self, node: Optional[cst.CSTNode], ctx: _Ctx, statement: cst.CSTNode) -> None:
+        for found in _collect(node):
+            self.facts.sites.append(Site(found, self.unit, ctx.scope, ctx.handler, ctx.guarded, ctx.conditional, statement))
+
+    def _block(self, statements: Sequence[cst.CSTNode], ctx: _Ctx, top_level: bool = False) -> None:
+        pending: List[Branch] = []
+        for statement in statements:
+            guards = self._statement(statement, ctx, top_level)
+            if isinstance(statement, cst.If):
+                branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
+                if branch is not None and _always_exits(statement.body):
+                    pending.append(branch)
+            if guards:
+                ctx = ctx._replace(guarded=True)
+        end = len(self.facts.sites)
+        for branch in pending:
+            # Code after `if test: raise` runs only when the test was false.
+            branch.when_false.append((branch.when_true[1], end))
+
+    def _statement(self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool) -> bool:
+        """Record one statement; True when it guards everything after it."""
+        model = self.model
+        if isinstance(statement, _SIMPLE_LINES):
+            guards = False
+            for small in statement.body:
+                if isinstance(small, cst.Return):
+                    if small.value is not None:
+                        self.facts.returns.append(small.value)
+                    self._add(small.value, ctx, small)
+                elif isinstance(small, cst.Assert):
+                    self._add(small, ctx, small)
+                    if model.is_wal_check(small.test, ctx.scope):
+                        guards = True
+                        if top_level:
+                            self.facts.refuses_wal = True
+                elif isinstance(small, cst.Assign):
+                    self._add(small.value, ctx, small)
+                    for target in small.targets:
+                        if isinstance(target.target, cst.Attribute) and target.target.attr.value == "journal_mode":
+                            self.facts.sites.append(
+                                Site(small, self.unit, ctx.scope, ctx.handler, ctx.guarded, ctx.conditional, small)
+                            )
+                        else:
+                            self._add(target.target, ctx, small)
+                else:
+                    self._add(small, ctx, small)
+                    if model.is_guard_call(small, ctx.scope):
+                        guards = True
+            return guards
+        if isinstance(statement, cst.If):
+            self._add(statement.test, ctx, statement)
+            check = model.is_wal_check(statement.test, ctx.scope)
+            inner = ctx._replace(conditional=True, guarded=ctx.guarded or check)
+            start = len(self.facts.sites)
+            branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=_returned_constant(statement.body))
+            self.facts.branches.append(branch)
+            self._block(_small_statements(statement.body), inner)
+            branch.when_true = (start, len(self.facts.sites))
+            if statement.orelse is not None:
+                else_start = len(self.facts.sites)
+                self._block(_else_statements(statement.orelse), inner)
+                branch.when_false.append((else_start, len(self.facts.sites)))
+            exits = _always_exits(statement.body)
+            if check and exits:
+                if top_level and any(
+                    isinstance(s, cst.Raise)
+                    for line in _small_statements(statement.body)
+                    if isinstance(line, _SIMPLE_LINES)
+                    for s in line.body
+                ):
+                    self.facts.refuses_wal = True
+                return True
+            return False
+        if isinstance(statement, (cst.For, cst.While)):
+            self._add(statement.iter if isinstance(statement, cst.For) else statement.test, ctx, statement)
+            inner = ctx._replace(conditional=True)
+            self._block(_small_statements(statement.body), inner)
+            if statement.orelse is not None:
+                self._block(_small_statements(statement.orelse.body), inner)
+            return False
+        if isinstance(statement, cst.With):
+            for item in statement.items:
+                self._add(item.item, ctx, statement)
+            self._block(_small_statements(statement.body), ctx)
+            return False
+        if isinstance(statement, (cst.Try, cst.TryStar)):
+            self._block(_small_statements(statement.body), ctx)
+            for handler in statement.handlers:
+                self._add(handler.type, ctx, handler)
+                self._block(_small_statements(handler.body), ctx._replace(handler=handler, conditional=True))
+            if statement.orelse is not None:
+                self._block(_small_statements(statement.orelse.body), ctx._replace(conditional=True))
+            if statement.finalbody is not None:
+                self._block(_small_statements(statement.finalbody.body), ctx)
+            return False
+        if isinstance(statement, cst.FunctionDef):
+            for decorator in statement.decorators:
+                self._add(decorator.decorator, ctx, statement)
+            return False
+        if isinstance(statement, cst.ClassDef):
+            class_scope = self.model.class_scopes.get(statement)
+            if class_scope is not None:
+                self._block(_small_statements(statement.body), ctx._replace(scope=class_scope))
+            return False
+        if isinstance(statement, cst.Match):
+            self._add(statement.subject, ctx, statement)
+            for case in statement.cases:
+                self._block(_small_statements(case.body), ctx._replace(conditional=True))
+            return False
+        return False

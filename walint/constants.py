@@ -1,0 +1,242 @@
+"""Fold string-building expressions into the SQL text they produce.
+
+Code rarely passes a plain literal to ``execute``: it builds the statement with f-strings,
+``%``, ``.format``, ``+``, implicit concatenation or a named constant. ``StringFolder``
+evaluates such an expression to the set of strings it can produce. A part it cannot know
+becomes ``HOLE``; a part that comes straight from a function parameter becomes a named
+hole, so a caller can later substitute the argument it passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+HOLE = "\x00"
+_PARAM_HOLE_RE = re.compile("\x01([A-Za-z_][A-Za-z_0-9]*)\x02")
+# Enough alternatives for `"wal" if x else "delete"` chains, few enough to stay cheap.
+MAX_VALUES = 16
+_MAX_DEPTH = 24
+
+Values = Tuple[str, ...]
+UNKNOWN: Values = (HOLE,)
+
+
+def param_hole(name: str) -> str:
+    """The placeholder standing for the value of parameter ``name``."""
+    return f"\x01{name}\x02"
+
+
+def param_of(value: str) -> Optional[str]:
+    """The parameter name if ``value`` is exactly one parameter placeholder."""
+    match = _PARAM_HOLE_RE.fullmatch(value)
+    return match.group(1) if match else None
+
+
+def substitute_params(value: str, arguments: Dict[str, str]) -> str:
+    """Replace parameter placeholders with known argument values (others become HOLE)."""
+    return _PARAM_HOLE_RE.sub(lambda m: arguments.get(m.group(1), HOLE), value)
+
+
+def is_known(value: str) -> bool:
+    return HOLE not in value and "\x01" not in value
+
+
+def _product(parts: Sequence[Values]) -> Values:
+    out: List[str] = []
+    for combo in itertools.product(*parts):
+        out.append("".join(combo))
+        if len(out) >= MAX_VALUES:
+            break
+    return tuple(dict.fromkeys(out))
+
+
+def _union(groups: Iterable[Values]) -> Values:
+    out: Dict[str, None] = {}
+    for group in groups:
+        for value in group:
+            out[value] = None
+            if len(out) >= MAX_VALUES:
+                return tuple(out)
+    return tuple(out) or UNKNOWN
+
+
+# The name resolver answers "what can this name hold here": a sequence of expressions
+# (with the resolver to evaluate each in), a parameter name, or nothing known.
+NameResolver = Callable[[cst.BaseExpression], Optional["Resolution"]]
+
+
+class Resolution:
+    """What a name or attribute refers to, as far as the current module can tell."""
+
+    __slots__ = ("expressions", "parameter")
+
+    def __init__(
+        self,
+        expressions: Sequence[Tuple[cst.BaseExpression, object]] = (),
+        parameter: Optional[str] = None,
+    ) -> None:
+        # (expression, scope to evaluate it in); an entry of (None, None) is an unknown binding.
+        self.expressions = expressions
+        self.parameter = parameter
+
+
+_STRING_METHODS: Dict[str, Callable[[str], str]] = {
+    "lower": str.lower,
+    "upper": str.upper,
+    "strip": str.strip,
+    "lstrip": str.lstrip,
+    "rstrip": str.rstrip,
+    "casefold": str.casefold,
+}
+_FORMAT_FIELD_RE = re.compile(r"\{\{|\}\}|\{([^{}!:]*)(?:![rsa])?(?::[^{}]*)?\}")
+_PERCENT_FIELD_RE = re.compile(r"%%|%(?:\(([^)]*)\))?[-#0 +]*\d*(?:\.\d+)?[sdirfgeExXcuo]")
+
+
+class StringFolder:
+    """Evaluates expressions to the strings they can produce, within one module."""
+
+    def __init__(self, resolve: Callable[[cst.BaseExpression, object], Optional[Resolution]]) -> None:
+        self._resolve = resolve
+
+    def expressions(self, expr: cst.BaseExpression, scope: object) -> List[Tuple[cst.BaseExpression, object]]:
+        """The expressions a name stands for (itself when it is not a known name)."""
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            resolution = self._resolve(expr, scope)
+            if resolution is not None:
+                return [(e, s) for e, s in resolution.expressions if e is not None]
+        return [(expr, scope)]
+
+    def values(self, expr: cst.BaseExpression, scope: object, _depth: int = 0) -> Values:
+        """Every string ``expr`` can evaluate to; unknown parts are ``HOLE``."""
+        if _depth > _MAX_DEPTH:
+            return UNKNOWN
+        depth = _depth + 1
+        if isinstance(expr, cst.SimpleString):
+            value = expr.evaluated_value
+            return (value,) if isinstance(value, str) else UNKNOWN
+        if isinstance(expr, cst.ConcatenatedString):
+            return _product([self.values(expr.left, scope, depth), self.values(expr.right, scope, depth)])
+        if isinstance(expr, cst.FormattedString):
+            parts: List[Values] = []
+            for part in expr.parts:
+                if isinstance(part, cst.FormattedStringText):
+                    parts.append((part.value.replace("{{", "{").replace("}}", "}"),))
+                else:
+                    parts.append(self.values(part.expression, scope, depth))
+            return _product(parts)
+        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, cst.Add):
+                return _product([self.values(expr.left, scope, depth), self.values(expr.right, scope, depth)])
+            if isinstance(expr.operator, cst.Modulo):
+                return self._percent(expr, scope, depth)
+            return UNKNOWN
+        if isinstance(expr, cst.IfExp):
+            return _union([self.values(expr.body, scope, depth), self.values(expr.orelse, scope, depth)])
+        if isinstance(expr, cst.Call):
+            return self._call(expr, scope, depth)
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            resolution = self._resolve(expr, scope)
+            if resolution is None:
+                return UNKNOWN
+            if resolution.parameter is not None and not resolution.expressions:
+                return (param_hole(resolution.parameter),)
+            groups = []
+            for value, value_scope in resolution.expressions:
+                groups.append(UNKNOWN if value is None else self.values(value, value_scope, depth))
+            if resolution.parameter is not None:
+                groups.append((param_hole(resolution.parameter),))
+            return _union(groups)
+        return UNKNOWN
+
+    def _call(self, call: cst.Call, scope: object, depth: int) -> Values:
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in _STRING_METHODS and not call.args:
+                apply = _STRING_METHODS[method]
+                return tuple(
+                    dict.fromkeys(v if not is_known(v) else apply(v) for v in self.values(func.value, scope, depth))
+                )
+            if method == "format":
+                return self._format(call, scope, depth)
+            if method == "join" and len(call.args) == 1:
+                items = call.args[0].value
+                if isinstance(items, (cst.List, cst.Tuple)):
+                    separators = self.values(func.value, scope, depth)
+                    elements = [self.values(el.value, scope, depth) for el in items.elements]
+                    out = []
+                    for sep in separators:
+                        out.extend(sep.join(combo) for combo in itertools.islice(itertools.product(*elements), MAX_VALUES))
+                    return tuple(dict.fromkeys(out[:MAX_VALUES])) or UNKNOWN
+        name = func.value if isinstance(func, cst.Name) else (func.attr.value if isinstance(func, cst.Attribute) else "")
+        if name in ("str", "text") and len(call.args) == 1 and not call.args[0].keyword:
+            return self.values(call.args[0].value, scope, depth)
+        return UNKNOWN
+
+    def _format(self, call: cst.Call, scope: object, depth: int) -> Values:
+        assert isinstance(call.func, cst.Attribute)
+        templates = self.values(call.func.value, scope, depth)
+        positional = [self.values(a.value, scope, depth) for a in call.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: self.values(a.value, scope, depth) for a in call.args if a.keyword is not None}
+        out: List[str] = []
+        for template in templates:
+            pieces: List[Values] = []
+            counter = itertools.count()
+            last = 0
+            for match in _FORMAT_FIELD_RE.finditer(template):
+                pieces.append((template[last : match.start()],))
+                token = match.group(0)
+                if token in ("{{", "}}"):
+                    pieces.append((token[0],))
+                else:
+                    field = match.group(1) or ""
+                    key = field.split(".")[0].split("[")[0]
+                    if key == "":
+                        index = next(counter)
+                        pieces.append(positional[index] if index < len(positional) else UNKNOWN)
+                    elif key.isdigit():
+                        index = int(key)
+                        pieces.append(positional[index] if index < len(positional) else UNKNOWN)
+                    else:
+                        pieces.append(keywords.get(key, UNKNOWN))
+                last = match.end()
+            pieces.append((template[last:],))
+            out.extend(_product(pieces))
+        return tuple(dict.fromkeys(out[:MAX_VALUES])) or UNKNOWN
+
+    def _percent(self, expr: cst.BinaryOperation, scope: object, depth: int) -> Values:
+        templates = self.values(expr.left, scope, depth)
+        right = expr.right
+        positional: List[Values] = []
+        named: Dict[str, Values] = {}
+        if isinstance(right, cst.Tuple):
+            positional = [self.values(el.value, scope, depth) for el in right.elements]
+        elif isinstance(right, cst.Dict):
+            for element in right.elements:
+                if isinstance(element, cst.DictElement):
+                    for key in self.values(element.key, scope, depth):
+                        named[key] = self.values(element.value, scope, depth)
+        else:
+            positional = [self.values(right, scope, depth)]
+        out: List[str] = []
+        for template in templates:
+            pieces: List[Values] = []
+            counter = itertools.count()
+            last = 0
+            for match in _PERCENT_FIELD_RE.finditer(template):
+                pieces.append((template[last : match.start()],))
+                if match.group(0) == "%%":
+                    pieces.append(("%",))
+                elif match.group(1) is not None:
+                    pieces.append(named.get(match.group(1), UNKNOWN))
+                else:
+                    index = next(counter)
+                    pieces.append(positional[index] if index < len(positional) else UNKNOWN)
+                last = match.end()
+            pieces.append((template[last:],))
+            out.extend(_product(pieces))
+        return tuple(dict.fromkeys(out[:MAX_VALUES])) or UNKNOWN

@@ -1,0 +1,195 @@
+"""Turn command-line paths into the Python files to check, and skip the ones that cannot matter.
+
+Directories are walked for ``*.py`` with version-control, virtualenv, cache, build and
+hidden directories pruned and ``.gitignore`` honoured; files named on the command line
+are always checked. The byte prefilter then drops every file that holds none of the
+tokens the active rules declare, before anything is parsed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+
+SKIPPED_DIRECTORIES = frozenset(
+    {
+        "__pycache__",
+        "__pypackages__",
+        "_build",
+        "build",
+        "dist",
+        "node_modules",
+        "site-packages",
+        "venv",
+        "env",
+        "buck-out",
+    }
+)
+
+
+class PathNotFound(Exception):
+    """A path given on the command line does not exist."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file to check, with the path to show for it."""
+
+    path: Path
+    display: str
+
+
+def _is_virtualenv(directory: str) -> bool:
+    return os.path.exists(os.path.join(directory, "pyvenv.cfg"))
+
+
+def _skip_directory(name: str, full: str) -> bool:
+    return (
+        name.startswith(".")
+        or name in SKIPPED_DIRECTORIES
+        or name.endswith(".egg-info")
+        or _is_virtualenv(full)
+    )
+
+
+class _GitIgnore:
+    """The .gitignore files from a walk's root down to the current directory."""
+
+    def __init__(self) -> None:
+        self._specs: List[Tuple[str, object]] = []
+
+    def enter(self, directory: str) -> None:
+        path = os.path.join(directory, ".gitignore")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return
+        import pathspec
+
+        self._specs.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+    def leave(self, directory: str) -> None:
+        while self._specs and not (directory + os.sep).startswith(self._specs[-1][0] + os.sep):
+            self._specs.pop()
+
+    def ignored(self, full: str, is_dir: bool) -> bool:
+        for base, spec in self._specs:
+            relative = os.path.relpath(full, base).replace(os.sep, "/")
+            if is_dir:
+                relative += "/"
+            if spec.match_file(relative):  # type: ignore[attr-defined]
+                return True
+        return False
+
+
+def _git_root_ignores(start: str) -> List[str]:
+    """.gitignore files above a walked root, up to the repository root, that apply to it."""
+    found = []
+    current = os.path.dirname(os.path.abspath(start))
+    while True:
+        if os.path.isfile(os.path.join(current, ".gitignore")):
+            found.append(current)
+        if os.path.exists(os.path.join(current, ".git")):
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            return []  # not inside a repository: outer .gitignore files are not ours
+        current = parent
+    return list(reversed(found))
+
+
+def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[str]:
+    gitignore = _GitIgnore()
+    if respect_gitignore:
+        for directory in _git_root_ignores(root):
+            gitignore.enter(directory)
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        if respect_gitignore:
+            gitignore.leave(directory)
+            gitignore.enter(directory)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirectories = []
+        for entry in entries:
+            full = entry.path
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                if _skip_directory(entry.name, full) or excluded(full):
+                    continue
+                if respect_gitignore and gitignore.ignored(full, True):
+                    continue
+                subdirectories.append(full)
+            elif is_file and entry.name.endswith((".py", ".pyi")):
+                if excluded(full) or (respect_gitignore and gitignore.ignored(full, False)):
+                    continue
+                yield full
+        stack.extend(reversed(subdirectories))
+
+
+def _exclusion(patterns: Sequence[str]):
+    def excluded(full: str) -> bool:
+        if not patterns:
+            return False
+        name = os.path.basename(full)
+        relative = os.path.relpath(full).replace(os.sep, "/")
+        return any(
+            fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(relative, p.rstrip("/") + "/*")
+            for p in patterns
+        )
+
+    return excluded
+
+
+def discover(paths: Iterable[str], exclude: Sequence[str] = (), respect_gitignore: bool = True) -> List[Candidate]:
+    """Every file to check under ``paths``, each once, in a stable order."""
+    excluded = _exclusion(exclude)
+    seen = set()
+    out: List[Candidate] = []
+    for given in paths:
+        if not os.path.lexists(given):
+            raise PathNotFound(given)
+        if os.path.isdir(given):
+            files: Iterable[str] = _walk(given, respect_gitignore, excluded)
+        else:
+            files = [given]
+        for file in files:
+            key = os.path.realpath(file)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Candidate(Path(file), os.path.normpath(file)))
+    return out
+
+
+def is_candidate(data: bytes, tokens: Sequence[bytes]) -> bool:
+    """Does ``data`` hold any of ``tokens`` (lower-case), ignoring case?"""
+    if not tokens:
+        return False
+    lowered = data.lower()
+    return any(token in lowered for token in tokens)
+
+
+def read_bytes(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
+    """The file's bytes, or a message saying why it could not be read."""
+    try:
+        return path.read_bytes(), None
+    except IsADirectoryError:
+        return None, "is a directory"
+    except FileNotFoundError:
+        return None, "no such file (it vanished or is a dangling symlink)"
+    except PermissionError:
+        return None, "permission denied"
+    except OSError as error:
+        return None, error.strerror or str(error)

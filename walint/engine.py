@@ -1,0 +1,142 @@
+"""Check one file: parse, build the model, run the rules, apply suppressions.
+
+``check_source`` is a pure function of a file's bytes and the settings, so its results
+can be cached by content hash and computed in other processes.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Type
+
+from walint.findings import Finding, Location
+from walint.rules import ALL_RULES, Report, Rule
+from walint.settings import Settings
+
+PARSE_ERROR = "WAL000"
+
+_NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
+_IGNORE_RE = re.compile(r"#\s*walint:\s*ignore\[(?P<codes>[^\]]*)\]", re.I)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What checking one file produced."""
+
+    path: str
+    findings: Tuple[Finding, ...] = ()
+    # Internal errors: a rule that crashed on this file. The run goes on; the exit code is 2.
+    errors: Tuple[str, ...] = ()
+
+
+def active_rules(settings: Settings) -> List[Type[Rule]]:
+    return [rule for rule in ALL_RULES if rule.default_enabled and settings.enabled(rule.code)]
+
+
+def suppressed_codes(line: str) -> Optional[Tuple[str, ...]]:
+    """Codes a comment on ``line`` suppresses; an empty tuple means all of them."""
+    match = _IGNORE_RE.search(line)
+    if match:
+        return tuple(c.strip().upper() for c in match.group("codes").split(",") if c.strip())
+    match = _NOQA_RE.search(line)
+    if match:
+        codes = match.group("codes")
+        return tuple(c.upper() for c in re.split(r"[\s,]+", codes) if c) if codes else ()
+    return None
+
+
+def is_suppressed(code: str, line: str) -> bool:
+    codes = suppressed_codes(line)
+    return codes is not None and (not codes or code in codes)
+
+
+def _parse_error(path: str, data: bytes, error: Exception) -> Finding:
+    """A WAL000 finding at the best position Python or LibCST can give."""
+    row, column, message = 1, 1, str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, UnicodeError):
+        message = f"cannot decode file: {error}"
+        start = getattr(error, "start", None)
+        if isinstance(start, int):
+            row = data.count(b"\n", 0, start) + 1
+    else:
+        try:
+            compile(data, path, "exec", dont_inherit=True)
+        except SyntaxError as syntax:
+            row = syntax.lineno or 1
+            column = max(syntax.offset or 1, 1)
+            message = syntax.msg
+        except (ValueError, RecursionError, MemoryError) as other:
+            message = str(other) or message
+        else:
+            row = getattr(error, "editor_line", 1) or 1
+            column = getattr(error, "editor_column", 1) or 1
+    location = Location(row, column)
+    return Finding(path, PARSE_ERROR, f"Cannot parse: {message}", location, location)
+
+
+def check_source(path: str, data: bytes, settings: Settings) -> FileResult:
+    """Check one file's bytes. Never raises for a problem in the file itself."""
+    import libcst as cst
+
+    rules = active_rules(settings)
+    try:
+        module = cst.parse_module(data)
+    except (cst.ParserSyntaxError, UnicodeError, SyntaxError, RecursionError) as error:
+        if not settings.enabled(PARSE_ERROR):
+            return FileResult(path)
+        finding = _parse_error(path, data, error)
+        return FileResult(path, (finding,))
+
+    from walint.analysis import ModuleModel
+
+    reports: List[Tuple[str, Report]] = []
+    errors: List[str] = []
+    try:
+        model = ModuleModel(module, settings.guards)
+    except RecursionError:
+        return FileResult(path, errors=("too deeply nested to analyse",))
+    for rule_class in rules:
+        if rule_class.code == PARSE_ERROR:
+            continue
+        try:
+            reports.extend((rule_class.code, report) for report in rule_class(settings).check(model))
+        except Exception as error:  # a bug in one rule must not stop the run
+            last = traceback.extract_tb(error.__traceback__)[-1]
+            errors.append(
+                f"internal error in {rule_class.code}: {type(error).__name__}: {error} "
+                f"({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
+            )
+    if not reports:
+        return FileResult(path, errors=tuple(errors))
+    return FileResult(path, _findings(path, module, reports), tuple(errors))
+
+
+def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]) -> Tuple[Finding, ...]:
+    """Positions are computed only here, for files that have something to report."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    assert isinstance(module, cst.Module)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    lines = module.code.splitlines()
+    findings: Dict[Tuple[str, int, int], Finding] = {}
+    for code, report in reports:
+        span = positions[report.node]
+        start = Location(span.start.line, span.start.column + 1)
+        end = Location(span.end.line, span.end.column + 1)
+        line = lines[start.row - 1] if start.row - 1 < len(lines) else ""
+        if is_suppressed(code, line):
+            continue
+        finding = Finding(
+            path,
+            code,
+            report.message,
+            start,
+            end,
+            no_fix_reason=report.no_fix_reason,
+            fingerprint=" ".join(line.split()),
+        )
+        findings.setdefault((code, start.row, start.column), finding)
+    return tuple(sorted(findings.values(), key=lambda f: f.sort_key))

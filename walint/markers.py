@@ -1,0 +1,67 @@
+"""Which SQLite error texts and codes are transient, and which are permanent WAL blockers.
+
+A transient error (I/O hiccup, lock contention) says nothing about whether the
+filesystem supports WAL, so it must never decide a downgrade; a permanent one
+("locking protocol" on NFS/SMB, "not authorized" on some FUSE mounts) may.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+TRANSIENT_MESSAGES = (
+    "disk i/o error",
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+)
+PERMANENT_MESSAGES = ("locking protocol", "not authorized")
+
+_TRANSIENT_CODE_RE = re.compile(r"^sqlite_(?:ioerr|busy|locked)(?:_\w+)?$", re.I)
+_PERMANENT_CODE_RE = re.compile(r"^sqlite_(?:protocol|auth)(?:_\w+)?$", re.I)
+# Words that make a fragment of a transient message specific to it ("locked", "i/o").
+_TRANSIENT_WORDS = ("i/o", "lock", "busy")
+
+TRANSIENT = "transient"
+PERMANENT = "permanent"
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def classify_text(
+    text: str, extra_transient: Iterable[str] = (), extra_permanent: Iterable[str] = ()
+) -> Optional[str]:
+    """``TRANSIENT``, ``PERMANENT`` or None for one marker string.
+
+    A marker is matched the way code uses it, as a substring of the error message, so
+    a fragment such as ``"locked"`` or ``"i/o error"`` is transient too.
+    """
+    value = _normalise(text)
+    if not value:
+        return None
+    if _TRANSIENT_CODE_RE.match(value):
+        return TRANSIENT
+    if _PERMANENT_CODE_RE.match(value):
+        return PERMANENT
+    transient = tuple(TRANSIENT_MESSAGES) + tuple(_normalise(t) for t in extra_transient)
+    permanent = tuple(PERMANENT_MESSAGES) + tuple(_normalise(p) for p in extra_permanent)
+    if any(message in value for message in transient):
+        return TRANSIENT
+    if any(message in value for message in permanent):
+        return PERMANENT
+    if len(value) >= 4 and any(word in value for word in _TRANSIENT_WORDS):
+        if any(value in message for message in transient) and not any(value in m for m in permanent):
+            return TRANSIENT
+    return None
+
+
+def classify_code_name(name: str) -> Optional[str]:
+    """Classify a constant such as ``SQLITE_IOERR_SHORT_READ`` or ``SQLITE_PROTOCOL``."""
+    if _TRANSIENT_CODE_RE.match(name):
+        return TRANSIENT
+    if _PERMANENT_CODE_RE.match(name):
+        return PERMANENT
+    return None

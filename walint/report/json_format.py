@@ -1,0 +1,45 @@
+"""JSON output in ruff's shape, so tools that read ``ruff --output-format json`` read ours."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional, Sequence
+
+from walint.findings import Finding, Fix
+
+# Relative to the repository root, where `rules/` holds one page per rule.
+DOCS_URL = "rules/{code}.md"
+
+
+def _fix(fix: Optional[Fix]) -> Optional[dict]:
+    if fix is None:
+        return None
+    return {
+        "applicability": fix.applicability,
+        "message": fix.message,
+        "edits": [
+            {
+                "content": edit.content,
+                "location": {"row": edit.location.row, "column": edit.location.column},
+                "end_location": {"row": edit.end_location.row, "column": edit.end_location.column},
+            }
+            for edit in fix.edits
+        ],
+    }
+
+
+def as_dict(finding: Finding) -> dict:
+    return {
+        "code": finding.code,
+        "message": finding.message,
+        "filename": finding.path,
+        "location": {"row": finding.location.row, "column": finding.location.column},
+        "end_location": {"row": finding.end_location.row, "column": finding.end_location.column},
+        "fix": _fix(finding.fix),
+        "url": DOCS_URL.format(code=finding.code),
+        "noqa_row": finding.location.row,
+    }
+
+
+def render(findings: Sequence[Finding]) -> str:
+    return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"

@@ -1,0 +1,25 @@
+"""The rule catalogue: one module per rule, each a :class:`Rule` subclass.
+
+A rule's docstring is its documentation (``walint explain``, the SARIF report, the pages
+under ``rules/``) and its ``VALID``/``INVALID`` examples are its tests.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple, Type
+
+from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.parse_error import ParseError
+from walint.rules.transient_marker import TransientMarker
+from walint.rules.unguarded_fallback import UnguardedFallback
+
+ALL_RULES: Tuple[Type[Rule], ...] = (ParseError, UnguardedFallback, TransientMarker)
+RULES_BY_CODE: Dict[str, Type[Rule]] = {rule.code: rule for rule in ALL_RULES}
+
+
+def prefilter_tokens(rules: List[Type[Rule]]) -> Tuple[bytes, ...]:
+    """Lower-case byte strings at least one of which a file must hold for a rule to fire."""
+    return tuple(dict.fromkeys(token.lower() for rule in rules for token in rule.tokens))
+
+
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "Invalid", "Report", "Rule", "Valid", "prefilter_tokens"]

@@ -1,0 +1,68 @@
+"""The shape every rule shares: identity, prefilter tokens, examples, and ``check``."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Iterator, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from walint.settings import Settings
+
+if TYPE_CHECKING:
+    from walint.analysis import ModuleModel
+
+
+@dataclass(frozen=True)
+class Valid:
+    """Code the rule must accept."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Code the rule must flag, with each expected finding marked ``# expect: CODE``."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """A rule's raw finding: the node to point at and what to say."""
+
+    node: cst.CSTNode
+    message: str
+    no_fix_reason: Optional[str] = None
+
+
+class Rule:
+    """Base class: subclasses set the class attributes and implement ``check``."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    # Case-insensitive byte strings; a file holding none of them is never parsed for this rule.
+    tokens: ClassVar[Tuple[bytes, ...]] = ()
+    default_enabled: ClassVar[bool] = True
+    VALID: ClassVar[Sequence[Valid]] = ()
+    INVALID: ClassVar[Sequence[Invalid]] = ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def check(self, model: "ModuleModel") -> Iterator[Report]:
+        raise NotImplementedError
+
+    @classmethod
+    def documentation(cls) -> str:
+        """The rule's docs in ruff's shape, from its docstring."""
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first sentence of the "What it does" section."""
+        doc = cls.documentation()
+        _, _, rest = doc.partition("## What it does")
+        text = " ".join(rest.strip().split("\n\n", 1)[0].split())
+        return text or cls.name

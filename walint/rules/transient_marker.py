@@ -1,0 +1,311 @@
+"""WAL002: a transient error listed among the markers that decide a WAL downgrade."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from walint.analysis import Collection, Scope, collection_items, unwrap_collection
+from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
+from walint.rules.base import Invalid, Report, Rule, Valid
+
+if TYPE_CHECKING:
+    from walint.analysis import ModuleModel
+
+# Names that say a collection decides a downgrade...
+_MARKER_NAME_RE = re.compile(
+    r"marker|incompat|fallback|no_?wal|unsupported|not_?supported|downgrade|wal_?(?:error|fail|block)|cannot_?wal",
+    re.I,
+)
+# ...and names that say it decides a retry or words a message for a person.
+_RETRY_OR_HINT_NAME_RE = re.compile(
+    r"retr(?:y|ies|iable)|transient|temporar|recoverable|backoff|hint|help|explain|advice|messages?$|_?text$",
+    re.I,
+)
+_MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
+_PASS_THROUGH = frozenset({"any", "all", "bool"})
+_MAX_DEPTH = 8
+
+
+class TransientMarker(Rule):
+    """
+    ## What it does
+    Checks for transient SQLite errors ("disk I/O error", "database is locked",
+    "database table is locked", "database is busy", `SQLITE_IOERR*`, `SQLITE_BUSY*`,
+    `SQLITE_LOCKED*`) among the markers that decide whether to give up on WAL.
+
+    A collection counts as markers when a membership test on it leads to a rollback
+    journal mode, when its name says so (`_WAL_INCOMPAT_MARKERS`, `NO_WAL_ERRORS`, ...),
+    or when it lists a permanent marker ("locking protocol", "not authorized") too. The
+    same strings deciding a retry, or worded for a person, are left alone.
+
+    ## Why is this bad?
+    A transient error says nothing about whether the filesystem supports WAL. Treating
+    it as a reason to downgrade switches one process to a rollback journal during a
+    storage hiccup or lock contention while its siblings keep using WAL, which corrupts
+    the database. This is the exact cause of a real incident: "disk i/o error" in a
+    helper's marker tuple downgraded one process of a multi-process agent, repeatedly.
+    Transient errors should be retried and then re-raised.
+
+    ## Example
+    ```python
+    _WAL_INCOMPAT_MARKERS = (
+        "locking protocol",
+        "disk i/o error",
+    )
+    ```
+
+    Use instead:
+    ```python
+    _WAL_INCOMPAT_MARKERS = (
+        "locking protocol",
+    )
+    ```
+
+    ## Fix safety
+    The fix is planned for `walint fix`: it removes the transient element with its
+    comment and keeps the commas valid, which changes nothing but the hazard. Until
+    then, findings carry no fix.
+
+    ## Known problems
+    A marker fragment that is not a full message (such as `"locked"`) is only seen in a
+    file that also sets or reads the journal mode, since other files are not parsed.
+    """
+
+    code = "WAL002"
+    name = "transient-marker"
+    tokens = (
+        b"disk i/o",
+        b"database is locked",
+        b"database table is locked",
+        b"database is busy",
+        b"sqlite_ioerr",
+        b"sqlite_busy",
+        b"sqlite_locked",
+    )
+
+    VALID = (
+        Valid(
+            """
+_RETRYABLE = ("database is locked", "disk i/o error")
+
+def run(conn, sql):
+    for attempt in range(5):
+        try:
+            return conn.execute(sql)
+        except sqlite3.OperationalError as exc:
+            if not any(m in str(exc).lower() for m in _RETRYABLE):
+                raise
+            time.sleep(0.1 * attempt)
+"""
+        ),
+        Valid(
+            """
+HINTS = {
+    "disk i/o error": "Check free space and the storage device.",
+    "database is locked": "Another process holds a write lock.",
+}
+"""
+        ),
+        Valid(
+            """
+_WAL_INCOMPAT_MARKERS = ("locking protocol", "not authorized")
+"""
+        ),
+    )
+    INVALID = (
+        Invalid(
+            """
+_WAL_INCOMPAT_MARKERS = (
+    "locking protocol",
+    "disk i/o error",  # expect: WAL002
+)
+"""
+        ),
+        Invalid(
+            """
+def enable_wal(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if "database is locked" in str(exc).lower():  # expect: WAL002
+            conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+"""
+        ),
+        Invalid(
+            """
+_ERRORS = frozenset({"database is busy", "locking protocol"})  # expect: WAL002
+"""
+        ),
+        Invalid(
+            """
+def _is_incompatible(exc):
+    return exc.sqlite_errorname in ("SQLITE_PROTOCOL", "SQLITE_IOERR_SHORT_READ")  # expect: WAL002
+
+def enable_wal(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if not _is_incompatible(exc):
+            raise
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+"""
+        ),
+    )
+
+    def check(self, model: "ModuleModel") -> Iterator[Report]:
+        self._model = model
+        self._polarity: Dict[int, Set[int]] = {}
+        self._singles: Dict[int, cst.CSTNode] = {}
+        self._seen: Set[Tuple[int, int]] = set()
+        for branch in model.all_branches():
+            sites = model.facts(branch.unit).sites
+            start, end = branch.when_true
+            if any(model.is_rollback_site(s) for s in sites[start:end]):
+                self._membership(branch.node.test, +1, branch.scope, 0)
+            if any(model.is_rollback_site(s) for rng in branch.when_false for s in sites[rng[0] : rng[1]]):
+                self._membership(branch.node.test, -1, branch.scope, 0)
+        reported: Set[int] = set()
+        for node in self._singles.values():
+            reported.add(id(node))
+            yield Report(node, self._message(node))
+        for collection in model.collections:
+            transient = [item for item in collection_items(collection.node) if self._kind(item) == TRANSIENT]
+            if not transient or not self._is_marker_collection(collection):
+                continue
+            for item in transient:
+                if id(item) not in reported:
+                    reported.add(id(item))
+                    yield Report(item, self._message(item))
+
+    # ----- classification ------------------------------------------------------------
+
+    def _kind(self, node: cst.CSTNode) -> Optional[str]:
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            value = node.evaluated_value
+            if isinstance(value, str):
+                return classify_text(value, self.settings.transient_markers, self.settings.permanent_markers)
+            return None
+        if isinstance(node, cst.Attribute):
+            return classify_code_name(node.attr.value)
+        if isinstance(node, cst.Name):
+            return classify_code_name(node.value)
+        return None
+
+    def _message(self, node: cst.CSTNode) -> str:
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            shown = node.evaluated_value
+        elif isinstance(node, cst.Attribute):
+            shown = node.attr.value
+        elif isinstance(node, cst.Name):
+            shown = node.value
+        else:
+            shown = "?"
+        return (
+            f"Transient error `{shown}` decides a WAL downgrade; it says nothing about "
+            "WAL support and should be retried or re-raised"
+        )
+
+    def _is_marker_collection(self, collection: Collection) -> bool:
+        polarities = self._polarity.get(id(collection.node), set())
+        if +1 in polarities:
+            return True
+        if polarities:  # only ever used to keep the downgrade from happening
+            return False
+        if _RETRY_OR_HINT_NAME_RE.search(collection.name):
+            return False
+        if _MARKER_NAME_RE.search(collection.name):
+            return True
+        items = collection_items(collection.node)
+        if not any(self._kind(item) == PERMANENT for item in items):
+            return False
+        if isinstance(collection.node, cst.Dict):
+            # A map from error to advice is for people, not for deciding anything.
+            values = [e.value for e in collection.node.elements if isinstance(e, cst.DictElement)]
+            if values and all(isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)) for v in values):
+                return False
+        return True
+
+    # ----- how a test uses markers -----------------------------------------------------
+
+    def _membership(self, expr: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
+        """Walk a test, following which operands make it true (+1) or false (-1)."""
+        if depth > _MAX_DEPTH:
+            return
+        depth += 1
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+            self._membership(expr.expression, -polarity, scope, depth)
+        elif isinstance(expr, cst.BooleanOperation):
+            self._membership(expr.left, polarity, scope, depth)
+            self._membership(expr.right, polarity, scope, depth)
+        elif isinstance(expr, cst.Comparison):
+            left = expr.left
+            for target in expr.comparisons:
+                sign = -polarity if isinstance(target.operator, (cst.NotIn, cst.NotEqual, cst.IsNot)) else polarity
+                self._operand(left, sign, scope, depth)
+                self._operand(target.comparator, sign, scope, depth)
+                left = target.comparator
+        elif isinstance(expr, (cst.GeneratorExp, cst.ListComp, cst.SetComp)):
+            self._membership(expr.elt, polarity, scope, depth)
+            for_in = expr.for_in
+            while for_in is not None:
+                for condition in for_in.ifs:
+                    self._membership(condition.test, polarity, scope, depth)
+                for_in = for_in.inner_for_in
+        elif isinstance(expr, cst.Call):
+            name = expr.func.value if isinstance(expr.func, cst.Name) else (
+                expr.func.attr.value if isinstance(expr.func, cst.Attribute) else ""
+            )
+            if name in _PASS_THROUGH:
+                for arg in expr.args:
+                    self._membership(arg.value, polarity, scope, depth)
+            elif name in _MATCH_METHODS:
+                for arg in expr.args:
+                    self._operand(arg.value, polarity, scope, depth)
+            else:
+                self._predicate(expr, polarity, scope, depth)
+        elif isinstance(expr, (cst.Name, cst.Attribute)):
+            self._operand(expr, polarity, scope, depth)
+
+    def _operand(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
+        key = (id(node), polarity)
+        if key in self._seen or depth > _MAX_DEPTH:
+            return
+        self._seen.add(key)
+        literal = unwrap_collection(node)
+        if literal is not None:
+            self._polarity.setdefault(id(literal), set()).add(polarity)
+            return
+        kind = self._kind(node)
+        if kind == TRANSIENT and polarity > 0:
+            self._singles.setdefault(id(node), node)
+            return
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            bindings, _ = self._model.bindings_of(node, scope)
+            for binding in bindings:
+                if binding.value is None or binding.scope is None:
+                    continue
+                if binding.kind in ("value", "iter"):
+                    value = binding.value
+                    assert isinstance(value, cst.BaseExpression)
+                    if binding.kind == "value" and isinstance(value, (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)):
+                        self._membership(value, polarity, binding.scope, depth + 1)
+                    else:
+                        self._operand(value, polarity, binding.scope, depth + 1)
+        elif isinstance(node, cst.Call):
+            self._membership(node, polarity, scope, depth + 1)
+
+    def _predicate(self, call: cst.Call, polarity: int, scope: Scope, depth: int) -> None:
+        """Follow a call of a function of this module that answers "is this a marker?"."""
+        unit = self._model.resolve_unit(call, scope)
+        if unit is None:
+            return
+        facts = self._model.facts(unit)
+        for value in facts.returns:
+            if not (isinstance(value, cst.Name) and value.value in ("True", "False", "None")):
+                self._membership(value, polarity, unit.scope, depth + 1)
+        for branch in facts.branches:
+            if branch.returns is not None:
+                self._membership(branch.node.test, polarity if branch.returns else -polarity, unit.scope, depth + 1)

@@ -1,0 +1,107 @@
+"""Discovery: what is walked, what is skipped, and the byte prefilter."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from walint.discovery import PathNotFound, discover, is_candidate
+from walint.engine import active_rules
+from walint.rules import ALL_RULES, prefilter_tokens
+from walint.settings import Settings
+
+
+def _names(root, **kwargs):
+    return sorted(os.path.relpath(c.path, root) for c in discover([str(root)], **kwargs))
+
+
+def _touch(path, text="x = 1\n"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_walks_python_files_and_prunes_the_usual_directories(tmp_path):
+    for name in ["pkg/a.py", "pkg/sub/b.pyi", "pkg/notes.txt", ".git/hooks/x.py", ".venv/lib/y.py",
+                 "venv/lib/z.py", "pkg/__pycache__/c.py", "build/lib/d.py", "dist/e.py",
+                 ".hidden/f.py", "node_modules/g.py", "pkg.egg-info/h.py", "myenv/lib/i.py"]:
+        _touch(tmp_path / name)
+    (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
+    assert _names(tmp_path) == ["pkg/a.py", "pkg/sub/b.pyi"]
+
+
+def test_gitignore_is_honoured_and_can_be_turned_off(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("generated/\n*_pb2.py\n")
+    _touch(tmp_path / "src" / ".gitignore", "local.py\n")
+    for name in ["src/app.py", "src/local.py", "src/api_pb2.py", "generated/x.py", "other/local.py"]:
+        _touch(tmp_path / name)
+    assert _names(tmp_path) == ["other/local.py", "src/app.py"]
+    assert len(_names(tmp_path, respect_gitignore=False)) == 5
+
+
+def test_gitignore_of_the_repository_applies_to_a_subdirectory_given(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("*_generated.py\n")
+    _touch(tmp_path / "src" / "a.py")
+    _touch(tmp_path / "src" / "b_generated.py")
+    assert _names(tmp_path / "src") == ["a.py"]
+
+
+def test_exclude_globs(tmp_path, monkeypatch):
+    for name in ["src/a.py", "src/migrations/m1.py", "tests/t.py"]:
+        _touch(tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    assert sorted(c.display for c in discover(["."], exclude=("tests", "*/migrations/*"))) == ["src/a.py"]
+
+
+def test_explicit_files_are_always_checked_and_listed_once(tmp_path):
+    _touch(tmp_path / "script")
+    _touch(tmp_path / "a.py")
+    found = discover([str(tmp_path / "script"), str(tmp_path / "a.py"), str(tmp_path)])
+    assert [c.path.name for c in found] == ["script", "a.py"]
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(PathNotFound):
+        discover([str(tmp_path / "missing")])
+
+
+def test_directory_symlink_loops_are_not_followed(tmp_path):
+    _touch(tmp_path / "a.py")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert _names(tmp_path) == ["a.py"]
+
+
+def test_prefilter_tokens_come_from_every_rule():
+    tokens = prefilter_tokens(active_rules(Settings()))
+    for rule in ALL_RULES:
+        for token in rule.tokens:
+            assert token.lower() in tokens
+
+
+@pytest.mark.parametrize(
+    "data, candidate",
+    [
+        (b"conn.execute('PRAGMA JOURNAL_MODE=delete')", True),
+        (b"MARKERS = ('Disk I/O Error',)", True),
+        (b"db.disable_wal()", True),
+        (b"import os\nprint('hello')\n", False),
+        (b"", False),
+    ],
+)
+def test_prefilter(data, candidate):
+    assert is_candidate(data, prefilter_tokens(active_rules(Settings()))) is candidate
+
+
+def test_files_without_tokens_are_never_parsed(tmp_path, monkeypatch):
+    from walint import runner
+
+    parsed = []
+    original = runner.check_source
+    monkeypatch.setattr(runner, "check_source", lambda path, data, settings: parsed.append(path) or original(path, data, settings))
+    _touch(tmp_path / "plain.py", "def f(:\n")  # would be WAL000 if it were parsed
+    _touch(tmp_path / "db.py", "conn.execute('PRAGMA journal_mode=WAL')\n")
+    result = runner.check_files(discover([str(tmp_path)]), Settings())
+    assert [os.path.basename(p) for p in parsed] == ["db.py"]
+    assert result.findings == [] and result.files_checked == 2 and result.files_parsed == 1

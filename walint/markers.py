@@ -10,13 +10,9 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-TRANSIENT_MESSAGES = (
-    "disk i/o error",
-    "database is locked",
-    "database table is locked",
-    "database is busy",
-)
-PERMANENT_MESSAGES = ("locking protocol", "not authorized")
+# One list for the linter and the helper that fixed code calls.
+from walint.runtime import PERMANENT_MARKERS as PERMANENT_MESSAGES
+from walint.runtime import TRANSIENT_MESSAGES
 
 _TRANSIENT_CODE_RE = re.compile(r"^sqlite_(?:ioerr|busy|locked)(?:_\w+)?$", re.I)
 _PERMANENT_CODE_RE = re.compile(r"^sqlite_(?:protocol|auth)(?:_\w+)?$", re.I)

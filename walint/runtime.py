@@ -1,0 +1,488 @@
+"""Safe SQLite journal-mode setup: switch to WAL, retry transient errors, and fall back to
+DELETE only when WAL is permanently unavailable and no process has the file in WAL.
+
+Code rewritten by ``walint fix`` calls this module; it imports only the standard library,
+so production code can depend on it (or on the copy ``walint helper`` writes) without
+pulling in libcst or click.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Callable, Generator, Iterable, Optional, Tuple
+
+__all__ = [
+    "PERMANENT_MARKERS",
+    "TRANSIENT_MESSAGES",
+    "apply_wal_with_fallback",
+    "apply_wal_with_fallback_async",
+    "classify_error",
+    "journal_mode_on_disk",
+]
+
+# Failures that say something about the moment, not about the filesystem: retry
+# them, and never treat them as a reason to leave WAL.
+TRANSIENT_MESSAGES: Tuple[str, ...] = (
+    "disk i/o error",
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+)
+
+# Failures that are a lasting property of where the file lives (NFS/SMB without
+# shared memory, FUSE mounts that refuse the -shm file): WAL will never work there.
+PERMANENT_MARKERS: Tuple[str, ...] = (
+    "locking protocol",
+    "not authorized",
+)
+
+# Primary result codes (the low byte of an extended code).
+_TRANSIENT_CODES = frozenset({5, 6, 10})  # SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR
+_PERMANENT_CODES = frozenset({15, 23})  # SQLITE_PROTOCOL, SQLITE_AUTH
+_TRANSIENT_NAMES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR")
+_PERMANENT_NAMES = ("SQLITE_PROTOCOL", "SQLITE_AUTH")
+
+_HEADER_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+
+_log = logging.getLogger("walint.runtime")
+
+# One warning per database for the life of the process: a service that opens a
+# connection per request must not log the same fallback thousands of times.
+_warned: set = set()
+_warned_lock = threading.Lock()
+
+
+def classify_error(
+    exc: BaseException,
+    *,
+    permanent_markers: Iterable[str] = PERMANENT_MARKERS,
+    transient_markers: Iterable[str] = TRANSIENT_MESSAGES,
+) -> str:
+    """Classify a failed journal-mode change as ``"transient"``, ``"permanent"`` or ``"other"``.
+
+    The message (case-insensitive substring match against the markers), the result
+    code (``sqlite_errorcode`` on Python 3.11+, ``extendedresult``/``result`` on apsw)
+    and ``sqlite_errorname`` are all consulted. Transient wins over permanent: an
+    error that looks like both must never justify leaving WAL.
+    """
+    permanent_markers = _as_markers(permanent_markers)
+    transient_markers = _as_markers(transient_markers)
+    message = str(exc).lower()
+    code = _error_code(exc)
+    name = getattr(exc, "sqlite_errorname", None)
+    name = name.upper() if isinstance(name, str) else ""
+
+    def matches(markers: Iterable[str], codes: frozenset, names: Tuple[str, ...]) -> bool:
+        if any(marker in message for marker in markers):
+            return True
+        if code is not None and code & 0xFF in codes:
+            return True
+        return any(name == base or name.startswith(base + "_") for base in names)
+
+    if matches(transient_markers, _TRANSIENT_CODES, _TRANSIENT_NAMES):
+        return "transient"
+    if matches(permanent_markers, _PERMANENT_CODES, _PERMANENT_NAMES):
+        return "permanent"
+    return "other"
+
+
+def journal_mode_on_disk(conn_or_path: Any) -> Optional[str]:
+    """Return the journal mode a database file is in, as other processes see it.
+
+    ``conn_or_path`` is a path (``str``, ``bytes`` or ``os.PathLike``) or a
+    connection or cursor (sqlite3, apsw, or anything with ``execute()``).
+
+    For a file, the header decides: bytes 18 and 19 both 2 mean ``"wal"``, both 1
+    mean ``"delete"`` (the header only distinguishes WAL from a rollback journal, so
+    TRUNCATE/PERSIST files also read as ``"delete"``).
+
+    An absent or empty file is a database nobody has created yet, so nobody can
+    have it in WAL: it reads as ``"delete"``, meaning "not WAL, safe to choose a
+    mode". The exception is a non-empty ``-wal`` file beside it, which only a WAL
+    connection writes: that reads as ``"wal"``.
+
+    ``None`` means unknown: the header cannot be read, is shorter than 100 bytes,
+    is not an SQLite header, or the probe raised. Callers deciding whether a
+    downgrade is safe must treat ``None`` like ``"wal"``.
+
+    For a connection, the main database file comes from ``PRAGMA database_list``.
+    When there is no file on disk to read (``:memory:``, a temporary database, a
+    memory VFS) the connection's own ``PRAGMA journal_mode`` answers instead, so an
+    in-memory connection reads as ``"memory"``. Results are always lowercase.
+    """
+    if isinstance(conn_or_path, (str, bytes, os.PathLike)):
+        try:
+            return _path_mode(conn_or_path)
+        except Exception:
+            return None
+    try:
+        _path, mode = _drive(_on_disk_steps(), conn_or_path, time.sleep)
+    except Exception:
+        return None
+    return mode
+
+
+def apply_wal_with_fallback(
+    conn: Any,
+    *,
+    label: Optional[str] = None,
+    retries: int = 5,
+    backoff: float = 0.05,
+    max_backoff: float = 1.0,
+    logger: Optional[logging.Logger] = None,
+    sleep: Callable[[float], Any] = time.sleep,
+    permanent_markers: Iterable[str] = PERMANENT_MARKERS,
+    transient_markers: Iterable[str] = TRANSIENT_MESSAGES,
+) -> str:
+    """Switch ``conn`` to WAL and return the journal mode SQLite reports, lowercased.
+
+    - Already ``"wal"``: returned without issuing the mutating pragma.
+    - Otherwise ``PRAGMA journal_mode=WAL`` runs and its answer is returned as is,
+      so a silent refusal (``"memory"`` for ``:memory:``) is never reported as WAL.
+    - A transient error (locked, busy, I/O) is retried ``retries`` times with
+      exponential backoff (``backoff`` doubling up to ``max_backoff`` seconds,
+      waited with ``sleep``), then re-raised.
+    - A permanent error (``"locking protocol"``, ``"not authorized"``) falls back
+      to ``PRAGMA journal_mode=DELETE`` only when the file on disk is known not to
+      be in WAL (see :func:`journal_mode_on_disk`; a new, empty file qualifies).
+      If the file is in WAL, or its mode cannot be read, the error is re-raised.
+      The fallback is logged once per database (``label``, else the file path) at
+      WARNING on ``logger`` (default ``logging.getLogger("walint.runtime")``).
+    - Any other error is re-raised.
+
+    ``conn`` is a sqlite3 connection or cursor, an apsw connection, or anything
+    whose ``execute(sql)`` returns rows through ``fetchall()``, ``fetchone()`` or
+    iteration; rows may be tuples, ``sqlite3.Row`` or mappings.
+    """
+    steps = _wal_steps(
+        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers
+    )
+    return _drive(steps, conn, sleep)
+
+
+async def apply_wal_with_fallback_async(
+    conn: Any,
+    *,
+    label: Optional[str] = None,
+    retries: int = 5,
+    backoff: float = 0.05,
+    max_backoff: float = 1.0,
+    logger: Optional[logging.Logger] = None,
+    sleep: Optional[Callable[[float], Any]] = None,
+    permanent_markers: Iterable[str] = PERMANENT_MARKERS,
+    transient_markers: Iterable[str] = TRANSIENT_MESSAGES,
+) -> str:
+    """Async twin of :func:`apply_wal_with_fallback` for aiosqlite-style connections.
+
+    ``await conn.execute(sql)`` must give a cursor whose ``fetchall()`` (or
+    ``fetchone()``, or async iteration) may be awaited. Backoff waits with
+    ``asyncio.sleep`` unless ``sleep`` is given. The decisions are exactly those of
+    the sync version; the 100-byte header read is done inline, being cheaper than
+    a hop to a thread.
+    """
+    if sleep is None:
+        # Imported here so that sync-only users never pay for importing asyncio.
+        import asyncio
+
+        sleep = asyncio.sleep
+    steps = _wal_steps(
+        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers
+    )
+    return await _drive_async(steps, conn, sleep)
+
+
+# --- The decisions, written once -------------------------------------------
+#
+# The sync and async entry points share one generator per decision. It yields the
+# I/O it needs, ("sql", text) or ("sleep", seconds), and a driver performs it and
+# sends back the rows, or throws the exception into the generator so that the
+# ordinary try/except below sees it as if the generator had run the query itself.
+
+_Step = Tuple[str, Any]
+_Steps = Generator[_Step, Any, Any]
+
+
+def _wal_steps(
+    label: Optional[str],
+    retries: int,
+    backoff: float,
+    max_backoff: float,
+    logger: Optional[logging.Logger],
+    permanent_markers: Iterable[str],
+    transient_markers: Iterable[str],
+) -> _Steps:
+    if retries < 0 or backoff < 0 or max_backoff < 0:
+        raise ValueError("retries, backoff and max_backoff must not be negative")
+    # Read once: a generator or other one-shot iterable must survive every attempt.
+    permanent_markers = _as_markers(permanent_markers)
+    transient_markers = _as_markers(transient_markers)
+    attempt = 0
+    while True:
+        try:
+            mode = _mode_of((yield ("sql", "PRAGMA journal_mode")))
+            if mode != "wal":
+                mode = _mode_of((yield ("sql", "PRAGMA journal_mode=WAL")))
+        except Exception as exc:
+            kind = classify_error(
+                exc, permanent_markers=permanent_markers, transient_markers=transient_markers
+            )
+            if kind == "other" or (kind == "transient" and attempt >= retries):
+                raise
+            failure = exc
+        else:
+            return _reported(mode, "PRAGMA journal_mode=WAL")
+        if kind == "permanent":
+            break
+        yield ("sleep", min(max_backoff, backoff * 2**attempt))
+        attempt += 1
+
+    path, on_disk = yield from _on_disk_steps()
+    # Unknown counts as WAL: a downgrade is only safe when we know nobody is in WAL.
+    if on_disk in ("wal", None):
+        raise failure
+    _warn_once(logger or _log, label if label is not None else path, failure)
+    return _reported(
+        _mode_of((yield ("sql", "PRAGMA journal_mode=DELETE"))), "PRAGMA journal_mode=DELETE"
+    )
+
+
+def _on_disk_steps() -> _Steps:
+    """Return ``(main file path or None, mode or None)`` for the connection."""
+    try:
+        path = _main_file((yield ("sql", "PRAGMA database_list")))
+    except Exception:
+        return None, None
+    if path:
+        mode = _file_mode(path)
+        if mode is not _ABSENT:
+            return path, mode
+    # No file to read: memory or temp database, a memory VFS, or a connection
+    # that cannot name its file. Its own answer is then the only one there is.
+    try:
+        return path, _mode_of((yield ("sql", "PRAGMA journal_mode")))
+    except Exception:
+        return path, None
+
+
+def _drive(steps: _Steps, conn: Any, sleep: Callable[[float], Any]) -> Any:
+    reply: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        try:
+            step = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        reply, error = None, None
+        try:
+            kind, arg = step
+            if kind == "sleep":
+                sleep(arg)
+            else:
+                reply = _rows_of(conn.execute(arg))
+        except Exception as exc:
+            error = exc
+
+
+async def _drive_async(steps: _Steps, conn: Any, sleep: Callable[[float], Any]) -> Any:
+    reply: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        try:
+            step = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        reply, error = None, None
+        try:
+            kind, arg = step
+            if kind == "sleep":
+                await _maybe_await(sleep(arg))
+            else:
+                reply = await _rows_of_async(await _maybe_await(conn.execute(arg)))
+        except Exception as exc:
+            error = exc
+
+
+# --- Reading rows ------------------------------------------------------------
+#
+# Every result is drained completely: an apsw statement left mid-iteration keeps
+# its read transaction, and with it the locks, open.
+
+
+def _rows_of(result: Any) -> list:
+    if result is None:
+        return []
+    if callable(getattr(result, "fetchall", None)):
+        return list(result.fetchall())
+    if callable(getattr(result, "fetchone", None)):
+        return list(iter(result.fetchone, None))
+    return list(result)
+
+
+async def _rows_of_async(result: Any) -> list:
+    if result is None:
+        return []
+    if callable(getattr(result, "fetchall", None)):
+        return list(await _maybe_await(result.fetchall()))
+    if callable(getattr(result, "fetchone", None)):
+        rows = []
+        row = await _maybe_await(result.fetchone())
+        while row is not None:
+            rows.append(row)
+            row = await _maybe_await(result.fetchone())
+        return rows
+    if hasattr(result, "__aiter__"):
+        return [row async for row in result]
+    return list(result)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if hasattr(value, "__await__"):
+        return await value
+    return value
+
+
+def _field(row: Any, index: int, key: str) -> Any:
+    if isinstance(row, Mapping):
+        return row[key]
+    return row[index]
+
+
+def _mode_of(rows: list) -> Optional[str]:
+    if not rows:
+        return None
+    row = rows[0]
+    if isinstance(row, Mapping):
+        value = next(iter(row.values()), None)
+    elif isinstance(row, (str, bytes)):
+        value = row
+    else:
+        value = row[0]
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).lower()
+
+
+def _reported(mode: Optional[str], sql: str) -> str:
+    if mode is None:
+        # The caller asked for the mode SQLite reports; inventing one would be a lie.
+        raise RuntimeError("%s returned no row; cannot tell the journal mode" % sql)
+    return mode
+
+
+def _main_file(rows: list) -> Optional[str]:
+    for row in rows:
+        if _field(row, 1, "name") == "main":
+            return _field(row, 2, "file") or None
+    return None
+
+
+# --- Reading the file --------------------------------------------------------
+
+_ABSENT = object()  # no file on disk; what that means depends on the caller
+
+
+def _read_header(path: Any) -> bytes:
+    """Return up to the first 100 bytes of ``path``; OSError propagates."""
+    with open(path, "rb") as handle:
+        return handle.read(_HEADER_SIZE)
+
+
+def _file_mode(path: Any) -> Any:
+    """``"wal"``, ``"delete"``, ``None`` (unknown) or ``_ABSENT``."""
+    try:
+        header = _read_header(path)
+    except FileNotFoundError:
+        header = None
+    except OSError:
+        return None
+    if header:
+        if len(header) < _HEADER_SIZE or not header.startswith(_HEADER_MAGIC):
+            return None
+        versions = (header[18], header[19])
+        if versions == (2, 2):
+            return "wal"
+        if versions == (1, 1):
+            return "delete"
+        return None
+    # Absent or empty: no database yet, unless a WAL connection has already
+    # written frames that were not checkpointed into the main file.
+    path = os.fspath(path)
+    try:
+        if os.path.getsize(path + (b"-wal" if isinstance(path, bytes) else "-wal")) > 0:
+            return "wal"
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    return _ABSENT if header is None else "delete"
+
+
+def _path_mode(path: Any) -> Optional[str]:
+    path = os.fspath(path)
+    text = os.fsdecode(path)
+    if text == ":memory:":
+        return "memory"
+    if text.startswith("file:") and not os.path.exists(path):
+        path = _uri_file(text)
+        if path is None:
+            return "memory"
+    if path in ("", b""):
+        # sqlite3.connect("") opens a private temporary database: nobody shares it.
+        return "delete"
+    mode = _file_mode(path)
+    return "delete" if mode is _ABSENT else mode
+
+
+def _uri_file(uri: str) -> Optional[str]:
+    """The file an SQLite ``file:`` URI names, or None for an in-memory database."""
+    from urllib.parse import parse_qs, unquote
+
+    rest = uri[len("file:"):].split("#", 1)[0]
+    path, _, query = rest.partition("?")
+    params = parse_qs(query)
+    if (
+        path == ":memory:"
+        or params.get("mode") == ["memory"]
+        or params.get("vfs") == ["memdb"]
+    ):
+        return None
+    if path.startswith("//"):
+        # file://host/path: SQLite accepts only an empty host or "localhost".
+        path = "/" + path[2:].partition("/")[2]
+    return unquote(path)
+
+
+def _warn_once(logger: logging.Logger, key: Any, error: BaseException) -> None:
+    key = key if key is not None else "<unnamed database>"
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    logger.warning(
+        "%s: WAL is not available here (%s) and the file is not in WAL on disk; "
+        "using journal_mode=DELETE",
+        key,
+        error,
+    )
+
+
+def _as_markers(markers: Iterable[str]) -> Tuple[str, ...]:
+    # A lone string would otherwise be read as its characters, and "l" matches a lot.
+    if isinstance(markers, str):
+        markers = (markers,)
+    return tuple(marker.lower() for marker in markers)
+
+
+def _error_code(exc: BaseException) -> Optional[int]:
+    for attr in ("sqlite_errorcode", "extendedresult", "result"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None

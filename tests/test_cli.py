@@ -87,7 +87,7 @@ def test_unreadable_directory_entry_is_reported_and_the_run_goes_on(tmp_path):
 def test_rules_and_explain():
     listing = _run("rules")
     assert listing.exit_code == 0
-    assert [line.split()[0] for line in listing.output.splitlines()] == ["WAL000", "WAL001", "WAL002"]
+    assert [line.split()[0] for line in listing.output.splitlines()] == ["WAL000", "WAL001", "WAL002", "WAL003", "WAL004", "WAL005"]
     as_json = json.loads(_run("rules", "--output-format", "json").output)
     assert as_json[1]["name"] == "unguarded-fallback"
     explained = _run("explain", "wal001")

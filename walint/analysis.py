@@ -11,12 +11,13 @@ downgrade, probes that read the mode, guards that refuse when it is WAL).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from walint.constants import Resolution, StringFolder, is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
+from walint.summary import FunctionFacts
 
 # Names of functions that read the mode on disk wherever they come from: walint's own helper.
 DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
@@ -24,11 +25,15 @@ DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
 
 class Binding(NamedTuple):
     """One way a name gets a value: ``value`` (an expression), ``iter`` (a loop target over
-    ``value``), ``def`` (a function or class definition) or ``unknown``."""
+    ``value``), ``def`` (a function or class definition), ``import`` or ``unknown``."""
 
     kind: str
     value: Optional[cst.CSTNode]
     scope: Optional["Scope"]
+    # Bound inside an `except` handler: a flag recording that something failed.
+    in_handler: bool = False
+    # For imports, the dotted name bound: "sqlite3", "sqlite3.connect", ".helpers.fallback".
+    origin: Optional[str] = None
 
 
 class Scope:
@@ -91,6 +96,39 @@ class Site:
     guarded: bool
     conditional: bool
     statement: cst.CSTNode
+    # Decided by a flag that an `except` handler set (`wal_ok = False` ... `if not wal_ok:`).
+    flagged: bool = False
+    # The innermost `try` whose body (not handlers) holds this site.
+    try_node: Optional[cst.CSTNode] = None
+
+
+@dataclass(eq=False)
+class TryFacts:
+    """A ``try`` and the site ranges of its body and of each handler."""
+
+    node: cst.CSTNode
+    body: Tuple[int, int]
+    handlers: List[Tuple[cst.CSTNode, Tuple[int, int]]]
+    # Inside a loop whose exhaustion raises: a handler that falls through is a retry.
+    retried_then_raised: bool
+
+
+@dataclass(eq=False)
+class SuppressFacts:
+    """A ``with contextlib.suppress(...)`` block and the sites in it."""
+
+    node: cst.With
+    exceptions: Sequence[cst.BaseExpression]
+    body: Tuple[int, int]
+
+
+@dataclass(eq=False)
+class GuardFacts:
+    """A comparison of the probed journal mode with "wal" that decides a downgrade."""
+
+    comparison: cst.Comparison
+    test: cst.BaseExpression
+    scope: Scope
 
 
 @dataclass(eq=False)
@@ -145,6 +183,15 @@ class UnitFacts:
     returns: List[cst.BaseExpression] = field(default_factory=list)
     # An `if <mode is wal>: raise` (or an assert) at the top level of the body.
     refuses_wal: bool = False
+    # It can return None: `return`, `return None`, a return in a handler, or falling off the end.
+    returns_none: bool = False
+    tries: List[TryFacts] = field(default_factory=list)
+    suppressions: List[SuppressFacts] = field(default_factory=list)
+    guards: List[GuardFacts] = field(default_factory=list)
+    # Names of handler-set flags that decide something later.
+    flags: Set[str] = field(default_factory=set)
+    # Decorated as a SQLAlchemy "connect" listener, so it receives a fresh connection.
+    connect_listener: bool = False
 
 
 class _Ctx(NamedTuple):
@@ -152,6 +199,10 @@ class _Ctx(NamedTuple):
     handler: Optional[cst.ExceptHandler]
     guarded: bool
     conditional: bool
+    flagged: bool = False
+    try_node: Optional[cst.CSTNode] = None
+    # The enclosing loop raises once it runs out (`for ...: ... else: raise`).
+    loop_raises: bool = False
 
 
 class _SiteCollector(cst.CSTVisitor):
@@ -184,6 +235,7 @@ class _ScopeBuilder(cst.CSTVisitor):
         self.stack: List[Scope] = [model.module_scope]
         self.qualnames: List[str] = []
         self.recorded: Set[int] = set()
+        self.handler_depth = 0
 
     @property
     def scope(self) -> Scope:
@@ -194,6 +246,8 @@ class _ScopeBuilder(cst.CSTVisitor):
         return scope.module() if name in scope.globals else scope
 
     def _bind_name(self, name: str, binding: Binding) -> None:
+        if self.handler_depth and not binding.in_handler:
+            binding = binding._replace(in_handler=True)
         self._target_scope(name).bind(name, binding)
 
     def _bind(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], kind: str = "value") -> None:
@@ -216,13 +270,18 @@ class _ScopeBuilder(cst.CSTVisitor):
             # `self.X = ...` in a method, or `Cls.X = ...`: remembered on the class.
             class_scope = self._enclosing_class()
             owner = target.value.value
+            in_handler = self.handler_depth > 0
             if class_scope is not None and owner in ("self", "cls"):
                 class_scope.bind(
                     "self." + target.attr.value,
-                    Binding(kind, value, self.scope) if value is not None else Binding("unknown", None, None),
+                    Binding(kind, value, self.scope, in_handler)
+                    if value is not None
+                    else Binding("unknown", None, None, in_handler),
                 )
             elif value is not None:
-                self.model.module_scope.bind(f"{owner}.{target.attr.value}", Binding(kind, value, self.scope))
+                self.model.module_scope.bind(
+                    f"{owner}.{target.attr.value}", Binding(kind, value, self.scope, in_handler)
+                )
 
     def _enclosing_class(self) -> Optional[Scope]:
         for scope in reversed(self.stack):
@@ -335,25 +394,52 @@ class _ScopeBuilder(cst.CSTVisitor):
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if node.name is not None:
             self._bind(node.name.name, None)
+        self.handler_depth += 1
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.handler_depth -= 1
+
+    def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
+        self.handler_depth += 1
+
+    def leave_ExceptStarHandler(self, original_node: cst.ExceptStarHandler) -> None:
+        self.handler_depth -= 1
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            bound = alias.asname.name if alias.asname is not None else alias.name
-            while isinstance(bound, cst.Attribute):
-                bound = bound.value
-            if isinstance(bound, cst.Name):
-                self._bind_name(bound.value, Binding("unknown", None, None))
+            dotted = dotted_name(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._bind_name(alias.asname.name.value, Binding("import", alias, self.scope, origin=dotted))
+            elif dotted:
+                # `import a.b` binds `a`, through which `a.b.f` is reached.
+                head = dotted.split(".")[0]
+                self._bind_name(head, Binding("import", alias, self.scope, origin=head))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
             return
+        base = "." * len(node.relative) + (dotted_name(node.module) if node.module is not None else "")
         for alias in node.names:
             bound = alias.asname.name if alias.asname is not None else alias.name
             if isinstance(bound, cst.Name):
-                self._bind_name(bound.value, Binding("import", alias, self.scope))
+                name = dotted_name(alias.name)
+                origin = f"{base}.{name}" if base and not base.endswith(".") else base + name
+                self._bind_name(bound.value, Binding("import", alias, self.scope, origin=origin))
 
 
 _GUARD_EXIT = (cst.Raise, cst.Return)
+
+
+def dotted_name(node: Optional[cst.CSTNode]) -> str:
+    """``a.b.c`` for a Name/Attribute chain, "" for anything else."""
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return ""
 
 
 def _small_statements(block: cst.BaseSuite) -> Sequence[cst.CSTNode]:
@@ -379,11 +465,42 @@ def iter_subexpressions(node: cst.CSTNode, limit: int = 2000) -> Iterator[cst.CS
         stack.extend(reversed(current.children))
 
 
+# What `sqlite3.connect` and friends are called, by their qualified names.
+CONNECT_FUNCTIONS = frozenset(
+    {
+        "sqlite3.connect",
+        "sqlite3.dbapi2.connect",
+        "sqlite3.Connection",
+        "pysqlite2.dbapi2.connect",
+        "aiosqlite.connect",
+        "apsw.Connection",
+        "sqlcipher3.connect",
+    }
+)
+_FLAG_CONSTANTS = frozenset({"False", "None", "True"})
+
+# Answers "what is this imported dotted name": FunctionFacts, a tuple of string values for
+# a constant, or None. Supplied by the project pass; the default knows nothing.
+ExternalLookup = Callable[[str], object]
+
+
+def _no_external(origin: str) -> object:
+    return None
+
+
 class ModuleModel:
     """Everything the rules ask about one parsed module."""
 
-    def __init__(self, module: cst.Module, guards: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        guards: Sequence[str] = (),
+        external: ExternalLookup = _no_external,
+        path: str = "",
+    ) -> None:
         self.module = module
+        self.path = path
+        self.external = external
         self.guard_names = DEFAULT_GUARDS | frozenset(g.rsplit(".", 1)[-1].rsplit(":", 1)[-1] for g in guards)
         self.module_scope = Scope("module", "", None)
         self.units: List[Unit] = []
@@ -398,8 +515,8 @@ class ModuleModel:
         self._facts: Dict[Unit, UnitFacts] = {}
         self._in_progress: Set[Unit] = set()
         self._effects: Dict[int, Optional[ModeEffect]] = {}
-        self._probe_units: Dict[Unit, bool] = {}
-        self._downgrades: Dict[Unit, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {}
+        self._function_facts: Dict[Unit, FunctionFacts] = {}
+        self._positions: Optional[Mapping[cst.CSTNode, object]] = None
 
     # ----- names -------------------------------------------------------------------
 
@@ -451,16 +568,35 @@ class ModuleModel:
                 return self.module_scope.bindings.get(f"{expr.value.value}.{expr.attr.value}", []), None
         return [], None
 
+    def qualified_name(self, expr: cst.BaseExpression, scope: Scope) -> str:
+        """The imported dotted name an expression denotes (``sq.connect`` -> ``sqlite3.connect``)."""
+        if isinstance(expr, cst.Name):
+            bindings, _ = self.lookup(expr.value, scope)
+            for binding in bindings:
+                if binding.kind == "import" and binding.origin:
+                    return binding.origin
+            return ""
+        if isinstance(expr, cst.Attribute):
+            base = self.qualified_name(expr.value, scope)
+            return f"{base}.{expr.attr.value}" if base else ""
+        return ""
+
     def resolve(self, expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
         assert isinstance(scope, Scope)
         bindings, parameter = self.bindings_of(expr, scope)
-        if not bindings and parameter is None:
+        values: Tuple[str, ...] = ()
+        if any(b.kind == "import" for b in bindings) or (not bindings and isinstance(expr, cst.Attribute)):
+            found = self.external(self.qualified_name(expr, scope)) if self.qualified_name(expr, scope) else None
+            if isinstance(found, tuple):
+                values = found
+        if not bindings and parameter is None and not values:
             return None
         expressions = [
             (b.value, b.scope) if b.kind == "value" else (None, None)
             for b in bindings
+            if not (values and b.kind == "import")
         ]
-        return Resolution(expressions, parameter)  # type: ignore[arg-type]
+        return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
 
     def resolve_unit(self, call: cst.Call, scope: Scope) -> Optional[Unit]:
         """The function of this module that ``call`` calls, when that can be told."""
@@ -475,6 +611,18 @@ class ModuleModel:
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
                 return self.function_units.get(binding.value)
+        return None
+
+    def callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
+        """What is known about the project function ``call`` calls, here or in another module."""
+        unit = self.resolve_unit(call, scope)
+        if unit is not None:
+            return self.function_facts(unit)
+        origin = self.qualified_name(call.func, scope)
+        if origin:
+            found = self.external(origin)
+            if isinstance(found, FunctionFacts):
+                return found
         return None
 
     # ----- per-unit facts ----------------------------------------------------------
@@ -500,6 +648,16 @@ class ModuleModel:
         for unit in self.units:
             yield from self.facts(unit).branches
 
+    def location(self, node: cst.CSTNode) -> str:
+        """``path:line`` of a node; positions are computed once, and only when asked for."""
+        if self._positions is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider
+
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        span = self._positions.get(node)
+        line = span.start.line if span is not None else 0  # type: ignore[attr-defined]
+        return f"{self.path}:{line}"
+
     # ----- what calls do -----------------------------------------------------------
 
     def direct_effect(self, node: cst.CSTNode, scope: Scope) -> Optional[ModeEffect]:
@@ -511,7 +669,7 @@ class ModuleModel:
         return None
 
     def effect(self, site: Site) -> Optional[ModeEffect]:
-        """What ``site`` does to the journal mode, following functions of this module."""
+        """What ``site`` does to the journal mode, following project functions."""
         key = id(site.node)
         if key in self._effects:
             return self._effects[key]
@@ -523,31 +681,28 @@ class ModuleModel:
     def _site_effect(self, site: Site) -> Optional[ModeEffect]:
         node = site.node
         if isinstance(node, cst.Assign):  # `db.journal_mode = "delete"` (peewee)
-            return ModeEffect(self._assigned_modes(node, site.scope))
+            return ModeEffect(
+                tuple(dict.fromkeys(normalise_mode(v) for v in self.folder.values(node.value, site.scope) if is_known(v)))
+            )
         direct = self.direct_effect(node, site.scope)
         if direct is not None or not isinstance(node, cst.Call):
             return direct
-        unit = self.resolve_unit(node, site.scope)
-        if unit is None:
+        callee = self.callee(node, site.scope)
+        if callee is None:
             return None
-        modes, parameters = self.downgrades(unit)
-        modes = tuple(modes) + self._argument_modes(node, unit, parameters, site.scope)
+        modes = callee.downgrades + self._argument_modes(node, callee, site.scope)
         if modes:
             return ModeEffect(tuple(dict.fromkeys(modes)))
-        if self.is_probe_unit(unit):
+        if callee.probe:
             return ModeEffect(reads=True)
         return None
 
-    def _assigned_modes(self, assign: cst.Assign, scope: Scope) -> Tuple[str, ...]:
-        return tuple(dict.fromkeys(normalise_mode(v) for v in self.folder.values(assign.value, scope) if is_known(v)))
-
-    def _argument_modes(
-        self, call: cst.Call, unit: Unit, parameters: Sequence[str], scope: Scope
-    ) -> Tuple[str, ...]:
-        if not parameters:
+    def _argument_modes(self, call: cst.Call, callee: FunctionFacts, scope: Scope) -> Tuple[str, ...]:
+        """Rollback modes a caller passes to a helper that sets the mode from a parameter."""
+        if not callee.downgrade_params:
             return ()
-        params = list(unit.scope.params)
-        if unit.is_method and params and isinstance(call.func, cst.Attribute):
+        params = list(callee.params)
+        if callee.is_method and params and isinstance(call.func, cst.Attribute):
             params = params[1:]  # bound `self`/`cls`
         passed: Dict[str, cst.BaseExpression] = {}
         index = 0
@@ -560,87 +715,133 @@ class ModuleModel:
                 passed[params[index]] = arg.value
                 index += 1
         modes: List[str] = []
-        for parameter in parameters:
+        for parameter in callee.downgrade_params:
             if parameter in passed:
                 modes.extend(normalise_mode(v) for v in self.folder.values(passed[parameter], scope) if is_known(v))
         return tuple(m for m in modes if m in ROLLBACK_MODES)
 
-    def downgrades(self, unit: Unit) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
-        """Rollback modes ``unit`` always sets when called, and parameters it sets as the mode.
-
-        Only unconditional, unguarded sets count: a helper that checks the disk first, or
-        downgrades only on some branch, does not make every caller a downgrade.
-        """
-        if unit in self._downgrades:
-            return self._downgrades[unit]
-        self._downgrades[unit] = ((), ())
+    def function_facts(self, unit: Unit) -> FunctionFacts:
+        """What callers need to know about one function of this module."""
+        cached = self._function_facts.get(unit)
+        if cached is not None:
+            return cached
+        placeholder = FunctionFacts(unit.qualname, tuple(unit.scope.params), unit.is_method)
+        if unit in self._in_progress:
+            return placeholder
+        self._function_facts[unit] = placeholder  # recursion sees "nothing known"
+        facts = self.facts(unit)
         modes: List[str] = []
         parameters: List[str] = []
-        if unit is not self.module_unit:
-            for site in self.facts(unit).sites:
-                if site.guarded or site.conditional:
-                    continue
-                effect = self.effect(site)
-                if effect is None:
-                    continue
+        unguarded: Optional[str] = None
+        probe = False
+        opens = facts.connect_listener
+        for site in facts.sites:
+            node = site.node
+            if isinstance(node, cst.Call) and self.qualified_name(node.func, site.scope) in CONNECT_FUNCTIONS:
+                opens = True
+            if isinstance(node, cst.Call):
+                for arg in node.args:  # `connect` passed as a value: `creator=sqlite3.connect`
+                    if self.qualified_name(arg.value, site.scope) in CONNECT_FUNCTIONS:
+                        opens = True
+            effect = self.effect(site)
+            if isinstance(node, cst.Call) and (effect is None or not effect.rollback_modes):
+                callee = self.callee(node, site.scope)
+                if callee is not None and callee.qualname != unit.qualname:
+                    opens = opens or callee.opens_connection
+                    if callee.unguarded_downgrade and not site.guarded and unguarded is None:
+                        unguarded = callee.unguarded_downgrade
+            if effect is None:
+                continue
+            if effect.reads or effect.sets_wal:
+                probe = True
+            if site.guarded:
+                continue
+            if effect.rollback_modes and unguarded is None:
+                unguarded = self.location(node)
+            if not site.conditional:
                 modes.extend(effect.rollback_modes)
                 parameters.extend(p for p in effect.parameter_modes if p in unit.scope.params)
-        result = (tuple(dict.fromkeys(modes)), tuple(dict.fromkeys(parameters)))
-        self._downgrades[unit] = result
+        # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
+        probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
+        result = FunctionFacts(
+            qualname=unit.qualname,
+            params=tuple(unit.scope.params),
+            is_method=unit.is_method,
+            downgrades=tuple(dict.fromkeys(modes)),
+            downgrade_params=tuple(dict.fromkeys(parameters)),
+            unguarded_downgrade=unguarded,
+            probe=probe or unit.name in self.guard_names,
+            probe_may_return_none=facts.returns_none,
+            probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
+            refuses_wal=facts.refuses_wal,
+            opens_connection=opens,
+        )
+        self._function_facts[unit] = result
         return result
 
-    def is_probe_unit(self, unit: Unit) -> bool:
-        """A function that reads the journal mode and returns something: a mode probe."""
-        if unit.name in self.guard_names:
+    def _answers_wal(self, value: cst.BaseExpression, scope: Scope) -> bool:
+        if isinstance(value, cst.IfExp):
+            return self._answers_wal(value.body, scope) or self._answers_wal(value.orelse, scope)
+        return self.mentions_wal(value, scope)
+
+    def _normalised(self, value: cst.BaseExpression, scope: Scope) -> bool:
+        """Is a returned mode certainly lower-case: ``.lower()``, a pragma read, or a literal?"""
+        if _is_none(value):
             return True
-        if unit in self._probe_units:
-            return self._probe_units[unit]
-        self._probe_units[unit] = False
-        facts = self.facts(unit)
-        result = bool(facts.returns) and any(self.is_probe_site(site) for site in facts.sites)
-        self._probe_units[unit] = result
-        return result
-
-    def is_probe_site(self, site: Site) -> bool:
-        return self.is_probe_node(site.node, site.scope)
+        if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
+            text = value.evaluated_value
+            return isinstance(text, str) and text == text.lower()
+        if isinstance(value, cst.IfExp):
+            return self._normalised(value.body, scope) and self._normalised(value.orelse, scope)
+        methods = {
+            node.func.attr.value
+            for node in iter_subexpressions(value, limit=200)
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+        }
+        if methods & {"upper", "capitalize", "title"}:
+            return False
+        if methods & {"lower", "casefold"}:
+            return True
+        return any(
+            isinstance(node, cst.Call) and (self.direct_effect(node, scope) or ModeEffect()).reads
+            for node in iter_subexpressions(value, limit=200)
+        )  # SQLite answers the journal mode in lower case
 
     def is_probe_node(self, node: cst.CSTNode, scope: Scope) -> bool:
         """A call whose result is the journal mode: a read, the WAL pragma's own answer,
-        the configured guard, or a probe function of this module."""
+        the configured guard, or a probe function of the project."""
         if isinstance(node, cst.Attribute):
             return node.attr.value == "journal_mode"
         if not isinstance(node, cst.Call):
             return False
-        func = node.func
-        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
-        if name in self.guard_names:
+        if dotted_name(node.func).rsplit(".", 1)[-1] in self.guard_names:
             return True
         effect = self.direct_effect(node, scope)
         if effect is not None:
             return effect.reads or effect.sets_wal
-        unit = self.resolve_unit(node, scope)
-        return unit is not None and self.is_probe_unit(unit)
+        callee = self.callee(node, scope)
+        return callee is not None and callee.probe
+
+    def probe_calls(self, expr: cst.BaseExpression, scope: Scope, _depth: int = 0) -> List[Tuple[cst.CSTNode, Scope]]:
+        """The probe calls whose answer ``expr`` carries, directly or through names."""
+        found: List[Tuple[cst.CSTNode, Scope]] = []
+        if _depth > 4:
+            return found
+        for node in iter_subexpressions(expr):
+            if isinstance(node, (cst.Call, cst.Attribute)) and self.is_probe_node(node, scope):
+                found.append((node, scope))
+            elif isinstance(node, (cst.Name, cst.Attribute)):
+                bindings, _ = self.bindings_of(node, scope)
+                for binding in bindings:
+                    if binding.kind == "value" and binding.value is not None and binding.scope is not None:
+                        found.extend(self.probe_calls(binding.value, binding.scope, _depth + 1))  # type: ignore[arg-type]
+        return found
 
     def is_rollback_site(self, site: Site) -> bool:
         effect = self.effect(site)
         return effect is not None and bool(effect.rollback_modes)
 
-    # ----- guards ------------------------------------------------------------------
-
-    def is_probed(self, expr: cst.BaseExpression, scope: Scope, _depth: int = 0) -> bool:
-        """Does ``expr`` carry the journal mode read from the database?"""
-        if _depth > 4:
-            return False
-        for node in iter_subexpressions(expr):
-            if isinstance(node, (cst.Call, cst.Attribute)) and self.is_probe_node(node, scope):
-                return True
-            if isinstance(node, (cst.Name, cst.Attribute)):
-                bindings, _ = self.bindings_of(node, scope)
-                for binding in bindings:
-                    if binding.kind == "value" and binding.value is not None and binding.scope is not None:
-                        if self.is_probed(binding.value, binding.scope, _depth + 1):  # type: ignore[arg-type]
-                            return True
-        return False
+    # ----- guards and flags --------------------------------------------------------
 
     def mentions_wal(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
@@ -649,16 +850,39 @@ class ModuleModel:
             return any(v.lower() == "wal" for v in self.folder.values(expr, scope))
         return False
 
-    def is_wal_check(self, test: cst.BaseExpression, scope: Scope) -> bool:
-        """A test that compares the probed journal mode with "wal"."""
+    def handler_flags(self, expr: cst.BaseExpression, scope: Scope) -> Set[str]:
+        """Names in ``expr`` that an ``except`` handler sets to a constant (a failure flag)."""
+        flags: Set[str] = set()
+        for node in iter_subexpressions(expr, limit=400):
+            if isinstance(node, (cst.Name, cst.Attribute)):
+                bindings, _ = self.bindings_of(node, scope)
+                if any(b.in_handler and _is_flag_value(b.value) for b in bindings):
+                    flags.add(dotted_name(node))
+        return flags
+
+    def wal_check_comparisons(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:
+        """Comparisons in ``test`` of the mode read from the database with "wal".
+
+        A name that a handler may have set to a sentinel (``actual = None``) only counts
+        when the comparison also refuses None, since on that path nothing was read.
+        """
+        found = []
         for node in iter_subexpressions(test, limit=400):
-            if isinstance(node, cst.Comparison):
-                operands = [node.left] + [c.comparator for c in node.comparisons]
-                if any(self.mentions_wal(o, scope) for o in operands) and any(
-                    self.is_probed(o, scope) for o in operands if not self.mentions_wal(o, scope)
-                ):
-                    return True
-        return False
+            if not isinstance(node, cst.Comparison):
+                continue
+            operands = [node.left] + [c.comparator for c in node.comparisons]
+            if not any(self.mentions_wal(o, scope) for o in operands):
+                continue
+            probed = [o for o in operands if not self.mentions_wal(o, scope) and self.probe_calls(o, scope)]
+            if not probed:
+                continue
+            if any(self.handler_flags(o, scope) for o in probed) and not refuses_none(node, test):
+                continue
+            found.append(node)
+        return found
+
+    def is_wal_check(self, test: cst.BaseExpression, scope: Scope) -> bool:
+        return bool(self.wal_check_comparisons(test, scope))
 
     def is_guard_call(self, statement: cst.CSTNode, scope: Scope) -> bool:
         """A bare call of a function that raises when the database is in WAL."""
@@ -668,9 +892,36 @@ class ModuleModel:
                 value = value.expression
             if isinstance(value, cst.Call):
                 unit = self.resolve_unit(value, scope)
-                if unit is not None and unit not in self._in_progress:
-                    return self.facts(unit).refuses_wal
+                if unit is not None:
+                    return unit not in self._in_progress and self.facts(unit).refuses_wal
+                callee = self.callee(value, scope)
+                return callee is not None and callee.refuses_wal
         return False
+
+    def opens_connection(self, unit: Unit) -> bool:
+        if unit is self.module_unit:
+            return False
+        return self.function_facts(unit).opens_connection
+
+
+def _is_flag_value(value: Optional[cst.CSTNode]) -> bool:
+    if isinstance(value, cst.Name):
+        return value.value in _FLAG_CONSTANTS
+    return isinstance(value, (cst.Integer, cst.SimpleString))
+
+
+def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
+    """Does the test treat an unknown (None) mode like WAL: ``in ("wal", None)``, ``is None``?"""
+    for node in iter_subexpressions(test, limit=400):
+        if isinstance(node, (cst.Tuple, cst.List, cst.Set)) and any(_is_none(e.value) for e in node.elements):
+            return True
+        if isinstance(node, cst.Comparison) and any(
+            isinstance(c.operator, (cst.Is, cst.Equal)) and _is_none(c.comparator) for c in node.comparisons
+        ):
+            return True
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not) and isinstance(node.expression, cst.Name):
+            return True  # `not mode or mode == "wal"`
+    return False
 
 
 def _statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
@@ -700,7 +951,7 @@ def _returned_constant(block: cst.BaseSuite) -> Optional[bool]:
 
 
 class _UnitWalker:
-    """Second pass over one unit: sites in order, with handler and guard context."""
+    """Second pass over one unit: sites in order, with handler, guard and flag context."""
 
     def __init__(self, model: ModuleModel, unit: Unit) -> None:
         self.model = model
@@ -709,19 +960,31 @@ class _UnitWalker:
 
     def run(self) -> UnitFacts:
         ctx = _Ctx(self.unit.scope, None, False, False)
-        body = self.unit.node.body
-        statements = body if isinstance(body, (list, tuple)) else _small_statements(body)
+        node = self.unit.node
+        if isinstance(node, cst.FunctionDef):
+            self.facts.connect_listener = any(_is_connect_listener(d.decorator) for d in node.decorators)
+            statements = _small_statements(node.body)
+            if not _statements_exit(statements):
+                self.facts.returns_none = True  # falls off the end
+        else:
+            statements = node.body
         self._block(statements, ctx, top_level=True)
         return self.facts
 
+    def _site(self, node: cst.CSTNode, ctx: _Ctx, statement: cst.CSTNode) -> Site:
+        return Site(
+            node, self.unit, ctx.scope, ctx.handler, ctx.guarded, ctx.conditional, statement, ctx.flagged, ctx.try_node
+        )
+
     def _add(self, node: Optional[cst.CSTNode], ctx: _Ctx, statement: cst.CSTNode) -> None:
         for found in _collect(node):
-            self.facts.sites.append(Site(found, self.unit, ctx.scope, ctx.handler, ctx.guarded, ctx.conditional, statement))
+            self.facts.sites.append(self._site(found, ctx, statement))
 
     def _block(self, statements: Sequence[cst.CSTNode], ctx: _Ctx, top_level: bool = False) -> None:
         pending: List[Branch] = []
-        for statement in statements:
-            guards = self._statement(statement, ctx, top_level)
+        for index, statement in enumerate(statements):
+            following = statements[index + 1] if index + 1 < len(statements) else None
+            guards = self._statement(statement, ctx, top_level, following)
             if isinstance(statement, cst.If):
                 branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
                 if branch is not None and _always_exits(statement.body):
@@ -733,7 +996,15 @@ class _UnitWalker:
             # Code after `if test: raise` runs only when the test was false.
             branch.when_false.append((branch.when_true[1], end))
 
-    def _statement(self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool) -> bool:
+    def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> bool:
+        comparisons = self.model.wal_check_comparisons(test, scope)
+        for comparison in comparisons:
+            self.facts.guards.append(GuardFacts(comparison, test, scope))
+        return bool(comparisons)
+
+    def _statement(
+        self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool, following: Optional[cst.CSTNode] = None
+    ) -> bool:
         """Record one statement; True when it guards everything after it."""
         model = self.model
         if isinstance(statement, _SIMPLE_LINES):
@@ -742,10 +1013,12 @@ class _UnitWalker:
                 if isinstance(small, cst.Return):
                     if small.value is not None:
                         self.facts.returns.append(small.value)
+                    if small.value is None or _is_none(small.value) or ctx.handler is not None:
+                        self.facts.returns_none = True
                     self._add(small.value, ctx, small)
                 elif isinstance(small, cst.Assert):
                     self._add(small, ctx, small)
-                    if model.is_wal_check(small.test, ctx.scope):
+                    if self._record_guards(small.test, ctx.scope):
                         guards = True
                         if top_level:
                             self.facts.refuses_wal = True
@@ -753,9 +1026,7 @@ class _UnitWalker:
                     self._add(small.value, ctx, small)
                     for target in small.targets:
                         if isinstance(target.target, cst.Attribute) and target.target.attr.value == "journal_mode":
-                            self.facts.sites.append(
-                                Site(small, self.unit, ctx.scope, ctx.handler, ctx.guarded, ctx.conditional, small)
-                            )
+                            self.facts.sites.append(self._site(small, ctx, small))
                         else:
                             self._add(target.target, ctx, small)
                 else:
@@ -765,8 +1036,10 @@ class _UnitWalker:
             return guards
         if isinstance(statement, cst.If):
             self._add(statement.test, ctx, statement)
-            check = model.is_wal_check(statement.test, ctx.scope)
-            inner = ctx._replace(conditional=True, guarded=ctx.guarded or check)
+            check = self._record_guards(statement.test, ctx.scope)
+            flags = model.handler_flags(statement.test, ctx.scope) if ctx.handler is None else set()
+            self.facts.flags.update(flags)
+            inner = ctx._replace(conditional=True, guarded=ctx.guarded or check, flagged=ctx.flagged or bool(flags))
             start = len(self.facts.sites)
             branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=_returned_constant(statement.body))
             self.facts.branches.append(branch)
@@ -789,21 +1062,37 @@ class _UnitWalker:
             return False
         if isinstance(statement, (cst.For, cst.While)):
             self._add(statement.iter if isinstance(statement, cst.For) else statement.test, ctx, statement)
-            inner = ctx._replace(conditional=True)
+            raises_after = (statement.orelse is not None and _always_exits(statement.orelse.body)) or (
+                isinstance(following, _SIMPLE_LINES) and any(isinstance(s, cst.Raise) for s in following.body)
+            )
+            inner = ctx._replace(conditional=True, loop_raises=raises_after)
             self._block(_small_statements(statement.body), inner)
             if statement.orelse is not None:
-                self._block(_small_statements(statement.orelse.body), inner)
+                self._block(_small_statements(statement.orelse.body), ctx._replace(conditional=True))
             return False
         if isinstance(statement, cst.With):
             for item in statement.items:
                 self._add(item.item, ctx, statement)
+            start = len(self.facts.sites)
             self._block(_small_statements(statement.body), ctx)
+            for item in statement.items:
+                call = item.item
+                if isinstance(call, cst.Call) and dotted_name(call.func).rsplit(".", 1)[-1] == "suppress":
+                    arguments = [a.value for a in call.args]
+                    self.facts.suppressions.append(SuppressFacts(statement, arguments, (start, len(self.facts.sites))))
             return False
         if isinstance(statement, (cst.Try, cst.TryStar)):
-            self._block(_small_statements(statement.body), ctx)
+            start = len(self.facts.sites)
+            self._block(_small_statements(statement.body), ctx._replace(try_node=statement))
+            try_facts = TryFacts(statement, (start, len(self.facts.sites)), [], ctx.loop_raises)
             for handler in statement.handlers:
                 self._add(handler.type, ctx, handler)
-                self._block(_small_statements(handler.body), ctx._replace(handler=handler, conditional=True))
+                handler_start = len(self.facts.sites)
+                self._block(
+                    _small_statements(handler.body), ctx._replace(handler=handler, conditional=True, try_node=None)
+                )
+                try_facts.handlers.append((handler, (handler_start, len(self.facts.sites))))
+            self.facts.tries.append(try_facts)
             if statement.orelse is not None:
                 self._block(_small_statements(statement.orelse.body), ctx._replace(conditional=True))
             if statement.finalbody is not None:
@@ -824,3 +1113,17 @@ class _UnitWalker:
                 self._block(_small_statements(case.body), ctx._replace(conditional=True))
             return False
         return False
+
+
+def _is_none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def _is_connect_listener(decorator: cst.BaseExpression) -> bool:
+    """``@event.listens_for(engine, "connect")`` and friends."""
+    if not isinstance(decorator, cst.Call) or dotted_name(decorator.func).rsplit(".", 1)[-1] != "listens_for":
+        return False
+    for arg in decorator.args[1:2]:
+        if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("connect", "first_connect"):
+            return True
+    return False

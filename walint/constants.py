@@ -72,16 +72,19 @@ NameResolver = Callable[[cst.BaseExpression], Optional["Resolution"]]
 class Resolution:
     """What a name or attribute refers to, as far as the current module can tell."""
 
-    __slots__ = ("expressions", "parameter")
+    __slots__ = ("expressions", "parameter", "values")
 
     def __init__(
         self,
         expressions: Sequence[Tuple[cst.BaseExpression, object]] = (),
         parameter: Optional[str] = None,
+        values: Tuple[str, ...] = (),
     ) -> None:
         # (expression, scope to evaluate it in); an entry of (None, None) is an unknown binding.
         self.expressions = expressions
         self.parameter = parameter
+        # Values known without an expression: a constant imported from another module.
+        self.values = values
 
 
 _STRING_METHODS: Dict[str, Callable[[str], str]] = {
@@ -144,7 +147,7 @@ class StringFolder:
                 return UNKNOWN
             if resolution.parameter is not None and not resolution.expressions:
                 return (param_hole(resolution.parameter),)
-            groups = []
+            groups = [resolution.values] if resolution.values else []
             for value, value_scope in resolution.expressions:
                 groups.append(UNKNOWN if value is None else self.values(value, value_scope, depth))
             if resolution.parameter is not None:

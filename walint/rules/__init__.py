@@ -9,11 +9,21 @@ from __future__ import annotations
 from typing import Dict, List, Tuple, Type
 
 from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.connect_skips_guard import ConnectSkipsGuard
+from walint.rules.fail_open_guard import FailOpenGuard
 from walint.rules.parse_error import ParseError
+from walint.rules.swallowed_wal_failure import SwallowedWalFailure
 from walint.rules.transient_marker import TransientMarker
 from walint.rules.unguarded_fallback import UnguardedFallback
 
-ALL_RULES: Tuple[Type[Rule], ...] = (ParseError, UnguardedFallback, TransientMarker)
+ALL_RULES: Tuple[Type[Rule], ...] = (
+    ParseError,
+    UnguardedFallback,
+    TransientMarker,
+    ConnectSkipsGuard,
+    SwallowedWalFailure,
+    FailOpenGuard,
+)
 RULES_BY_CODE: Dict[str, Type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 
 

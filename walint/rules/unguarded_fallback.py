@@ -17,8 +17,10 @@ class UnguardedFallback(Rule):
     """
     ## What it does
     Checks for a rollback journal mode (`DELETE`, `TRUNCATE`, `PERSIST`, `MEMORY`, `OFF`)
-    set inside an `except` handler when nothing on that path first read the mode on disk
-    and refused to downgrade a database that is already in WAL.
+    set on an error path (inside an `except` handler, or later, decided by a flag the
+    handler set: `wal_ok = False`, `self._use_wal = False`, `actual = None`) when nothing
+    on that path first read the mode on disk and refused to downgrade a database that is
+    already in WAL.
 
     ## Why is this bad?
     All connections to one SQLite database must use the same locking protocol. When
@@ -28,8 +30,9 @@ class UnguardedFallback(Rule):
     writing WAL frames, and the database is corrupted. A fallback is only safe when the
     failure is a permanent property of the filesystem and nobody has the file in WAL.
 
-    The rule follows the fallback into functions of the same module: calling a helper
-    whose body sets a rollback mode counts as setting it.
+    The rule follows the fallback into project functions, in this module or imported from
+    another: calling a helper whose body sets a rollback mode (or sets the mode it is
+    passed, and is passed a rollback mode) counts as setting it.
 
     ## Example
     ```python
@@ -65,9 +68,9 @@ class UnguardedFallback(Rule):
 
     ## Known problems
     The guard is recognised by shape: a comparison of a mode read from the database
-    (`PRAGMA journal_mode`, the configured guard functions, or a function of this
-    module that returns such a read) with `"wal"`. A guard in another module is not
-    seen until the project-wide pass follows imports.
+    (`PRAGMA journal_mode`, the configured guard functions, or a project function
+    that returns such a read) with `"wal"`, or a call of a project function that raises
+    when the mode is WAL.
     """
 
     code = "WAL001"
@@ -95,6 +98,14 @@ def enable_wal(conn):
         if mode in ("wal", None):
             raise
         conn.execute("PRAGMA journal_mode=DELETE")
+"""
+        ),
+        Valid(
+            """
+def enable_wal(conn):
+    actual = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if actual != "wal":
+        log.warning("SQLite refused WAL, journal mode is %s", actual)
 """
         ),
         Valid(
@@ -138,6 +149,33 @@ async def enable_wal(db):
         ),
         Invalid(
             """
+_use_wal = True
+
+def open_board(path):
+    global _use_wal
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        _use_wal = False
+    if not _use_wal:
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+    return conn
+"""
+        ),
+        Invalid(
+            """
+def enable_wal(conn):
+    try:
+        actual = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    except sqlite3.OperationalError:
+        actual = None
+    if actual != "wal":
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+"""
+        ),
+        Invalid(
+            """
 def _use_rollback_journal(conn):
     conn.execute("PRAGMA journal_mode=DELETE")
 
@@ -152,7 +190,7 @@ def enable_wal(conn):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for site in model.all_sites():
-            if site.handler is None or site.guarded:
+            if site.guarded or (site.handler is None and not site.flagged):
                 continue
             effect = model.effect(site)
             if effect is None or not effect.rollback_modes:
@@ -162,8 +200,8 @@ def enable_wal(conn):
                 what = f"`{callee_name(site.node)}()` sets journal mode `{mode}`"
             else:
                 what = f"Journal mode `{mode}` set"
+            where = "in an `except` handler" if site.handler is not None else "on a flag an `except` handler set"
             yield Report(
                 site.node,
-                f"{what} in an `except` handler without checking that the database is not "
-                "already in WAL on disk",
+                f"{what} {where} without checking that the database is not already in WAL on disk",
             )

@@ -1,0 +1,152 @@
+"""WAL003: a function that opens a connection and can reach a rollback mode unguarded."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import libcst as cst
+
+from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.sql import callee_name
+
+if TYPE_CHECKING:
+    from walint.analysis import ModuleModel
+
+
+class ConnectSkipsGuard(Rule):
+    """
+    ## What it does
+    Checks functions that open a SQLite connection (`sqlite3.connect` and its aliases,
+    `aiosqlite.connect`, `apsw.Connection`, a SQLAlchemy `"connect"` listener, or a
+    project wrapper around them) for a path to a rollback journal mode that skips the
+    on-disk check:
+
+    - a call of a project function, here or in another module, that can set a rollback
+      mode without a guard (reported at the call, naming where that happens), or
+    - a rollback mode set under a condition of its own, such as a network-filesystem
+      check or a configuration flag (reported at the downgrade).
+
+    ## Why is this bad?
+    Every process that opens the database runs this code. If one of them takes the
+    rollback branch while another already has the file in WAL, the two use different
+    locking protocols on one file and the database is corrupted. A condition such as
+    "is this NFS?" or "is WAL disabled in the config?" does not know what the other
+    processes did; only the header on disk does.
+
+    ## Example
+    ```python
+    def connect(path):
+        conn = sqlite3.connect(path)
+        if is_network_filesystem(path):
+            conn.execute("PRAGMA journal_mode=DELETE")
+        return conn
+    ```
+
+    Use instead:
+    ```python
+    from walint.runtime import apply_wal_with_fallback
+
+    def connect(path):
+        conn = sqlite3.connect(path)
+        apply_wal_with_fallback(conn)
+        return conn
+    ```
+
+    ## Fix safety
+    There is no fix at the connect site: the hazard lives in the function the finding
+    names, and fixing that function (see WAL001) resolves this finding too.
+
+    ## Known problems
+    A downgrade reached through a call that is already inside an `except` handler is
+    reported once, as WAL001, not again here.
+    """
+
+    code = "WAL003"
+    name = "connect-skips-guard"
+    tokens = (b"journal_mode", b"disable_wal")
+
+    VALID = (
+        Valid(
+            """
+def connect(path):
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    return conn
+"""
+        ),
+        Valid(
+            """
+def connect(path, read_only_media=False):
+    conn = sqlite3.connect(path)
+    if read_only_media:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] in ("wal", None):
+            raise RuntimeError("the database is in WAL; it cannot move to read-only media")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return conn
+"""
+        ),
+    )
+    INVALID = (
+        Invalid(
+            """
+import os
+import sqlite3
+
+def connect(path):
+    conn = sqlite3.connect(path)
+    if os.environ.get("BOARD_NO_WAL"):
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL003
+    return conn
+"""
+        ),
+        Invalid(
+            """
+from sqlite3 import connect as open_db
+
+def configure(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except Exception:
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+
+def open_board(path):
+    conn = open_db(path)
+    configure(conn)  # expect: WAL003
+    return conn
+"""
+        ),
+    )
+
+    def check(self, model: "ModuleModel") -> Iterator[Report]:
+        for unit in model.units:
+            if not model.opens_connection(unit):
+                continue
+            own = model.function_facts(unit).qualname
+            for site in model.facts(unit).sites:
+                if site.guarded:
+                    continue
+                effect = model.effect(site)
+                rollback = effect is not None and bool(effect.rollback_modes)
+                if rollback and (site.handler is not None or site.flagged):
+                    continue  # WAL001 reports this statement
+                node = site.node
+                if rollback and model.direct_effect(node, site.scope) is not None:
+                    if site.conditional:
+                        yield Report(
+                            node,
+                            f"Journal mode `{effect.rollback_modes[0].upper()}` set on a condition of this "  # type: ignore[union-attr]
+                            "connect path without checking that the database is not already in WAL on disk",
+                        )
+                    continue
+                if not isinstance(node, cst.Call):
+                    continue
+                callee = model.callee(node, site.scope)
+                if callee is None or callee.qualname == own or not callee.unguarded_downgrade:
+                    continue
+                if callee.opens_connection:
+                    continue  # a connect wrapper: its own findings point inside it
+                yield Report(
+                    node,
+                    f"`{callee_name(node)}()` can switch this new connection to a rollback journal "
+                    f"without checking the on-disk mode ({callee.unguarded_downgrade})",
+                )

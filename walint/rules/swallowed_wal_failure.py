@@ -1,0 +1,214 @@
+"""WAL004: a failed ``journal_mode=WAL`` whose error is swallowed."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import libcst as cst
+
+from walint.analysis import dotted_name, iter_subexpressions
+from walint.rules.base import Invalid, Report, Rule, Valid
+
+if TYPE_CHECKING:
+    from walint.analysis import ModuleModel, Site
+
+# Exception names that catch a failed pragma: the DB-API hierarchy and the broad ones.
+_CATCHES_DB_ERROR_RE = re.compile(
+    r"^(?:Exception|BaseException|Error|DatabaseError|OperationalError|DBAPIError|SQLAlchemyError|"
+    r"InterfaceError|PeeweeException|SQLError|ExecutionCompleteError|BusyError|LockedError|IOError|"
+    r"\w*Sqlite\w*Error)$",
+    re.I,
+)
+
+
+def catches_database_errors(exceptions: Sequence[cst.BaseExpression]) -> bool:
+    """Would an ``except`` (or ``suppress``) naming these types catch a failed pragma?"""
+    if not exceptions:
+        return True  # bare `except:`
+    for exception in exceptions:
+        if isinstance(exception, (cst.Tuple, cst.List)):
+            if catches_database_errors([e.value for e in exception.elements]):
+                return True
+            continue
+        name = dotted_name(exception)
+        if not name:
+            return True  # a computed set of exceptions: assume it may
+        if name.startswith("apsw.") or _CATCHES_DB_ERROR_RE.match(name.rsplit(".", 1)[-1]):
+            return True
+    return False
+
+
+def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
+    kind = getattr(handler, "type", None)
+    return [] if kind is None else [kind]
+
+
+def _escalates(handler: cst.CSTNode) -> bool:
+    """Does the handler re-raise, or return something the caller must look at?"""
+    for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
+        if isinstance(node, cst.Raise):
+            return True
+        if isinstance(node, cst.Return) and node.value is not None and not (
+            isinstance(node.value, cst.Name) and node.value.value == "None"
+        ):
+            return True
+    return False
+
+
+class SwallowedWalFailure(Rule):
+    """
+    ## What it does
+    Checks for `PRAGMA journal_mode=WAL` (through the execute family, SQLAlchemy
+    `text()`/`exec_driver_sql`, sync or `await`ed) whose failure is swallowed: an
+    `except` that passes, logs and carries on, or falls through, and
+    `contextlib.suppress(...)` around the pragma.
+
+    ## Why is this bad?
+    When the switch fails, the connection carries on in whatever mode it has, usually a
+    rollback journal, while sibling processes that succeeded use WAL on the same file.
+    Nothing downgraded anything on purpose, yet two locking protocols now share one
+    database. A handler that re-raises, returns an error, or retries and then raises does
+    not swallow the failure, and a handler that downgrades is reported by WAL001 instead.
+
+    ## Example
+    ```python
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        log.warning("could not enable WAL")
+    ```
+
+    Use instead:
+    ```python
+    from walint.runtime import apply_wal_with_fallback
+
+    apply_wal_with_fallback(conn)
+    ```
+
+    ## Fix safety
+    The fix is planned for `walint fix`: a `try` whose handlers only log or pass becomes
+    one call of the helper. Until then, findings carry no fix.
+    """
+
+    code = "WAL004"
+    name = "swallowed-wal-failure"
+    tokens = (b"journal_mode", b"enable_wal")
+
+    VALID = (
+        Valid(
+            """
+def enable_wal(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        log.exception("could not enable WAL")
+        raise
+"""
+        ),
+        Valid(
+            """
+def enable_wal(conn):
+    for attempt in range(5):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.1 * 2 ** attempt)
+    else:
+        raise RuntimeError("WAL could not be enabled")
+"""
+        ),
+        Valid(
+            """
+def enable_wal(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except KeyboardInterrupt:
+        pass
+"""
+        ),
+    )
+    INVALID = (
+        Invalid(
+            """
+def enable_wal(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")  # expect: WAL004
+    except sqlite3.OperationalError as exc:
+        log.warning("WAL unavailable: %s", exc)
+"""
+        ),
+        Invalid(
+            """
+import contextlib
+
+async def enable_wal(db):
+    with contextlib.suppress(aiosqlite.OperationalError):
+        await db.execute("PRAGMA journal_mode=WAL")  # expect: WAL004
+"""
+        ),
+        Invalid(
+            """
+def on_connect(dbapi_connection, record):
+    try:
+        dbapi_connection.execute(text("PRAGMA journal_mode=wal"))  # expect: WAL004
+    except:
+        pass
+"""
+        ),
+    )
+
+    def check(self, model: "ModuleModel") -> Iterator[Report]:
+        flags = set()
+        for unit in model.units:
+            flags.update(model.facts(unit).flags)
+        for unit in model.units:
+            facts = model.facts(unit)
+            sites = facts.sites
+            for try_facts in facts.tries:
+                wal_sites = [s for s in sites[try_facts.body[0] : try_facts.body[1]] if s.try_node is try_facts.node and self._sets_wal(model, s)]
+                if not wal_sites:
+                    continue
+                for handler, (start, end) in try_facts.handlers:
+                    if not catches_database_errors(_handler_types(handler)):
+                        continue
+                    if _escalates(handler) or any(self._sets_mode(model, s) for s in sites[start:end]):
+                        break  # the first catching handler decides: it raises, retries or falls back
+                    if try_facts.retried_then_raised or self._sets_flag(handler, flags):
+                        break
+                    for site in wal_sites:
+                        yield Report(site.node, "Failure of `journal_mode=WAL` is swallowed; the connection "
+                                     "carries on in whatever journal mode it has")
+                    break
+            for suppression in facts.suppressions:
+                if not catches_database_errors(suppression.exceptions):
+                    continue
+                for site in sites[suppression.body[0] : suppression.body[1]]:
+                    if self._sets_wal(model, site):
+                        yield Report(site.node, "Failure of `journal_mode=WAL` is suppressed; the connection "
+                                     "carries on in whatever journal mode it has")
+
+    @staticmethod
+    def _sets_mode(model: "ModuleModel", site: "Site") -> bool:
+        """Any journal-mode set, even one whose mode is unknown (config-driven)."""
+        if isinstance(site.node, cst.Call):
+            direct = model.direct_effect(site.node, site.scope)
+            if direct is not None and direct.sets:
+                return True
+        return model.is_rollback_site(site)
+
+    @staticmethod
+    def _sets_wal(model: "ModuleModel", site: "Site") -> bool:
+        if not isinstance(site.node, cst.Call):
+            return False
+        effect = model.direct_effect(site.node, site.scope)
+        return effect is not None and effect.sets_wal
+
+    @staticmethod
+    def _sets_flag(handler: cst.CSTNode, flags: set) -> bool:
+        """The handler records the failure in a flag that later decides a downgrade (WAL001's)."""
+        for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
+            if isinstance(node, cst.AssignTarget) and dotted_name(node.target) in flags:
+                return True
+        return False

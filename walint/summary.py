@@ -1,0 +1,61 @@
+"""What one module tells the rest of the project: plain, picklable facts about its functions
+and constants, computed per file and joined by the project pass (:mod:`walint.project`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """How calling one function affects the journal mode, as its callers need to know."""
+
+    qualname: str
+    params: Tuple[str, ...] = ()
+    is_method: bool = False
+    # Rollback modes the function always sets, unguarded, when called.
+    downgrades: Tuple[str, ...] = ()
+    # Parameters whose argument becomes the journal mode it sets.
+    downgrade_params: Tuple[str, ...] = ()
+    # "path:line" of a rollback mode it can reach without an on-disk guard, if any.
+    unguarded_downgrade: Optional[str] = None
+    # It returns the journal mode it read from the database.
+    probe: bool = False
+    probe_may_return_none: bool = False
+    probe_normalises: bool = True
+    # It raises when the database is in WAL: calling it guards what follows.
+    refuses_wal: bool = False
+    opens_connection: bool = False
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    """Everything other modules may import from one file."""
+
+    path: str
+    functions: Tuple[FunctionFacts, ...] = ()
+    # Module-level names bound to strings, with every value they can hold.
+    constants: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    # Dotted names this module imports (relative ones keep their leading dots).
+    imports: Tuple[str, ...] = ()
+
+    def function(self, qualname: str) -> Optional[FunctionFacts]:
+        for facts in self.functions:
+            if facts.qualname == qualname:
+                return facts
+        return None
+
+    def constant(self, name: str) -> Optional[Tuple[str, ...]]:
+        for constant, values in self.constants:
+            if constant == name:
+                return values
+        return None
+
+    @property
+    def exports_anything(self) -> bool:
+        """Does this module hold a fact that can change another module's findings?"""
+        return bool(self.constants) or any(
+            f.downgrades or f.downgrade_params or f.unguarded_downgrade or f.probe or f.refuses_wal or f.opens_connection
+            for f in self.functions
+        )

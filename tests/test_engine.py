@@ -132,3 +132,15 @@ def test_positions_only_computed_for_files_with_findings(monkeypatch):
     assert calls == []
     check_source("dirty.py", VULNERABLE.encode(), Settings())
     assert calls == ["dirty.py"]
+
+
+def test_file_results_with_summaries_cross_process_boundaries():
+    import pickle
+
+    source = VULNERABLE + "FALLBACK = 'delete'\nimport sqlite3\nfrom .util import helper\n"
+    result = check_source("x.py", source.encode(), Settings())
+    assert result.summary is not None
+    assert result.summary.constant("FALLBACK") == ("delete",)
+    assert ".util.helper" in result.summary.imports
+    assert result.summary.function("enable_wal").unguarded_downgrade == "x.py:5"
+    assert pickle.loads(pickle.dumps(result)) == result

@@ -34,3 +34,41 @@ def test_whole_tree_equals_the_sum_of_its_files():
     by_file = [f for path in CHECK_FILES for f in check_files(discover([str(path)]), Settings()).findings]
     key = lambda f: (Path(f.path).resolve(), f.location, f.code)  # noqa: E731
     assert sorted(map(key, tree)) == sorted(map(key, by_file))
+
+
+PROJECT = FIXTURES / "project"
+PROJECT_FILES = sorted(PROJECT.rglob("*.py"))
+
+
+def _project_findings(paths):
+    result = check_files(discover([str(p) for p in paths]), Settings(), roots=[str(p) for p in paths])
+    assert not result.errors, result.errors
+    return result.findings
+
+
+def test_project_findings_match_marks_across_modules():
+    findings = _project_findings([PROJECT])
+    mismatches = []
+    for path in PROJECT_FILES:
+        own = [f for f in findings if Path(f.path).resolve() == path.resolve()]
+        mismatch = describe_mismatch(str(path.relative_to(FIXTURES)), expected_marks(path.read_text()), actual_marks(own))
+        if mismatch:
+            mismatches.append(mismatch)
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_project_tree_and_explicit_file_list_agree_in_any_order():
+    key = lambda f: (Path(f.path).resolve(), f.location, f.code, f.message)  # noqa: E731
+    tree = sorted(map(key, _project_findings([PROJECT])))
+    assert sorted(map(key, _project_findings(PROJECT_FILES))) == tree
+    assert sorted(map(key, _project_findings(list(reversed(PROJECT_FILES))))) == tree
+
+
+def test_cross_module_finding_names_where_the_helper_downgrades():
+    [finding] = [f for f in _project_findings([PROJECT]) if f.code == "WAL003" and "enable_wal" in f.message]
+    assert finding.message.endswith("kanban/dbutil.py:30)")
+
+
+def test_a_module_without_tokens_is_checked_when_it_calls_an_exported_fallback():
+    findings = _project_findings([PROJECT])
+    assert any(Path(f.path).name == "archive.py" and f.code == "WAL001" for f in findings)

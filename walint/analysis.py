@@ -17,7 +17,7 @@ import libcst as cst
 
 from walint.constants import Resolution, StringFolder, is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
-from walint.summary import FunctionFacts
+from walint.summary import FunctionFacts, ModuleSummary
 
 # Names of functions that read the mode on disk wherever they come from: walint's own helper.
 DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
@@ -734,6 +734,7 @@ class ModuleModel:
         parameters: List[str] = []
         unguarded: Optional[str] = None
         probe = False
+        sets_mode = False
         opens = facts.connect_listener
         for site in facts.sites:
             node = site.node
@@ -748,12 +749,14 @@ class ModuleModel:
                 callee = self.callee(node, site.scope)
                 if callee is not None and callee.qualname != unit.qualname:
                     opens = opens or callee.opens_connection
+                    sets_mode = sets_mode or callee.sets_journal_mode
                     if callee.unguarded_downgrade and not site.guarded and unguarded is None:
                         unguarded = callee.unguarded_downgrade
             if effect is None:
                 continue
             if effect.reads or effect.sets_wal:
                 probe = True
+            sets_mode = sets_mode or bool(effect.sets)
             if site.guarded:
                 continue
             if effect.rollback_modes and unguarded is None:
@@ -774,6 +777,7 @@ class ModuleModel:
             probe_may_return_none=facts.returns_none,
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
+            sets_journal_mode=sets_mode,
             opens_connection=opens,
         )
         self._function_facts[unit] = result
@@ -897,6 +901,31 @@ class ModuleModel:
                 callee = self.callee(value, scope)
                 return callee is not None and callee.refuses_wal
         return False
+
+    def summary(self) -> ModuleSummary:
+        """What other modules may import from this one, as plain data."""
+        functions = tuple(self.function_facts(unit) for unit in self.units if unit is not self.module_unit)
+        constants = []
+        for name, bindings in self.module_scope.bindings.items():
+            if "." in name or not all(b.kind == "value" for b in bindings):
+                continue
+            values = self.folder.values(cst.Name(name), self.module_scope)
+            if values and all(is_known(v) and len(v) < 200 for v in values):
+                constants.append((name, values))
+        imports = {
+            binding.origin
+            for scope in self._scopes()
+            for bindings in scope.bindings.values()
+            for binding in bindings
+            if binding.kind == "import" and binding.origin
+        }
+        return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)))
+
+    def _scopes(self) -> Iterator[Scope]:
+        yield self.module_scope
+        yield from self.class_scopes.values()
+        for unit in self.units[1:]:
+            yield unit.scope
 
     def opens_connection(self, unit: Unit) -> bool:
         if unit is self.module_unit:

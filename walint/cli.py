@@ -60,7 +60,7 @@ def check(
     except PathNotFound as missing:
         click.echo(f"walint: error: {missing}: no such file or directory", err=True)
         sys.exit(EXIT_ERROR)
-    result = check_files(candidates, settings)
+    result = check_files(candidates, settings, roots=list(paths or ["."]))
     for path, problem in result.errors:
         click.echo(f"walint: error: {path}: {problem}", err=True)
     click.echo(FORMATS[output_format](result.findings), nl=False)

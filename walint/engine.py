@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import traceback
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Type
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Type
 
 from walint.findings import Finding, Location
 from walint.rules import ALL_RULES, Report, Rule
 from walint.settings import Settings
+from walint.summary import ModuleSummary
 
 PARSE_ERROR = "WAL000"
 
@@ -29,6 +30,8 @@ class FileResult:
     findings: Tuple[Finding, ...] = ()
     # Internal errors: a rule that crashed on this file. The run goes on; the exit code is 2.
     errors: Tuple[str, ...] = ()
+    # What other modules may import from this one (None when it did not parse).
+    summary: Optional[ModuleSummary] = None
 
 
 def active_rules(settings: Settings) -> List[Type[Rule]]:
@@ -76,8 +79,15 @@ def _parse_error(path: str, data: bytes, error: Exception) -> Finding:
     return Finding(path, PARSE_ERROR, f"Cannot parse: {message}", location, location)
 
 
-def check_source(path: str, data: bytes, settings: Settings) -> FileResult:
-    """Check one file's bytes. Never raises for a problem in the file itself."""
+def check_source(
+    path: str, data: bytes, settings: Settings, external: Optional[Mapping[str, object]] = None
+) -> FileResult:
+    """Check one file's bytes. Never raises for a problem in the file itself.
+
+    ``external`` maps dotted names this file imports (as written, relative ones with
+    their dots) to what the project pass knows of them: FunctionFacts, or the values of
+    a string constant.
+    """
     import libcst as cst
 
     rules = active_rules(settings)
@@ -94,7 +104,7 @@ def check_source(path: str, data: bytes, settings: Settings) -> FileResult:
     reports: List[Tuple[str, Report]] = []
     errors: List[str] = []
     try:
-        model = ModuleModel(module, settings.guards)
+        model = ModuleModel(module, settings.guards, (external or {}).get, path)
     except RecursionError:
         return FileResult(path, errors=("too deeply nested to analyse",))
     for rule_class in rules:
@@ -108,9 +118,14 @@ def check_source(path: str, data: bytes, settings: Settings) -> FileResult:
                 f"internal error in {rule_class.code}: {type(error).__name__}: {error} "
                 f"({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
             )
+    try:
+        summary: Optional[ModuleSummary] = model.summary()
+    except Exception as error:
+        summary = None
+        errors.append(f"internal error while summarising: {type(error).__name__}: {error}")
     if not reports:
-        return FileResult(path, errors=tuple(errors))
-    return FileResult(path, _findings(path, module, reports), tuple(errors))
+        return FileResult(path, errors=tuple(errors), summary=summary)
+    return FileResult(path, _findings(path, module, reports), tuple(errors), summary)
 
 
 def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]) -> Tuple[Finding, ...]:

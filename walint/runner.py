@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import List, Sequence
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
 
 from walint.discovery import Candidate, is_candidate, read_bytes
 from walint.engine import FileResult, active_rules, check_source
 from walint.findings import Finding
+from walint.project import ROLLBACK_LITERAL_RE, ProjectIndex, exported_function_names
 from walint.rules import prefilter_tokens
 from walint.settings import Settings
 
@@ -23,20 +26,94 @@ class RunResult:
     files_parsed: int = 0
 
 
-def check_files(candidates: Sequence[Candidate], settings: Settings) -> RunResult:
+def check_files(candidates: Sequence[Candidate], settings: Settings, roots: Sequence[str] = ()) -> RunResult:
+    """Check every file, then let findings follow imports between the files of the run.
+
+    ``roots`` are the paths given on the command line; modules are named relative to
+    them (and to their ``src/``) as well as by their package layout.
+    """
     tokens = prefilter_tokens(active_rules(settings))
     result = RunResult()
+    index = ProjectIndex(roots or [os.path.dirname(c.display) or "." for c in candidates[:1]])
+    analysed: Dict[str, FileResult] = {}
+    skipped: Dict[str, Candidate] = {}
     for candidate in candidates:
         data, problem = read_bytes(candidate.path)
         if data is None:
             result.errors.append((candidate.display, problem))
             continue
         result.files_checked += 1
-        if not is_candidate(data, tokens):
-            continue
-        result.files_parsed += 1
-        file_result: FileResult = check_source(candidate.display, data, settings)
+        index.register(candidate.display)
+        if is_candidate(data, tokens):
+            analysed[candidate.display] = check_source(candidate.display, data, settings)
+        else:
+            skipped[os.path.abspath(candidate.display)] = candidate
+    _project_pass(index, analysed, skipped, settings)
+    result.files_parsed = len(analysed)
+    for display, file_result in analysed.items():
         result.findings.extend(file_result.findings)
-        result.errors.extend((candidate.display, error) for error in file_result.errors)
+        result.errors.extend((display, error) for error in file_result.errors)
     result.findings.sort(key=lambda f: f.sort_key)
+    result.errors.sort()
     return result
+
+
+_MAX_PROJECT_ROUNDS = 6
+
+
+def _reanalyse(display: str, settings: Settings, external: Dict[str, object]) -> Optional[FileResult]:
+    data, _ = read_bytes(Path(display))
+    return None if data is None else check_source(display, data, settings, external)
+
+
+def _project_pass(
+    index: ProjectIndex, analysed: Dict[str, FileResult], skipped: Dict[str, Candidate], settings: Settings
+) -> None:
+    """Join the summaries until no file learns anything new from the files it imports."""
+    for display, file_result in analysed.items():
+        if file_result.summary is not None:
+            index.add(display, file_result.summary)
+
+    def adopt(candidate: Candidate, data: bytes) -> None:
+        file_result = check_source(candidate.display, data, settings)
+        analysed[candidate.display] = file_result
+        if file_result.summary is not None:
+            index.add(candidate.display, file_result.summary)
+
+    # Modules imported by analysed files that may export a fallback-mode constant.
+    for display, file_result in list(analysed.items()):
+        if file_result.summary is None:
+            continue
+        for target in set(index.unparsed_targets(display, file_result.summary)):
+            candidate = skipped.pop(target, None)
+            if candidate is not None:
+                data, _ = read_bytes(candidate.path)
+                if data is not None and ROLLBACK_LITERAL_RE.search(data):
+                    adopt(candidate, data)
+    # Files that call an exported helper can hold a finding without holding a token.
+    names = exported_function_names(r.summary for r in analysed.values() if r.summary is not None)
+    if names:
+        for key, candidate in list(skipped.items()):
+            data, _ = read_bytes(candidate.path)
+            if data is not None and any(name in data for name in names):
+                del skipped[key]
+                adopt(candidate, data)
+    externals: Dict[str, Dict[str, object]] = {}
+    for _ in range(_MAX_PROJECT_ROUNDS):
+        changed = False
+        for display, file_result in list(analysed.items()):
+            if file_result.summary is None:
+                continue
+            external = index.external_for(display, file_result.summary)
+            if external == externals.get(display, {}):
+                continue
+            externals[display] = external
+            updated = _reanalyse(display, settings, external)
+            if updated is None:
+                continue
+            analysed[display] = updated
+            if updated.summary is not None and updated.summary != file_result.summary:
+                index.add(display, updated.summary)
+                changed = True
+        if not changed:
+            break

@@ -26,6 +26,8 @@ class FunctionFacts:
     probe_normalises: bool = True
     # It raises when the database is in WAL: calling it guards what follows.
     refuses_wal: bool = False
+    # It sets some journal mode, guarded or not: a handler calling it is not swallowing.
+    sets_journal_mode: bool = False
     opens_connection: bool = False
 
 
@@ -56,6 +58,12 @@ class ModuleSummary:
     def exports_anything(self) -> bool:
         """Does this module hold a fact that can change another module's findings?"""
         return bool(self.constants) or any(
-            f.downgrades or f.downgrade_params or f.unguarded_downgrade or f.probe or f.refuses_wal or f.opens_connection
+            f.downgrades
+            or f.downgrade_params
+            or f.unguarded_downgrade
+            or f.probe
+            or f.refuses_wal
+            or f.opens_connection
+            or f.sets_journal_mode
             for f in self.functions
         )

@@ -196,6 +196,9 @@ def on_connect(dbapi_connection, record):
             direct = model.direct_effect(site.node, site.scope)
             if direct is not None and direct.sets:
                 return True
+            callee = model.callee(site.node, site.scope)
+            if callee is not None and callee.sets_journal_mode:
+                return True
         return model.is_rollback_site(site)
 
     @staticmethod

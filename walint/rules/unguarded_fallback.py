@@ -200,7 +200,7 @@ def enable_wal(conn):
                 what = f"`{callee_name(site.node)}()` sets journal mode `{mode}`"
             else:
                 what = f"Journal mode `{mode}` set"
-            where = "in an `except` handler" if site.handler is not None else "on a flag an `except` handler set"
+            where = "in an `except` handler" if site.handler is not None else "on a flag set in an `except` handler"
             yield Report(
                 site.node,
                 f"{what} {where} without checking that the database is not already in WAL on disk",

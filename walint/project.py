@@ -1,0 +1,170 @@
+"""The project pass: join per-file summaries so a finding can follow an import.
+
+Each file is first analysed on its own. The index built here maps module names (by
+package layout and by the roots given on the command line, so both package and src
+layouts resolve) and file paths (for relative imports) to those summaries, and answers
+what a dotted name a file imports stands for. Nothing is resolved by importing user code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from walint.summary import FunctionFacts, ModuleSummary
+
+# A quoted rollback mode: a module holding none cannot export a fallback-mode constant.
+ROLLBACK_LITERAL_RE = re.compile(rb"""['"](?:delete|truncate|persist|memory|off)['"]""", re.I)
+
+
+def module_names(path: str, roots: Sequence[str]) -> Set[str]:
+    """Every dotted name under which ``path`` can be imported."""
+    file = Path(os.path.abspath(path))
+    parts: List[str] = [] if file.name == "__init__.py" else [file.stem]
+    names: Set[str] = set()
+    directory = file.parent
+    chain = list(parts)
+    while (directory / "__init__.py").exists():
+        chain.insert(0, directory.name)
+        directory = directory.parent
+    if chain:
+        names.add(".".join(chain))
+    for root in roots:
+        base = Path(os.path.abspath(root))
+        if base.is_file():
+            base = base.parent
+        for candidate in (base, base / "src"):
+            try:
+                relative = file.relative_to(candidate)
+            except ValueError:
+                continue
+            dotted = list(relative.parent.parts) + parts
+            if dotted and all(p.isidentifier() for p in dotted):
+                names.add(".".join(dotted))
+    return names
+
+
+class ModuleRef:
+    """An imported name that is a whole module of the project."""
+
+    __slots__ = ("summary",)
+
+    def __init__(self, summary: ModuleSummary) -> None:
+        self.summary = summary
+
+
+class ProjectIndex:
+    """Module names and paths of the run, mapped to their summaries."""
+
+    def __init__(self, roots: Sequence[str]) -> None:
+        self.roots = list(roots)
+        self._by_name: Dict[str, str] = {}
+        self._by_path: Dict[str, ModuleSummary] = {}
+        self._names_of: Dict[str, Set[str]] = {}
+
+    def register(self, path: str) -> None:
+        """Know the module names of a file, before or without its summary."""
+        key = os.path.abspath(path)
+        if key not in self._names_of:
+            names = module_names(path, self.roots)
+            self._names_of[key] = names
+            for name in names:
+                self._by_name.setdefault(name, key)
+
+    def add(self, path: str, summary: ModuleSummary) -> None:
+        self.register(path)
+        self._by_path[os.path.abspath(path)] = summary
+
+    def path_of_module(self, dotted: str) -> Optional[str]:
+        return self._by_name.get(dotted)
+
+    def summary_at(self, path: str) -> Optional[ModuleSummary]:
+        return self._by_path.get(os.path.abspath(path))
+
+    # ----- resolution --------------------------------------------------------------
+
+    def target(self, origin: str, importer: str) -> Optional[Tuple[str, str]]:
+        """(path of the module, qualified name inside it, "" for the module) for an import."""
+        if origin.startswith("."):
+            level = len(origin) - len(origin.lstrip("."))
+            parts = [p for p in origin[level:].split(".") if p]
+            base = Path(os.path.abspath(importer)).parent
+            for _ in range(level - 1):
+                base = base.parent
+            for split in range(len(parts), -1, -1):
+                folder = base.joinpath(*parts[:split]) if split else base
+                for file in (folder.with_suffix(".py") if split else None, folder / "__init__.py"):
+                    if file is not None and str(file) in self._names_of:
+                        return str(file), ".".join(parts[split:])
+            return None
+        parts = origin.split(".")
+        for split in range(len(parts), 0, -1):
+            path = self._by_name.get(".".join(parts[:split]))
+            if path is not None:
+                return path, ".".join(parts[split:])
+        return None
+
+    def resolve(self, origin: str, importer: str) -> object:
+        """FunctionFacts, a tuple of constant values, a ModuleRef, or None."""
+        found = self.target(origin, importer)
+        if found is None:
+            return None
+        path, qualname = found
+        summary = self._by_path.get(path)
+        if summary is None:
+            return None
+        if not qualname:
+            return ModuleRef(summary)
+        function = summary.function(qualname)
+        if function is not None:
+            return function
+        return summary.constant(qualname)
+
+    def external_for(self, path: str, summary: ModuleSummary) -> Dict[str, object]:
+        """What the names ``summary``'s file imports stand for, keyed as the file writes them."""
+        external: Dict[str, object] = {}
+        for origin in summary.imports:
+            found = self.resolve(origin, path)
+            if isinstance(found, ModuleRef):
+                for facts in found.summary.functions:
+                    if _interesting(facts):
+                        external[f"{origin}.{facts.qualname}"] = facts
+                for name, values in found.summary.constants:
+                    external[f"{origin}.{name}"] = values
+            elif isinstance(found, FunctionFacts):
+                if _interesting(found):
+                    external[origin] = found
+            elif isinstance(found, tuple):
+                external[origin] = found
+        return external
+
+    def unparsed_targets(self, path: str, summary: ModuleSummary) -> Iterable[str]:
+        """Project files this one imports from that have not been analysed yet."""
+        for origin in summary.imports:
+            found = self.target(origin, path)
+            if found is not None and found[0] not in self._by_path:
+                yield found[0]
+
+
+def _interesting(facts: FunctionFacts) -> bool:
+    return bool(
+        facts.downgrades
+        or facts.downgrade_params
+        or facts.unguarded_downgrade
+        or facts.probe
+        or facts.refuses_wal
+        or facts.opens_connection
+        or facts.sets_journal_mode
+    )
+
+
+def exported_function_names(summaries: Iterable[ModuleSummary]) -> Set[bytes]:
+    """Names a file must mention to call a function whose facts matter elsewhere."""
+    names: Set[bytes] = set()
+    for summary in summaries:
+        for facts in summary.functions:
+            if _interesting(facts) and "<locals>" not in facts.qualname:
+                names.add(facts.qualname.rsplit(".", 1)[-1].encode())
+    return names

@@ -138,28 +138,67 @@ def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[str]:
         stack.extend(reversed(subdirectories))
 
 
+def matches_path(path: str, pattern: str) -> bool:
+    """Does ``path`` match an ``exclude`` or ``per-file-ignores`` pattern?
+
+    A pattern without a slash matches a file or directory name anywhere (``migrations``,
+    ``*_pb2.py``); a pattern with one matches the whole path, relative to the working
+    directory unless it is absolute (``src/legacy/*``). ``*`` also matches ``/``.
+    """
+    if "/" not in pattern and os.sep not in pattern:
+        return fnmatch.fnmatchcase(os.path.basename(path), pattern)
+    return fnmatch.fnmatchcase(_posix(os.path.abspath(path)), _posix(os.path.abspath(pattern)))
+
+
+def _posix(path: str) -> str:
+    return path.replace(os.sep, "/")
+
+
+def is_excluded(path: str, patterns: Sequence[str]) -> bool:
+    """Does a pattern match ``path`` or a directory holding it, below the working directory?
+
+    This is ``--force-exclude``: a file named on the command line (as pre-commit names
+    them) stays excluded when it sits in an excluded directory.
+    """
+    if not patterns:
+        return False
+    current = os.path.abspath(path)
+    top = os.getcwd()
+    while True:
+        if any(matches_path(current, pattern) for pattern in patterns):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current or parent == top or not parent.startswith(top + os.sep):
+            return False
+        current = parent
+
+
 def _exclusion(patterns: Sequence[str]):
     def excluded(full: str) -> bool:
-        if not patterns:
-            return False
-        name = os.path.basename(full)
-        relative = os.path.relpath(full).replace(os.sep, "/")
-        return any(
-            fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(relative, p.rstrip("/") + "/*")
-            for p in patterns
-        )
+        return any(matches_path(full, pattern) for pattern in patterns)
 
     return excluded
 
 
-def discover(paths: Iterable[str], exclude: Sequence[str] = (), respect_gitignore: bool = True) -> List[Candidate]:
-    """Every file to check under ``paths``, each once, in a stable order."""
+def discover(
+    paths: Iterable[str],
+    exclude: Sequence[str] = (),
+    respect_gitignore: bool = True,
+    force_exclude: bool = False,
+) -> List[Candidate]:
+    """Every file to check under ``paths``, each once, in a stable order.
+
+    Files named directly are checked even when ``exclude`` matches them, unless
+    ``force_exclude`` is set.
+    """
     excluded = _exclusion(exclude)
     seen = set()
     out: List[Candidate] = []
     for given in paths:
         if not os.path.lexists(given):
             raise PathNotFound(given)
+        if force_exclude and is_excluded(given, exclude):
+            continue
         if os.path.isdir(given):
             files: Iterable[str] = _walk(given, respect_gitignore, excluded)
         else:

@@ -6,20 +6,20 @@ can be cached by content hash and computed in other processes.
 
 from __future__ import annotations
 
-import re
 import traceback
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 from walint.findings import Finding, Location
 from walint.rules import ALL_RULES, Report, Rule
 from walint.settings import Settings
+# suppressed_codes stays importable from here, where callers first found it.
+from walint.suppressions import is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
 from walint.summary import ModuleSummary
 
 PARSE_ERROR = "WAL000"
 
-_NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
-_IGNORE_RE = re.compile(r"#\s*walint:\s*ignore\[(?P<codes>[^\]]*)\]", re.I)
+UNUSED_SUPPRESSION = "WAL100"
 
 
 @dataclass(frozen=True)
@@ -35,24 +35,7 @@ class FileResult:
 
 
 def active_rules(settings: Settings) -> List[Type[Rule]]:
-    return [rule for rule in ALL_RULES if rule.default_enabled and settings.enabled(rule.code)]
-
-
-def suppressed_codes(line: str) -> Optional[Tuple[str, ...]]:
-    """Codes a comment on ``line`` suppresses; an empty tuple means all of them."""
-    match = _IGNORE_RE.search(line)
-    if match:
-        return tuple(c.strip().upper() for c in match.group("codes").split(",") if c.strip())
-    match = _NOQA_RE.search(line)
-    if match:
-        codes = match.group("codes")
-        return tuple(c.upper() for c in re.split(r"[\s,]+", codes) if c) if codes else ()
-    return None
-
-
-def is_suppressed(code: str, line: str) -> bool:
-    codes = suppressed_codes(line)
-    return codes is not None and (not codes or code in codes)
+    return [rule for rule in ALL_RULES if settings.enabled(rule.code, rule.default_enabled)]
 
 
 def _parse_error(path: str, data: bytes, error: Exception) -> Finding:
@@ -137,12 +120,19 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     lines = module.code.splitlines()
     findings: Dict[Tuple[str, int, int], Finding] = {}
+    # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
+    used: Dict[int, Set[str]] = {}
+    comments: List[Tuple[Location, Location, str]] = []
     for code, report in reports:
         span = positions[report.node]
         start = Location(span.start.line, span.start.column + 1)
         end = Location(span.end.line, span.end.column + 1)
         line = lines[start.row - 1] if start.row - 1 < len(lines) else ""
+        if code == UNUSED_SUPPRESSION:
+            comments.append((start, end, line))
+            continue
         if is_suppressed(code, line):
+            used.setdefault(start.row, set()).add(code)
             continue
         finding = Finding(
             path,
@@ -154,4 +144,14 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
             fingerprint=" ".join(line.split()),
         )
         findings.setdefault((code, start.row, start.column), finding)
+    for start, end, line in comments:
+        suppression = parse_suppression(line)
+        # Only naming WAL100 itself silences it: a blanket comment cannot hide its own staleness.
+        if suppression is None or UNUSED_SUPPRESSION in suppression.codes:
+            continue
+        unused = suppression.unused_codes(used.get(start.row, set()))
+        if unused:
+            message = unused_message(suppression, unused)
+            finding = Finding(path, UNUSED_SUPPRESSION, message, start, end, fingerprint=" ".join(line.split()))
+            findings.setdefault((UNUSED_SUPPRESSION, start.row, start.column), finding)
     return tuple(sorted(findings.values(), key=lambda f: f.sort_key))

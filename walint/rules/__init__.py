@@ -15,6 +15,7 @@ from walint.rules.parse_error import ParseError
 from walint.rules.swallowed_wal_failure import SwallowedWalFailure
 from walint.rules.transient_marker import TransientMarker
 from walint.rules.unguarded_fallback import UnguardedFallback
+from walint.rules.unused_suppression import UnusedSuppression
 
 ALL_RULES: Tuple[Type[Rule], ...] = (
     ParseError,
@@ -23,6 +24,7 @@ ALL_RULES: Tuple[Type[Rule], ...] = (
     ConnectSkipsGuard,
     SwallowedWalFailure,
     FailOpenGuard,
+    UnusedSuppression,
 )
 RULES_BY_CODE: Dict[str, Type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 

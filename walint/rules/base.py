@@ -45,6 +45,8 @@ class Rule:
     # Case-insensitive byte strings; a file holding none of them is never parsed for this rule.
     tokens: ClassVar[Tuple[bytes, ...]] = ()
     default_enabled: ClassVar[bool] = True
+    # Whether `walint fix` can repair what this rule finds (shown by `walint rules`).
+    fixable: ClassVar[bool] = False
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 

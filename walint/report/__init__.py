@@ -1,16 +1,24 @@
-"""Output formats: each module turns findings into text and knows nothing about LibCST."""
+"""Output formats, one module each. A format turns findings into text and knows nothing
+about LibCST: what else it needs (rule docs, source lines, colour) is in a ReportContext."""
 
 from __future__ import annotations
 
 from typing import Callable, Dict, Sequence
 
 from walint.findings import Finding
-from walint.report import json_format, text
+from walint.report import concise, full, github, gitlab, json_format, json_lines, sarif
+from walint.report.context import ReportContext, RuleInfo, SourceLines
 
-Renderer = Callable[[Sequence[Finding]], str]
+Renderer = Callable[[Sequence[Finding], ReportContext], str]
 
 FORMATS: Dict[str, Renderer] = {
-    "full": text.render_full,
-    "concise": text.render_concise,
+    "full": full.render,
+    "concise": concise.render,
     "json": json_format.render,
+    "json-lines": json_lines.render,
+    "sarif": sarif.render,
+    "github": github.render,
+    "gitlab": gitlab.render,
 }
+
+__all__ = ["FORMATS", "Renderer", "ReportContext", "RuleInfo", "SourceLines"]

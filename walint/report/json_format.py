@@ -6,6 +6,7 @@ import json
 from typing import Optional, Sequence
 
 from walint.findings import Finding, Fix
+from walint.report.context import ReportContext
 
 # Relative to the repository root, where `rules/` holds one page per rule.
 DOCS_URL = "rules/{code}.md"
@@ -41,5 +42,5 @@ def as_dict(finding: Finding) -> dict:
     }
 
 
-def render(findings: Sequence[Finding]) -> str:
+def render(findings: Sequence[Finding], context: ReportContext) -> str:
     return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"

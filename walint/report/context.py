@@ -1,0 +1,111 @@
+"""What every output format gets besides the findings: rule metadata, source lines, colour.
+
+Reporters see plain data only. Rule metadata arrives as :class:`RuleInfo` (built from the
+rule docstrings by :mod:`walint.docs`), and source lines are read from the files, so no
+reporter needs LibCST or the rule classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tokenize
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from walint.findings import Finding
+
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+
+_ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "cyan": "36"}
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """A rule as reports and docs present it."""
+
+    code: str
+    name: str
+    summary: str
+    explanation: str  # the rule's documentation, in Markdown
+    fixable: bool
+    default_enabled: bool
+
+
+class SourceLines:
+    """The lines of each file a report quotes, read once; sources not on disk can be given."""
+
+    def __init__(self, given: Optional[Mapping[str, bytes]] = None) -> None:
+        self._given = dict(given or {})
+        self._cache: Dict[str, List[str]] = {}
+
+    def __call__(self, path: str) -> List[str]:
+        if path not in self._cache:
+            data = self._given.get(path)
+            if data is None:
+                try:
+                    with open(path, "rb") as handle:
+                        data = handle.read()
+                except OSError:
+                    data = b""
+            self._cache[path] = _decode_lines(data)
+        return self._cache[path]
+
+
+def _decode_lines(data: bytes) -> List[str]:
+    """Lines as Python reads them: the coding cookie or BOM decides, ``\\r`` ends a line too."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    try:
+        text = data.decode(encoding, errors="replace")
+    except LookupError:
+        text = data.decode("utf-8", errors="replace")
+    return _LINE_BREAK_RE.split(text)
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything a format may use besides the findings."""
+
+    rules: Mapping[str, RuleInfo] = field(default_factory=dict)
+    source_lines: SourceLines = field(default_factory=SourceLines)
+    colour: bool = False
+    # The closing "Found N errors." / "All checks passed!" of the text formats.
+    show_summary: bool = True
+
+    def paint(self, text: str, *styles: str) -> str:
+        if not self.colour or not styles:
+            return text
+        codes = ";".join(_ANSI[style] for style in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def relative_posix(path: str) -> str:
+    """``path`` relative to the working directory when it is below it, with ``/`` separators.
+
+    CI services (GitHub, GitLab, code scanning) resolve paths against the checkout root.
+    """
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    chosen = absolute if relative == ".." or relative.startswith(".." + os.sep) else relative
+    return chosen.replace(os.sep, "/")
+
+
+def stable_fingerprints(findings: Sequence[Finding]) -> List[str]:
+    """One hash per finding that survives edits elsewhere in the file and is unique in the run.
+
+    It hashes the path, the code and the normalised statement (not the line number), plus
+    how many identical findings came before, so two copies of one problem stay distinct.
+    """
+    seen: Dict[str, int] = {}
+    hashes = []
+    for finding in findings:
+        key = "\0".join((relative_posix(finding.path), finding.code, finding.fingerprint))
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        hashes.append(hashlib.sha256(f"{key}\0{occurrence}".encode()).hexdigest())
+    return hashes

@@ -1,0 +1,36 @@
+"""GitHub Actions workflow commands: each finding becomes an annotation on the pull request.
+
+    ::error file=src/store.py,line=6,col=9,endLine=6,endColumn=51,title=WAL001::Rollback ...
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from walint.findings import Finding
+from walint.report.context import ReportContext, relative_posix
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_finding(finding: Finding) -> str:
+    properties = {
+        "file": relative_posix(finding.path),
+        "line": finding.location.row,
+        "col": finding.location.column,
+        "endLine": finding.end_location.row,
+        "endColumn": finding.end_location.column,
+        "title": finding.code,
+    }
+    joined = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items())
+    return f"::error {joined}::{_escape_data(finding.message)}"
+
+
+def render(findings: Sequence[Finding], context: ReportContext) -> str:
+    return "".join(format_finding(f) + "\n" for f in findings)

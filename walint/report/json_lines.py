@@ -1,0 +1,14 @@
+"""One JSON object a line, in the shape of ``--output-format json``, for streaming consumers."""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from walint.findings import Finding
+from walint.report.context import ReportContext
+from walint.report.json_format import as_dict
+
+
+def render(findings: Sequence[Finding], context: ReportContext) -> str:
+    return "".join(json.dumps(as_dict(f)) + "\n" for f in findings)

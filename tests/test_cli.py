@@ -11,6 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from walint.cli import main
+from walint.rules import ALL_RULES
 
 VULNERABLE = (
     "_WAL_INCOMPAT_MARKERS = ('locking protocol', 'disk i/o error')\n"
@@ -28,7 +29,7 @@ def _run(*args):
 
 def test_findings_exit_1_with_ruff_style_lines(tmp_path):
     (tmp_path / "store.py").write_text(VULNERABLE)
-    result = _run("check", str(tmp_path))
+    result = _run("check", "--output-format", "concise", str(tmp_path))
     assert result.exit_code == 1
     lines = result.output.splitlines()
     path = os.path.normpath(str(tmp_path / "store.py"))
@@ -85,15 +86,56 @@ def test_unreadable_directory_entry_is_reported_and_the_run_goes_on(tmp_path):
 
 
 def test_rules_and_explain():
+    """The catalogue commands in brief; tests/test_docs.py covers them in full."""
     listing = _run("rules")
     assert listing.exit_code == 0
-    assert [line.split()[0] for line in listing.output.splitlines()] == ["WAL000", "WAL001", "WAL002", "WAL003", "WAL004", "WAL005"]
+    assert [line.split()[0] for line in listing.output.splitlines()[1:]] == [rule.code for rule in ALL_RULES]
     as_json = json.loads(_run("rules", "--output-format", "json").output)
     assert as_json[1]["name"] == "unguarded-fallback"
     explained = _run("explain", "wal001")
     assert explained.exit_code == 0
     assert "## Why is this bad?" in explained.output
     assert _run("explain", "WAL999").exit_code == 2
+
+
+def _unused(tmp_path, source, *flags):
+    (tmp_path / "store.py").write_text(source)
+    result = _run("check", "--output-format", "json", *flags, str(tmp_path))
+    return [(d["location"]["row"], d["code"], d["message"]) for d in json.loads(result.output)]
+
+
+def test_unused_suppressions_are_reported_only_when_asked(tmp_path):
+    source = VULNERABLE.replace("DELETE')\n", "DELETE')  # noqa: WAL001\n").replace(
+        "    try:\n", "    try:  # noqa: WAL004\n"
+    )
+    assert _unused(tmp_path, source) == [(1, "WAL002", _unused(tmp_path, source)[0][2])]
+    reported = _unused(tmp_path, source, "--report-unused-noqa")
+    assert [(row, code) for row, code, _ in reported] == [(1, "WAL002"), (3, "WAL100")]
+    assert reported[1][2] == "Unused `noqa` for `WAL004`: no such finding on this line"
+    assert _unused(tmp_path, source, "--extend-select", "WAL100") == reported
+    assert _unused(tmp_path, source, "--report-unused-noqa", "--ignore", "WAL100") == reported[:1]
+
+
+def test_unused_suppression_only_names_the_unused_codes_and_leaves_other_tools_alone(tmp_path):
+    source = VULNERABLE.replace("DELETE')\n", "DELETE')  # walint: ignore[WAL001, WAL002]  # noqa: E501\n")
+    rows = _unused(tmp_path, source, "--report-unused-noqa")
+    assert [(row, code, message) for row, code, message in rows if code == "WAL100"] == [
+        (6, "WAL100", "Unused `walint: ignore` for `WAL002`: no such finding on this line")
+    ]
+    plain = "x = 1  # noqa: E501\ny = 2  # noqa\n"
+    assert _unused(tmp_path, plain, "--report-unused-noqa") == []
+
+
+def test_unused_suppression_in_a_file_with_nothing_else_to_report(tmp_path):
+    source = "import sqlite3  # walint: ignore[]\nconn.execute('PRAGMA journal_mode=WAL')  # noqa: WAL001\n"
+    rows = _unused(tmp_path, source, "--report-unused-noqa")
+    assert [(row, code) for row, code, _ in rows] == [(1, "WAL100"), (2, "WAL100")]
+    assert rows[0][2] == "Unused `walint: ignore[]`: no finding on this line"
+
+
+def test_naming_wal100_keeps_a_deliberate_suppression(tmp_path):
+    source = "conn.execute('PRAGMA journal_mode=WAL')  # noqa: WAL001, WAL100\n"
+    assert _unused(tmp_path, source, "--report-unused-noqa") == []
 
 
 def test_python_dash_m_and_console_script(tmp_path):

@@ -1,30 +1,171 @@
-"""The ``walint`` command line: check, rules, explain."""
+"""The ``walint`` command line: ``check``, ``rules`` and ``explain``.
+
+``check`` goes: configuration and flags -> :class:`Settings` -> the files (discovery) or
+standard input -> the engine (``walint.runner``) -> ``per-file-ignores`` -> baseline ->
+report -> exit code (0 clean, 1 findings, 2 usage, configuration or internal error).
+
+The options that choose the configuration, the files and the rules are declared once
+(:func:`file_selection_options`) and resolved once (:func:`resolve_inputs`), so every
+command that takes paths, ``check`` and ``fix``, reads them the same way, stdin included.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
-from typing import Optional, Sequence, Tuple
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
 
 import click
 
 from walint import __version__
-from walint.discovery import PathNotFound, discover
-from walint.report import FORMATS
-from walint.rules import ALL_RULES, RULES_BY_CODE
-from walint.runner import check_files
+from walint.baseline import Baseline, BaselineError
+from walint.config import ConfigError, Options, find_config, load_config, parse_codes, resolve_settings
+from walint.discovery import Candidate, PathNotFound, discover, is_excluded
+from walint.docs import render_page, rule_infos
+from walint.engine import UNUSED_SUPPRESSION
+from walint.findings import Finding
+from walint.report import FORMATS, ReportContext, SourceLines
+from walint.report import statistics as statistics_report
+from walint.rules import RULES_BY_CODE
+from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
 from walint.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+STDIN_PATH = "-"
 
 
-def _codes(values: Sequence[str]) -> Tuple[str, ...]:
-    """Split ``--select WAL001,WAL002`` and repeated flags into one tuple of codes."""
-    codes = tuple(c.strip().upper() for value in values for c in value.split(",") if c.strip())
-    for code in codes:
-        if not any(rule.code.startswith(code) for rule in ALL_RULES):
-            raise click.BadParameter(f"unknown rule code {code!r}")
-    return codes
+def fail(message: str) -> NoReturn:
+    """Print ``walint: error: message`` and exit 2."""
+    click.echo(f"walint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+# ----- choosing the configuration, the files and the rules ----------------------------
+
+
+@dataclass(frozen=True)
+class FileSelection:
+    """The command-line options every command that takes paths shares."""
+
+    config_file: Optional[str]
+    isolated: bool
+    select: Tuple[str, ...]
+    extend_select: Tuple[str, ...]
+    ignore: Tuple[str, ...]
+    exclude: Tuple[str, ...]
+    extend_exclude: Tuple[str, ...]
+    respect_gitignore: Optional[bool]
+    force_exclude: Optional[bool]
+    stdin_filename: Optional[str]
+
+
+_FILE_SELECTION_OPTIONS = (
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="Read [tool.walint] from this file instead of the nearest pyproject.toml.",
+    ),
+    click.option("--isolated", is_flag=True, help="Ignore every configuration file."),
+    click.option("--select", multiple=True, help="Only these rule codes (or prefixes), comma-separated."),
+    click.option("--extend-select", multiple=True, help="Rule codes to add to the selection."),
+    click.option("--ignore", multiple=True, help="Skip these rule codes (or prefixes), comma-separated."),
+    click.option("--exclude", multiple=True, help="Files or directories to skip (glob); replaces `exclude`."),
+    click.option("--extend-exclude", multiple=True, help="Files or directories to skip, in addition."),
+    click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files .gitignore lists [default: on]."),
+    click.option(
+        "--force-exclude/--no-force-exclude",
+        default=None,
+        help="Apply the excludes to files named on the command line too (for pre-commit).",
+    ),
+    click.option(
+        "--stdin-filename",
+        metavar="PATH",
+        help="With PATH `-`: the name of the file standard input stands for.",
+    ),
+)
+
+
+def file_selection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the shared options to a command, which receives them as ``selection``."""
+    names = [field.name for field in fields(FileSelection)]
+
+    @functools.wraps(command)
+    def with_selection(**kwargs: object) -> None:
+        selection = FileSelection(**{name: kwargs.pop(name) for name in names})  # type: ignore[arg-type]
+        command(selection=selection, **kwargs)
+
+    for option in reversed(_FILE_SELECTION_OPTIONS):
+        with_selection = option(with_selection)
+    return with_selection
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a command works on: the settings, then the files or the source read from stdin."""
+
+    settings: Settings
+    files: List[Candidate]
+    # (the name it stands for, its bytes) when PATH is `-`; None otherwise.
+    stdin: Optional[Tuple[str, bytes]] = None
+
+
+def resolve_inputs(paths: Sequence[str], selection: FileSelection, extra: Options = Options()) -> Inputs:
+    """Load the configuration, merge the flags (and ``extra``), and find the files.
+
+    Exits 2 on a configuration error or a missing path. With ``--force-exclude``, an
+    excluded ``--stdin-filename`` gives no files and no stdin source.
+    """
+    if STDIN_PATH in paths and len(paths) > 1:
+        fail("`-` (standard input) cannot be combined with other paths")
+    reading_stdin = list(paths) == [STDIN_PATH]
+    try:
+        settings = resolve_settings(_file_options(paths, selection, reading_stdin), _command_line_options(selection, extra))
+    except ConfigError as error:
+        fail(str(error))
+    if reading_stdin:
+        display = selection.stdin_filename or STDIN_PATH
+        if settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude):
+            return Inputs(settings, [])
+        return Inputs(settings, [], (display, click.get_binary_stream("stdin").read()))
+    try:
+        files = discover(paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude)
+    except PathNotFound as missing:
+        fail(f"{missing}: no such file or directory")
+    return Inputs(settings, files)
+
+
+def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin: bool) -> Options:
+    if selection.isolated:
+        return Options()
+    if selection.config_file:
+        return load_config(Path(selection.config_file))
+    start = (selection.stdin_filename or ".") if reading_stdin else (paths[0] if paths else ".")
+    found = find_config(start)
+    return load_config(found) if found else Options()
+
+
+def _command_line_options(selection: FileSelection, extra: Options) -> Options:
+    def codes(values: Tuple[str, ...], flag: str) -> Optional[Tuple[str, ...]]:
+        return parse_codes(values, flag) if values else None
+
+    extend_select = (codes(selection.extend_select, "--extend-select") or ()) + (extra.extend_select or ())
+    return Options(
+        select=codes(selection.select, "--select"),
+        extend_select=extend_select or None,
+        ignore=codes(selection.ignore, "--ignore"),
+        exclude=selection.exclude or None,
+        extend_exclude=selection.extend_exclude or None,
+        respect_gitignore=selection.respect_gitignore,
+        force_exclude=selection.force_exclude,
+    )
+
+
+# ----- the commands ----------------------------------------------------------------------
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,65 +176,129 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--output-format", type=click.Choice(sorted(FORMATS)), default="full", show_default=True)
-@click.option("--select", multiple=True, help="Only these rule codes (or prefixes), comma-separated.")
-@click.option("--ignore", multiple=True, help="Skip these rule codes (or prefixes), comma-separated.")
-@click.option("--exclude", multiple=True, help="Glob of files or directories to skip.")
-@click.option("--respect-gitignore/--no-respect-gitignore", default=True, show_default=True)
+@file_selection_options
+@click.option("--output-format", type=click.Choice(list(FORMATS)), default="full", show_default=True)
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--statistics", is_flag=True, help="Count the findings per rule instead of listing them.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else (no summary).")
+@click.option("--report-unused-noqa", is_flag=True, help=f"Report suppression comments that suppress nothing ({UNUSED_SUPPRESSION}).")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Report only findings not recorded in this baseline.")
+@click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record today's findings in this baseline and exit 0.")
 def check(
     paths: Sequence[str],
+    selection: FileSelection,
     output_format: str,
-    select: Sequence[str],
-    ignore: Sequence[str],
-    exclude: Sequence[str],
-    respect_gitignore: bool,
+    output_file: Optional[str],
+    statistics: bool,
+    exit_zero: bool,
+    quiet: bool,
+    report_unused_noqa: bool,
+    baseline_file: Optional[str],
+    write_baseline_file: Optional[str],
 ) -> None:
-    """Check PATHS (files or directories; default: the current directory)."""
-    settings = Settings(
-        select=_codes(select) or None,
-        ignore=_codes(ignore),
-        exclude=tuple(exclude),
-        respect_gitignore=respect_gitignore,
-    )
-    try:
-        candidates = discover(paths or ["."], settings.exclude, settings.respect_gitignore)
-    except PathNotFound as missing:
-        click.echo(f"walint: error: {missing}: no such file or directory", err=True)
-        sys.exit(EXIT_ERROR)
-    result = check_files(candidates, settings, roots=list(paths or ["."]))
+    """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
+    if baseline_file and write_baseline_file:
+        fail("--baseline and --write-baseline cannot be combined")
+    extra = Options(extend_select=(UNUSED_SUPPRESSION,) if report_unused_noqa else None)
+    inputs = resolve_inputs(paths, selection, extra)
+    result = _run(paths, inputs)
     for path, problem in result.errors:
         click.echo(f"walint: error: {path}: {problem}", err=True)
-    click.echo(FORMATS[output_format](result.findings), nl=False)
+    findings = result.findings
+    try:
+        if write_baseline_file:
+            Baseline.of(findings, Path(write_baseline_file)).save(Path(write_baseline_file))
+            if not quiet:
+                click.echo(f"walint: wrote {len(findings)} findings to {write_baseline_file}", err=True)
+            sys.exit(EXIT_ERROR if result.errors else EXIT_CLEAN)
+        if baseline_file:
+            findings = Baseline.load(Path(baseline_file)).new_findings(findings)
+    except BaselineError as error:
+        fail(str(error))
+    _write_report(findings, inputs, output_format, output_file, statistics, quiet)
     if result.errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if result.findings else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _run(paths: Sequence[str], inputs: Inputs) -> RunResult:
+    if inputs.stdin is not None:
+        result = check_stdin(*inputs.stdin, inputs.settings)
+    else:
+        result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]))
+    return drop_per_file_ignores(result, inputs.settings)
+
+
+def _write_report(
+    findings: Sequence[Finding],
+    inputs: Inputs,
+    output_format: str,
+    output_file: Optional[str],
+    statistics: bool,
+    quiet: bool,
+) -> None:
+    context = ReportContext(
+        rules=rule_infos(),
+        source_lines=SourceLines(dict([inputs.stdin]) if inputs.stdin else None),
+        colour=output_file is None and use_colour(click.get_text_stream("stdout").isatty()),
+        show_summary=not quiet,
+    )
+    if statistics:
+        as_json = output_format in ("json", "json-lines")
+        text = (statistics_report.render_json if as_json else statistics_report.render_text)(findings, context)
+    else:
+        text = FORMATS[output_format](findings, context)
+    if output_file is None:
+        click.echo(text, nl=False, color=context.colour)
+        return
+    try:
+        Path(output_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(output_file).write_text(text, encoding="utf-8")
+    except OSError as error:
+        fail(f"{output_file}: cannot write the report: {error.strerror or error}")
+
+
+def use_colour(is_tty: bool) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return is_tty and not os.environ.get("NO_COLOR")
 
 
 @main.command("rules")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_rules(output_format: str) -> None:
     """List every rule: code, name, whether it can fix, whether it is on by default."""
-    rows = [
-        {"code": r.code, "name": r.name, "summary": r.summary(), "default": r.default_enabled}
-        for r in ALL_RULES
-    ]
+    infos = rule_infos()
     if output_format == "json":
+        rows = [
+            {
+                "code": info.code,
+                "name": info.name,
+                "summary": info.summary,
+                "fixable": info.fixable,
+                "default_enabled": info.default_enabled,
+                "explanation": info.explanation,
+            }
+            for info in infos.values()
+        ]
         click.echo(json.dumps(rows, indent=2))
         return
-    for row in rows:
-        click.echo(f"{row['code']}  {row['name']:<24} {row['summary']}")
+    width = max(len(info.name) for info in infos.values())
+    click.echo(f"{'Code':<7} {'Name':<{width}}  Fixable  Default  Summary")
+    for info in infos.values():
+        fixable = "yes" if info.fixable else "no"
+        default = "on" if info.default_enabled else "off"
+        click.echo(f"{info.code:<7} {info.name:<{width}}  {fixable:<7}  {default:<7}  {info.summary}")
 
 
 @main.command()
 @click.argument("code")
 def explain(code: str) -> None:
-    """Print the documentation of rule CODE."""
+    """Print the documentation of rule CODE (the same text as rules/CODE.md)."""
     rule = RULES_BY_CODE.get(code.upper())
     if rule is None:
-        click.echo(f"walint: error: unknown rule code {code!r}", err=True)
-        sys.exit(EXIT_ERROR)
-    click.echo(f"# {rule.name} ({rule.code})\n")
-    click.echo(rule.documentation())
+        fail(f"unknown rule code {code!r}; `walint rules` lists them")
+    click.echo(render_page(rule), nl=False)
 
 
 def run(argv: Optional[Sequence[str]] = None) -> int:

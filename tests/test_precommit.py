@@ -1,0 +1,173 @@
+"""pre-commit: the hooks manifest, --force-exclude, and the real `pre-commit try-repo`.
+
+The try-repo test installs this repository into pre-commit's own virtualenv, which
+fetches libcst, click and pathspec from the package index (as CI can); it takes about
+ten seconds with a warm pip cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pre_commit.clientlib import load_manifest
+
+from walint.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / ".pre-commit-hooks.yaml"
+
+VULNERABLE = (
+    "import sqlite3\n"
+    "\n"
+    "\n"
+    "def enable_wal(conn):\n"
+    "    try:\n"
+    "        conn.execute('PRAGMA journal_mode=WAL')\n"
+    "    except sqlite3.OperationalError:\n"
+    "        conn.execute('PRAGMA journal_mode=DELETE')\n"
+)
+# The fix by hand, as rules/WAL001.md shows it: refuse to downgrade a WAL (or unknown) file.
+GUARDED = VULNERABLE.replace(
+    "import sqlite3\n",
+    "import sqlite3\n\nfrom walint.runtime import journal_mode_on_disk\n",
+).replace(
+    "    except sqlite3.OperationalError:\n",
+    "    except sqlite3.OperationalError:\n"
+    "        if journal_mode_on_disk(conn) in ('wal', None):\n"
+    "            raise\n",
+)
+
+
+def test_manifest_declares_both_hooks_the_way_pre_commit_reads_them():
+    hooks = {hook["id"]: hook for hook in load_manifest(str(MANIFEST))}
+    assert set(hooks) == {"walint", "walint-fix"}
+    assert hooks["walint"]["entry"] == "walint check --force-exclude"
+    assert hooks["walint-fix"]["entry"] == "walint fix --force-exclude"
+    for hook in hooks.values():
+        assert hook["language"] == "python"
+        assert hook["types"] == ["python"]
+        assert hook["require_serial"] is True
+
+
+# ----- --force-exclude ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("legacy").mkdir()
+    Path("legacy/old.py").write_text(VULNERABLE)
+    Path("store.py").write_text(VULNERABLE)
+    Path("pyproject.toml").write_text("[tool.walint]\nexclude = ['legacy']\n")
+    return tmp_path
+
+
+def _check(*args):
+    return CliRunner().invoke(main, ["check", "--output-format", "concise", *args])
+
+
+def test_files_named_on_the_command_line_are_checked_even_if_excluded(project):
+    assert "legacy/old.py:8:9: WAL001" in _check("legacy/old.py").output
+    assert _check(".").output.startswith("store.py:8:9: WAL001")
+
+
+def test_force_exclude_keeps_them_out(project):
+    result = _check("--force-exclude", "legacy/old.py", "store.py")
+    assert result.exit_code == 1 and "legacy" not in result.output and "store.py" in result.output
+    assert _check("--force-exclude", "legacy/old.py").exit_code == 0
+    assert _check("--force-exclude", "legacy").exit_code == 0
+
+
+def test_force_exclude_from_the_configuration(project):
+    Path("pyproject.toml").write_text("[tool.walint]\nexclude = ['legacy']\nforce-exclude = true\n")
+    assert _check("legacy/old.py").exit_code == 0
+    assert _check("--no-force-exclude", "legacy/old.py").exit_code == 1
+
+
+def test_force_exclude_does_not_look_above_the_working_directory(tmp_path, monkeypatch):
+    """A bare name must not exclude everything because a parent directory happens to match it."""
+    (tmp_path / "legacy" / "app").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "legacy" / "app")
+    Path("store.py").write_text(VULNERABLE)
+    assert _check("--force-exclude", "--exclude", "legacy", "store.py").exit_code == 1
+
+
+# ----- the real pre-commit ------------------------------------------------------------------
+
+
+def _git(*args, cwd):
+    subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _hook_repository(destination: Path) -> Path:
+    """This checkout's files (tracked, and new ones not ignored) committed to a fresh repository.
+
+    pre-commit installs hooks from a commit; copying keeps the test independent of what
+    is committed in the checkout under test.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
+    )
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: nothing for pre-commit to install from")
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    _git("init", "-q", cwd=destination)
+    _git("add", "-A", cwd=destination)
+    _git("commit", "-q", "-m", "hooks under test", cwd=destination)
+    return destination
+
+
+def test_pre_commit_try_repo_fails_on_a_fallback_then_passes_once_it_is_fixed(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    hooks = _hook_repository(tmp_path / "hooks")
+    work = tmp_path / "work"
+    (work / "legacy").mkdir(parents=True)
+    (work / "store.py").write_text(VULNERABLE)
+    (work / "legacy" / "old.py").write_text(VULNERABLE)  # excluded: must stay quiet by name too
+    (work / "pyproject.toml").write_text("[tool.walint]\nexclude = ['legacy']\n")
+    _git("init", "-q", cwd=work)
+    _git("add", "-A", cwd=work)
+    env = dict(
+        os.environ,
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"),
+        GIT_AUTHOR_NAME="walint tests",
+        GIT_AUTHOR_EMAIL="tests@walint.invalid",
+        GIT_COMMITTER_NAME="walint tests",
+        GIT_COMMITTER_EMAIL="tests@walint.invalid",
+        NO_COLOR="1",
+    )
+    env.pop("VIRTUAL_ENV", None)
+
+    def try_repo():
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), "walint", "--all-files", "--color", "never"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+        )
+
+    failed = try_repo()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "walint" in failed.stdout and "Failed" in failed.stdout
+    assert "store.py:8:9: WAL001" in failed.stdout
+    assert "legacy" not in failed.stdout.split("hook id: walint", 1)[1]
+
+    (work / "store.py").write_text(GUARDED)
+    _git("add", "-A", cwd=work)
+    passed = try_repo()
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout

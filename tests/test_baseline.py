@@ -37,7 +37,7 @@ def _check(*args):
 def test_write_then_check_reports_nothing(project):
     written = _check("--write-baseline", "walint-baseline.json", "src")
     assert written.exit_code == 0
-    assert "wrote 1 findings to walint-baseline.json" in written.output
+    assert "walint: wrote 1 finding to walint-baseline.json" in written.output
     document = json.loads(Path("walint-baseline.json").read_text())
     assert document == {
         "version": 1,

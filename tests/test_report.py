@@ -7,6 +7,9 @@ is validated against the official SARIF 2.1.0 schema shipped in tests/data.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -138,6 +141,33 @@ def test_colour_only_when_asked(store):
     plain = FORMATS["concise"]([_finding(store)], _context())
     coloured = FORMATS["concise"]([_finding(store)], _context(colour=True))
     assert "\x1b[" not in plain and "\x1b[1;31mWAL001\x1b[0m" in coloured
+
+
+def _on_a_terminal(args, env):
+    """Run walint with its stdout on a pseudo-terminal and return what it printed."""
+    pty = pytest.importorskip("pty")
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "walint", *args], stdout=secondary, stderr=secondary, env=env)
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closed when walint exited
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=60)
+    os.close(primary)
+    return output.decode()
+
+
+def test_the_command_line_colours_a_terminal_only(store):
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert "\x1b[1;31mWAL001" in _on_a_terminal(["check", store], env)
+    assert "\x1b[" not in _on_a_terminal(["check", store], dict(env, NO_COLOR="1"))
+    assert "\x1b[" not in CliRunner().invoke(main, ["check", store]).output
 
 
 def test_colour_on_a_terminal_unless_no_color(monkeypatch):

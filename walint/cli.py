@@ -105,33 +105,41 @@ def file_selection_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 @dataclass(frozen=True)
+class StdinSource:
+    """Source read from standard input (PATH `-`), and the file it stands for."""
+
+    display: str
+    data: bytes
+    # --force-exclude and an excluded --stdin-filename: check nothing (a fix echoes it back).
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
 class Inputs:
     """What a command works on: the settings, then the files or the source read from stdin."""
 
     settings: Settings
     files: List[Candidate]
-    # (the name it stands for, its bytes) when PATH is `-`; None otherwise.
-    stdin: Optional[Tuple[str, bytes]] = None
+    stdin: Optional[StdinSource] = None
 
 
-def resolve_inputs(paths: Sequence[str], selection: FileSelection, extra: Options = Options()) -> Inputs:
-    """Load the configuration, merge the flags (and ``extra``), and find the files.
+def resolve_inputs(paths: Sequence[str], selection: FileSelection, extend_select: Tuple[str, ...] = ()) -> Inputs:
+    """Load the configuration, merge the flags (plus ``extend_select``), and find the files.
 
-    Exits 2 on a configuration error or a missing path. With ``--force-exclude``, an
-    excluded ``--stdin-filename`` gives no files and no stdin source.
+    Exits 2 on a configuration error or a missing path.
     """
     if STDIN_PATH in paths and len(paths) > 1:
         fail("`-` (standard input) cannot be combined with other paths")
     reading_stdin = list(paths) == [STDIN_PATH]
     try:
-        settings = resolve_settings(_file_options(paths, selection, reading_stdin), _command_line_options(selection, extra))
+        file_options = _file_options(paths, selection, reading_stdin)
+        settings = resolve_settings(file_options, _command_line_options(selection, extend_select))
     except ConfigError as error:
         fail(str(error))
     if reading_stdin:
         display = selection.stdin_filename or STDIN_PATH
-        if settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude):
-            return Inputs(settings, [])
-        return Inputs(settings, [], (display, click.get_binary_stream("stdin").read()))
+        excluded = bool(settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude))
+        return Inputs(settings, [], StdinSource(display, sys.stdin.buffer.read(), excluded))
     try:
         files = discover(paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude)
     except PathNotFound as missing:
@@ -149,14 +157,14 @@ def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin:
     return load_config(found) if found else Options()
 
 
-def _command_line_options(selection: FileSelection, extra: Options) -> Options:
+def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ...]) -> Options:
     def codes(values: Tuple[str, ...], flag: str) -> Optional[Tuple[str, ...]]:
         return parse_codes(values, flag) if values else None
 
-    extend_select = (codes(selection.extend_select, "--extend-select") or ()) + (extra.extend_select or ())
+    extended = (codes(selection.extend_select, "--extend-select") or ()) + extend_select
     return Options(
         select=codes(selection.select, "--select"),
-        extend_select=extend_select or None,
+        extend_select=extended or None,
         ignore=codes(selection.ignore, "--ignore"),
         exclude=selection.exclude or None,
         extend_exclude=selection.extend_exclude or None,
@@ -200,8 +208,7 @@ def check(
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
-    extra = Options(extend_select=(UNUSED_SUPPRESSION,) if report_unused_noqa else None)
-    inputs = resolve_inputs(paths, selection, extra)
+    inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
     result = _run(paths, inputs)
     for path, problem in result.errors:
         click.echo(f"walint: error: {path}: {problem}", err=True)
@@ -210,7 +217,8 @@ def check(
         if write_baseline_file:
             Baseline.of(findings, Path(write_baseline_file)).save(Path(write_baseline_file))
             if not quiet:
-                click.echo(f"walint: wrote {len(findings)} findings to {write_baseline_file}", err=True)
+                noun = "finding" if len(findings) == 1 else "findings"
+                click.echo(f"walint: wrote {len(findings)} {noun} to {write_baseline_file}", err=True)
             sys.exit(EXIT_ERROR if result.errors else EXIT_CLEAN)
         if baseline_file:
             findings = Baseline.load(Path(baseline_file)).new_findings(findings)
@@ -223,8 +231,10 @@ def check(
 
 
 def _run(paths: Sequence[str], inputs: Inputs) -> RunResult:
-    if inputs.stdin is not None:
-        result = check_stdin(*inputs.stdin, inputs.settings)
+    if inputs.stdin is not None and inputs.stdin.excluded:
+        result = RunResult()
+    elif inputs.stdin is not None:
+        result = check_stdin(inputs.stdin.display, inputs.stdin.data, inputs.settings)
     else:
         result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]))
     return drop_per_file_ignores(result, inputs.settings)
@@ -240,8 +250,8 @@ def _write_report(
 ) -> None:
     context = ReportContext(
         rules=rule_infos(),
-        source_lines=SourceLines(dict([inputs.stdin]) if inputs.stdin else None),
-        colour=output_file is None and use_colour(click.get_text_stream("stdout").isatty()),
+        source_lines=SourceLines({inputs.stdin.display: inputs.stdin.data} if inputs.stdin else None),
+        colour=output_file is None and use_colour(sys.stdout.isatty()),
         show_summary=not quiet,
     )
     if statistics:

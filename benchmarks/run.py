@@ -905,7 +905,7 @@ def ratio_goal(
         return Goal(text, None, target, None, missing)
     value = numerator.median / denominator.median  # type: ignore[operator]
     met = value <= limit if at_most else value >= limit
-    shown = f"{value:.3g}×"
+    shown = f"{value:,.0f}×" if value >= 100 else f"{value:.3g}×"
     lower = numerator.timed_out and not denominator.timed_out  # the true ratio is higher
     upper = denominator.timed_out and not numerator.timed_out  # the true ratio is lower
     if lower or upper:

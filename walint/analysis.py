@@ -100,6 +100,8 @@ class Site:
     flagged: bool = False
     # The innermost `try` whose body (not handlers) holds this site.
     try_node: Optional[cst.CSTNode] = None
+    # The simple statement line holding the site, where a fix can insert before it.
+    line: Optional[cst.CSTNode] = None
 
 
 @dataclass(eq=False)
@@ -927,6 +929,12 @@ class ModuleModel:
         for unit in self.units[1:]:
             yield unit.scope
 
+    def try_of_handler(self, handler: cst.CSTNode, unit: Unit) -> Optional[TryFacts]:
+        for try_facts in self.facts(unit).tries:
+            if any(h is handler for h, _ in try_facts.handlers):
+                return try_facts
+        return None
+
     def opens_connection(self, unit: Unit) -> bool:
         if unit is self.module_unit:
             return False
@@ -986,6 +994,7 @@ class _UnitWalker:
         self.model = model
         self.unit = unit
         self.facts = UnitFacts()
+        self._line: Optional[cst.CSTNode] = None
 
     def run(self) -> UnitFacts:
         ctx = _Ctx(self.unit.scope, None, False, False)
@@ -1002,7 +1011,16 @@ class _UnitWalker:
 
     def _site(self, node: cst.CSTNode, ctx: _Ctx, statement: cst.CSTNode) -> Site:
         return Site(
-            node, self.unit, ctx.scope, ctx.handler, ctx.guarded, ctx.conditional, statement, ctx.flagged, ctx.try_node
+            node,
+            self.unit,
+            ctx.scope,
+            ctx.handler,
+            ctx.guarded,
+            ctx.conditional,
+            statement,
+            ctx.flagged,
+            ctx.try_node,
+            self._line,
         )
 
     def _add(self, node: Optional[cst.CSTNode], ctx: _Ctx, statement: cst.CSTNode) -> None:
@@ -1036,8 +1054,10 @@ class _UnitWalker:
     ) -> bool:
         """Record one statement; True when it guards everything after it."""
         model = self.model
+        self._line = None
         if isinstance(statement, _SIMPLE_LINES):
             guards = False
+            self._line = statement
             for small in statement.body:
                 if isinstance(small, cst.Return):
                     if small.value is not None:
@@ -1062,6 +1082,7 @@ class _UnitWalker:
                     self._add(small, ctx, small)
                     if model.is_guard_call(small, ctx.scope):
                         guards = True
+            self._line = None
             return guards
         if isinstance(statement, cst.If):
             self._add(statement.test, ctx, statement)

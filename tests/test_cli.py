@@ -33,9 +33,9 @@ def test_findings_exit_1_with_ruff_style_lines(tmp_path):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     path = os.path.normpath(str(tmp_path / "store.py"))
-    assert lines[0].startswith(f"{path}:1:46: WAL002 Transient error `disk i/o error`")
-    assert lines[1].startswith(f"{path}:6:9: WAL001 ")
-    assert lines[-1] == "Found 2 errors."
+    assert lines[0].startswith(f"{path}:1:46: WAL002 [*] Transient error `disk i/o error`")
+    assert lines[1].startswith(f"{path}:6:9: WAL001 [*] ")
+    assert lines[-2:] == ["Found 2 errors.", "[*] 2 fixable with `walint fix`."]
 
 
 def test_clean_exit_0(tmp_path):
@@ -68,7 +68,10 @@ def test_json_output_has_ruffs_shape(tmp_path):
     assert set(first) == {"code", "message", "filename", "location", "end_location", "fix", "url", "noqa_row"}
     assert first["location"] == {"row": 6, "column": 9}
     assert first["end_location"] == {"row": 6, "column": 51}
-    assert first["noqa_row"] == 6 and first["fix"] is None
+    assert first["noqa_row"] == 6
+    assert first["fix"]["applicability"] == "safe"
+    assert first["fix"]["message"] == "Replace the WAL setup with `apply_wal_with_fallback(...)`"
+    assert {"content": "    apply_wal_with_fallback(conn)\n", "location": {"row": 3, "column": 1}, "end_location": {"row": 7, "column": 1}} in first["fix"]["edits"]
 
 
 def test_json_output_when_clean_is_an_empty_list(tmp_path):

@@ -44,7 +44,7 @@ def test_python_dash_m_walint_docs_check_passes_on_the_repository():
 
 def test_a_page_is_the_docstring_with_a_heading_and_status():
     page = render_page(RULES_BY_CODE["WAL001"])
-    assert page.startswith("# unguarded-fallback (WAL001)\n\nFix is not available. On by default.\n\n## What it does\n")
+    assert page.startswith("# unguarded-fallback (WAL001)\n\nFix is available. On by default.\n\n## What it does\n")
     assert RULES_BY_CODE["WAL001"].documentation() in page
     off = render_page(RULES_BY_CODE["WAL100"])
     assert "Off by default: select `WAL100` to turn it on." in off
@@ -63,7 +63,7 @@ def test_rules_lists_code_name_fixable_default_as_text_and_json():
     header, *rows = listing.output.splitlines()
     assert header.split() == ["Code", "Name", "Fixable", "Default", "Summary"]
     assert [row.split()[:4] for row in rows] == [
-        [rule.code, rule.name, "no", "on" if rule.default_enabled else "off"] for rule in ALL_RULES
+        [rule.code, rule.name, "yes" if rule.fixable else "no", "on" if rule.default_enabled else "off"] for rule in ALL_RULES
     ]
     as_json = json.loads(CliRunner().invoke(main, ["rules", "--output-format", "json"]).output)
     assert [row["code"] for row in as_json] == [rule.code for rule in ALL_RULES]

@@ -302,9 +302,14 @@ def test_statistics(store):
     Path("markers.py").write_text(VULNERABLE)
     result = _cli("--statistics", ".")
     assert result.exit_code == 1
-    assert result.output.splitlines() == ["2\tWAL001\t[ ] unguarded-fallback", "1\tWAL002\t[ ] transient-marker", "Found 3 errors."]
+    assert result.output.splitlines() == [
+        "2\tWAL001\t[*] unguarded-fallback",
+        "1\tWAL002\t[*] transient-marker",
+        "Found 3 errors.",
+        "[*] 3 fixable with `walint fix`.",
+    ]
     as_json = json.loads(_cli("--statistics", "--output-format", "json", ".").output)
-    assert as_json[0] == {"code": "WAL001", "name": "unguarded-fallback", "count": 2, "fixable": False}
+    assert as_json[0] == {"code": "WAL001", "name": "unguarded-fallback", "count": 2, "fixable": True}
 
 
 def test_statistics_text_unit():
@@ -315,7 +320,7 @@ def test_statistics_text_unit():
 def test_exit_zero_and_quiet(store):
     result = _cli("--exit-zero", "--quiet", "--output-format", "concise", store)
     assert result.exit_code == 0
-    assert result.output.splitlines() == ["store.py:5:9: WAL001 Journal mode `DELETE` set in an `except` handler without checking that the database is not already in WAL on disk"]
+    assert result.output.splitlines() == ["store.py:5:9: WAL001 [*] Journal mode `DELETE` set in an `except` handler without checking that the database is not already in WAL on disk"]
     Path("clean.py").write_text("x = 1\n")
     assert _cli("--quiet", "clean.py").output == ""
 

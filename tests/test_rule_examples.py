@@ -6,6 +6,7 @@ import pytest
 
 from expectations import actual_marks, describe_mismatch, expected_marks
 from walint.engine import check_source
+from walint.fixer import fix_source
 from walint.rules import ALL_RULES
 from walint.settings import Settings
 
@@ -39,3 +40,26 @@ def test_rule_has_examples_and_docs(rule):
     doc = rule.documentation()
     for section in ("## What it does", "## Why is this bad?", "## Example", "Use instead:", "## Fix safety"):
         assert section in doc, f"{rule.code} docs lack {section!r}"
+
+
+FIXED_CASES = [
+    pytest.param(rule, example, id=f"{rule.code}-invalid-{index}")
+    for rule in ALL_RULES
+    for index, example in enumerate(rule.INVALID)
+    if example.fixed is not None
+]
+
+
+@pytest.mark.parametrize("rule, example", FIXED_CASES)
+def test_example_fix(rule, example):
+    """``fixed`` is the example after ``walint fix --unsafe-fixes`` (Fixit's expected_replacement)."""
+    fixed, run = fix_source("example.py", example.code.encode(), Settings(select=(rule.code,)), unsafe=True)
+    assert not run.errors
+    assert fixed.decode() == example.fixed
+    again, _ = fix_source("example.py", fixed, Settings(select=(rule.code,)), unsafe=True)
+    assert again == fixed
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL_RULES if r.fixable], ids=lambda r: r.code)
+def test_fixable_rules_show_a_fix(rule):
+    assert any(example.fixed is not None for example in rule.INVALID), f"{rule.code} is fixable: give an example its fix"

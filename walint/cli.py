@@ -1,4 +1,4 @@
-"""The ``walint`` command line: ``check``, ``rules`` and ``explain``.
+"""The ``walint`` command line: ``check``, ``fix``, ``helper``, ``rules`` and ``explain``.
 
 ``check`` goes: configuration and flags -> :class:`Settings` -> the files (discovery) or
 standard input -> the engine (``walint.runner``) -> ``per-file-ignores`` -> baseline ->
@@ -17,13 +17,13 @@ import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, Sequence, Tuple
 
 import click
 
 from walint import __version__
 from walint.baseline import Baseline, BaselineError
-from walint.config import ConfigError, Options, find_config, load_config, parse_codes, resolve_settings
+from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded
 from walint.docs import render_page, rule_infos
 from walint.engine import UNUSED_SUPPRESSION
@@ -33,6 +33,9 @@ from walint.report import statistics as statistics_report
 from walint.rules import RULES_BY_CODE
 from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
 from walint.settings import Settings
+
+if TYPE_CHECKING:
+    from walint.fixer import FixRun
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 STDIN_PATH = "-"
@@ -123,8 +126,11 @@ class Inputs:
     stdin: Optional[StdinSource] = None
 
 
-def resolve_inputs(paths: Sequence[str], selection: FileSelection, extend_select: Tuple[str, ...] = ()) -> Inputs:
-    """Load the configuration, merge the flags (plus ``extend_select``), and find the files.
+def resolve_inputs(
+    paths: Sequence[str], selection: FileSelection, extend_select: Tuple[str, ...] = (), helper: Optional[str] = None
+) -> Inputs:
+    """Load the configuration, merge the flags (plus ``extend_select`` and ``helper``), and
+    find the files.
 
     Exits 2 on a configuration error or a missing path.
     """
@@ -133,7 +139,7 @@ def resolve_inputs(paths: Sequence[str], selection: FileSelection, extend_select
     reading_stdin = list(paths) == [STDIN_PATH]
     try:
         file_options = _file_options(paths, selection, reading_stdin)
-        settings = resolve_settings(file_options, _command_line_options(selection, extend_select))
+        settings = resolve_settings(file_options, _command_line_options(selection, extend_select, helper))
     except ConfigError as error:
         fail(str(error))
     if reading_stdin:
@@ -157,7 +163,7 @@ def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin:
     return load_config(found) if found else Options()
 
 
-def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ...]) -> Options:
+def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ...], helper: Optional[str] = None) -> Options:
     def codes(values: Tuple[str, ...], flag: str) -> Optional[Tuple[str, ...]]:
         return parse_codes(values, flag) if values else None
 
@@ -170,6 +176,7 @@ def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ..
         extend_exclude=selection.extend_exclude or None,
         respect_gitignore=selection.respect_gitignore,
         force_exclude=selection.force_exclude,
+        helper=parse_helper(helper, "--helper") if helper is not None else None,
     )
 
 
@@ -248,12 +255,7 @@ def _write_report(
     statistics: bool,
     quiet: bool,
 ) -> None:
-    context = ReportContext(
-        rules=rule_infos(),
-        source_lines=SourceLines({inputs.stdin.display: inputs.stdin.data} if inputs.stdin else None),
-        colour=output_file is None and use_colour(sys.stdout.isatty()),
-        show_summary=not quiet,
-    )
+    context = _report_context(inputs, output_file, quiet)
     if statistics:
         as_json = output_format in ("json", "json-lines")
         text = (statistics_report.render_json if as_json else statistics_report.render_text)(findings, context)
@@ -267,6 +269,191 @@ def _write_report(
         Path(output_file).write_text(text, encoding="utf-8")
     except OSError as error:
         fail(f"{output_file}: cannot write the report: {error.strerror or error}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@file_selection_options
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there are any.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that drop statements besides the hazard.")
+@click.option(
+    "--helper",
+    metavar="MODULE:FUNCTION",
+    help=f"Where fixed code imports the safe helper from [default: {Settings.helper}].",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["full", "concise"]),
+    default="full",
+    show_default=True,
+    help="How to show the findings that remain.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print the remaining findings and nothing else.")
+def fix(
+    paths: Sequence[str],
+    selection: FileSelection,
+    diff: bool,
+    unsafe_fixes: bool,
+    helper: Optional[str],
+    output_format: str,
+    quiet: bool,
+) -> None:
+    """Fix PATHS in place (default: the current directory; `-`: stdin to stdout).
+
+    Safe fixes are applied (`walint explain CODE` says which are which); the file is
+    re-checked and fixed again until nothing changes, then written atomically.
+    """
+    from walint.fixer import fix_files, write_change
+
+    inputs = resolve_inputs(paths, selection, helper=helper)
+    if inputs.stdin is not None:
+        _fix_stdin(inputs.stdin, inputs.settings, diff, unsafe_fixes, output_format, quiet)
+        return
+    roots = list(paths or ["."])
+    run = fix_files(inputs.files, inputs.settings, roots, unsafe_fixes)
+    for display, (before, after) in sorted(run.changes.items()):
+        if diff:
+            click.echo(unified_diff(display, before, after), nl=False)
+            continue
+        problem = write_change(display, before, after, roots)
+        if problem is not None:
+            run.errors.append((display, problem))
+            run.fixed -= run.fixed_in.get(display, 0)
+    _finish_fix(run, inputs, output_format, quiet, diff, err=False)
+
+
+def _fix_stdin(
+    stdin: StdinSource, settings: Settings, diff: bool, unsafe: bool, output_format: str, quiet: bool
+) -> None:
+    """`walint fix -`: the fixed source goes to stdout, everything else to stderr."""
+    from walint.fixer import FixRun, fix_source
+
+    if stdin.excluded:
+        data, run = stdin.data, FixRun()
+    else:
+        data, run = fix_source(stdin.display, stdin.data, settings, unsafe)
+    if diff:
+        if data != stdin.data:
+            click.echo(unified_diff(stdin.display, stdin.data, data), nl=False)
+            run.changes[stdin.display] = (stdin.data, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    _finish_fix(run, Inputs(settings, [], stdin), output_format, quiet, diff, err=True, fixed_stdin=data)
+
+
+def _finish_fix(
+    run: FixRun,
+    inputs: Inputs,
+    output_format: str,
+    quiet: bool,
+    diff: bool,
+    err: bool,
+    fixed_stdin: Optional[bytes] = None,
+) -> NoReturn:
+    for path, problem in run.errors:
+        click.echo(f"walint: error: {path}: {problem}", err=True)
+    if not run.converged:
+        click.echo(
+            "walint: error: the fixes did not settle after several rounds; "
+            "this is a bug in walint, please report it with the file",
+            err=True,
+        )
+    if diff:
+        if not quiet:
+            noun = "error" if run.fixed == 1 else "errors"
+            click.echo(f"Would fix {run.fixed} {noun} ({len(run.remaining)} remaining).", err=True)
+        sys.exit(EXIT_ERROR if run.errors else (EXIT_FINDINGS if run.changes else EXIT_CLEAN))
+    if run.remaining:
+        context = _report_context(inputs, None, quiet=True, stdin_data=fixed_stdin, err=err)
+        click.echo(FORMATS[output_format](run.remaining, context), nl=False, err=err, color=context.colour)
+    if not quiet:
+        total = run.fixed + len(run.remaining)
+        noun = "error" if total == 1 else "errors"
+        hidden = sum(1 for f in run.remaining if f.fix is not None and not f.fix.is_safe)
+        more = f"\n[*] {hidden} more fixable with `walint fix --unsafe-fixes`." if hidden else ""
+        if total:
+            click.echo(f"Found {total} {noun} ({run.fixed} fixed, {len(run.remaining)} remaining).{more}", err=err)
+        else:
+            click.echo("All checks passed!", err=err)
+    if run.errors or not run.converged:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if run.remaining else EXIT_CLEAN)
+
+
+def unified_diff(display: str, before: bytes, after: bytes) -> str:
+    """A unified diff of one file's fix, decoded the way Python reads the file."""
+    import difflib
+
+    from walint.fixes import split_lines
+
+    encoding = source_encoding(before)
+    old = split_lines(before.decode(encoding, errors="replace"))
+    new = split_lines(after.decode(encoding, errors="replace"))
+    lines = difflib.unified_diff(old, new, fromfile=display, tofile=display)
+    return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+
+
+def source_encoding(data: bytes) -> str:
+    """The encoding a Python file declares (PEP 263), or UTF-8."""
+    import io
+    import tokenize
+
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except (SyntaxError, LookupError):
+        return "utf-8"
+
+
+@main.command("helper")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the module; `-` for standard output.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def helper_command(output: str, force: bool) -> None:
+    """Write a self-contained copy of the safe helper module (standard library only).
+
+    Vendor it into your package and point fixes at it with `helper =
+    "yourpkg.module:apply_wal_with_fallback"` in [tool.walint] (or `--helper`), so
+    fixed code does not need walint installed at run time.
+    """
+    from importlib import resources
+
+    source = resources.files("walint").joinpath("runtime.py").read_bytes()
+    header = (
+        f"# Copied from walint {__version__} (`walint helper`): the safe way to enable WAL.\n"
+        "# Standard library only; regenerate it rather than editing it.\n"
+    ).encode()
+    if output == STDIN_PATH:
+        sys.stdout.buffer.write(header + source)
+        return
+    target = Path(output)
+    if target.exists() and not force:
+        fail(f"{output} exists; pass --force to overwrite it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(header + source)
+    except OSError as error:
+        fail(f"{output}: cannot write the helper: {error.strerror or error}")
+    click.echo(f"walint: wrote the helper to {output}", err=True)
+
+
+def _report_context(
+    inputs: Inputs, output_file: Optional[str], quiet: bool, stdin_data: Optional[bytes] = None, err: bool = False
+) -> ReportContext:
+    """How to render findings: code frames from the files (or stdin), colour on a terminal."""
+    stdin = inputs.stdin
+    stream = sys.stderr if err else sys.stdout
+    return ReportContext(
+        rules=rule_infos(),
+        source_lines=SourceLines({stdin.display: stdin_data if stdin_data is not None else stdin.data} if stdin else None),
+        colour=output_file is None and use_colour(stream.isatty()),
+        show_summary=not quiet,
+    )
 
 
 def use_colour(is_tty: bool) -> bool:

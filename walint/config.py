@@ -127,6 +127,13 @@ def parse_codes(values: Iterable[str], where: str) -> Codes:
     return codes
 
 
+def parse_helper(value: str, where: str) -> str:
+    """A ``module.path:function`` helper setting given on the command line."""
+    if not _HELPER_RE.match(value):
+        raise ConfigError(f"{where} must be 'module.path:function', like the default {Settings.helper!r}")
+    return value
+
+
 # ----- reading and checking ------------------------------------------------------------
 
 

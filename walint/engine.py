@@ -10,7 +10,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
-from walint.findings import Finding, Location
+from walint.findings import Finding, Fix, Location
 from walint.rules import ALL_RULES, Report, Rule
 from walint.settings import Settings
 # suppressed_codes stays importable from here, where callers first found it.
@@ -134,13 +134,15 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
         if is_suppressed(code, line):
             used.setdefault(start.row, set()).add(code)
             continue
+        fix, no_fix_reason = _fix(module, report)
         finding = Finding(
             path,
             code,
             report.message,
             start,
             end,
-            no_fix_reason=report.no_fix_reason,
+            fix=fix,
+            no_fix_reason=no_fix_reason,
             fingerprint=" ".join(line.split()),
         )
         findings.setdefault((code, start.row, start.column), finding)
@@ -155,3 +157,18 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
             finding = Finding(path, UNUSED_SUPPRESSION, message, start, end, fingerprint=" ".join(line.split()))
             findings.setdefault((UNUSED_SUPPRESSION, start.row, start.column), finding)
     return tuple(sorted(findings.values(), key=lambda f: f.sort_key))
+
+
+def _fix(module: "object", report: Report) -> Tuple[Optional[Fix], Optional[str]]:
+    """Render a report's fix plan into line edits against the module's own text."""
+    if report.fix is None:
+        return None, report.no_fix_reason
+    from walint.fixes import line_edits, render
+
+    fixed = render(module, report.fix)  # type: ignore[arg-type]
+    if fixed is None:
+        return None, "the rewrite would not produce valid Python; fix this one by hand"
+    edits = line_edits(module.code, fixed)  # type: ignore[attr-defined]
+    if not edits:
+        return None, report.no_fix_reason
+    return Fix(report.fix.title, report.fix.applicability, edits), None

@@ -35,6 +35,11 @@ class Fix:
     applicability: str  # "safe" or "unsafe", as in ruff
     edits: Tuple[Edit, ...] = ()
 
+    @property
+    def is_safe(self) -> bool:
+        """Applied by plain ``walint fix``; unsafe fixes need ``--unsafe-fixes``."""
+        return self.applicability == "safe"
+
 
 @dataclass(frozen=True)
 class Finding:

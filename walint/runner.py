@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from walint.discovery import Candidate, is_candidate, read_bytes
 from walint.engine import FileResult, active_rules, check_source
@@ -26,7 +26,13 @@ class RunResult:
     files_parsed: int = 0
 
 
-def check_files(candidates: Sequence[Candidate], settings: Settings, roots: Sequence[str] = ()) -> RunResult:
+# Reads a file: its bytes, or None and why not. `walint fix` passes one that serves its edits.
+Reader = Callable[[Path], Tuple[Optional[bytes], Optional[str]]]
+
+
+def check_files(
+    candidates: Sequence[Candidate], settings: Settings, roots: Sequence[str] = (), read: Reader = read_bytes
+) -> RunResult:
     """Check every file, then let findings follow imports between the files of the run.
 
     ``roots`` are the paths given on the command line; modules are named relative to
@@ -38,7 +44,7 @@ def check_files(candidates: Sequence[Candidate], settings: Settings, roots: Sequ
     analysed: Dict[str, FileResult] = {}
     skipped: Dict[str, Candidate] = {}
     for candidate in candidates:
-        data, problem = read_bytes(candidate.path)
+        data, problem = read(candidate.path)
         if data is None:
             result.errors.append((candidate.display, problem))
             continue
@@ -48,7 +54,7 @@ def check_files(candidates: Sequence[Candidate], settings: Settings, roots: Sequ
             analysed[candidate.display] = check_source(candidate.display, data, settings)
         else:
             skipped[os.path.abspath(candidate.display)] = candidate
-    _project_pass(index, analysed, skipped, settings)
+    _project_pass(index, analysed, skipped, settings, read)
     result.files_parsed = len(analysed)
     for display, file_result in analysed.items():
         result.findings.extend(file_result.findings)
@@ -61,13 +67,17 @@ def check_files(candidates: Sequence[Candidate], settings: Settings, roots: Sequ
 _MAX_PROJECT_ROUNDS = 6
 
 
-def _reanalyse(display: str, settings: Settings, external: Dict[str, object]) -> Optional[FileResult]:
-    data, _ = read_bytes(Path(display))
+def _reanalyse(display: str, settings: Settings, external: Dict[str, object], read: Reader) -> Optional[FileResult]:
+    data, _ = read(Path(display))
     return None if data is None else check_source(display, data, settings, external)
 
 
 def _project_pass(
-    index: ProjectIndex, analysed: Dict[str, FileResult], skipped: Dict[str, Candidate], settings: Settings
+    index: ProjectIndex,
+    analysed: Dict[str, FileResult],
+    skipped: Dict[str, Candidate],
+    settings: Settings,
+    read: Reader = read_bytes,
 ) -> None:
     """Join the summaries until no file learns anything new from the files it imports."""
     for display, file_result in analysed.items():
@@ -87,14 +97,14 @@ def _project_pass(
         for target in set(index.unparsed_targets(display, file_result.summary)):
             candidate = skipped.pop(target, None)
             if candidate is not None:
-                data, _ = read_bytes(candidate.path)
+                data, _ = read(candidate.path)
                 if data is not None and ROLLBACK_LITERAL_RE.search(data):
                     adopt(candidate, data)
     # Files that call an exported helper can hold a finding without holding a token.
     names = exported_function_names(r.summary for r in analysed.values() if r.summary is not None)
     if names:
         for key, candidate in list(skipped.items()):
-            data, _ = read_bytes(candidate.path)
+            data, _ = read(candidate.path)
             if data is not None and any(name in data for name in names):
                 del skipped[key]
                 adopt(candidate, data)
@@ -108,7 +118,7 @@ def _project_pass(
             if external == externals.get(display, {}):
                 continue
             externals[display] = external
-            updated = _reanalyse(display, settings, external)
+            updated = _reanalyse(display, settings, external, read)
             if updated is None:
                 continue
             analysed[display] = updated

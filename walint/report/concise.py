@@ -11,7 +11,7 @@ from walint.report.context import ReportContext
 def format_finding(finding: Finding, context: ReportContext) -> str:
     paint = context.paint
     location = f"{finding.path}:{finding.location.row}:{finding.location.column}:"
-    marker = " " + paint("[*]", "cyan") if finding.fix is not None else ""
+    marker = " " + paint("[*]", "cyan") if finding.fix is not None and finding.fix.is_safe else ""
     return f"{paint(location, 'bold')} {paint(finding.code, 'bold', 'red')}{marker} {finding.message}"
 
 
@@ -20,9 +20,11 @@ def summary(findings: Sequence[Finding]) -> str:
         return "All checks passed!"
     noun = "error" if len(findings) == 1 else "errors"
     lines = [f"Found {len(findings)} {noun}."]
-    fixable = sum(1 for f in findings if f.fix is not None)
-    if fixable:
-        lines.append(f"[*] {fixable} fixable with `walint fix`.")
+    fixable = sum(1 for f in findings if f.fix is not None and f.fix.is_safe)
+    hidden = sum(1 for f in findings if f.fix is not None and not f.fix.is_safe)
+    if fixable or hidden:
+        more = f" ({hidden} more with `walint fix --unsafe-fixes`)" if hidden else ""
+        lines.append(f"[*] {fixable} fixable with `walint fix`{more}.")
     return "\n".join(lines)
 
 

@@ -58,7 +58,8 @@ def render(findings: Sequence[Finding], context: ReportContext) -> str:
         block += code_frame(finding, context.source_lines(finding.path), context)
         pad = " " * (len(str(finding.location.row)) + 1)
         if finding.fix is not None:
-            block.append(f"{pad}= {context.paint('help', 'cyan', 'bold')}: {finding.fix.message}")
+            unsafe = "" if finding.fix.is_safe else " (unsafe: `walint fix --unsafe-fixes`)"
+            block.append(f"{pad}= {context.paint('help', 'cyan', 'bold')}: {finding.fix.message}{unsafe}")
         elif finding.no_fix_reason:
             block.append(f"{pad}= {context.paint('note', 'bold')}: {finding.no_fix_reason}")
         blocks.append("\n".join(block) + "\n")

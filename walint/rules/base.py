@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterator, Optional, Sequence, Tuple
 
 import libcst as cst
 
+from walint.fixes import FixPlan, HelperSpec
 from walint.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,9 +24,14 @@ class Valid:
 
 @dataclass(frozen=True)
 class Invalid:
-    """Code the rule must flag, with each expected finding marked ``# expect: CODE``."""
+    """Code the rule must flag, with each expected finding marked ``# expect: CODE``.
+
+    ``fixed`` is the code after ``walint fix --unsafe-fixes``, for examples whose
+    findings carry a fix (Fixit's ``expected_replacement``).
+    """
 
     code: str
+    fixed: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class Report:
 
     node: cst.CSTNode
     message: str
+    fix: Optional[FixPlan] = None
+    # Why there is no fix, when a user would expect one; shown by `walint fix`.
     no_fix_reason: Optional[str] = None
 
 
@@ -55,6 +63,11 @@ class Rule:
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         raise NotImplementedError
+
+    @property
+    def helper(self) -> HelperSpec:
+        """Where this run's fixes import the safe helper from (``helper`` setting)."""
+        return HelperSpec.from_setting(self.settings.helper)
 
     @classmethod
     def documentation(cls) -> str:

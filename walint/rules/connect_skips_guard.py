@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from walint.fixes import guard_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name
 
@@ -53,8 +54,16 @@ class ConnectSkipsGuard(Rule):
     ```
 
     ## Fix safety
-    There is no fix at the connect site: the hazard lives in the function the finding
-    names, and fixing that function (see WAL001) resolves this finding too.
+    A downgrade on a condition of the connect path gets the on-disk guard inserted
+    right before it: `if journal_mode_on_disk(conn) in ("wal", None): raise
+    sqlite3.OperationalError(...)`, so opening a database that is in WAL, or whose mode
+    cannot be read, fails loudly instead of corrupting it. Adding a guard changes
+    nothing but the hazard, so it is safe; better still, replace the condition with a
+    call of the safe helper by hand.
+
+    A call of a function that downgrades has no fix at the call: a guard there would
+    also refuse when the function would not have downgraded. The finding names where
+    the downgrade is, and guarding it there resolves this finding too.
 
     ## Known problems
     A downgrade reached through a call that is already inside an `except` handler is
@@ -63,6 +72,7 @@ class ConnectSkipsGuard(Rule):
 
     code = "WAL003"
     name = "connect-skips-guard"
+    fixable = True
     tokens = (b"journal_mode", b"disable_wal")
 
     VALID = (
@@ -97,7 +107,20 @@ def connect(path):
     if os.environ.get("BOARD_NO_WAL"):
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL003
     return conn
-"""
+""",
+            fixed="""
+import os
+import sqlite3
+from walint.runtime import journal_mode_on_disk
+
+def connect(path):
+    conn = sqlite3.connect(path)
+    if os.environ.get("BOARD_NO_WAL"):
+        if journal_mode_on_disk(conn) in ("wal", None):
+            raise sqlite3.OperationalError("refusing to leave WAL: the database is (or may be) in WAL on disk")
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL003
+    return conn
+""",
         ),
         Invalid(
             """
@@ -136,6 +159,7 @@ def open_board(path):
                             node,
                             f"Journal mode `{effect.rollback_modes[0].upper()}` set on a condition of this "  # type: ignore[union-attr]
                             "connect path without checking that the database is not already in WAL on disk",
+                            *guard_fix(model, site, self.helper),
                         )
                     continue
                 if not isinstance(node, cst.Call):
@@ -149,4 +173,5 @@ def open_board(path):
                     node,
                     f"`{callee_name(node)}()` can switch this new connection to a rollback journal "
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
+                    *guard_fix(model, site, self.helper),
                 )

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, List, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
 from walint.analysis import iter_subexpressions, refuses_none
+from walint.fixes import FixPlan, fail_closed_fix, lowercase_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
     from walint.analysis import ModuleModel, Scope
+
+
+NO_FIX_COMPARISON = 'only a plain `==`, `!=`, `in` or `not in` against "wal" is rewritten: refuse None by hand'
+NO_FIX_NORMALISE = "the probe can also return None, so `.lower()` would fail: normalise inside the probe"
 
 
 def _lowercases(expr: cst.BaseExpression) -> bool:
@@ -49,14 +54,17 @@ class FailOpenGuard(Rule):
     ```
 
     ## Fix safety
-    The fix is planned for `walint fix`: the comparison becomes `in ("wal", None)` (or
-    `not in` for `!=`), normalised with `.lower()` where needed, which only makes the
-    guard refuse in more cases. Until then, findings carry no fix.
+    The fix makes the comparison fail closed: `== "wal"` becomes `in ("wal", None)`,
+    `!= "wal"` becomes `not in ("wal", None)`, and a `("wal",)` collection gains `None`.
+    A case-sensitive comparison of a probe that cannot return None compares
+    `probe(...).lower()` instead. The guard then refuses in more cases and never in
+    fewer, so the fix is safe.
     """
 
     code = "WAL005"
     name = "fail-open-guard"
     tokens = (b"journal_mode",)
+    fixable = True
 
     VALID = (
         Valid(
@@ -84,7 +92,13 @@ def fallback(conn):
     if journal_mode_on_disk(conn) == "wal":  # expect: WAL005
         raise RuntimeError("refusing to leave WAL")
     conn.execute("PRAGMA journal_mode=DELETE")
-"""
+""",
+            fixed="""
+def fallback(conn):
+    if journal_mode_on_disk(conn) in ("wal", None):  # expect: WAL005
+        raise RuntimeError("refusing to leave WAL")
+    conn.execute("PRAGMA journal_mode=DELETE")
+""",
         ),
         Invalid(
             """
@@ -110,7 +124,16 @@ def fallback(conn):
     if _current_mode(conn) == "wal":  # expect: WAL005
         raise RuntimeError("refusing to leave WAL")
     conn.execute("PRAGMA journal_mode=DELETE")
-"""
+""",
+            fixed="""
+def _current_mode(conn):
+    return conn.execute("PRAGMA journal_mode").fetchone()[0].upper()
+
+def fallback(conn):
+    if _current_mode(conn).lower() == "wal":  # expect: WAL005
+        raise RuntimeError("refusing to leave WAL")
+    conn.execute("PRAGMA journal_mode=DELETE")
+""",
         ),
     )
 
@@ -118,10 +141,14 @@ def fallback(conn):
         for unit in model.units:
             for guard in model.facts(unit).guards:
                 problem = self._problem(model, guard.comparison, guard.test, guard.scope)
-                if problem:
-                    yield Report(guard.comparison, problem)
+                if problem is not None:
+                    message, fix, no_fix_reason = problem
+                    yield Report(guard.comparison, message, fix, None if fix else no_fix_reason)
 
-    def _problem(self, model: "ModuleModel", comparison: cst.Comparison, test: cst.BaseExpression, scope: "Scope") -> str:
+    def _problem(
+        self, model: "ModuleModel", comparison: cst.Comparison, test: cst.BaseExpression, scope: "Scope"
+    ) -> Optional[Tuple[str, Optional[FixPlan], str]]:
+        """The message, fix and reason for no fix, when the guard fails open."""
         operands = [comparison.left] + [c.comparator for c in comparison.comparisons]
         probed: List[Tuple[cst.BaseExpression, cst.CSTNode, "Scope"]] = [
             (operand, call, call_scope)
@@ -148,10 +175,14 @@ def fallback(conn):
             if not callee.probe_normalises and not _lowercases(operand):
                 unnormalised = True
         if may_be_none and not refuses_none(comparison, test):
-            return (
+            message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "
                 'return None); refuse it too: `in ("wal", None)`'
             )
+            return message, fail_closed_fix(comparison), NO_FIX_COMPARISON
         if unnormalised:
-            return "Guard compares the journal mode case-sensitively; normalise it with `.lower()` first"
-        return ""
+            message = "Guard compares the journal mode case-sensitively; normalise it with `.lower()` first"
+            operands = [operand for operand, _, _ in probed]
+            fix = lowercase_fix(comparison, operands[0]) if len(operands) == 1 and not may_be_none else None
+            return message, fix, NO_FIX_NORMALISE
+        return None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import libcst as cst
 
 from walint.analysis import dotted_name, iter_subexpressions
+from walint.fixes import suppress_fix, try_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
@@ -87,13 +88,17 @@ class SwallowedWalFailure(Rule):
     ```
 
     ## Fix safety
-    The fix is planned for `walint fix`: a `try` whose handlers only log or pass becomes
-    one call of the helper. Until then, findings carry no fix.
+    Where the `try` (or `with contextlib.suppress(...)`) holds the WAL pragma alone, the
+    fix replaces it with one call of the safe helper, which re-raises transient errors
+    and falls back only when WAL is unsupported and the file is not in WAL. It is safe
+    when the handlers only log, `pass`, `raise` or `return` (the helper logs the
+    fallback itself), and unsafe when they do more. Other shapes get no fix.
     """
 
     code = "WAL004"
     name = "swallowed-wal-failure"
     tokens = (b"journal_mode", b"enable_wal")
+    fixable = True
 
     VALID = (
         Valid(
@@ -146,7 +151,15 @@ import contextlib
 async def enable_wal(db):
     with contextlib.suppress(aiosqlite.OperationalError):
         await db.execute("PRAGMA journal_mode=WAL")  # expect: WAL004
-"""
+""",
+            fixed="""
+import contextlib
+from walint.runtime import apply_wal_with_fallback_async
+
+async def enable_wal(db):
+    # expect: WAL004
+    await apply_wal_with_fallback_async(db)
+""",
         ),
         Invalid(
             """
@@ -177,17 +190,19 @@ def on_connect(dbapi_connection, record):
                         break  # the first catching handler decides: it raises, retries or falls back
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags):
                         break
+                    fix, no_fix_reason = try_fix(model, unit, try_facts, self.helper)
                     for site in wal_sites:
                         yield Report(site.node, "Failure of `journal_mode=WAL` is swallowed; the connection "
-                                     "carries on in whatever journal mode it has")
+                                     "carries on in whatever journal mode it has", fix, no_fix_reason)
                     break
             for suppression in facts.suppressions:
                 if not catches_database_errors(suppression.exceptions):
                     continue
+                fix, no_fix_reason = suppress_fix(model, suppression, sites, self.helper)
                 for site in sites[suppression.body[0] : suppression.body[1]]:
                     if self._sets_wal(model, site):
                         yield Report(site.node, "Failure of `journal_mode=WAL` is suppressed; the connection "
-                                     "carries on in whatever journal mode it has")
+                                     "carries on in whatever journal mode it has", fix, no_fix_reason)
 
     @staticmethod
     def _sets_mode(model: "ModuleModel", site: "Site") -> bool:

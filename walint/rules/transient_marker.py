@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.analysis import Collection, Scope, collection_items, unwrap_collection
+from walint.fixes import remove_marker_fix
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
 from walint.rules.base import Invalid, Report, Rule, Valid
 
@@ -27,6 +28,8 @@ _RETRY_OR_HINT_NAME_RE = re.compile(
 _MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
 _PASS_THROUGH = frozenset({"any", "all", "bool"})
 _MAX_DEPTH = 8
+
+NO_FIX_SINGLE = "the message is tested on its own: delete the test, or re-raise, by hand"
 
 
 class TransientMarker(Rule):
@@ -65,9 +68,11 @@ class TransientMarker(Rule):
     ```
 
     ## Fix safety
-    The fix is planned for `walint fix`: it removes the transient element with its
-    comment and keeps the commas valid, which changes nothing but the hazard. Until
-    then, findings carry no fix.
+    The fix removes the transient element from the marker collection, with its trailing
+    comment, and keeps the commas valid (and a one-element tuple a tuple). It changes
+    nothing but the hazard, so it is safe. A transient message tested on its own
+    (`if "database is locked" in msg:`) has no automatic fix: which branch should run
+    instead is a decision for a person.
 
     ## Known problems
     A marker fragment that is not a full message (such as `"locked"`) is only seen in a
@@ -76,6 +81,7 @@ class TransientMarker(Rule):
 
     code = "WAL002"
     name = "transient-marker"
+    fixable = True
     tokens = (
         b"disk i/o",
         b"database is locked",
@@ -122,7 +128,12 @@ _WAL_INCOMPAT_MARKERS = (
     "locking protocol",
     "disk i/o error",  # expect: WAL002
 )
-"""
+""",
+            fixed="""
+_WAL_INCOMPAT_MARKERS = (
+    "locking protocol",
+)
+""",
         ),
         Invalid(
             """
@@ -170,7 +181,7 @@ def enable_wal(conn):
         reported: Set[int] = set()
         for node in self._singles.values():
             reported.add(id(node))
-            yield Report(node, self._message(node))
+            yield Report(node, self._message(node), no_fix_reason=NO_FIX_SINGLE)
         for collection in model.collections:
             transient = [item for item in collection_items(collection.node) if self._kind(item) == TRANSIENT]
             if not transient or not self._is_marker_collection(collection):
@@ -178,7 +189,7 @@ def enable_wal(conn):
             for item in transient:
                 if id(item) not in reported:
                     reported.add(id(item))
-                    yield Report(item, self._message(item))
+                    yield Report(item, self._message(item), remove_marker_fix(collection.node, item))
 
     # ----- classification ------------------------------------------------------------
 

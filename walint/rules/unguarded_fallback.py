@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from walint.fixes import fallback_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name
 
@@ -61,10 +62,22 @@ class UnguardedFallback(Rule):
     ```
 
     ## Fix safety
-    The fix is planned for `walint fix`: a `try` whose handlers only decide, log and
-    downgrade becomes one call of `walint.runtime.apply_wal_with_fallback`, which
-    re-raises transient errors and never downgrades a WAL file. Until then, findings
-    carry no fix.
+    Where the `try` body is the WAL pragma alone, the fix replaces the whole `try` with
+    one call of the safe helper (`walint.runtime.apply_wal_with_fallback`, or the
+    configured `helper`), keeping an assignment or `return` of the mode and `await` for
+    async code. The helper retries and re-raises transient errors, never downgrades a
+    file that is in WAL (or whose mode cannot be read), and logs the fallback itself.
+    That fix is safe when the handlers hold nothing but the decision (including local
+    names computed for it, such as `msg = str(exc).lower()`), logging, the downgrade,
+    `raise`, `return` or `pass`; it is unsafe when a handler does anything else (sets a
+    flag, closes a connection), because that would be dropped.
+
+    Elsewhere the fix inserts the on-disk guard before the downgrade: inside a handler
+    `if journal_mode_on_disk(conn) in ("wal", None): raise`, outside one an explicit
+    `sqlite3.OperationalError`. Adding a guard changes nothing but the hazard, so it is
+    safe. A guard alone still lets a transient error downgrade a brand-new file, which
+    only the helper prevents. Async code, and a downgrade whose connection cannot be
+    named, get no fix; `walint fix` says why.
 
     ## Known problems
     The guard is recognised by shape: a comparison of a mode read from the database
@@ -76,6 +89,7 @@ class UnguardedFallback(Rule):
     code = "WAL001"
     name = "unguarded-fallback"
     tokens = (b"journal_mode", b"disable_wal")
+    fixable = True
 
     VALID = (
         Valid(
@@ -133,7 +147,14 @@ def enable_wal(conn):
         conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.OperationalError:
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
-"""
+""",
+            fixed="""
+from walint.runtime import apply_wal_with_fallback
+
+def enable_wal(conn):
+    # expect: WAL001
+    apply_wal_with_fallback(conn)
+""",
         ),
         Invalid(
             """
@@ -161,7 +182,26 @@ def open_board(path):
     if not _use_wal:
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
     return conn
-"""
+""",
+            fixed="""
+import sqlite3
+from walint.runtime import journal_mode_on_disk
+
+_use_wal = True
+
+def open_board(path):
+    global _use_wal
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        _use_wal = False
+    if not _use_wal:
+        if journal_mode_on_disk(conn) in ("wal", None):
+            raise sqlite3.OperationalError("refusing to leave WAL: the database is (or may be) in WAL on disk")
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+    return conn
+""",
         ),
         Invalid(
             """
@@ -201,7 +241,10 @@ def enable_wal(conn):
             else:
                 what = f"Journal mode `{mode}` set"
             where = "in an `except` handler" if site.handler is not None else "on a flag set in an `except` handler"
+            fix, no_fix_reason = fallback_fix(model, site, self.helper)
             yield Report(
                 site.node,
                 f"{what} {where} without checking that the database is not already in WAL on disk",
+                fix,
+                no_fix_reason,
             )

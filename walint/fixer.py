@@ -1,0 +1,272 @@
+"""``walint fix``: apply the findings' fixes until none applies, then write each file once.
+
+Fixes are applied in memory, round after round (a fix that overlaps another waits for
+the next round, computed on the result of this one), so ``--diff`` and a real run share
+one code path. Only then are files written: atomically, never through a symlink that
+leaves the given roots, and never over a file that changed on disk since it was read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from walint.discovery import Candidate, read_bytes
+from walint.findings import Edit, Finding
+from walint.fixes import apply_edits, overlaps
+from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
+from walint.settings import Settings
+
+# Each round applies every fix that does not overlap an earlier one; a chain of fixes
+# longer than this is a bug (two fixes undoing each other), reported as such.
+MAX_ROUNDS = 10
+
+
+class FixError(Exception):
+    """A fix could not be applied to a file; the file is left as it was."""
+
+
+@dataclass
+class FixRun:
+    """What ``walint fix`` did, or (with ``--diff``) would do."""
+
+    # Findings left after the last round (no fix, an unsafe fix not asked for, or a conflict).
+    remaining: List[Finding] = field(default_factory=list)
+    fixed: int = 0
+    # Display path -> how many of the fixed findings were in that file.
+    fixed_in: Dict[str, int] = field(default_factory=dict)
+    # Display path -> (bytes before, bytes after) for every file the fixes change.
+    changes: Dict[str, Tuple[bytes, bytes]] = field(default_factory=dict)
+    # (display path, message): unreadable files, rule crashes, fixes refused, writes refused.
+    errors: List[Tuple[str, str]] = field(default_factory=list)
+    converged: bool = True
+
+
+def fixable(finding: Finding, unsafe: bool) -> bool:
+    return finding.fix is not None and bool(finding.fix.edits) and (unsafe or finding.fix.is_safe)
+
+
+def choose_fixes(findings: Iterable[Finding], unsafe: bool) -> Dict[str, List[Finding]]:
+    """Per file, the fixes to apply this round: in source order, none overlapping another."""
+    chosen: Dict[str, List[Finding]] = {}
+    for finding in sorted(findings, key=lambda f: f.sort_key):
+        if not fixable(finding, unsafe):
+            continue
+        taken = chosen.setdefault(finding.path, [])
+        edits = finding.fix.edits  # type: ignore[union-attr]
+        if any(overlaps(edits, other.fix.edits) for other in taken):  # type: ignore[union-attr]
+            continue
+        taken.append(finding)
+    return {path: fixes for path, fixes in chosen.items() if fixes}
+
+
+def _unique_edits(fixes: Sequence[Finding]) -> List[Edit]:
+    # Two fixes may add the same import line; it is one edit, applied once.
+    return list(dict.fromkeys(edit for finding in fixes for edit in finding.fix.edits))  # type: ignore[union-attr]
+
+
+def apply_fixes(data: bytes, fixes: Sequence[Finding]) -> bytes:
+    """``data`` with the fixes' edits applied, in the file's own encoding, BOM and newlines.
+
+    Raises :class:`FixError` when the result would not parse: walint never writes code
+    that it cannot read back.
+    """
+    import libcst as cst
+
+    try:
+        module = cst.parse_module(data)
+        text = apply_edits(module.code, _unique_edits(fixes))
+        fixed = text.encode(module.encoding)
+        cst.parse_module(fixed)
+        compile(fixed, "<fixed>", "exec", dont_inherit=True)
+    except UnicodeError as error:
+        raise FixError(f"the fixed code cannot be encoded as {module.encoding}: {error}") from None
+    except (cst.ParserSyntaxError, SyntaxError, ValueError) as error:
+        raise FixError(f"the fixed code would not parse ({str(error).splitlines()[0]}); left unchanged") from None
+    return fixed
+
+
+def _key(path: "os.PathLike[str] | str") -> str:
+    return os.path.normcase(os.path.abspath(os.fspath(path)))
+
+
+class _Sources:
+    """The bytes each file had when first read, and the fixed bytes that replace them.
+
+    The checker reads through this, so every round sees the previous rounds' fixes and
+    every edit lands on exactly the bytes it was computed from.
+    """
+
+    def __init__(self) -> None:
+        self.original: Dict[str, bytes] = {}
+        self.current: Dict[str, bytes] = {}
+
+    def read(self, path: Path) -> Tuple[Optional[bytes], Optional[str]]:
+        key = _key(path)
+        if key in self.current:
+            return self.current[key], None
+        if key in self.original:
+            return self.original[key], None
+        data, problem = read_bytes(path)
+        if data is not None:
+            self.original[key] = data
+        return data, problem
+
+    def get(self, path: str) -> bytes:
+        key = _key(path)
+        return self.current.get(key, self.original[key])
+
+    def set(self, path: str, data: bytes) -> None:
+        self.current[_key(path)] = data
+
+
+def fix_files(
+    candidates: Sequence[Candidate], settings: Settings, roots: Sequence[str], unsafe: bool = False
+) -> FixRun:
+    """Fix the files in memory until no fix applies; nothing is written here (see ``write``)."""
+    sources = _Sources()
+    run = FixRun()
+    refused: set = set()
+
+    def check() -> RunResult:
+        return drop_per_file_ignores(check_files(candidates, settings, roots, read=sources.read), settings)
+
+    result = check()
+    for _ in range(MAX_ROUNDS):
+        chosen = {path: fixes for path, fixes in choose_fixes(result.findings, unsafe).items() if path not in refused}
+        if not chosen:
+            break
+        for path, fixes in chosen.items():
+            try:
+                sources.set(path, apply_fixes(sources.get(path), fixes))
+            except FixError as error:
+                refused.add(path)
+                run.errors.append((path, str(error)))
+                continue
+            run.fixed += len(fixes)
+            run.fixed_in[path] = run.fixed_in.get(path, 0) + len(fixes)
+        result = check()
+    else:
+        run.converged = not choose_fixes(result.findings, unsafe)
+    run.remaining = list(result.findings)
+    run.errors.extend(result.errors)
+    for candidate in candidates:
+        key = _key(candidate.path)
+        if key in sources.current and sources.current[key] != sources.original[key]:
+            run.changes[candidate.display] = (sources.original[key], sources.current[key])
+    run.errors.sort()
+    return run
+
+
+def fix_source(display: str, data: bytes, settings: Settings, unsafe: bool = False) -> Tuple[bytes, FixRun]:
+    """Fix source that came on standard input; returns the fixed bytes and what was done."""
+    run = FixRun()
+    result = check_stdin(display, data, settings)
+    for _ in range(MAX_ROUNDS):
+        chosen = choose_fixes(drop_per_file_ignores(result, settings).findings, unsafe).get(display)
+        if not chosen:
+            break
+        try:
+            data = apply_fixes(data, chosen)
+        except FixError as error:
+            run.errors.append((display, str(error)))
+            break
+        run.fixed += len(chosen)
+        result = check_stdin(display, data, settings)
+    else:
+        run.converged = False
+    run.remaining = list(drop_per_file_ignores(result, settings).findings)
+    run.errors.extend(result.errors)
+    return data, run
+
+
+# ----- writing ----------------------------------------------------------------------------
+
+
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    for root in roots:
+        try:
+            if os.path.commonpath([path, root]) == root:
+                return True
+        except ValueError:  # different drives
+            continue
+    return False
+
+
+def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -> Optional[str]:
+    """Write ``after`` over the file at ``path`` if it still holds ``before``.
+
+    Returns None on success, else why the file was left alone. The write goes to the
+    symlink's target, and only when that target is inside one of ``roots``.
+    """
+    target = os.path.realpath(path)
+    real_roots = [os.path.realpath(root) for root in roots]
+    if not _inside(target, real_roots):
+        return "is a symlink to a file outside the checked paths; not written"
+    try:
+        status = os.stat(target)
+        if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+            return "is read-only; not written"
+        with open(target, "rb") as handle:
+            now = handle.read()
+    except OSError as error:
+        return f"cannot be read back before writing: {error.strerror or error}"
+    if hashlib.sha256(now).digest() != hashlib.sha256(before).digest():
+        return "changed on disk while walint was fixing it; not written"
+    try:
+        write_atomically(target, after, status)
+    except OSError as error:
+        return f"cannot be written: {error.strerror or error}; the file is unchanged"
+    return None
+
+
+def write_atomically(path: str, data: bytes, status: Optional[os.stat_result] = None) -> None:
+    """Replace the file at ``path`` with ``data``: a temporary file in the same directory,
+    fsync'd, given the original's mode (and owner, where allowed), then ``os.replace``d.
+
+    Readers see the old bytes or the new ones, never a mix; on any failure the temporary
+    file is removed and the original is untouched.
+    """
+    status = status or os.stat(path)
+    directory = os.path.dirname(path) or "."
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".walint-tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, stat.S_IMODE(status.st_mode))
+        if hasattr(os, "chown"):
+            try:
+                os.chown(temporary, status.st_uid, status.st_gid)
+            except OSError:
+                pass  # not ours to give away; the mode is what matters
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (POSIX); best effort, as on filesystems that refuse it."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -32,16 +32,6 @@ VULNERABLE = (
     "    except sqlite3.OperationalError:\n"
     "        conn.execute('PRAGMA journal_mode=DELETE')\n"
 )
-# The fix by hand, as rules/WAL001.md shows it: refuse to downgrade a WAL (or unknown) file.
-GUARDED = VULNERABLE.replace(
-    "import sqlite3\n",
-    "import sqlite3\n\nfrom walint.runtime import journal_mode_on_disk\n",
-).replace(
-    "    except sqlite3.OperationalError:\n",
-    "    except sqlite3.OperationalError:\n"
-    "        if journal_mode_on_disk(conn) in ('wal', None):\n"
-    "            raise\n",
-)
 
 
 def test_manifest_declares_both_hooks_the_way_pre_commit_reads_them():
@@ -127,7 +117,7 @@ def _hook_repository(destination: Path) -> Path:
     return destination
 
 
-def test_pre_commit_try_repo_fails_on_a_fallback_then_passes_once_it_is_fixed(tmp_path):
+def test_pre_commit_try_repo_fails_on_a_fallback_then_the_fix_hook_repairs_it(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     hooks = _hook_repository(tmp_path / "hooks")
@@ -149,9 +139,9 @@ def test_pre_commit_try_repo_fails_on_a_fallback_then_passes_once_it_is_fixed(tm
     )
     env.pop("VIRTUAL_ENV", None)
 
-    def try_repo():
+    def try_repo(hook="walint"):
         return subprocess.run(
-            [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), "walint", "--all-files", "--color", "never"],
+            [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), hook, "--all-files", "--color", "never"],
             cwd=work,
             env=env,
             capture_output=True,
@@ -166,7 +156,11 @@ def test_pre_commit_try_repo_fails_on_a_fallback_then_passes_once_it_is_fixed(tm
     assert "store.py:8:9: WAL001" in failed.stdout
     assert "legacy" not in failed.stdout.split("hook id: walint", 1)[1]
 
-    (work / "store.py").write_text(GUARDED)
+    fixed = try_repo("walint-fix")
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert "files were modified by this hook" in fixed.stdout
+    assert "apply_wal_with_fallback(conn)" in (work / "store.py").read_text()
+    assert (work / "legacy" / "old.py").read_text() == VULNERABLE
     _git("add", "-A", cwd=work)
     passed = try_repo()
     assert passed.returncode == 0, passed.stdout + passed.stderr

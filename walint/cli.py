@@ -303,22 +303,22 @@ def fix(
     Safe fixes are applied (`walint explain CODE` says which are which); the file is
     re-checked and fixed again until nothing changes, then written atomically.
     """
-    from walint.fixer import fix_files, write_change
+    from walint import fixer
 
     inputs = resolve_inputs(paths, selection, helper=helper)
     if inputs.stdin is not None:
         _fix_stdin(inputs.stdin, inputs.settings, diff, unsafe_fixes, output_format, quiet)
         return
     roots = list(paths or ["."])
-    run = fix_files(inputs.files, inputs.settings, roots, unsafe_fixes)
+    run = fixer.fix_files(inputs.files, inputs.settings, roots, unsafe_fixes)
     for display, (before, after) in sorted(run.changes.items()):
         if diff:
             click.echo(unified_diff(display, before, after), nl=False)
             continue
-        problem = write_change(display, before, after, roots)
+        problem = fixer.write_change(display, before, after, roots)
         if problem is not None:
             run.errors.append((display, problem))
-            run.fixed -= run.fixed_in.get(display, 0)
+            fixer.unfix(run, display)
     _finish_fix(run, inputs, output_format, quiet, diff, err=False)
 
 

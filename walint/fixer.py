@@ -38,8 +38,8 @@ class FixRun:
     # Findings left after the last round (no fix, an unsafe fix not asked for, or a conflict).
     remaining: List[Finding] = field(default_factory=list)
     fixed: int = 0
-    # Display path -> how many of the fixed findings were in that file.
-    fixed_in: Dict[str, int] = field(default_factory=dict)
+    # Display path -> the findings fixed in that file, in case its write is refused.
+    fixed_in: Dict[str, List[Finding]] = field(default_factory=dict)
     # Display path -> (bytes before, bytes after) for every file the fixes change.
     changes: Dict[str, Tuple[bytes, bytes]] = field(default_factory=dict)
     # (display path, message): unreadable files, rule crashes, fixes refused, writes refused.
@@ -149,7 +149,7 @@ def fix_files(
                 run.errors.append((path, str(error)))
                 continue
             run.fixed += len(fixes)
-            run.fixed_in[path] = run.fixed_in.get(path, 0) + len(fixes)
+            run.fixed_in.setdefault(path, []).extend(fixes)
         result = check()
     else:
         run.converged = not choose_fixes(result.findings, unsafe)
@@ -161,6 +161,14 @@ def fix_files(
             run.changes[candidate.display] = (sources.original[key], sources.current[key])
     run.errors.sort()
     return run
+
+
+def unfix(run: FixRun, path: str) -> None:
+    """Count ``path``'s fixes as remaining again: its write was refused."""
+    undone = run.fixed_in.pop(path, [])
+    run.fixed -= len(undone)
+    run.remaining = sorted(run.remaining + undone, key=lambda f: f.sort_key)
+    run.changes.pop(path, None)
 
 
 def fix_source(display: str, data: bytes, settings: Settings, unsafe: bool = False) -> Tuple[bytes, FixRun]:
@@ -198,6 +206,14 @@ def _inside(path: str, roots: Sequence[str]) -> bool:
     return False
 
 
+def _real_root(root: str) -> str:
+    """A directory root, resolved; a file named as a root stands for its directory, so a
+    symlink named on the command line does not let writes escape to where it points."""
+    if os.path.isdir(root):
+        return os.path.realpath(root)
+    return os.path.realpath(os.path.dirname(os.path.abspath(root)))
+
+
 def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -> Optional[str]:
     """Write ``after`` over the file at ``path`` if it still holds ``before``.
 
@@ -205,7 +221,7 @@ def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -
     symlink's target, and only when that target is inside one of ``roots``.
     """
     target = os.path.realpath(path)
-    real_roots = [os.path.realpath(root) for root in roots]
+    real_roots = [_real_root(root) for root in roots]
     if not _inside(target, real_roots):
         return "is a symlink to a file outside the checked paths; not written"
     try:

@@ -221,8 +221,13 @@ def remove_element(collection: cst.BaseExpression, element_value: cst.CSTNode) -
                 changes[closer_name] = closer
             else:
                 changes["rpar"] = [closer] + list(collection.rpar[1:])  # type: ignore[attr-defined]
-        elif removed.comma is cst.MaybeSentinel.DEFAULT or not isinstance(removed.comma, cst.Comma):
+        elif not isinstance(removed.comma, cst.Comma):
             previous = previous.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        elif isinstance(previous.comma, cst.Comma):
+            # `["a", "b",]` -> `["a",]`: the trailing comma keeps the removed one's spacing.
+            previous = previous.with_changes(
+                comma=previous.comma.with_changes(whitespace_after=removed.comma.whitespace_after)
+            )
         rest[-1] = previous
     elif index > 0:
         previous = rest[index - 1]
@@ -384,7 +389,10 @@ def _awaited(statement: cst.CSTNode, call: cst.Call) -> bool:
 
 NO_FIX_TRY_ELSE = "the `try` has an `else` or `finally`: call the safe helper there by hand"
 NO_FIX_MORE = "the block does more than set WAL: call the safe helper there by hand"
-NO_FIX_SQL_TEXT = "the pragma runs through SQLAlchemy `text()`: call the helper on the DB-API connection by hand"
+NO_FIX_SQL_TEXT = (
+    "the pragma does not run through a DB-API `execute` the helper can take: "
+    "call it on the DB-API connection by hand"
+)
 NO_FIX_CURSOR = "the code keeps the cursor the pragma returns, which the helper does not: rewrite it by hand"
 
 

@@ -337,6 +337,13 @@ def _raw_sql_receiver(call: cst.Call) -> Optional[cst.BaseExpression]:
     return call.func.value
 
 
+def _wal_receiver(call: cst.Call) -> Optional[cst.BaseExpression]:
+    """``conn`` in ``conn.execute("PRAGMA journal_mode=WAL")``, ``db`` in ``db.enable_wal()``."""
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "enable_wal" and not call.args:
+        return call.func.value  # sqlite-utils: its Database runs raw SQL through execute()
+    return _raw_sql_receiver(call)
+
+
 def downgrade_receiver(model, site) -> Optional[cst.BaseExpression]:
     """The connection a direct downgrade runs on, when the on-disk probe can take it.
 
@@ -415,7 +422,7 @@ def helper_call_fix(
     if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
         return None, NO_FIX_MORE
     small = line.body[0]
-    receiver = _raw_sql_receiver(wal_call)
+    receiver = _wal_receiver(wal_call)
     if receiver is None:
         return None, NO_FIX_SQL_TEXT
     awaited = _awaited(small, wal_call)

@@ -26,3 +26,64 @@ def test_nested_format_chains_are_folded_once():
     lines += ["if conn.execute('PRAGMA journal_mode').fetchone()[0] != a29:", "    conn.execute('PRAGMA journal_mode=delete')"]
     result = check_source("chain.py", "\n".join(lines).encode() + b"\n", Settings())
     assert not result.errors
+
+
+def _tree(tmp_path, files):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+_HELPERS = (
+    "import sqlite3\n\n"
+    "def use_rollback_journal(conn):\n"
+    "    conn.execute('PRAGMA journal_mode=DELETE')\n\n"
+    "def open(path):\n"
+    "    conn = sqlite3.connect(path)\n"
+    "    conn.execute('PRAGMA journal_mode=DELETE')\n"
+    "    return conn\n"
+)
+
+
+def _run(root):
+    from walint.discovery import discover
+    from walint.runner import check_files
+
+    return check_files(discover([str(root)]), Settings(), roots=[str(root)])
+
+
+def test_a_file_naming_only_a_common_helper_name_is_not_parsed_again(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/dbutil.py": _HELPERS,
+            # Mentions `open` and `dbutil` but calls no downgrading helper.
+            "pkg/reader.py": "from . import dbutil\n\ndef read(p):\n    with open(p) as f:\n        return f.read()\n",
+            # Names the helper, but never imports the module that defines it.
+            "other/use_rollback_journal_notes.py": "use_rollback_journal = None\n",
+        },
+    )
+    result = _run(root)
+    assert result.files_parsed == 1
+
+
+def test_a_tokenless_caller_of_a_helper_is_checked_even_through_another_helper(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/dbutil.py": _HELPERS,
+            "pkg/middle.py": "from .dbutil import use_rollback_journal\n\ndef fall_back_quietly(conn):\n    use_rollback_journal(conn)\n",
+            "pkg/app.py": (
+                "import sqlite3\nfrom pkg.middle import fall_back_quietly\n\n"
+                "def start(path):\n    conn = sqlite3.connect(path)\n    try:\n        conn.execute('PRAGMA user_version')\n"
+                "    except sqlite3.OperationalError:\n        fall_back_quietly(conn)\n    return conn\n"
+            ),
+        },
+    )
+    result = _run(root)
+    assert result.files_parsed == 3
+    assert [(f.path.rsplit("/", 1)[-1], f.code) for f in result.findings if "app.py" in f.path] == [("app.py", "WAL001")]

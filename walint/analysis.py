@@ -519,6 +519,8 @@ class ModuleModel:
         self._effects: Dict[int, Optional[ModeEffect]] = {}
         self._function_facts: Dict[Unit, FunctionFacts] = {}
         self._positions: Optional[Mapping[cst.CSTNode, object]] = None
+        # (expression, scope) -> does it evaluate to "wal"; asked again by every rule.
+        self._mentions_wal: Dict[Tuple[cst.CSTNode, Scope], bool] = {}
 
     # ----- names -------------------------------------------------------------------
 
@@ -850,6 +852,13 @@ class ModuleModel:
     # ----- guards and flags --------------------------------------------------------
 
     def mentions_wal(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        key = (expr, scope)
+        known = self._mentions_wal.get(key)
+        if known is None:
+            known = self._mentions_wal[key] = self._mentions_wal_uncached(expr, scope)
+        return known
+
+    def _mentions_wal_uncached(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
             return any(self.mentions_wal(e.value, scope) for e in expr.elements)
         if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Name, cst.Attribute)):

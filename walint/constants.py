@@ -104,6 +104,10 @@ class StringFolder:
 
     def __init__(self, resolve: Callable[[cst.BaseExpression, object], Optional[Resolution]]) -> None:
         self._resolve = resolve
+        # Every answer, keyed by the node (kept alive by the key, so ids are never reused) and
+        # the scope. Without it a name bound many times, each binding built from the name
+        # itself (`sql = sql + ...`), costs the number of bindings to the power of the depth.
+        self._memo: Dict[Tuple[cst.CSTNode, object], Values] = {}
 
     def expressions(self, expr: cst.BaseExpression, scope: object) -> List[Tuple[cst.BaseExpression, object]]:
         """The expressions a name stands for (itself when it is not a known name)."""
@@ -117,7 +121,17 @@ class StringFolder:
         """Every string ``expr`` can evaluate to; unknown parts are ``HOLE``."""
         if _depth > _MAX_DEPTH:
             return UNKNOWN
-        depth = _depth + 1
+        key = (expr, scope)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        # A cycle (`x = x + "a"`) meets its own key while it is being computed: unknown there.
+        self._memo[key] = UNKNOWN
+        result = self._values(expr, scope, _depth + 1)
+        self._memo[key] = result
+        return result
+
+    def _values(self, expr: cst.BaseExpression, scope: object, depth: int) -> Values:
         if isinstance(expr, cst.SimpleString):
             value = expr.evaluated_value
             return (value,) if isinstance(value, str) else UNKNOWN

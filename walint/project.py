@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
@@ -160,11 +161,74 @@ def _interesting(facts: FunctionFacts) -> bool:
     )
 
 
-def exported_function_names(summaries: Iterable[ModuleSummary]) -> Set[bytes]:
-    """Names a file must mention to call a function whose facts matter elsewhere."""
-    names: Set[bytes] = set()
-    for summary in summaries:
+# Names too common to tell a call of a project helper from anything else: a file that
+# mentions `open` or `setUp` is not thereby a caller of the project's `open`.
+_COMMON_NAMES = frozenset(
+    {
+        "open", "close", "connect", "conn", "connection", "cursor", "execute", "run", "main",
+        "setup", "setUp", "tearDown", "configure", "init", "start", "stop", "get", "set",
+        "update", "reset", "load", "save", "create", "call", "apply", "handle", "process",
+        "test", "db", "database", "enable", "disable", "commit", "rollback", "wrapper", "inner",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A function another file can call to downgrade the journal mode, without a token."""
+
+    name: bytes
+    # The defining module's own name (its stem, or its package's for `__init__.py`).
+    module: bytes
+    # The directory of the defining module's top-level package, for relative imports.
+    package_root: str
+
+
+def downgrade_helpers(summaries: Iterable[Tuple[str, ModuleSummary]]) -> List[Helper]:
+    """Functions whose facts say a call can downgrade, as a caller would have to name them."""
+    helpers: Dict[Tuple[bytes, bytes, str], Helper] = {}
+    for path, summary in summaries:
+        file = Path(os.path.abspath(path))
+        module = file.parent.name if file.name == "__init__.py" else file.stem
+        root = file.parent
+        while (root.parent / "__init__.py").exists() and root.parent != root:
+            root = root.parent
         for facts in summary.functions:
-            if _interesting(facts) and "<locals>" not in facts.qualname:
-                names.add(facts.qualname.rsplit(".", 1)[-1].encode())
-    return names
+            if not (facts.downgrades or facts.downgrade_params or facts.unguarded_downgrade):
+                continue
+            if "<locals>" in facts.qualname:
+                continue
+            name = facts.qualname.rsplit(".", 1)[-1]
+            if name.startswith("__") or name in _COMMON_NAMES or len(name) < 4:
+                continue
+            helper = Helper(name.encode(), module.encode(), str(root))
+            helpers[(helper.name, helper.module, helper.package_root)] = helper
+    return sorted(helpers.values(), key=lambda h: (h.name, h.module, h.package_root))
+
+
+def _word(token: bytes) -> "re.Pattern[bytes]":
+    return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(token) + rb"(?![A-Za-z0-9_])")
+
+
+def calls_helper(path: str, data: bytes, helpers: Sequence[Helper]) -> bool:
+    """Can the file at ``path`` call one of ``helpers``: does it name one and import its module?
+
+    Plain substring tests come first, so most files are dismissed without a regex.
+    """
+    for helper in helpers:
+        if helper.name not in data or helper.module not in data or not _word(helper.name).search(data):
+            continue
+        module = re.escape(helper.module)
+        imports = re.compile(
+            rb"(?m)^[ \t]*(?:from|import)[ \t][^\n]*(?<![A-Za-z0-9_])" + module + rb"(?![A-Za-z0-9_])"
+            + rb"|import[ \t]*\([^)]*(?<![A-Za-z0-9_])" + module + rb"(?![A-Za-z0-9_])"
+        )
+        match = imports.search(data)
+        if match is None:
+            continue
+        relative = re.search(rb"(?m)^[ \t]*from[ \t]+\.", data) is not None
+        absolute = re.search(rb"(?m)^[ \t]*(?:from|import)[ \t]+[A-Za-z_]", data) is not None
+        inside = os.path.abspath(path).startswith(helper.package_root + os.sep)
+        if (relative and inside) or absolute:
+            return True
+    return False

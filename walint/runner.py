@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from walint.discovery import Candidate, is_candidate, read_bytes
 from walint.engine import FileResult, active_rules, check_source
 from walint.findings import Finding
-from walint.project import ROLLBACK_LITERAL_RE, ProjectIndex, exported_function_names
+from walint.project import ROLLBACK_LITERAL_RE, Helper, ProjectIndex, calls_helper, downgrade_helpers
 from walint.rules import prefilter_tokens
 from walint.settings import Settings
 
@@ -100,17 +100,30 @@ def _project_pass(
                 data, _ = read(candidate.path)
                 if data is not None and ROLLBACK_LITERAL_RE.search(data):
                     adopt(candidate, data)
-    # Files that call an exported helper can hold a finding without holding a token.
-    names = exported_function_names(r.summary for r in analysed.values() if r.summary is not None)
-    if names:
-        for key, candidate in list(skipped.items()):
+    # Files that call an exported downgrading helper can hold a finding without holding a
+    # token. A helper's facts may only show once its own imports are known, and an adopted
+    # file may export a helper in turn, so the scan runs again each round for new helpers.
+    scanned: Set[Helper] = set()
+
+    def adopt_callers() -> bool:
+        helpers = [
+            h
+            for h in downgrade_helpers((d, r.summary) for d, r in analysed.items() if r.summary is not None)
+            if h not in scanned
+        ]
+        scanned.update(helpers)
+        adopted = False
+        for key, candidate in sorted(skipped.items()) if helpers else ():
             data, _ = read(candidate.path)
-            if data is not None and any(name in data for name in names):
+            if data is not None and calls_helper(candidate.display, data, helpers):
                 del skipped[key]
                 adopt(candidate, data)
+                adopted = True
+        return adopted
+
     externals: Dict[str, Dict[str, object]] = {}
     for _ in range(_MAX_PROJECT_ROUNDS):
-        changed = False
+        changed = adopt_callers()
         for display, file_result in list(analysed.items()):
             if file_result.summary is None:
                 continue

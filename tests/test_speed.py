@@ -1,0 +1,89 @@
+"""Behaviour that keeps walint fast: shapes that used to cost exponential time, what a run
+parses and imports, and results that must not depend on how the work is split.
+
+Nothing here is timed; a regression shows up as a test that never finishes.
+"""
+
+from __future__ import annotations
+
+from walint.engine import check_source
+from walint.settings import Settings
+
+
+def test_a_name_rebuilt_from_itself_many_times_is_folded_once():
+    # Each `sql = sql + ...` is a binding of `sql` built from `sql`: without a memo the
+    # folder visits bindings ** depth expressions.
+    lines = ["import sqlite3", "conn = sqlite3.connect('x.db')", "sql = 'PRAGMA '"]
+    lines += [f"sql = sql + sql + 'journal_mode{i} '" for i in range(40)]
+    lines += ["try:", "    conn.execute('PRAGMA journal_mode=WAL')", "except Exception:", "    conn.execute(sql)"]
+    result = check_source("many.py", "\n".join(lines).encode() + b"\n", Settings())
+    assert not result.errors
+
+
+def test_nested_format_chains_are_folded_once():
+    lines = ["import sqlite3", "conn = sqlite3.connect('x.db')", "a0 = 'wal'"]
+    lines += [f"a{i} = '%s%s' % (a{i - 1}, a{i - 1}) if cond else a{i - 1}.format(a{i - 1})" for i in range(1, 30)]
+    lines += ["if conn.execute('PRAGMA journal_mode').fetchone()[0] != a29:", "    conn.execute('PRAGMA journal_mode=delete')"]
+    result = check_source("chain.py", "\n".join(lines).encode() + b"\n", Settings())
+    assert not result.errors
+
+
+def _tree(tmp_path, files):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+_HELPERS = (
+    "import sqlite3\n\n"
+    "def use_rollback_journal(conn):\n"
+    "    conn.execute('PRAGMA journal_mode=DELETE')\n\n"
+    "def open(path):\n"
+    "    conn = sqlite3.connect(path)\n"
+    "    conn.execute('PRAGMA journal_mode=DELETE')\n"
+    "    return conn\n"
+)
+
+
+def _run(root):
+    from walint.discovery import discover
+    from walint.runner import check_files
+
+    return check_files(discover([str(root)]), Settings(), roots=[str(root)])
+
+
+def test_a_file_naming_only_a_common_helper_name_is_not_parsed_again(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/dbutil.py": _HELPERS,
+            # Mentions `open` and `dbutil` but calls no downgrading helper.
+            "pkg/reader.py": "from . import dbutil\n\ndef read(p):\n    with open(p) as f:\n        return f.read()\n",
+            # Names the helper, but never imports the module that defines it.
+            "other/use_rollback_journal_notes.py": "use_rollback_journal = None\n",
+        },
+    )
+    result = _run(root)
+    assert result.files_parsed == 1
+
+
+def test_a_tokenless_caller_of_a_helper_is_checked_even_through_another_helper(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/dbutil.py": _HELPERS,
+            "pkg/middle.py": "from .dbutil import use_rollback_journal\n\ndef fall_back_quietly(conn):\n    use_rollback_journal(conn)\n",
+            "pkg/app.py": (
+                "import sqlite3\nfrom pkg.middle import fall_back_quietly\n\n"
+                "def start(path):\n    conn = sqlite3.connect(path)\n    try:\n        conn.execute('PRAGMA user_version')\n"
+                "    except sqlite3.OperationalError:\n        fall_back_quietly(conn)\n    return conn\n"
+            ),
+        },
+    )
+    result = _run(root)
+    assert result.files_parsed == 3
+    assert [(f.path.rsplit("/", 1)[-1], f.code) for f in result.findings if "app.py" in f.path] == [("app.py", "WAL001")]

@@ -38,7 +38,7 @@ def check_files(candidates: Sequence[Candidate], settings: Settings, roots: Sequ
     analysed: Dict[str, FileResult] = {}
     skipped: Dict[str, Candidate] = {}
     for candidate in candidates:
-        data, problem = read_bytes(candidate.path)
+        data, problem = read_bytes(candidate.path) if candidate.problem is None else (None, candidate.problem)
         if data is None:
             result.errors.append((candidate.display, problem))
             continue

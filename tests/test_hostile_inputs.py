@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 import walint.discovery
 from walint.cli import main
+from walint.engine import MAX_SOURCE_BYTES
 
 GOOD = (
     "def enable_wal(conn):\n"
@@ -74,6 +75,33 @@ def _check(root: Path, *paths: str) -> Outcome:
 def tree(tmp_path):
     (tmp_path / "good.py").write_text(GOOD)
     return tmp_path
+
+
+def _big(path: Path, megabytes: int, token: bool) -> None:
+    row = b'    ("000000", "some generated text value", 12345, 3.14159, None),\n'
+    with open(path, "wb") as handle:
+        handle.write((TOKEN if token else b"") + b"DATA = [\n")
+        handle.write(row * (megabytes * 2**20 // len(row) + 1))
+        handle.write(b"]\n")
+
+
+def test_20_mb_candidate_file_is_reported_not_parsed(tree):
+    # Parsing it would take LibCST about five minutes and 11 GB of memory.
+    _big(tree / "generated.py", 20, token=True)
+    outcome = _check(tree)
+    assert outcome.exit_code == 2
+    limit = MAX_SOURCE_BYTES // 2**20
+    assert outcome.error("generated.py") == (
+        f"walint: error: generated.py: too large to check: 20.0 MB, over the {limit} MB limit (exclude it to skip it)"
+    )
+    assert outcome.finding("generated.py") == ""
+
+
+def test_20_mb_file_without_a_rule_token_is_skipped_by_the_prefilter(tree):
+    _big(tree / "generated.py", 20, token=False)
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert outcome.error("generated.py") == outcome.finding("generated.py") == ""
 
 
 def _unreadable_tree(root: Path) -> None:

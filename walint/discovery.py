@@ -40,6 +40,9 @@ class Candidate:
 
     path: Path
     display: str
+    # Why it cannot be checked, when discovery already knows: an unreadable directory,
+    # whose files are reported this way instead of silently going unchecked.
+    problem: Optional[str] = None
 
 
 def _is_virtualenv(directory: str) -> bool:
@@ -102,7 +105,8 @@ def _git_root_ignores(start: str) -> List[str]:
     return list(reversed(found))
 
 
-def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[str]:
+def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[Tuple[str, Optional[str]]]:
+    """(path, None) for each file to check, (directory, why) for a directory that cannot be listed."""
     gitignore = _GitIgnore()
     if respect_gitignore:
         for directory in _git_root_ignores(root):
@@ -115,7 +119,10 @@ def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[str]:
             gitignore.enter(directory)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except FileNotFoundError:
+            continue  # removed while we walked: nothing in it to check
+        except OSError as error:
+            yield directory, f"cannot list directory: {_reason(error)}"
             continue
         subdirectories = []
         for entry in entries:
@@ -134,7 +141,7 @@ def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[str]:
             elif is_file and entry.name.endswith((".py", ".pyi")):
                 if excluded(full) or (respect_gitignore and gitignore.ignored(full, False)):
                     continue
-                yield full
+                yield full, None
         stack.extend(reversed(subdirectories))
 
 
@@ -200,15 +207,15 @@ def discover(
         if force_exclude and is_excluded(given, exclude):
             continue
         if os.path.isdir(given):
-            files: Iterable[str] = _walk(given, respect_gitignore, excluded)
+            files: Iterable[Tuple[str, Optional[str]]] = _walk(given, respect_gitignore, excluded)
         else:
-            files = [given]
-        for file in files:
+            files = [(given, None)]
+        for file, problem in files:
             key = os.path.realpath(file)
             if key in seen:
                 continue
             seen.add(key)
-            out.append(Candidate(Path(file), os.path.normpath(file)))
+            out.append(Candidate(Path(file), os.path.normpath(file), problem))
     return out
 
 
@@ -228,7 +235,11 @@ def read_bytes(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
         return None, "is a directory"
     except FileNotFoundError:
         return None, "no such file (it vanished or is a dangling symlink)"
-    except PermissionError:
-        return None, "permission denied"
     except OSError as error:
-        return None, error.strerror or str(error)
+        return None, _reason(error)
+
+
+def _reason(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return error.strerror or str(error)

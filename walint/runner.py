@@ -44,7 +44,7 @@ def check_files(
     analysed: Dict[str, FileResult] = {}
     skipped: Dict[str, Candidate] = {}
     for candidate in candidates:
-        data, problem = read(candidate.path)
+        data, problem = read(candidate.path) if candidate.problem is None else (None, candidate.problem)
         if data is None:
             result.errors.append((candidate.display, problem))
             continue

@@ -1,0 +1,212 @@
+"""Security of `walint check`: it reads the code it checks and never runs it, reads its
+configuration as data and never evaluates it, and writes nothing into the checked tree.
+
+Every trap below writes a sentinel file (outside the tree) if anything executes it, and
+most also try to end the process, so that running them could not go unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Tuple
+
+from click.testing import CliRunner
+
+from walint.cli import main
+from walint.config import Options, load_config, resolve_settings
+
+HAZARD = (
+    "def enable_wal(conn):\n"
+    "    try:\n"
+    "        conn.execute('PRAGMA journal_mode=WAL')\n"
+    "    except Exception:\n"
+    "        conn.execute('PRAGMA journal_mode=DELETE')\n"
+)
+
+
+def _trap(sentinel: Path, label: str) -> str:
+    """Top-level code that leaves a mark and then tries to stop whoever runs it."""
+    return (
+        "import os as _os\n"
+        f"with open({str(sentinel)!r}, 'a') as _mark:\n"
+        f"    _mark.write({label!r} + '\\n')\n"
+        "raise SystemExit(97)\n"
+    )
+
+
+def _booby_trapped_project(root: Path, sentinel: Path) -> Path:
+    """A package whose every module would run a trap on import, and whose modules import
+    each other, so that the project pass has imports to follow."""
+    project = root / "project"
+    package = project / "store"
+    package.mkdir(parents=True)
+    (project / "setup.py").write_text(_trap(sentinel, "setup.py"))
+    (project / "conftest.py").write_text(_trap(sentinel, "conftest.py"))
+    (package / "__init__.py").write_text(_trap(sentinel, "store/__init__.py") + "# journal_mode\n")
+    (package / "fallback.py").write_text(
+        _trap(sentinel, "store/fallback.py").replace("raise SystemExit(97)\n", "os._exit(97)\n")
+        + "def use_rollback(conn):\n    conn.execute('PRAGMA journal_mode=DELETE')\n"
+    )
+    (package / "db.py").write_text(
+        "from store.fallback import use_rollback\n"
+        "from . import fallback\n"
+        "import store\n"
+        + _trap(sentinel, "store/db.py").replace("raise SystemExit(97)\n", "")
+        + "if __name__ == '__main__':\n    raise SystemExit(97)\n"
+        + "def enable_wal(conn):\n"
+        "    try:\n"
+        "        conn.execute('PRAGMA journal_mode=WAL')\n"
+        "    except Exception:\n"
+        "        use_rollback(conn)\n"
+    )
+    return project
+
+
+def test_check_never_imports_or_runs_the_code_it_checks(tmp_path):
+    sentinel = tmp_path / "executed.txt"
+    project = _booby_trapped_project(tmp_path, sentinel)
+    # In a process of its own: code run by mistake could not take the test runner down with it.
+    process = subprocess.run(
+        [sys.executable, "-m", "walint", "check", "--isolated", "--output-format", "json", str(project)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert not sentinel.exists(), sentinel.read_text()
+    assert process.returncode == 1, process.stderr
+    found = {(os.path.relpath(f["filename"], project), f["code"]) for f in json.loads(process.stdout)}
+    # The hazard was analysed across the import, all the same.
+    assert (os.path.join("store", "db.py"), "WAL001") in found
+    assert not list(project.rglob("__pycache__")), "something imported a checked module"
+
+
+def test_check_in_process_leaves_sys_modules_alone(tmp_path, monkeypatch):
+    sentinel = tmp_path / "executed.txt"
+    project = _booby_trapped_project(tmp_path, sentinel)
+    monkeypatch.chdir(project)
+    before = set(sys.modules)
+    result = CliRunner().invoke(main, ["check", "--isolated", "--output-format", "concise", "."])
+    assert result.exit_code == 1, result.output
+    assert not sentinel.exists()
+    assert not {name for name in set(sys.modules) - before if name.split(".")[0] in ("store", "setup", "conftest")}
+
+
+def test_configuration_is_data_never_code(tmp_path, monkeypatch):
+    """Values that name modules or look like code stay strings: nothing is imported or run."""
+    sentinel = tmp_path / "executed.txt"
+    project = tmp_path / "project"
+    project.mkdir()
+    # Modules the configuration names, each a trap if imported.
+    (project / "evil_helper.py").write_text(_trap(sentinel, "evil_helper.py"))
+    (project / "evil_guard.py").write_text(_trap(sentinel, "evil_guard.py"))
+    code_like = f"__import__('os').system('touch {sentinel}')"
+    (project / "pyproject.toml").write_text(
+        "[tool.walint]\n"
+        'helper = "evil_helper:apply"\n'
+        'guard = ["evil_guard.read_mode", "os.system"]\n'
+        f"transient-markers = [{json.dumps(code_like)}]\n"
+        f"permanent-markers = [{json.dumps('{0.__class__.__mro__}')}, {json.dumps('%(x)s')}]\n"
+        f"exclude = [{json.dumps('$(touch ' + str(sentinel) + ')')}]\n"
+    )
+    (project / "guarded.py").write_text(
+        "import evil_guard\n"
+        "def enable_wal(conn):\n"
+        "    try:\n"
+        "        conn.execute('PRAGMA journal_mode=WAL')\n"
+        "    except Exception:\n"
+        "        if evil_guard.read_mode(conn) in ('wal', None):\n"
+        "            raise\n"
+        "        conn.execute('PRAGMA journal_mode=DELETE')\n"
+    )
+    (project / "store.py").write_text(HAZARD)
+    monkeypatch.chdir(project)
+    before = set(sys.modules)
+    result = CliRunner().invoke(main, ["check", "--output-format", "concise", "."])
+    assert not sentinel.exists()
+    assert not {"evil_helper", "evil_guard"} & (set(sys.modules) - before)
+    # The configuration was read and used: the configured guard counts, by its name alone.
+    assert result.exit_code == 1, result.output
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if " WAL" in line] == ["store.py"]
+    settings = resolve_settings(load_config(project / "pyproject.toml"), Options())
+    assert settings.helper == "evil_helper:apply"
+    assert settings.guards == ("evil_guard.read_mode", "os.system")
+    assert settings.transient_markers == (code_like,)
+    assert settings.permanent_markers == ("{0.__class__.__mro__}", "%(x)s")
+
+
+def test_a_python_file_given_as_configuration_is_read_as_toml_not_run(tmp_path, monkeypatch):
+    sentinel = tmp_path / "executed.txt"
+    (tmp_path / "walint_config.py").write_text(_trap(sentinel, "walint_config.py"))
+    (tmp_path / "store.py").write_text(HAZARD)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--config", "walint_config.py", "store.py"])
+    assert result.exit_code == 2
+    assert "walint_config.py" in result.stderr
+    assert "Traceback" not in result.output
+    assert not sentinel.exists()
+
+
+Snapshot = Dict[str, Tuple[str, int, str]]
+
+
+def _snapshot(root: Path) -> Snapshot:
+    """Every entry under ``root``: its kind, mode and content hash (or link target)."""
+    entries: Snapshot = {}
+    for directory, subdirectories, files in os.walk(root):
+        for name in subdirectories + files:
+            path = os.path.join(directory, name)
+            status = os.lstat(path)
+            if os.path.islink(path):
+                entries[os.path.relpath(path, root)] = ("link", status.st_mode, os.readlink(path))
+            elif os.path.isdir(path):
+                entries[os.path.relpath(path, root)] = ("dir", status.st_mode, "")
+            else:
+                with open(path, "rb") as handle:
+                    digest = hashlib.sha256(handle.read()).hexdigest()
+                entries[os.path.relpath(path, root)] = ("file", status.st_mode, f"{digest}@{status.st_mtime_ns}")
+    return entries
+
+
+def _changes_outside_cache(before: Snapshot, after: Snapshot) -> Dict[str, object]:
+    """What changed, less a top-level cache directory (the only thing walint may write)."""
+    changed = {path for path in set(before) | set(after) if before.get(path) != after.get(path)}
+    return {
+        path: (before.get(path), after.get(path))
+        for path in changed
+        if "cache" not in path.split(os.sep)[0].lower()
+    }
+
+
+def test_check_writes_nothing_into_the_checked_tree(tmp_path, monkeypatch):
+    sentinel = tmp_path / "executed.txt"
+    project = _booby_trapped_project(tmp_path, sentinel)
+    (project / "pyproject.toml").write_text('[tool.walint]\nexclude = ["build"]\n')
+    (project / "store" / "hazard.py").write_text(HAZARD)
+    (project / "store" / "link.py").symlink_to("hazard.py")
+    (project / "store" / "broken.py").write_bytes(b"# journal_mode\ndef broken(:\n")
+    monkeypatch.chdir(project)
+    help_text = CliRunner().invoke(main, ["check", "--help"]).output
+    no_cache = ["--no-cache"] if "--no-cache" in help_text else []
+    reports = tmp_path / "reports"
+    for extra in (
+        [],
+        ["--output-format", "sarif", "-o", str(reports / "walint.sarif")],
+        ["--write-baseline", str(reports / "baseline.json")],
+        ["--baseline", str(reports / "baseline.json"), "--statistics"],
+        ["--report-unused-noqa", "--output-format", "json"],
+    ):
+        before = _snapshot(project)
+        result = CliRunner().invoke(main, ["check", *no_cache, *extra, "."])
+        assert result.exit_code in (0, 1), result.output
+        after = _snapshot(project)
+        if no_cache:
+            assert after == before, f"walint check {' '.join(no_cache + extra)} changed the tree"
+        else:
+            assert not _changes_outside_cache(before, after), _changes_outside_cache(before, after)
+    assert not sentinel.exists()

@@ -299,3 +299,24 @@ def test_overlapping_fixes_wait_for_the_next_round():
 
     first, second, third = finding(1, "a\n"), finding(1, "b\n"), finding(3, "c\n")
     assert fixer.choose_fixes([first, second, third], unsafe=False) == {"x.py": [first, third]}
+
+
+def test_hostile_files_never_stop_the_others_from_being_fixed(tmp_path, store):
+    hostile = {
+        "binary.py": bytes(range(256)) * 4,
+        "nul.py": b"import sqlite3\x00\nconn.execute('PRAGMA journal_mode=DELETE')\n",
+        "bad_utf8.py": b"# journal_mode\nx = '\xff\xfe'\n",
+        "wrong_cookie.py": b"# -*- coding: klingon -*-\nconn.execute('PRAGMA journal_mode=WAL')\n",
+        "python2.py": b"print 'journal_mode'\nexec 'x'\n",
+        "empty.py": b"",
+    }
+    for name, data in hostile.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "pkg.py").mkdir()  # a directory named like a module
+    (tmp_path / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    result = _fix(str(tmp_path))
+    assert "Traceback" not in result.output
+    assert store.read_text() == FIXED
+    for name, data in hostile.items():
+        assert (tmp_path / name).read_bytes() == data, name
+    assert _temporaries(tmp_path) == []

@@ -174,7 +174,6 @@ def test_file_nested_1000_levels_deep_does_not_stop_the_run(tree):
     assert outcome.finding("deep.py") == ""
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by deep-recursion handling")
 def test_hazard_in_a_file_nested_1000_levels_deep_is_found(tree):
     (tree / "deep.py").write_text(GOOD + _deep(1000))
     outcome = _check(tree)

@@ -87,3 +87,30 @@ def test_a_tokenless_caller_of_a_helper_is_checked_even_through_another_helper(t
     result = _run(root)
     assert result.files_parsed == 3
     assert [(f.path.rsplit("/", 1)[-1], f.code) for f in result.findings if "app.py" in f.path] == [("app.py", "WAL001")]
+
+
+def _deeply_nested(parts: int) -> bytes:
+    # Implicit concatenation nests one node per part, like Lib/pydoc_data/topics.py.
+    body = "\n".join(f"    'part {i} '" for i in range(parts))
+    return f"import sqlite3\n\nTOPICS = {{'journal_mode': (\n{body}\n)}}\n".encode()
+
+
+def test_a_deeply_nested_file_is_analysed_on_a_deeper_stack():
+    import sys
+
+    limit = sys.getrecursionlimit()
+    result = check_source("topics.py", _deeply_nested(3000), Settings())
+    assert result.errors == () and result.findings == ()
+    assert result.summary is not None
+    assert sys.getrecursionlimit() == limit
+
+
+def test_a_file_too_deep_even_for_that_is_a_skipped_wal000_not_an_internal_error(monkeypatch, tmp_path):
+    from walint import cli, engine
+
+    monkeypatch.setattr(engine, "_DEEP_RECURSION_LIMIT", 0)  # no deeper than the default
+    result = check_source("topics.py", _deeply_nested(3000), Settings())
+    assert result.errors == ()
+    assert [(f.code, f.message) for f in result.findings] == [("WAL000", "Skipped: too deeply nested to analyse")]
+    (tmp_path / "topics.py").write_bytes(_deeply_nested(3000))
+    assert cli.run(["check", "--isolated", "--ignore", "WAL000", str(tmp_path)]) == 0

@@ -6,9 +6,11 @@ can be cached by content hash and computed in other processes.
 
 from __future__ import annotations
 
+import sys
+import threading
 import traceback
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 from walint.findings import Finding, Fix, Location
 from walint.rules import ALL_RULES, Report, Rule
@@ -76,16 +78,75 @@ def check_source(
     ``external`` maps dotted names this file imports (as written, relative ones with
     their dots) to what the project pass knows of them: FunctionFacts, or the values of
     a string constant.
+
+    A file nested deeper than the interpreter's stack allows (a long implicit string
+    concatenation is a chain of nested nodes) is analysed again in a thread with a large
+    stack; one too deep even for that is a WAL000 finding saying it was skipped.
     """
     if len(data) > MAX_SOURCE_BYTES:
         size, limit = len(data) / 2**20, MAX_SOURCE_BYTES // 2**20
         return FileResult(path, errors=(f"too large to check: {size:.1f} MB, over the {limit} MB limit (exclude it to skip it)",))
+    try:
+        return _check_source(path, data, settings, external)
+    except RecursionError:
+        pass
+    try:
+        return _on_deep_stack(_check_source, path, data, settings, external)
+    except RecursionError:
+        if not settings.enabled(PARSE_ERROR):
+            return FileResult(path)
+        location = Location(1, 1)
+        message = "Skipped: too deeply nested to analyse"
+        return FileResult(path, (Finding(path, PARSE_ERROR, message, location, location),))
+
+
+# A thread stack is only address space until it is used; 512 MiB holds a recursion limit
+# of 200,000 Python frames with room to spare.
+_DEEP_STACK_BYTES = 512 * 1024 * 1024
+_DEEP_RECURSION_LIMIT = 200_000
+_deep_lock = threading.Lock()
+
+
+def _on_deep_stack(function: Callable[..., FileResult], *args: object) -> FileResult:
+    """``function(*args)`` in a thread with a large stack and a high recursion limit."""
+    outcome: Dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as error:  # handed to the calling thread
+            outcome["error"] = error
+
+    # The recursion limit is per interpreter: the lock keeps two deep runs from
+    # restoring each other's limit, and the caller only waits meanwhile.
+    with _deep_lock:
+        limit = sys.getrecursionlimit()
+        previous_size = threading.stack_size(_DEEP_STACK_BYTES)
+        try:
+            thread = threading.Thread(target=target, name="walint-deep-file", daemon=True)
+            sys.setrecursionlimit(max(limit, _DEEP_RECURSION_LIMIT))
+            thread.start()
+        finally:
+            threading.stack_size(previous_size)
+        try:
+            thread.join()
+        finally:
+            sys.setrecursionlimit(limit)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _check_source(
+    path: str, data: bytes, settings: Settings, external: Optional[Mapping[str, object]] = None
+) -> FileResult:
+    """:func:`check_source`, raising RecursionError for a file nested too deeply."""
     import libcst as cst
 
     rules = active_rules(settings)
     try:
         module = cst.parse_module(data)
-    except (cst.ParserSyntaxError, UnicodeError, SyntaxError, RecursionError) as error:
+    except (cst.ParserSyntaxError, UnicodeError, SyntaxError) as error:
         if not settings.enabled(PARSE_ERROR):
             return FileResult(path)
         finding = _parse_error(path, data, error)
@@ -95,15 +156,14 @@ def check_source(
 
     reports: List[Tuple[str, Report]] = []
     errors: List[str] = []
-    try:
-        model = ModuleModel(module, settings.guards, (external or {}).get, path)
-    except RecursionError:
-        return FileResult(path, errors=("too deeply nested to analyse",))
+    model = ModuleModel(module, settings.guards, (external or {}).get, path)
     for rule_class in rules:
         if rule_class.code == PARSE_ERROR:
             continue
         try:
             reports.extend((rule_class.code, report) for report in rule_class(settings).check(model))
+        except RecursionError:
+            raise  # the file is too deep, not the rule wrong: check_source retries it
         except Exception as error:  # a bug in one rule must not stop the run
             last = traceback.extract_tb(error.__traceback__)[-1]
             errors.append(
@@ -112,6 +172,8 @@ def check_source(
             )
     try:
         summary: Optional[ModuleSummary] = model.summary()
+    except RecursionError:
+        raise
     except Exception as error:
         summary = None
         errors.append(f"internal error while summarising: {type(error).__name__}: {error}")

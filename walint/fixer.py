@@ -88,6 +88,8 @@ def apply_fixes(data: bytes, fixes: Sequence[Finding]) -> bytes:
         raise FixError(f"the fixed code cannot be encoded as {module.encoding}: {error}") from None
     except (cst.ParserSyntaxError, SyntaxError, ValueError) as error:
         raise FixError(f"the fixed code would not parse ({str(error).splitlines()[0]}); left unchanged") from None
+    except RecursionError:
+        raise FixError("too deeply nested to rewrite safely; left unchanged") from None
     return fixed
 
 

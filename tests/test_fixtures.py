@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,26 @@ def test_cross_module_finding_names_where_the_helper_downgrades():
 def test_a_module_without_tokens_is_checked_when_it_calls_an_exported_fallback():
     findings = _project_findings([PROJECT])
     assert any(Path(f.path).name == "archive.py" and f.code == "WAL001" for f in findings)
+
+
+def test_the_readme_command_lists_every_marked_finding_and_nothing_else(monkeypatch, capsys):
+    """`walint check fixtures/` from the repository root, as the README runs it."""
+    import json
+
+    from walint.cli import run
+
+    monkeypatch.chdir(FIXTURES.parent)
+    assert run(["check", "--output-format", "json", "fixtures/"]) == 1
+    reported = json.loads(capsys.readouterr().out)
+    actual = {}
+    for item in reported:
+        actual.setdefault(Path(item["filename"]).resolve(), []).append((item["location"]["row"], item["code"]))
+    checked = [p for p in FIXTURES.rglob("*.py") if "fix" not in p.relative_to(FIXTURES).parts[:1]]
+    mismatches = []
+    for path in checked:
+        found = Counter(actual.pop(path.resolve(), []))
+        mismatch = describe_mismatch(str(path.relative_to(FIXTURES)), expected_marks(path.read_text()), found)
+        if mismatch:
+            mismatches.append(mismatch)
+    assert not mismatches, "\n".join(mismatches)
+    assert not actual, f"findings outside the checked fixtures: {sorted(actual)}"

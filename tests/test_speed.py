@@ -108,7 +108,14 @@ def test_a_deeply_nested_file_is_analysed_on_a_deeper_stack():
 def test_a_file_too_deep_even_for_that_is_a_skipped_wal000_not_an_internal_error(monkeypatch, tmp_path):
     from walint import cli, engine
 
-    monkeypatch.setattr(engine, "_DEEP_RECURSION_LIMIT", 0)  # no deeper than the default
+    real = engine._check_source
+
+    def too_deep(path, data, *args):
+        if b"TOPICS" in data:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, data, *args)
+
+    monkeypatch.setattr(engine, "_check_source", too_deep)  # too deep even for a large stack
     result = check_source("topics.py", _deeply_nested(3000), Settings())
     assert result.errors == ()
     assert [(f.code, f.message) for f in result.findings] == [("WAL000", "Skipped: too deeply nested to analyse")]

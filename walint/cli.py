@@ -31,7 +31,8 @@ from walint.findings import Finding
 from walint.report import FORMATS, ReportContext, SourceLines
 from walint.report import statistics as statistics_report
 from walint.rules import RULES_BY_CODE
-from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
+from walint.cache import Cache
+from walint.runner import RunResult, check_files, check_stdin, default_jobs, drop_per_file_ignores
 from walint.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -193,6 +194,9 @@ def main() -> None:
 @click.option("--report-unused-noqa", is_flag=True, help=f"Report suppression comments that suppress nothing ({UNUSED_SUPPRESSION}).")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Report only findings not recorded in this baseline.")
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record today's findings in this baseline and exit 0.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes to analyse files with [default: the number of cores].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of per-file results.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), envvar="WALINT_CACHE_DIR", default=".walint_cache", show_default=True, help="Where per-file results are cached (env: WALINT_CACHE_DIR).")
 def check(
     paths: Sequence[str],
     selection: FileSelection,
@@ -204,12 +208,15 @@ def check(
     report_unused_noqa: bool,
     baseline_file: Optional[str],
     write_baseline_file: Optional[str],
+    jobs: Optional[int],
+    no_cache: bool,
+    cache_dir: str,
 ) -> None:
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
     inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
-    result = _run(paths, inputs)
+    result = _run(paths, inputs, jobs=jobs or default_jobs(), cache=None if no_cache else Cache(cache_dir))
     for path, problem in result.errors:
         click.echo(f"walint: error: {path}: {problem}", err=True)
     findings = result.findings
@@ -230,13 +237,13 @@ def check(
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
 
 
-def _run(paths: Sequence[str], inputs: Inputs) -> RunResult:
+def _run(paths: Sequence[str], inputs: Inputs, jobs: int = 1, cache: Optional[Cache] = None) -> RunResult:
     if inputs.stdin is not None and inputs.stdin.excluded:
         result = RunResult()
     elif inputs.stdin is not None:
         result = check_stdin(inputs.stdin.display, inputs.stdin.data, inputs.settings)
     else:
-        result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]))
+        result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]), jobs=jobs, cache=cache)
     return drop_per_file_ignores(result, inputs.settings)
 
 

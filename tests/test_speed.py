@@ -172,3 +172,25 @@ def test_a_warm_cache_parses_nothing_and_reports_the_same(tmp_path, monkeypatch)
     parses.clear()
     assert cli.run(argv + [str(tmp_path / "nocache.json"), "--no-cache", str(project)]) == 1
     assert parses
+
+
+def test_the_catalogue_matches_the_rules():
+    from walint.catalogue import RULE_TOKENS
+    from walint.rules import ALL_RULES
+
+    assert RULE_TOKENS == {rule.code: (rule.default_enabled, tuple(rule.tokens)) for rule in ALL_RULES}
+
+
+def test_a_clean_tree_is_checked_without_importing_libcst(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "plain.py").write_text("import sqlite3\n\nconn = sqlite3.connect('x.db')\n")
+    script = (
+        "import sys\n"
+        "from walint.cli import run\n"
+        f"code = run(['check', '--isolated', '--no-cache', {str(tmp_path)!r}])\n"
+        "print('LIBCST' if 'libcst' in sys.modules else 'NO-LIBCST', code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "NO-LIBCST 0"

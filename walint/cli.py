@@ -17,7 +17,7 @@ import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import click
 
@@ -25,13 +25,11 @@ from walint import __version__
 from walint.baseline import Baseline, BaselineError
 from walint.config import ConfigError, Options, find_config, load_config, parse_codes, resolve_settings
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded
-from walint.docs import render_page, rule_infos
-from walint.engine import UNUSED_SUPPRESSION
 from walint.findings import Finding
-from walint.report import FORMATS, ReportContext, SourceLines
+from walint.report import FORMATS, ReportContext, RuleInfo, SourceLines
 from walint.report import statistics as statistics_report
-from walint.rules import RULES_BY_CODE
 from walint.cache import Cache
+from walint.catalogue import UNUSED_SUPPRESSION
 from walint.runner import RunResult, check_files, check_stdin, default_jobs, drop_per_file_ignores
 from walint.settings import Settings
 
@@ -256,7 +254,8 @@ def _write_report(
     quiet: bool,
 ) -> None:
     context = ReportContext(
-        rules=rule_infos(),
+        # Only SARIF lists the rules whatever was found; a clean run need not load them.
+        rules=_rule_infos() if findings or output_format == "sarif" else {},
         source_lines=SourceLines({inputs.stdin.display: inputs.stdin.data} if inputs.stdin else None),
         colour=output_file is None and use_colour(sys.stdout.isatty()),
         show_summary=not quiet,
@@ -276,6 +275,12 @@ def _write_report(
         fail(f"{output_file}: cannot write the report: {error.strerror or error}")
 
 
+def _rule_infos() -> Dict[str, RuleInfo]:
+    from walint.docs import rule_infos  # imports every rule, and LibCST with them
+
+    return rule_infos()
+
+
 def use_colour(is_tty: bool) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
     return is_tty and not os.environ.get("NO_COLOR")
@@ -285,6 +290,8 @@ def use_colour(is_tty: bool) -> bool:
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_rules(output_format: str) -> None:
     """List every rule: code, name, whether it can fix, whether it is on by default."""
+    from walint.docs import rule_infos
+
     infos = rule_infos()
     if output_format == "json":
         rows = [
@@ -312,6 +319,9 @@ def list_rules(output_format: str) -> None:
 @click.argument("code")
 def explain(code: str) -> None:
     """Print the documentation of rule CODE (the same text as rules/CODE.md)."""
+    from walint.docs import render_page
+    from walint.rules import RULES_BY_CODE
+
     rule = RULES_BY_CODE.get(code.upper())
     if rule is None:
         fail(f"unknown rule code {code!r}; `walint rules` lists them")

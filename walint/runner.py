@@ -7,10 +7,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from walint.cache import Cache
+from walint.catalogue import prefilter_tokens_for
 from walint.discovery import Candidate, is_candidate, read_bytes
 from walint.findings import Finding
 from walint.project import ROLLBACK_LITERAL_RE, Helper, ProjectIndex, calls_helper, downgrade_helpers
-from walint.rules import prefilter_tokens
 from walint.settings import Settings
 
 if TYPE_CHECKING:
@@ -59,9 +59,7 @@ def check_files(
     with a ``cache``, a file whose result is cached is not parsed at all. Neither changes
     the findings.
     """
-    from walint.engine import active_rules
-
-    tokens = prefilter_tokens(active_rules(settings))
+    tokens = prefilter_tokens_for(settings)
     result = RunResult()
     index = ProjectIndex(roots or [os.path.dirname(c.display) or "." for c in candidates[:1]])
     analyser = _Analyser(settings, cache, jobs)
@@ -234,10 +232,8 @@ def check_stdin(display: str, data: bytes, settings: Settings) -> RunResult:
 
     It is checked on its own: findings that follow imports need the files on disk.
     """
-    from walint.engine import active_rules
-
     result = RunResult(files_checked=1)
-    if is_candidate(data, prefilter_tokens(active_rules(settings))):
+    if is_candidate(data, prefilter_tokens_for(settings)):
         file_result = check_source(display, data, settings)
         result.files_parsed = 1
         result.findings.extend(file_result.findings)

@@ -108,9 +108,89 @@ def test_a_deeply_nested_file_is_analysed_on_a_deeper_stack():
 def test_a_file_too_deep_even_for_that_is_a_skipped_wal000_not_an_internal_error(monkeypatch, tmp_path):
     from walint import cli, engine
 
-    monkeypatch.setattr(engine, "_DEEP_RECURSION_LIMIT", 0)  # no deeper than the default
+    real = engine._check_source
+
+    def too_deep(path, data, *args):
+        if b"TOPICS" in data:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, data, *args)
+
+    monkeypatch.setattr(engine, "_check_source", too_deep)  # too deep even for a large stack
     result = check_source("topics.py", _deeply_nested(3000), Settings())
     assert result.errors == ()
     assert [(f.code, f.message) for f in result.findings] == [("WAL000", "Skipped: too deeply nested to analyse")]
     (tmp_path / "topics.py").write_bytes(_deeply_nested(3000))
     assert cli.run(["check", "--isolated", "--ignore", "WAL000", str(tmp_path)]) == 0
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _key(finding):
+    return (finding.path, finding.code, finding.location, finding.end_location, finding.message)
+
+
+def test_findings_do_not_depend_on_jobs_or_file_order(monkeypatch):
+    from walint import runner
+    from walint.discovery import discover
+
+    monkeypatch.setattr(runner, "POOL_MIN_BYTES", 0)  # the fixtures are small: pool anyway
+    files = discover([str(FIXTURES)])
+    one = runner.check_files(files, Settings(), roots=[str(FIXTURES)], jobs=1)
+    two = runner.check_files(list(reversed(files)), Settings(), roots=[str(FIXTURES)], jobs=2)
+    assert one.findings and not one.errors and not two.errors
+    assert list(map(_key, one.findings)) == list(map(_key, two.findings))
+    assert one.files_parsed == two.files_parsed
+
+
+def test_a_warm_cache_parses_nothing_and_reports_the_same(tmp_path, monkeypatch):
+    import shutil
+
+    import libcst
+
+    from walint import cli
+
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "project", project)
+    parses = []
+    real_parse = libcst.parse_module
+    monkeypatch.setattr(libcst, "parse_module", lambda source, *a, **k: parses.append(1) or real_parse(source, *a, **k))
+    cache = tmp_path / "cache"
+    argv = ["check", "--isolated", "--jobs", "1", "--cache-dir", str(cache), "--output-format", "json", "-o"]
+    assert cli.run(argv + [str(tmp_path / "cold.json"), str(project)]) == 1
+    assert parses, "the cold run parses"
+    assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
+    parses.clear()
+    assert cli.run(argv + [str(tmp_path / "warm.json"), str(project)]) == 1
+    assert parses == []
+    assert (tmp_path / "warm.json").read_text() == (tmp_path / "cold.json").read_text()
+    # A changed file is analysed again; --no-cache reads and writes nothing.
+    board = project / "kanban" / "board.py"
+    board.write_text(board.read_text() + "\n# changed\n")
+    assert cli.run(argv + [str(tmp_path / "changed.json"), str(project)]) == 1
+    assert parses
+    parses.clear()
+    assert cli.run(argv + [str(tmp_path / "nocache.json"), "--no-cache", str(project)]) == 1
+    assert parses
+
+
+def test_the_catalogue_matches_the_rules():
+    from walint.catalogue import RULE_TOKENS
+    from walint.rules import ALL_RULES
+
+    assert RULE_TOKENS == {rule.code: (rule.default_enabled, tuple(rule.tokens)) for rule in ALL_RULES}
+
+
+def test_a_clean_tree_is_checked_without_importing_libcst(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "plain.py").write_text("import sqlite3\n\nconn = sqlite3.connect('x.db')\n")
+    script = (
+        "import sys\n"
+        "from walint.cli import run\n"
+        f"code = run(['check', '--isolated', '--no-cache', {str(tmp_path)!r}])\n"
+        "print('LIBCST' if 'libcst' in sys.modules else 'NO-LIBCST', code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "NO-LIBCST 0"

@@ -17,7 +17,7 @@ import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import click
 
@@ -25,13 +25,12 @@ from walint import __version__
 from walint.baseline import Baseline, BaselineError
 from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded
-from walint.docs import render_page, rule_infos
-from walint.engine import UNUSED_SUPPRESSION
 from walint.findings import Finding
-from walint.report import FORMATS, ReportContext, SourceLines
+from walint.report import FORMATS, ReportContext, RuleInfo, SourceLines
 from walint.report import statistics as statistics_report
-from walint.rules import RULES_BY_CODE
-from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
+from walint.cache import Cache
+from walint.catalogue import UNUSED_SUPPRESSION
+from walint.runner import RunResult, check_files, check_stdin, default_jobs, drop_per_file_ignores
 from walint.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,6 +90,38 @@ _FILE_SELECTION_OPTIONS = (
         help="With PATH `-`: the name of the file standard input stands for.",
     ),
 )
+
+
+_RUN_OPTIONS = (
+    click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Processes to analyse files with [default: the number of cores].",
+    ),
+    click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of per-file results."),
+    click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False),
+        envvar="WALINT_CACHE_DIR",
+        default=".walint_cache",
+        show_default=True,
+        help="Where per-file results are cached (env: WALINT_CACHE_DIR).",
+    ),
+)
+
+
+def run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add --jobs, --no-cache and --cache-dir; the command receives ``jobs`` and ``cache``."""
+
+    @functools.wraps(command)
+    def with_run_options(jobs: Optional[int], no_cache: bool, cache_dir: str, **kwargs: object) -> None:
+        command(jobs=jobs or default_jobs(), cache=None if no_cache else Cache(cache_dir), **kwargs)
+
+    for option in reversed(_RUN_OPTIONS):
+        with_run_options = option(with_run_options)
+    return with_run_options
 
 
 def file_selection_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -200,6 +231,7 @@ def main() -> None:
 @click.option("--report-unused-noqa", is_flag=True, help=f"Report suppression comments that suppress nothing ({UNUSED_SUPPRESSION}).")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Report only findings not recorded in this baseline.")
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record today's findings in this baseline and exit 0.")
+@run_options
 def check(
     paths: Sequence[str],
     selection: FileSelection,
@@ -211,12 +243,14 @@ def check(
     report_unused_noqa: bool,
     baseline_file: Optional[str],
     write_baseline_file: Optional[str],
+    jobs: int,
+    cache: Optional[Cache],
 ) -> None:
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
     inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
-    result = _run(paths, inputs)
+    result = _run(paths, inputs, jobs, cache)
     for path, problem in result.errors:
         click.echo(f"walint: error: {path}: {problem}", err=True)
     findings = result.findings
@@ -237,13 +271,13 @@ def check(
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
 
 
-def _run(paths: Sequence[str], inputs: Inputs) -> RunResult:
+def _run(paths: Sequence[str], inputs: Inputs, jobs: int = 1, cache: Optional[Cache] = None) -> RunResult:
     if inputs.stdin is not None and inputs.stdin.excluded:
         result = RunResult()
     elif inputs.stdin is not None:
         result = check_stdin(inputs.stdin.display, inputs.stdin.data, inputs.settings)
     else:
-        result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]))
+        result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]), jobs=jobs, cache=cache)
     return drop_per_file_ignores(result, inputs.settings)
 
 
@@ -255,7 +289,8 @@ def _write_report(
     statistics: bool,
     quiet: bool,
 ) -> None:
-    context = _report_context(inputs, output_file, quiet)
+    # Only SARIF lists the rules whatever was found; a clean run need not load them.
+    context = _report_context(inputs, output_file, quiet, with_rules=bool(findings) or output_format == "sarif")
     if statistics:
         as_json = output_format in ("json", "json-lines")
         text = (statistics_report.render_json if as_json else statistics_report.render_text)(findings, context)
@@ -289,6 +324,7 @@ def _write_report(
     help="How to show the findings that remain.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print the remaining findings and nothing else.")
+@run_options
 def fix(
     paths: Sequence[str],
     selection: FileSelection,
@@ -297,6 +333,8 @@ def fix(
     helper: Optional[str],
     output_format: str,
     quiet: bool,
+    jobs: int,
+    cache: Optional[Cache],
 ) -> None:
     """Fix PATHS in place (default: the current directory; `-`: stdin to stdout).
 
@@ -310,7 +348,7 @@ def fix(
         _fix_stdin(inputs.stdin, inputs.settings, diff, unsafe_fixes, output_format, quiet)
         return
     roots = list(paths or ["."])
-    run = fixer.fix_files(inputs.files, inputs.settings, roots, unsafe_fixes)
+    run = fixer.fix_files(inputs.files, inputs.settings, roots, unsafe_fixes, jobs=jobs, cache=cache)
     for display, (before, after) in sorted(run.changes.items()):
         if diff:
             click.echo(unified_diff(display, before, after), nl=False)
@@ -443,17 +481,28 @@ def helper_command(output: str, force: bool) -> None:
 
 
 def _report_context(
-    inputs: Inputs, output_file: Optional[str], quiet: bool, stdin_data: Optional[bytes] = None, err: bool = False
+    inputs: Inputs,
+    output_file: Optional[str],
+    quiet: bool,
+    stdin_data: Optional[bytes] = None,
+    err: bool = False,
+    with_rules: bool = True,
 ) -> ReportContext:
     """How to render findings: code frames from the files (or stdin), colour on a terminal."""
     stdin = inputs.stdin
     stream = sys.stderr if err else sys.stdout
     return ReportContext(
-        rules=rule_infos(),
+        rules=_rule_infos() if with_rules else {},
         source_lines=SourceLines({stdin.display: stdin_data if stdin_data is not None else stdin.data} if stdin else None),
         colour=output_file is None and use_colour(stream.isatty()),
         show_summary=not quiet,
     )
+
+
+def _rule_infos() -> Dict[str, RuleInfo]:
+    from walint.docs import rule_infos  # imports every rule, and LibCST with them
+
+    return rule_infos()
 
 
 def use_colour(is_tty: bool) -> bool:
@@ -465,7 +514,7 @@ def use_colour(is_tty: bool) -> bool:
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_rules(output_format: str) -> None:
     """List every rule: code, name, whether it can fix, whether it is on by default."""
-    infos = rule_infos()
+    infos = _rule_infos()
     if output_format == "json":
         rows = [
             {
@@ -492,6 +541,9 @@ def list_rules(output_format: str) -> None:
 @click.argument("code")
 def explain(code: str) -> None:
     """Print the documentation of rule CODE (the same text as rules/CODE.md)."""
+    from walint.docs import render_page
+    from walint.rules import RULES_BY_CODE
+
     rule = RULES_BY_CODE.get(code.upper())
     if rule is None:
         fail(f"unknown rule code {code!r}; `walint rules` lists them")

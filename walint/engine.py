@@ -19,9 +19,8 @@ from walint.settings import Settings
 from walint.suppressions import is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
 from walint.summary import ModuleSummary
 
-PARSE_ERROR = "WAL000"
-
-UNUSED_SUPPRESSION = "WAL100"
+# Defined with the rule catalogue, which the fast path reads without importing the rules.
+from walint.catalogue import PARSE_ERROR, UNUSED_SUPPRESSION  # noqa: E402
 
 # Larger files are reported, not parsed: LibCST needs about 8 s and 550 MB a megabyte of
 # dense source, so a 20 MB generated file would take minutes and gigabytes. The largest

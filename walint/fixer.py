@@ -14,13 +14,16 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Edit, Finding
 from walint.fixes import apply_edits, overlaps
 from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
 from walint.settings import Settings
+
+if TYPE_CHECKING:
+    from walint.cache import Cache
 
 # Each round applies every fix that does not overlap an earlier one; a chain of fixes
 # longer than this is a bug (two fixes undoing each other), reported as such.
@@ -128,15 +131,23 @@ class _Sources:
 
 
 def fix_files(
-    candidates: Sequence[Candidate], settings: Settings, roots: Sequence[str], unsafe: bool = False
+    candidates: Sequence[Candidate],
+    settings: Settings,
+    roots: Sequence[str],
+    unsafe: bool = False,
+    *,
+    jobs: int = 1,
+    cache: Optional["Cache"] = None,
 ) -> FixRun:
-    """Fix the files in memory until no fix applies; nothing is written here (see ``write``)."""
+    """Fix the files in memory until no fix applies; nothing is written here (see
+    :func:`write_change`). ``jobs`` and ``cache`` are as for ``check_files``."""
     sources = _Sources()
     run = FixRun()
     refused: set = set()
 
     def check() -> RunResult:
-        return drop_per_file_ignores(check_files(candidates, settings, roots, read=sources.read), settings)
+        result = check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read)
+        return drop_per_file_ignores(result, settings)
 
     result = check()
     for _ in range(MAX_ROUNDS):

@@ -457,9 +457,13 @@ def helper_call_fix(
 def _leading_lines_keeping_comments(statement: cst.BaseCompoundStatement) -> List[cst.EmptyLine]:
     """The statement's own leading lines, then every comment inside it, one per line:
     a rewrite that drops code still keeps what people wrote about it."""
-    from walint.analysis import iter_subexpressions
-
-    comments = [node for node in iter_subexpressions(statement, limit=100_000) if isinstance(node, cst.Comment)]
+    comments = []
+    stack: List[cst.CSTNode] = [statement]
+    while stack:  # a full walk: the analysis' own walks skip whitespace, and comments with it
+        node = stack.pop()
+        if isinstance(node, cst.Comment):
+            comments.append(node)
+        stack.extend(reversed(node.children))
     own = list(statement.leading_lines)
     own_comments = {id(line.comment) for line in own if line.comment is not None}
     return own + [cst.EmptyLine(comment=c) for c in comments if id(c) not in own_comments]

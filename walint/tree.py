@@ -1,0 +1,128 @@
+"""Fast, iterative walks over LibCST trees.
+
+LibCST's own visitor rebuilds every node it passes (``_visit_and_replace_children``
+returns a copy), and ``node.children`` does the same to list one node's children: on a
+large module either costs about as much as the parse. The analysis only needs to look,
+so it walks here: each node type's child fields are learnt once (in lexical order, from
+one probe of LibCST's own visit), whitespace and punctuation fields are left out, and the
+walk keeps its own stack, so no tree is too deep for it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Iterator, List, Mapping, Tuple, Type
+
+import libcst as cst
+
+# Fields that only ever hold whitespace, comments and punctuation: nothing a rule asks about.
+_SKIPPED_FIELDS = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "comma",
+        "leading_lines",
+        "lines_after_decorators",
+        "header",
+        "footer",
+        "semicolon",
+        "colon",
+        "equal",
+        "newline",
+        "trailing_whitespace",
+        "asynchronous",
+        "lbrace",
+        "rbrace",
+        "lbracket",
+        "rbracket",
+        "first_line",
+        "empty_lines",
+        "last_line",
+        "dot",
+        "relative",
+        "operator",
+        "whitespace",
+        "comment",
+    }
+)
+
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+class _FieldRecorder(cst.CSTVisitor):
+    """Records the names of the fields LibCST visits, in order, without descending."""
+
+    def __init__(self) -> None:
+        self.names: List[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return False
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if attribute not in self.names:
+            self.names.append(attribute)
+
+
+def _fields(node: cst.CSTNode) -> Tuple[str, ...]:
+    kind = type(node)
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        recorder = _FieldRecorder()
+        node._visit_and_replace_children(recorder)
+        fields = tuple(
+            name for name in recorder.names if name not in _SKIPPED_FIELDS and not name.startswith("whitespace")
+        )
+        _FIELDS[kind] = fields
+    return fields
+
+
+def children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """The child nodes of ``node`` that can hold code, in lexical order."""
+    out: List[cst.CSTNode] = []
+    for name in _fields(node):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            out.append(value)
+        elif isinstance(value, (tuple, list)):
+            out.extend(v for v in value if isinstance(v, cst.CSTNode))
+    return out
+
+
+def preorder(node: cst.CSTNode, limit: int = -1) -> Iterator[cst.CSTNode]:
+    """``node`` and its descendants, parents first, in lexical order; at most ``limit``."""
+    stack = [node]
+    seen = 0
+    while stack and seen != limit:
+        current = stack.pop()
+        seen += 1
+        yield current
+        below = children(current)
+        below.reverse()
+        stack.extend(below)
+
+
+Handler = Callable[[cst.CSTNode], None]
+
+
+def walk(
+    node: cst.CSTNode, visit: Mapping[Type[cst.CSTNode], Handler], leave: Mapping[Type[cst.CSTNode], Handler]
+) -> None:
+    """Call ``visit[type]`` on entering and ``leave[type]`` on leaving each node, like a
+    ``CSTVisitor`` whose ``visit_*`` methods all return None."""
+    _LEAVE = object()
+    stack: List[object] = [node]
+    while stack:
+        current = stack.pop()
+        if current is _LEAVE:
+            leaving = stack.pop()
+            leave[type(leaving)](leaving)  # type: ignore[arg-type]
+            continue
+        kind = type(current)
+        handler = visit.get(kind)
+        if handler is not None:
+            handler(current)  # type: ignore[arg-type]
+        if kind in leave:
+            stack.append(current)
+            stack.append(_LEAVE)
+        below = children(current)  # type: ignore[arg-type]
+        below.reverse()
+        stack.extend(below)

@@ -194,3 +194,21 @@ def test_a_clean_tree_is_checked_without_importing_libcst(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "NO-LIBCST 0"
+
+
+def test_node_positions_agree_with_libcst_position_provider_on_every_node():
+    import libcst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from walint.tree import NodePositions
+
+    sources = sorted(FIXTURES.rglob("*.py"))[:20]
+    assert len(sources) > 10
+    for path in sources:
+        try:
+            module = libcst.parse_module(path.read_bytes())
+        except libcst.ParserSyntaxError:
+            continue
+        expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        ours = NodePositions(module)
+        assert all(ours[node] == span for node, span in expected.items()), path

@@ -167,9 +167,11 @@ def find_walint() -> Tool:
     return Tool("walint", argv, version, env)
 
 
-def find_peer(name: str, version_args: Sequence[str] = ("--version",)) -> Tool:
+def find_peer(
+    name: str, version_args: Sequence[str] = ("--version",), env: Optional[Dict[str, str]] = None
+) -> Tool:
     path = _which(name)
-    version = _first_line([path, *version_args]) if path else None
+    version = _first_line([path, *version_args], env) if path else None
     return Tool(name, [path] if path else [], version)
 
 
@@ -1227,7 +1229,8 @@ def find_tools() -> Toolbox:
     tools = Toolbox(
         walint=walint,
         ruff=find_peer("ruff"),
-        semgrep=find_peer("semgrep"),
+        # Without these, `semgrep --version` prints the version, then waits on the network.
+        semgrep=find_peer("semgrep", ("--version", "--disable-version-check"), semgrep_env()),
         rg=find_peer("rg"),
         has_no_cache="--no-cache" in flags,
         has_jobs="--jobs" in flags,

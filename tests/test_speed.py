@@ -194,3 +194,56 @@ def test_a_clean_tree_is_checked_without_importing_libcst(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "NO-LIBCST 0"
+
+
+def test_node_positions_agree_with_libcst_position_provider_on_every_node():
+    import libcst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from walint.tree import NodePositions
+
+    sources = sorted(FIXTURES.rglob("*.py"))[:20]
+    assert len(sources) > 10
+    for path in sources:
+        try:
+            module = libcst.parse_module(path.read_bytes())
+        except libcst.ParserSyntaxError:
+            continue
+        expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        ours = NodePositions(module)
+        assert all(ours[node] == span for node, span in expected.items()), path
+
+
+def test_only_constants_that_can_matter_make_the_project_pass_analyse_a_file_again(tmp_path, monkeypatch):
+    from walint import runner
+
+    root = _tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/consts.py": "PLATFORM = 'posix'\nNEWLINE = '\\n'\nFALLBACK = 'truncate'\n",
+            "pkg/db.py": (
+                "import sqlite3\nfrom pkg.consts import PLATFORM, NEWLINE\n\n"
+                "def open_db(path):\n    conn = sqlite3.connect(path)\n"
+                "    conn.execute('PRAGMA journal_mode=WAL')\n    return conn\n"
+            ),
+            "pkg/fallback.py": (
+                "import sqlite3\nfrom pkg.consts import FALLBACK\n\n"
+                "def open_db(path):\n    conn = sqlite3.connect(path)\n    try:\n"
+                "        conn.execute('PRAGMA journal_mode=WAL')\n    except sqlite3.OperationalError:\n"
+                "        conn.execute(f'PRAGMA journal_mode={FALLBACK}')\n    return conn\n"
+            ),
+        },
+    )
+    again = []
+    real = runner.check_source
+
+    def spy(path, data, settings, external=None):
+        if external is not None:
+            again.append((path.rsplit("/", 1)[-1], sorted(external)))
+        return real(path, data, settings, external)
+
+    monkeypatch.setattr(runner, "check_source", spy)
+    result = _run(root)
+    assert again == [("fallback.py", ["pkg.consts.FALLBACK"])]
+    assert [(f.path.rsplit("/", 1)[-1], f.code) for f in result.findings] == [("fallback.py", "WAL001")]

@@ -11,14 +11,14 @@ downgrade, probes that read the mode, guards that refuse when it is WAL).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from walint.constants import Resolution, StringFolder, is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
 from walint.summary import FunctionFacts, ModuleSummary
-from walint.tree import preorder, walk
+from walint.tree import NodePositions, preorder, walk
 
 # Names of functions that read the mode on disk wherever they come from: walint's own helper.
 DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
@@ -511,7 +511,7 @@ class ModuleModel:
         self._in_progress: Set[Unit] = set()
         self._effects: Dict[int, Optional[ModeEffect]] = {}
         self._function_facts: Dict[Unit, FunctionFacts] = {}
-        self._positions: Optional[Mapping[cst.CSTNode, object]] = None
+        self._positions: Optional[NodePositions] = None
         # (expression, scope) -> does it evaluate to "wal"; asked again by every rule.
         self._mentions_wal: Dict[Tuple[cst.CSTNode, Scope], bool] = {}
 
@@ -648,9 +648,7 @@ class ModuleModel:
     def location(self, node: cst.CSTNode) -> str:
         """``path:line`` of a node; positions are computed once, and only when asked for."""
         if self._positions is None:
-            from libcst.metadata import MetadataWrapper, PositionProvider
-
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            self._positions = NodePositions(self.module)
         span = self._positions.get(node)
         line = span.start.line if span is not None else 0  # type: ignore[attr-defined]
         return f"{self.path}:{line}"

@@ -184,10 +184,11 @@ def _check_source(
 def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]) -> Tuple[Finding, ...]:
     """Positions are computed only here, for files that have something to report."""
     import libcst as cst
-    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from walint.tree import NodePositions
 
     assert isinstance(module, cst.Module)
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = NodePositions(module)  # PositionProvider's answers, for the nodes asked about
     lines = module.code.splitlines()
     findings: Dict[Tuple[str, int, int], Finding] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).

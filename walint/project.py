@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from walint.catalogue import RULE_TOKENS
 from walint.summary import FunctionFacts, ModuleSummary
 
 # A quoted rollback mode: a module holding none cannot export a fallback-mode constant.
@@ -133,11 +134,12 @@ class ProjectIndex:
                     if _interesting(facts):
                         external[f"{origin}.{facts.qualname}"] = facts
                 for name, values in found.summary.constants:
-                    external[f"{origin}.{name}"] = values
+                    if _may_matter(values):
+                        external[f"{origin}.{name}"] = values
             elif isinstance(found, FunctionFacts):
                 if _interesting(found):
                     external[origin] = found
-            elif isinstance(found, tuple):
+            elif isinstance(found, tuple) and _may_matter(found):
                 external[origin] = found
         return external
 
@@ -147,6 +149,19 @@ class ProjectIndex:
             found = self.target(origin, path)
             if found is not None and found[0] not in self._by_path:
                 yield found[0]
+
+
+# A constant can change a finding only as (part of) a journal mode, a pragma, a "wal"
+# comparison or a transient error message; `os.name` or a URL cannot, and passing them
+# would only make the project pass analyse the importing file again for nothing.
+# (walint.sql.ROLLBACK_MODES, spelt out: importing walint.sql imports LibCST.)
+_RELEVANT_WORDS = ("delete", "truncate", "persist", "memory", "off", "wal", "journal", "pragma") + tuple(
+    token.decode() for _, tokens in RULE_TOKENS.values() for token in tokens
+)
+
+
+def _may_matter(values: Tuple[str, ...]) -> bool:
+    return any(word in value.lower() for value in values for word in _RELEVANT_WORDS)
 
 
 def _interesting(facts: FunctionFacts) -> bool:

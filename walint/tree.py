@@ -10,9 +10,14 @@ walk keeps its own stack, so no tree is too deep for it.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Mapping, Tuple, Type
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Type
 
 import libcst as cst
+from libcst._position import CodePosition, CodeRange
+from libcst._nodes.internal import CodegenState
 
 # Fields that only ever hold whitespace, comments and punctuation: nothing a rule asks about.
 _SKIPPED_FIELDS = frozenset(
@@ -126,3 +131,80 @@ def walk(
         below = children(current)  # type: ignore[arg-type]
         below.reverse()
         stack.extend(below)
+
+
+_NEWLINE_RE = re.compile(r"\r\n?|\n")
+
+
+@dataclass(frozen=False)
+class _SpanRecordingState(CodegenState):
+    """Code generation that notes, for every node, which generated tokens it spans.
+
+    The same hooks LibCST's PositionProvider uses (``before_codegen``/``after_codegen``
+    for whitespace-inclusive spans, ``record_syntactic_position`` overriding them), but
+    it records token indices instead of tracking line and column on every token: the
+    tokens before a node are counted only for the few nodes that are asked about.
+    """
+
+    spans: Dict[cst.CSTNode, Tuple[int, int]] = field(default_factory=dict)
+    starts: List[int] = field(default_factory=list)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.starts.append(len(self.tokens))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self.starts.pop()
+        if node not in self.spans:
+            self.spans[node] = (start, len(self.tokens))
+
+    @contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: Optional[cst.CSTNode] = None,
+        end_node: Optional[cst.CSTNode] = None,
+    ) -> Iterator[None]:
+        start = len(self.tokens)
+        try:
+            yield
+        finally:
+            end = len(self.tokens)
+            if start_node is not None:
+                start = self.spans[start_node][0]
+            if end_node is not None:
+                end = self.spans[end_node][1]
+            self.spans[node] = (start, end)
+
+
+class NodePositions:
+    """What LibCST's ``PositionProvider`` says of a module's nodes, at the cost of generating
+    its code once: ``positions[node]`` is the node's ``CodeRange``.
+
+    The provider tracks line and column on every token, which costs more than the parse;
+    here the tokens before a node are counted only for the nodes that are asked about.
+    """
+
+    def __init__(self, module: cst.Module) -> None:
+        state = _SpanRecordingState(default_indent=module.default_indent, default_newline=module.default_newline)
+        module._codegen(state)
+        self._tokens = state.tokens
+        self._spans = state.spans
+        self._at: Dict[int, CodePosition] = {}
+
+    def _position(self, index: int) -> CodePosition:
+        found = self._at.get(index)
+        if found is None:
+            lines = _NEWLINE_RE.split("".join(self._tokens[:index]))
+            found = self._at[index] = CodePosition(len(lines), len(lines[-1]))
+        return found
+
+    def get(self, node: cst.CSTNode) -> Optional[CodeRange]:
+        span = self._spans.get(node)
+        return None if span is None else CodeRange(self._position(span[0]), self._position(span[1]))
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        found = self.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found

@@ -367,3 +367,20 @@ def test_every_hostile_input_at_once(tree):
         assert " WAL000 " in outcome.finding(name)
     assert outcome.error("loop.py") and outcome.error("dangling.py")
     assert not outcome.error("empty.py") and not outcome.error("x.py")
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\v"])
+def test_suppression_after_a_form_feed_or_other_separator_stays_on_its_line(tree, separator):
+    """str.splitlines() breaks lines at these, Python does not: a form feed between
+    sections (common in older code) once moved every later `# noqa` off its line."""
+    (tree / "sections.py").write_text(
+        f"x = 1  # {separator} section\n"
+        f"NOTE = '{separator}'\n"
+        + ("\x0c\n" if separator == "\x0c" else "")
+        + GOOD.replace("DELETE')\n", "DELETE')  # noqa: WAL001\n")
+        + "    conn.execute('PRAGMA journal_mode=WAL')\n",
+        encoding="utf-8",
+    )
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert outcome.finding("sections.py") == ""

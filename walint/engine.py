@@ -6,6 +6,7 @@ can be cached by content hash and computed in other processes.
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
@@ -26,6 +27,10 @@ UNUSED_SUPPRESSION = "WAL100"
 # hand-written and generated modules in the standard library and common packages are
 # under 4 MB.
 MAX_SOURCE_BYTES = 8 * 1024 * 1024
+
+# Python ends a line at \n, \r\n or \r only; str.splitlines() also breaks at form feeds
+# and other separators, which would put a suppression comment on the wrong line.
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
 
     assert isinstance(module, cst.Module)
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    lines = module.code.splitlines()
+    lines = _LINE_BREAK_RE.split(module.code)
     findings: Dict[Tuple[str, int, int], Finding] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
     used: Dict[int, Set[str]] = {}

@@ -73,6 +73,19 @@ def _parse_error(path: str, data: bytes, error: Exception) -> Finding:
     return Finding(path, PARSE_ERROR, f"Cannot parse: {message}", location, location)
 
 
+def _python_syntax_error(data: bytes) -> Optional[Exception]:
+    """Why Python's own parser rejects ``data``, or None when it accepts it."""
+    import ast
+
+    try:
+        compile(data, "<walint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        return error
+    except (RecursionError, MemoryError):
+        return None
+    return None
+
+
 def check_source(
     path: str, data: bytes, settings: Settings, external: Optional[Mapping[str, object]] = None
 ) -> FileResult:
@@ -120,6 +133,15 @@ def check_source(
     except Exception as error:
         summary = None
         errors.append(f"internal error while summarising: {type(error).__name__}: {error}")
+    if errors:
+        rejected = _python_syntax_error(data)
+        if rejected is not None:
+            # LibCST accepted a literal that Python rejects (a NUL byte in a string, an
+            # unknown \N{...} escape) and a rule choked on its value: the file is not
+            # Python, which is a parse error, not an internal one.
+            if not settings.enabled(PARSE_ERROR):
+                return FileResult(path)
+            return FileResult(path, (_parse_error(path, data, rejected),))
     if not reports:
         return FileResult(path, errors=tuple(errors), summary=summary)
     return FileResult(path, _findings(path, module, reports), tuple(errors), summary)

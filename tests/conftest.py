@@ -1,11 +1,20 @@
 import sys
 from pathlib import Path
 
-# Test helpers (expectations.py) import as top-level modules.
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Test helpers (expectations.py, strategies.py) import as top-level modules.
 sys.path.insert(0, str(Path(__file__).parent))
 
-
-import pytest
+# Property tests (tests/test_properties.py). The default profile keeps CI fast; the long
+# one is for a thorough local run: `python -m pytest tests/test_properties.py
+# --hypothesis-profile=long`. Generated modules take a few milliseconds each to check, and
+# hypothesmith is slow to draw, so no deadline and no too-slow health check.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=30, deadline=None, suppress_health_check=_QUIET, print_blob=True)
+settings.register_profile("long", max_examples=3000, deadline=None, suppress_health_check=_QUIET, print_blob=True)
+settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

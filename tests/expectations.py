@@ -14,7 +14,8 @@ _EXPECT_RE = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0
 def expected_marks(source: str) -> Counter:
     """(line, code) pairs marked in ``source``."""
     marks: Counter = Counter()
-    for row, line in enumerate(source.splitlines(), start=1):
+    # Lines as Python counts them: a form feed or \x1c..\x1e inside a line does not end it.
+    for row, line in enumerate(re.split(r"\r\n|\r|\n", source), start=1):
         match = _EXPECT_RE.search(line)
         if match:
             for code in match.group("codes").split(","):

@@ -366,3 +366,59 @@ def test_every_hostile_input_at_once(tree):
         assert " WAL000 " in outcome.finding(name)
     assert outcome.error("loop.py") and outcome.error("dangling.py")
     assert not outcome.error("empty.py") and not outcome.error("x.py")
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\v"])
+def test_suppression_after_a_form_feed_or_other_separator_stays_on_its_line(tree, separator):
+    """str.splitlines() breaks lines at these, Python does not: a form feed between
+    sections (common in older code) once moved every later `# noqa` off its line."""
+    (tree / "sections.py").write_text(
+        f"x = 1  # {separator} section\n"
+        f"NOTE = '{separator}'\n"
+        + ("\x0c\n" if separator == "\x0c" else "")
+        + GOOD.replace("DELETE')\n", "DELETE')  # noqa: WAL001\n")
+        + "    conn.execute('PRAGMA journal_mode=WAL')\n",
+        encoding="utf-8",
+    )
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert outcome.finding("sections.py") == ""
+
+
+@pytest.mark.parametrize(
+    "name, encode",
+    [
+        ("bom.py", lambda text: b"\xef\xbb\xbf" + text.encode()),
+        ("crlf.py", lambda text: text.replace("\n", "\r\n").encode()),
+        ("cr_only.py", lambda text: text.replace("\n", "\r").encode()),
+        ("utf16_bom.py", lambda text: ("# -*- coding: utf-16 -*-\n" + text).encode("utf-16")),
+    ],
+)
+def test_byte_order_marks_and_line_endings(tree, name, encode):
+    (tree / name).write_bytes(encode(GOOD))
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    if name == "utf16_bom.py":
+        # Python reads source as UTF-8 unless a cookie says otherwise, and a UTF-16 file
+        # cannot carry a readable cookie: the file holds no token the prefilter knows.
+        assert outcome.finding(name) == outcome.error(name) == ""
+    else:
+        assert outcome.finding(name).startswith(f"{name}:5:9: WAL001 ")
+
+
+@pytest.mark.parametrize(
+    "literal, message",
+    [(b"\x00", "null bytes"), (b"\\N{NO SUCH NAME}", "unknown Unicode character name")],
+    ids=["nul-byte", "unknown-name-escape"],
+)
+def test_string_literal_that_libcst_accepts_and_python_rejects(tree, literal, message):
+    """The rules read string values with Python's own rules; a value Python cannot
+    decode once made each rule that read it an internal error (exit 2)."""
+    (tree / "odd.py").write_bytes(
+        b'FALLBACK = "PRAGMA journal_mode=' + literal + b'DELETE"\n' + GOOD.encode().replace(b"'PRAGMA journal_mode=DELETE'", b"FALLBACK")
+    )
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    line = outcome.finding("odd.py")
+    assert line.startswith("odd.py:1:") and " WAL000 Cannot parse: " in line and message in line, line
+    assert outcome.error("odd.py") == ""

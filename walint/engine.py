@@ -6,6 +6,7 @@ can be cached by content hash and computed in other processes.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import traceback
@@ -27,6 +28,10 @@ from walint.catalogue import PARSE_ERROR, UNUSED_SUPPRESSION  # noqa: E402
 # hand-written and generated modules in the standard library and common packages are
 # under 4 MB.
 MAX_SOURCE_BYTES = 8 * 1024 * 1024
+
+# Python ends a line at \n, \r\n or \r only; str.splitlines() also breaks at form feeds
+# and other separators, which would put a suppression comment on the wrong line.
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,19 @@ def _parse_error(path: str, data: bytes, error: Exception) -> Finding:
             column = getattr(error, "editor_column", 1) or 1
     location = Location(row, column)
     return Finding(path, PARSE_ERROR, f"Cannot parse: {message}", location, location)
+
+
+def _python_syntax_error(data: bytes) -> Optional[Exception]:
+    """Why Python's own parser rejects ``data``, or None when it accepts it."""
+    import ast
+
+    try:
+        compile(data, "<walint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        return error
+    except (RecursionError, MemoryError):
+        return None
+    return None
 
 
 def check_source(
@@ -176,6 +194,15 @@ def _check_source(
     except Exception as error:
         summary = None
         errors.append(f"internal error while summarising: {type(error).__name__}: {error}")
+    if errors:
+        rejected = _python_syntax_error(data)
+        if rejected is not None:
+            # LibCST accepted a literal that Python rejects (a NUL byte in a string, an
+            # unknown \N{...} escape) and a rule choked on its value: the file is not
+            # Python, which is a parse error, not an internal one.
+            if not settings.enabled(PARSE_ERROR):
+                return FileResult(path)
+            return FileResult(path, (_parse_error(path, data, rejected),))
     if not reports:
         return FileResult(path, errors=tuple(errors), summary=summary)
     return FileResult(path, _findings(path, module, reports), tuple(errors), summary)
@@ -189,7 +216,7 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
 
     assert isinstance(module, cst.Module)
     positions = NodePositions(module)  # PositionProvider's answers, for the nodes asked about
-    lines = module.code.splitlines()
+    lines = _LINE_BREAK_RE.split(module.code)
     findings: Dict[Tuple[str, int, int], Finding] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
     used: Dict[int, Set[str]] = {}

@@ -21,16 +21,12 @@ from walint.summary import FunctionFacts, ModuleSummary
 ROLLBACK_LITERAL_RE = re.compile(rb"""['"](?:delete|truncate|persist|memory|off)['"]""", re.I)
 
 
-def module_names(path: str, roots: Sequence[str]) -> Set[str]:
-    """Every dotted name under which ``path`` can be imported."""
+def module_names(path: str, roots: Sequence[str], packages: Optional[Dict[str, Tuple[str, ...]]] = None) -> Set[str]:
+    """Every dotted name under which ``path`` can be imported (``packages``: a memo)."""
     file = Path(os.path.abspath(path))
     parts: List[str] = [] if file.name == "__init__.py" else [file.stem]
     names: Set[str] = set()
-    directory = file.parent
-    chain = list(parts)
-    while (directory / "__init__.py").exists():
-        chain.insert(0, directory.name)
-        directory = directory.parent
+    chain = list(_packages_above(str(file.parent), {} if packages is None else packages)) + parts
     if chain:
         names.add(".".join(chain))
     for root in roots:
@@ -46,6 +42,24 @@ def module_names(path: str, roots: Sequence[str]) -> Set[str]:
             if dotted and all(p.isidentifier() for p in dotted):
                 names.add(".".join(dotted))
     return names
+
+
+def _packages_above(directory: str, known: Dict[str, Tuple[str, ...]]) -> Tuple[str, ...]:
+    """The package names from the outermost package down to ``directory`` (if it is one).
+
+    ``known`` memoises the answers for one run: every file of a directory asks, and each
+    answer costs a stat per level.
+    """
+    found = known.get(directory)
+    if found is None:
+        if not os.path.exists(os.path.join(directory, "__init__.py")):
+            found = ()
+        else:
+            parent = os.path.dirname(directory)
+            above = _packages_above(parent, known) if parent != directory else ()
+            found = above + (os.path.basename(directory),)
+        known[directory] = found
+    return found
 
 
 class ModuleRef:
@@ -65,12 +79,13 @@ class ProjectIndex:
         self._by_name: Dict[str, str] = {}
         self._by_path: Dict[str, ModuleSummary] = {}
         self._names_of: Dict[str, Set[str]] = {}
+        self._packages: Dict[str, Tuple[str, ...]] = {}
 
     def register(self, path: str) -> None:
         """Know the module names of a file, before or without its summary."""
         key = os.path.abspath(path)
         if key not in self._names_of:
-            names = module_names(path, self.roots)
+            names = module_names(path, self.roots, self._packages)
             self._names_of[key] = names
             for name in names:
                 self._by_name.setdefault(name, key)

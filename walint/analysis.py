@@ -18,7 +18,7 @@ import libcst as cst
 from walint.constants import Resolution, StringFolder, is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
 from walint.summary import FunctionFacts, ModuleSummary
-from walint.tree import NodePositions, preorder, walk
+from walint.tree import NodePositions, positions_of, preorder, walk
 
 # Names of functions that read the mode on disk wherever they come from: walint's own helper.
 DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
@@ -648,7 +648,7 @@ class ModuleModel:
     def location(self, node: cst.CSTNode) -> str:
         """``path:line`` of a node; positions are computed once, and only when asked for."""
         if self._positions is None:
-            self._positions = NodePositions(self.module)
+            self._positions = positions_of(self.module)
         span = self._positions.get(node)
         line = span.start.line if span is not None else 0  # type: ignore[attr-defined]
         return f"{self.path}:{line}"

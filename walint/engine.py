@@ -212,10 +212,10 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
     """Positions are computed only here, for files that have something to report."""
     import libcst as cst
 
-    from walint.tree import NodePositions
+    from walint.tree import positions_of
 
     assert isinstance(module, cst.Module)
-    positions = NodePositions(module)  # PositionProvider's answers, for the nodes asked about
+    positions = positions_of(module)  # PositionProvider's answers, for the nodes asked about
     lines = _LINE_BREAK_RE.split(module.code)
     findings: Dict[Tuple[str, int, int], Finding] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).

@@ -21,31 +21,59 @@ from walint.summary import FunctionFacts, ModuleSummary
 ROLLBACK_LITERAL_RE = re.compile(rb"""['"](?:delete|truncate|persist|memory|off)['"]""", re.I)
 
 
-def module_names(path: str, roots: Sequence[str]) -> Set[str]:
-    """Every dotted name under which ``path`` can be imported."""
-    file = Path(os.path.abspath(path))
-    parts: List[str] = [] if file.name == "__init__.py" else [file.stem]
+def module_names(path: str, roots: Sequence[str], packages: Optional[Dict[str, Tuple[str, ...]]] = None) -> Set[str]:
+    """Every dotted name under which ``path`` can be imported (``packages``: a memo)."""
+    return _module_names(os.path.abspath(path), _bases(roots), {} if packages is None else packages)
+
+
+def _bases(roots: Sequence[str]) -> Tuple[str, ...]:
+    """The directories modules are named relative to: each root (a file's directory for a
+    file) and its ``src/``."""
+    bases: List[str] = []
+    for root in roots:
+        base = os.path.abspath(root)
+        if os.path.isfile(base):
+            base = os.path.dirname(base)
+        bases.extend((base, os.path.join(base, "src")))
+    return tuple(bases)
+
+
+def _module_names(file: str, bases: Sequence[str], packages: Dict[str, Tuple[str, ...]]) -> Set[str]:
+    # Plain string operations: this runs for every file of the run, candidate or not.
+    directory, name = os.path.split(file)
+    parts: List[str] = [] if name == "__init__.py" else [os.path.splitext(name)[0]]
     names: Set[str] = set()
-    directory = file.parent
-    chain = list(parts)
-    while (directory / "__init__.py").exists():
-        chain.insert(0, directory.name)
-        directory = directory.parent
+    chain = list(_packages_above(directory, packages)) + parts
     if chain:
         names.add(".".join(chain))
-    for root in roots:
-        base = Path(os.path.abspath(root))
-        if base.is_file():
-            base = base.parent
-        for candidate in (base, base / "src"):
-            try:
-                relative = file.relative_to(candidate)
-            except ValueError:
-                continue
-            dotted = list(relative.parent.parts) + parts
-            if dotted and all(p.isidentifier() for p in dotted):
-                names.add(".".join(dotted))
+    for base in bases:
+        if directory == base:
+            dotted = list(parts)
+        elif directory.startswith(base.rstrip(os.sep) + os.sep):
+            dotted = directory[len(base.rstrip(os.sep)) + 1 :].split(os.sep) + parts
+        else:
+            continue
+        if dotted and all(p.isidentifier() for p in dotted):
+            names.add(".".join(dotted))
     return names
+
+
+def _packages_above(directory: str, known: Dict[str, Tuple[str, ...]]) -> Tuple[str, ...]:
+    """The package names from the outermost package down to ``directory`` (if it is one).
+
+    ``known`` memoises the answers for one run: every file of a directory asks, and each
+    answer costs a stat per level.
+    """
+    found = known.get(directory)
+    if found is None:
+        if not os.path.exists(os.path.join(directory, "__init__.py")):
+            found = ()
+        else:
+            parent = os.path.dirname(directory)
+            above = _packages_above(parent, known) if parent != directory else ()
+            found = above + (os.path.basename(directory),)
+        known[directory] = found
+    return found
 
 
 class ModuleRef:
@@ -65,12 +93,14 @@ class ProjectIndex:
         self._by_name: Dict[str, str] = {}
         self._by_path: Dict[str, ModuleSummary] = {}
         self._names_of: Dict[str, Set[str]] = {}
+        self._packages: Dict[str, Tuple[str, ...]] = {}
+        self._bases = _bases(self.roots)
 
     def register(self, path: str) -> None:
         """Know the module names of a file, before or without its summary."""
         key = os.path.abspath(path)
         if key not in self._names_of:
-            names = module_names(path, self.roots)
+            names = _module_names(key, self._bases, self._packages)
             self._names_of[key] = names
             for name in names:
                 self._by_name.setdefault(name, key)
@@ -228,10 +258,17 @@ def _word(token: bytes) -> "re.Pattern[bytes]":
 def calls_helper(path: str, data: bytes, helpers: Sequence[Helper]) -> bool:
     """Can the file at ``path`` call one of ``helpers``: does it name one and import its module?
 
-    Plain substring tests come first, so most files are dismissed without a regex.
+    Plain substring tests come first, so most files are dismissed without a regex; the
+    module names, rarer than the function names and fewer, are looked for first.
     """
+    absent: Set[bytes] = set()
     for helper in helpers:
-        if helper.name not in data or helper.module not in data or not _word(helper.name).search(data):
+        if helper.module in absent:
+            continue
+        if helper.module not in data:
+            absent.add(helper.module)
+            continue
+        if helper.name not in data or not _word(helper.name).search(data):
             continue
         module = re.escape(helper.module)
         imports = re.compile(

@@ -154,16 +154,42 @@ class _Analyser:
         return {display: results.get(display) or computed[display] for display, _ in items}
 
     def _in_pool(self, missing: Sequence[Tuple[str, bytes, str]], workers: int) -> Dict[str, "FileResult"]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         # Largest first, so that no worker is left with a big file at the end.
-        order = sorted(missing, key=lambda item: -len(item[1]))
-        # spawn: no inherited state, the same on every platform.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            outputs = pool.map(_check_in_worker, [(display, data, self.settings) for display, data, _ in order])
-            return {display: output for (display, _, _), output in zip(order, outputs)}
+        order = [(display, data) for display, data, _ in sorted(missing, key=lambda item: -len(item[1]))]
+        results, crashed = _run_pool(order, self.settings, workers)
+        # A worker that died (LibCST's native parser can crash on pathological input) takes
+        # the files it had not finished with it: each is tried again alone, so only the one
+        # that crashes is reported, as an internal error, and the run goes on.
+        for display, data in crashed:
+            alone, still = _run_pool([(display, data)], self.settings, 1)
+            results.update(alone)
+            if still:
+                from walint.engine import FileResult
+
+                results[display] = FileResult(display, errors=("the process analysing this file crashed",))
+        return results
+
+
+def _run_pool(
+    items: Sequence[Tuple[str, bytes]], settings: Settings, workers: int
+) -> Tuple[Dict[str, "FileResult"], List[Tuple[str, bytes]]]:
+    """Results by path, and the items whose worker died before answering."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # spawn: no inherited state, the same on every platform.
+    context = multiprocessing.get_context("spawn")
+    results: Dict[str, "FileResult"] = {}
+    crashed: List[Tuple[str, bytes]] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [(item, pool.submit(_check_in_worker, (item[0], item[1], settings))) for item in items]
+        for item, future in futures:
+            try:
+                results[item[0]] = future.result()
+            except BrokenProcessPool:
+                crashed.append(item)
+    return results, crashed
 
 
 _MAX_PROJECT_ROUNDS = 6

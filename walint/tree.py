@@ -208,3 +208,20 @@ class NodePositions:
         if found is None:
             raise KeyError(node)
         return found
+
+
+# The last few modules asked about, with their positions; keyed by id, the module held
+# alive by its entry (nodes have slots: no weak references).
+_RECENT_POSITIONS: List[Tuple[cst.Module, NodePositions]] = []
+
+
+def positions_of(module: cst.Module) -> NodePositions:
+    """The module's :class:`NodePositions`, generated once however many ask (the model for
+    a helper's location, the engine for the findings)."""
+    for known, found in _RECENT_POSITIONS:
+        if known is module:
+            return found
+    found = NodePositions(module)
+    _RECENT_POSITIONS.insert(0, (module, found))
+    del _RECENT_POSITIONS[2:]
+    return found

@@ -320,3 +320,14 @@ def test_hostile_files_never_stop_the_others_from_being_fixed(tmp_path, store):
     for name, data in hostile.items():
         assert (tmp_path / name).read_bytes() == data, name
     assert _temporaries(tmp_path) == []
+
+
+def test_a_file_libcst_cannot_reproduce_is_refused_not_rewritten(tmp_path):
+    # LibCST drops a line holding only a backslash; fixing through it would lose bytes.
+    source = VULNERABLE.replace("def connect(path):\n", "x = 1\n\\\ny = 2\n\n\ndef connect(path):\n")
+    path = tmp_path / "store.py"
+    path.write_text(source)
+    result = _fix(str(path))
+    assert path.read_text() == source
+    assert "cannot reproduce this file byte for byte; left unchanged" in result.output
+    assert result.exit_code == 2

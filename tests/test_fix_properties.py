@@ -69,6 +69,11 @@ def test_a_module_without_findings_is_byte_identical(module):
 @given(hypothesmith_programs())
 def test_fix_never_breaks_programs_from_the_grammar(program):
     source = program.encode()
+    if cst.parse_module(source).bytes != source:
+        # A layout LibCST cannot reproduce: fix must refuse the file, never rewrite it.
+        fixed, run = fix_source("generated.py", source, SETTINGS, unsafe=True)
+        assert fixed == source
+        return
     fixed, run = _fix(source)
     if run.fixed == 0:
         assert fixed == source

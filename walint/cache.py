@@ -22,7 +22,7 @@ from walint.settings import Settings
 
 DEFAULT_DIRECTORY = ".walint_cache"
 # Bump when FileResult or what it holds changes shape.
-_FORMAT = "1"
+_FORMAT = "2"
 
 
 class Cache:

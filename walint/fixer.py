@@ -83,6 +83,10 @@ def apply_fixes(data: bytes, fixes: Sequence[Finding]) -> bytes:
 
     try:
         module = cst.parse_module(data)
+        if module.bytes != data:
+            # LibCST drops some rare layouts (a line holding only a backslash); edits
+            # against its text would silently lose those bytes.
+            raise FixError("walint cannot reproduce this file byte for byte; left unchanged")
         text = apply_edits(module.code, _unique_edits(fixes))
         fixed = text.encode(module.encoding)
         cst.parse_module(fixed)

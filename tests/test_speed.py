@@ -263,3 +263,18 @@ def test_a_file_that_crashes_its_worker_is_an_error_and_the_others_are_still_che
     result = runner.check_files(discover([str(tmp_path)]), Settings(), roots=[str(tmp_path)], jobs=2)
     assert [(p.rsplit("/", 1)[-1], e) for p, e in result.errors] == [("crash.py", "the process analysing this file crashed")]
     assert [(f.path.rsplit("/", 1)[-1], f.code) for f in result.findings] == [("fine.py", "WAL001")]
+
+
+def test_check_source_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    assert gc.isenabled()
+    check_source("a.py", b"conn.execute('PRAGMA journal_mode=WAL')\n", Settings())
+    check_source("b.py", b"def f(:\n  journal_mode\n", Settings())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check_source("a.py", b"conn.execute('PRAGMA journal_mode=WAL')\n", Settings())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -6,7 +6,8 @@ import libcst as cst
 import pytest
 
 from walint.findings import Edit, Location
-from walint.fixes import apply_edits, fail_closed_fix, line_edits, remove_element, render, split_lines
+from walint.fixes import apply_edits, fail_closed_fix, line_edits, remove_element, render
+from walint.text import split_lines
 
 
 def _remove(source: str, index: int) -> str:

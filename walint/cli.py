@@ -423,24 +423,13 @@ def unified_diff(display: str, before: bytes, after: bytes) -> str:
     """A unified diff of one file's fix, decoded the way Python reads the file."""
     import difflib
 
-    from walint.fixes import split_lines
+    from walint.text import source_encoding, split_lines
 
     encoding = source_encoding(before)
     old = split_lines(before.decode(encoding, errors="replace"))
     new = split_lines(after.decode(encoding, errors="replace"))
     lines = difflib.unified_diff(old, new, fromfile=display, tofile=display)
     return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
-
-
-def source_encoding(data: bytes) -> str:
-    """The encoding a Python file declares (PEP 263), or UTF-8."""
-    import io
-    import tokenize
-
-    try:
-        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-    except (SyntaxError, LookupError):
-        return "utf-8"
 
 
 @main.command("helper")

@@ -7,7 +7,6 @@ can be cached by content hash and computed in other processes.
 from __future__ import annotations
 
 import gc
-import re
 import sys
 import threading
 import traceback
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 from walint.findings import Finding, Fix, Location
+from walint.text import LINE_BREAK_RE
 from walint.rules import ALL_RULES, Report, Rule
 from walint.settings import Settings
 # suppressed_codes stays importable from here, where callers first found it.
@@ -32,7 +32,6 @@ MAX_SOURCE_BYTES = 8 * 1024 * 1024
 
 # Python ends a line at \n, \r\n or \r only; str.splitlines() also breaks at form feeds
 # and other separators, which would put a suppression comment on the wrong line.
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -226,7 +225,7 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
 
     assert isinstance(module, cst.Module)
     positions = positions_of(module)  # PositionProvider's answers, for the nodes asked about
-    lines = _LINE_BREAK_RE.split(module.code)
+    lines = LINE_BREAK_RE.split(module.code)
     findings: Dict[Tuple[str, int, int], Finding] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
     used: Dict[int, Set[str]] = {}

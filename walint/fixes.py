@@ -16,6 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import libcst as cst
 
 from walint.findings import Edit, Location
+from walint.text import split_lines
 
 SAFE = "safe"
 UNSAFE = "unsafe"
@@ -78,14 +79,6 @@ def render(module: cst.Module, plan: FixPlan) -> Optional[str]:
     except (cst.ParserSyntaxError, SyntaxError, ValueError):
         return None
     return code
-
-
-_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-
-
-def split_lines(text: str) -> List[str]:
-    """Lines as Python counts them, ends kept (``str.splitlines`` also splits on form feeds)."""
-    return _LINE_RE.findall(text)
 
 
 def line_edits(old: str, new: str) -> Tuple[Edit, ...]:

@@ -8,16 +8,13 @@ reporter needs LibCST or the rule classes.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import re
-import tokenize
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from walint.findings import Finding
+from walint.text import LINE_BREAK_RE, source_encoding
 
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 
 _ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "cyan": "36"}
 
@@ -57,14 +54,10 @@ class SourceLines:
 def _decode_lines(data: bytes) -> List[str]:
     """Lines as Python reads them: the coding cookie or BOM decides, ``\\r`` ends a line too."""
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError:
-        encoding = "utf-8"
-    try:
-        text = data.decode(encoding, errors="replace")
+        text = data.decode(source_encoding(data), errors="replace")
     except LookupError:
         text = data.decode("utf-8", errors="replace")
-    return _LINE_BREAK_RE.split(text)
+    return LINE_BREAK_RE.split(text)
 
 
 @dataclass(frozen=True)

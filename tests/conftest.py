@@ -17,7 +17,14 @@ settings.register_profile("long", max_examples=3000, deadline=None, suppress_hea
 settings.load_profile("ci")
 
 
+@pytest.fixture(scope="session")
+def _user_cache_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("user_cache_home")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_walint_cache(tmp_path_factory, monkeypatch):
-    """Each test's `walint check` caches into its own directory, never the working tree."""
-    monkeypatch.setenv("WALINT_CACHE_DIR", str(tmp_path_factory.mktemp("walint_cache")))
+def _isolated_walint_cache(tmp_path_factory, monkeypatch, _user_cache_home):
+    """Each test's `walint check` caches into its own new directory, never the working
+    tree, and keeps its cache key in a user cache home of the test session's own."""
+    monkeypatch.setenv("WALINT_CACHE_DIR", str(tmp_path_factory.mktemp("walint_cache") / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_user_cache_home))

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import walint.fixer as fixer
+import walint.writing as writing
 from walint.cli import main
 from walint.findings import Edit, Finding, Fix, Location
 
@@ -244,7 +245,7 @@ def test_a_failure_at_any_write_step_leaves_the_original_and_no_temporary(store,
         raise OSError(28, "No space left on device")
 
     if step == "mkstemp":
-        monkeypatch.setattr(fixer.tempfile, "mkstemp", boom)
+        monkeypatch.setattr(writing.tempfile, "mkstemp", boom)
     elif step == "write":
         real_fdopen = os.fdopen
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, List, Tuple
 
 from walint.findings import Finding
+from walint.writing import UnsafeWrite, write_output
 
 FORMAT_VERSION = 1
 
@@ -65,7 +66,9 @@ class Baseline:
         ]
         text = json.dumps({"version": FORMAT_VERSION, "findings": entries}, indent=2) + "\n"
         try:
-            file.write_text(text, encoding="utf-8")
+            write_output(str(file), text.encode("utf-8"))
+        except UnsafeWrite as error:
+            raise BaselineError(f"{file}: {error}") from None
         except OSError as error:
             raise BaselineError(f"{file}: cannot write the baseline: {error.strerror or error}") from None
 

@@ -23,6 +23,7 @@ import click
 
 from walint import __version__
 from walint.baseline import Baseline, BaselineError
+from walint.console import printable
 from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded
 from walint.findings import Finding
@@ -32,6 +33,7 @@ from walint.cache import Cache
 from walint.catalogue import UNUSED_SUPPRESSION
 from walint.runner import RunResult, check_files, check_stdin, default_jobs, drop_per_file_ignores
 from walint.settings import Settings
+from walint.writing import UnsafeWrite, write_output
 
 if TYPE_CHECKING:
     from walint.fixer import FixRun
@@ -40,9 +42,14 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 STDIN_PATH = "-"
 
 
+def _print_errors(errors: Sequence[Tuple[str, str]]) -> None:
+    for path, problem in errors:
+        click.echo(f"walint: error: {printable(path)}: {printable(problem)}", err=True)
+
+
 def fail(message: str) -> NoReturn:
     """Print ``walint: error: message`` and exit 2."""
-    click.echo(f"walint: error: {message}", err=True)
+    click.echo(f"walint: error: {printable(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -251,15 +258,14 @@ def check(
         fail("--baseline and --write-baseline cannot be combined")
     inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
     result = _run(paths, inputs, jobs, cache)
-    for path, problem in result.errors:
-        click.echo(f"walint: error: {path}: {problem}", err=True)
+    _print_errors(result.errors)
     findings = result.findings
     try:
         if write_baseline_file:
             Baseline.of(findings, Path(write_baseline_file)).save(Path(write_baseline_file))
             if not quiet:
                 noun = "finding" if len(findings) == 1 else "findings"
-                click.echo(f"walint: wrote {len(findings)} {noun} to {write_baseline_file}", err=True)
+                click.echo(f"walint: wrote {len(findings)} {noun} to {printable(write_baseline_file)}", err=True)
             sys.exit(EXIT_ERROR if result.errors else EXIT_CLEAN)
         if baseline_file:
             findings = Baseline.load(Path(baseline_file)).new_findings(findings)
@@ -300,8 +306,9 @@ def _write_report(
         click.echo(text, nl=False, color=context.colour)
         return
     try:
-        Path(output_file).parent.mkdir(parents=True, exist_ok=True)
-        Path(output_file).write_text(text, encoding="utf-8")
+        write_output(output_file, text.encode("utf-8"))
+    except UnsafeWrite as error:
+        fail(f"{output_file}: {error}")
     except OSError as error:
         fail(f"{output_file}: cannot write the report: {error.strerror or error}")
 
@@ -389,8 +396,7 @@ def _finish_fix(
     err: bool,
     fixed_stdin: Optional[bytes] = None,
 ) -> NoReturn:
-    for path, problem in run.errors:
-        click.echo(f"walint: error: {path}: {problem}", err=True)
+    _print_errors(run.errors)
     if not run.converged:
         click.echo(
             "walint: error: the fixes did not settle after several rounds; "
@@ -428,8 +434,11 @@ def unified_diff(display: str, before: bytes, after: bytes) -> str:
     encoding = source_encoding(before)
     old = split_lines(before.decode(encoding, errors="replace"))
     new = split_lines(after.decode(encoding, errors="replace"))
-    lines = difflib.unified_diff(old, new, fromfile=display, tofile=display)
-    return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+    lines = difflib.unified_diff(old, new, fromfile=printable(display), tofile=printable(display))
+    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+    if sys.stdout.isatty():  # a patch tool gets the exact bytes; a terminal gets no escapes
+        text = "".join(printable(line, tabs=True) + "\n" for line in text.splitlines())
+    return text
 
 
 @main.command("helper")
@@ -458,15 +467,15 @@ def helper_command(output: str, force: bool) -> None:
     if output == STDIN_PATH:
         sys.stdout.buffer.write(header + source)
         return
-    target = Path(output)
-    if target.exists() and not force:
+    if os.path.lexists(output) and not force:
         fail(f"{output} exists; pass --force to overwrite it")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(header + source)
+        write_output(output, header + source)
+    except UnsafeWrite as error:
+        fail(f"{output}: {error}")
     except OSError as error:
         fail(f"{output}: cannot write the helper: {error.strerror or error}")
-    click.echo(f"walint: wrote the helper to {output}", err=True)
+    click.echo(f"walint: wrote the helper to {printable(output)}", err=True)
 
 
 def _report_context(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -21,6 +20,7 @@ from walint.findings import Edit, Finding
 from walint.fixes import apply_edits, overlaps
 from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
 from walint.settings import Settings
+from walint.writing import inside, real_root, write_atomically
 
 if TYPE_CHECKING:
     from walint.cache import Cache
@@ -213,24 +213,6 @@ def fix_source(display: str, data: bytes, settings: Settings, unsafe: bool = Fal
 # ----- writing ----------------------------------------------------------------------------
 
 
-def _inside(path: str, roots: Sequence[str]) -> bool:
-    for root in roots:
-        try:
-            if os.path.commonpath([path, root]) == root:
-                return True
-        except ValueError:  # different drives
-            continue
-    return False
-
-
-def _real_root(root: str) -> str:
-    """A directory root, resolved; a file named as a root stands for its directory, so a
-    symlink named on the command line does not let writes escape to where it points."""
-    if os.path.isdir(root):
-        return os.path.realpath(root)
-    return os.path.realpath(os.path.dirname(os.path.abspath(root)))
-
-
 def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -> Optional[str]:
     """Write ``after`` over the file at ``path`` if it still holds ``before``.
 
@@ -238,8 +220,8 @@ def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -
     symlink's target, and only when that target is inside one of ``roots``.
     """
     target = os.path.realpath(path)
-    real_roots = [_real_root(root) for root in roots]
-    if not _inside(target, real_roots):
+    real_roots = [real_root(root) for root in roots]
+    if not inside(target, real_roots):
         return "is a symlink to a file outside the checked paths; not written"
     try:
         status = os.stat(target)
@@ -256,50 +238,3 @@ def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -
     except OSError as error:
         return f"cannot be written: {error.strerror or error}; the file is unchanged"
     return None
-
-
-def write_atomically(path: str, data: bytes, status: Optional[os.stat_result] = None) -> None:
-    """Replace the file at ``path`` with ``data``: a temporary file in the same directory,
-    fsync'd, given the original's mode (and owner, where allowed), then ``os.replace``d.
-
-    Readers see the old bytes or the new ones, never a mix; on any failure the temporary
-    file is removed and the original is untouched.
-    """
-    status = status or os.stat(path)
-    directory = os.path.dirname(path) or "."
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".walint-tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, stat.S_IMODE(status.st_mode))
-        if hasattr(os, "chown"):
-            try:
-                os.chown(temporary, status.st_uid, status.st_gid)
-            except OSError:
-                pass  # not ours to give away; the mode is what matters
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (POSIX); best effort, as on filesystems that refuse it."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

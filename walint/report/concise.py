@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from walint.console import printable
 from walint.findings import Finding
 from walint.report.context import ReportContext
 
 
 def format_finding(finding: Finding, context: ReportContext) -> str:
     paint = context.paint
-    location = f"{finding.path}:{finding.location.row}:{finding.location.column}:"
+    location = f"{printable(finding.path)}:{finding.location.row}:{finding.location.column}:"
     marker = " " + paint("[*]", "cyan") if finding.fix is not None and finding.fix.is_safe else ""
-    return f"{paint(location, 'bold')} {paint(finding.code, 'bold', 'red')}{marker} {finding.message}"
+    return f"{paint(location, 'bold')} {paint(finding.code, 'bold', 'red')}{marker} {printable(finding.message)}"
 
 
 def summary(findings: Sequence[Finding]) -> str:

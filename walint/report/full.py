@@ -14,6 +14,7 @@ from __future__ import annotations
 import unicodedata
 from typing import List, Sequence
 
+from walint.console import printable
 from walint.findings import Finding
 from walint.report import concise
 from walint.report.context import ReportContext
@@ -39,13 +40,13 @@ def code_frame(finding: Finding, lines: Sequence[str], context: ReportContext) -
     bar = paint(" " * gutter + " |", "blue", "bold")
     frame = [bar]
     for number in range(first, row + 1):
-        text = lines[number - 1].replace("\t", TAB)
+        text = printable(lines[number - 1].replace("\t", TAB))
         frame.append(f"{paint(str(number).rjust(gutter) + ' |', 'blue', 'bold')} {text}".rstrip())
     line = lines[row - 1]
     start = finding.location.column - 1
     end = finding.end_location.column - 1 if finding.end_location.row == row else len(line)
-    indent = _width(line[:start].replace("\t", TAB))
-    length = max(1, _width(line[start:end].replace("\t", TAB)))
+    indent = _width(printable(line[:start].replace("\t", TAB)))
+    length = max(1, _width(printable(line[start:end].replace("\t", TAB))))
     frame.append(f"{bar} {' ' * indent}{paint('^' * length + ' ' + finding.code, 'red', 'bold')}")
     frame.append(bar)
     return frame
@@ -59,9 +60,9 @@ def render(findings: Sequence[Finding], context: ReportContext) -> str:
         pad = " " * (len(str(finding.location.row)) + 1)
         if finding.fix is not None:
             unsafe = "" if finding.fix.is_safe else " (unsafe: `walint fix --unsafe-fixes`)"
-            block.append(f"{pad}= {context.paint('help', 'cyan', 'bold')}: {finding.fix.message}{unsafe}")
+            block.append(f"{pad}= {context.paint('help', 'cyan', 'bold')}: {printable(finding.fix.message)}{unsafe}")
         elif finding.no_fix_reason:
-            block.append(f"{pad}= {context.paint('note', 'bold')}: {finding.no_fix_reason}")
+            block.append(f"{pad}= {context.paint('note', 'bold')}: {printable(finding.no_fix_reason)}")
         blocks.append("\n".join(block) + "\n")
     if context.show_summary:
         blocks.append(concise.summary(findings) + "\n")

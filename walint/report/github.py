@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from walint.console import printable
 from walint.findings import Finding
 from walint.report.context import ReportContext, relative_posix
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # A raw newline would forge another command; other control characters would reach the log.
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"), tabs=True)
 
 
 def _escape_property(text: str) -> str:

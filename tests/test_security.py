@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Dict, Tuple
 
+import pytest
 from click.testing import CliRunner
 
 from walint.cli import main
@@ -210,3 +211,81 @@ def test_check_writes_nothing_into_the_checked_tree(tmp_path, monkeypatch):
         else:
             assert not _changes_outside_cache(before, after), _changes_outside_cache(before, after)
     assert not sentinel.exists()
+
+
+# ----- configuration and ignore files only from where the user's trust reaches ----------
+
+
+def _shared_parent_with_a_planted_config(tmp_path: Path) -> Path:
+    """A world-writable folder (like /tmp) where someone else left a pyproject.toml that
+    would silence walint, and the victim's project below it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "pyproject.toml").write_text('[tool.walint]\nexclude = ["*.py"]\nhelper = "evilpkg.backdoor:apply_wal"\n')
+    shared.chmod(0o1777)
+    project = shared / "victim"
+    project.mkdir()
+    (project / "store.py").write_text(HAZARD)
+    return project
+
+
+def test_a_configuration_in_a_world_writable_parent_is_not_read(tmp_path, monkeypatch):
+    project = _shared_parent_with_a_planted_config(tmp_path)
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "concise", "."])
+    assert result.exit_code == 1, result.output
+    assert "store.py:5:9: WAL001" in result.output
+    assert "not reading" in result.output and "is writable by every user" in result.output
+    fixed = CliRunner().invoke(main, ["fix", "--no-cache", "."])
+    assert "evilpkg" not in (project / "store.py").read_text(), fixed.output
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to create another user's folder")
+def test_a_configuration_in_another_users_parent_is_not_read(tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[tool.walint]\nexclude = ["*.py"]\n')
+    project = other / "victim"
+    project.mkdir()
+    (project / "store.py").write_text(HAZARD)
+    os.chown(other, 4242, 4242)
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "concise", "."])
+    assert result.exit_code == 1 and "WAL001" in result.output
+    assert "is owned by another user" in result.output
+
+
+def test_the_configuration_search_stops_at_the_repository_root(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[tool.walint]\nexclude = ["*.py"]\n')
+    project = tmp_path / "repo"
+    (project / ".git").mkdir(parents=True)
+    (project / "store.py").write_text(HAZARD)
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "concise", "."])
+    assert result.exit_code == 1 and "WAL001" in result.output
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute"])
+def test_an_outer_dotfiles_repositorys_gitignore_does_not_hide_a_project(tmp_path, monkeypatch, how):
+    home = tmp_path / "home"
+    (home / ".git").mkdir(parents=True)
+    (home / ".gitignore").write_text("*\n")
+    project = home / "proj"
+    (project / ".git").mkdir(parents=True)
+    (project / "store.py").write_text(HAZARD)
+    monkeypatch.chdir(project)
+    target = "." if how == "relative" else str(project)
+    result = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "concise", target])
+    assert result.exit_code == 1 and "WAL001" in result.output, result.output
+
+
+def test_an_ignore_file_between_the_walked_folder_and_its_repository_root_applies(tmp_path, monkeypatch):
+    """git's semantics both ways: the repository's own .gitignore still hides what it names."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("generated/\n")
+    package = tmp_path / "src" / "generated"
+    package.mkdir(parents=True)
+    (package / "store.py").write_text(HAZARD)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--no-cache", str(tmp_path / "src")])
+    assert result.exit_code == 0, result.output

@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
+from walint.console import warn
+from walint.discovery import nearest_folder, trusted_ancestors, untrusted_reason
 from walint.settings import Settings
 
 if sys.version_info >= (3, 11):
@@ -90,14 +92,20 @@ def resolve_settings(file: Options, command_line: Options) -> Settings:
 
 
 def find_config(start: str) -> Optional[Path]:
-    """The nearest ``pyproject.toml`` with a ``[tool.walint]`` table, from ``start`` upward."""
-    directory = Path(os.path.abspath(start))
-    if not directory.is_dir():
-        directory = directory.parent
-    for candidate in (directory, *directory.parents):
-        path = candidate / PYPROJECT
+    """The nearest ``pyproject.toml`` with a ``[tool.walint]`` table, from ``start`` upward
+    as far as trust goes (:func:`walint.discovery.trusted_ancestors`): never past the
+    repository root, never from a directory another user could have written."""
+    directory = None
+    for directory in trusted_ancestors(start):
+        path = Path(directory) / PYPROJECT
         if path.is_file() and _walint_table(path, _read_toml(path)) is not None:
             return path
+    # Say so when the search stopped short of a configuration someone else could have written.
+    beyond = os.path.dirname(directory) if directory else nearest_folder(start)
+    if directory is None or not os.path.exists(os.path.join(directory, ".git")):
+        reason = untrusted_reason(beyond)
+        if reason is not None and os.path.isfile(os.path.join(beyond, PYPROJECT)):
+            warn(f"not reading {os.path.join(beyond, PYPROJECT)}: its directory {reason}")
     return None
 
 

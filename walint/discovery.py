@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -89,20 +90,68 @@ class _GitIgnore:
         return False
 
 
-def _git_root_ignores(start: str) -> List[str]:
-    """.gitignore files above a walked root, up to the repository root, that apply to it."""
-    found = []
-    current = os.path.dirname(os.path.abspath(start))
+def untrusted_reason(directory: str) -> Optional[str]:
+    """Why files in ``directory`` may have been planted by someone else (it is owned by
+    another user, or anyone may write to it), or None. root's directories are trusted."""
+    try:
+        status = os.stat(directory)
+    except OSError as error:
+        return f"cannot be inspected ({_reason(error)})"
+    if hasattr(os, "geteuid") and status.st_uid not in (os.geteuid(), 0):
+        return "is owned by another user"
+    if status.st_mode & stat.S_IWOTH:
+        return "is writable by every user"
+    return None
+
+
+def nearest_folder(path: str) -> str:
+    """``path`` if it is a folder, else the folder holding it; for a name that does not
+    exist (``--stdin-filename``), the nearest folder above it that does."""
+    current = os.path.abspath(path)
+    while not os.path.isdir(current) and os.path.dirname(current) != current:
+        current = os.path.dirname(current)
+    return current
+
+
+def trusted_ancestors(start: str) -> Iterator[str]:
+    """``start`` (a directory, or a file's directory) and its parents, nearest first, as far
+    as walint trusts what they hold: up to the repository root (the nearest directory with
+    a ``.git``), and never into a directory another user owns or anyone may write to, where
+    a ``pyproject.toml`` or ``.gitignore`` could be someone else's (git's own rule)."""
+    current = nearest_folder(start)
     while True:
-        if os.path.isfile(os.path.join(current, ".gitignore")):
-            found.append(current)
+        if untrusted_reason(current) is not None:
+            return
+        yield current
         if os.path.exists(os.path.join(current, ".git")):
-            break
+            return
         parent = os.path.dirname(current)
         if parent == current:
-            return []  # not inside a repository: outer .gitignore files are not ours
+            return
         current = parent
-    return list(reversed(found))
+
+
+def repository_root(start: str) -> Optional[str]:
+    """The nearest trusted directory at or above ``start`` that holds a ``.git``."""
+    for directory in trusted_ancestors(start):
+        if os.path.exists(os.path.join(directory, ".git")):
+            return directory
+    return None
+
+
+def _git_root_ignores(root: str) -> List[str]:
+    """.gitignore files above a walked root, up to its repository root, that apply to it.
+
+    Outside a repository (or beyond where trust stops) none do, as git would have it: an
+    outer dotfiles repository's ``*`` must not hide a project of its own."""
+    top = os.path.abspath(root)
+    found = []
+    for directory in trusted_ancestors(top):
+        if directory != top and os.path.isfile(os.path.join(directory, ".gitignore")):
+            found.append(directory)  # the walk itself reads the root's own
+        if os.path.exists(os.path.join(directory, ".git")):
+            return list(reversed(found))
+    return []
 
 
 def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[Tuple[str, Optional[str]]]:

@@ -244,12 +244,14 @@ def remove_element(collection: cst.BaseExpression, element_value: cst.CSTNode) -
     return collection.with_changes(elements=rest, **changes)
 
 
-def remove_marker_fix(collection: cst.BaseExpression, element_value: cst.CSTNode) -> Optional[FixPlan]:
+def remove_marker_fix(
+    collection: cst.BaseExpression, element_value: cst.CSTNode, applicability: str = SAFE
+) -> Optional[FixPlan]:
     """WAL002's fix: drop the transient message from the marker collection."""
     replacement = remove_element(collection, element_value)
     if replacement is None:
         return None
-    return FixPlan("Remove the transient error from the markers", SAFE, {collection: replacement})
+    return FixPlan("Remove the transient error from the markers", applicability, {collection: replacement})
 
 
 # ----- classifying what a handler does ---------------------------------------------------------

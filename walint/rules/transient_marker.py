@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.analysis import Collection, Scope, collection_items, unwrap_collection
-from walint.fixes import remove_marker_fix
+from walint.fixes import SAFE, UNSAFE, remove_marker_fix
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
 from walint.rules.base import Invalid, Report, Rule, Valid
 
@@ -27,7 +27,13 @@ _RETRY_OR_HINT_NAME_RE = re.compile(
 )
 _MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
 _PASS_THROUGH = frozenset({"any", "all", "bool"})
-_MAX_DEPTH = 8
+# Deep enough for a predicate method over an alias of a class attribute; `_seen` stops cycles.
+_MAX_DEPTH = 24
+
+# How a collection's use is known (see TransientMarker._marker_use); a membership test
+# whose outcome leads to no rollback mode seen here is UNKNOWN_USE.
+ESTABLISHED, PRESUMED = "established", "presumed"
+UNKNOWN_USE = 0
 
 NO_FIX_SINGLE = "the message is tested on its own: delete the test, or re-raise, by hand"
 
@@ -39,10 +45,13 @@ class TransientMarker(Rule):
     "database table is locked", "database is busy", `SQLITE_IOERR*`, `SQLITE_BUSY*`,
     `SQLITE_LOCKED*`) among the markers that decide whether to give up on WAL.
 
-    A collection counts as markers when a membership test on it leads to a rollback
-    journal mode, when its name says so (`_WAL_INCOMPAT_MARKERS`, `NO_WAL_ERRORS`, ...),
-    or when it lists a permanent marker ("locking protocol", "not authorized") too. The
-    same strings deciding a retry, or worded for a person, are left alone.
+    A collection counts as markers by how it is used, not by what it holds: when a
+    membership test on it (directly, through a name, `self.X`, a class attribute or a
+    predicate function) leads to a rollback journal mode, whatever it is called. Without
+    such a use in sight it counts when its name says so (`_WAL_INCOMPAT_MARKERS`,
+    `NO_WAL_ERRORS`, ...), or when it is tested somewhere and lists a permanent marker
+    ("locking protocol", "not authorized") too. The same strings deciding a retry,
+    worded for a person, or merely listed as data are left alone.
 
     ## Why is this bad?
     A transient error says nothing about whether the filesystem supports WAL. Treating
@@ -69,8 +78,12 @@ class TransientMarker(Rule):
 
     ## Fix safety
     The fix removes the transient element from the marker collection, with its trailing
-    comment, and keeps the commas valid (and a one-element tuple a tuple). It changes
-    nothing but the hazard, so it is safe. A transient message tested on its own
+    comment, and keeps the commas valid (and a one-element tuple a tuple). When walint
+    sees the membership test that leads to the downgrade, it changes nothing but the
+    hazard, so it is safe. When the collection is only presumed to be markers (by its
+    name or its company, with the deciding test out of sight, perhaps in another
+    module), the fix is unsafe: the same collection may serve something else too.
+    A transient message tested on its own
     (`if "database is locked" in msg:`) has no automatic fix: which branch should run
     instead is a decision for a person.
 
@@ -120,6 +133,17 @@ HINTS = {
 _WAL_INCOMPAT_MARKERS = ("locking protocol", "not authorized")
 """
         ),
+        Valid(
+            """
+# Result-code names a syntax highlighter shows as builtins: data, never tested.
+SQLITE_CONSTANTS = (
+    "SQLITE_AUTH",
+    "SQLITE_BUSY",
+    "SQLITE_IOERR",
+    "SQLITE_PROTOCOL",
+)
+"""
+        ),
     )
     INVALID = (
         Invalid(
@@ -148,6 +172,9 @@ def enable_wal(conn):
         Invalid(
             """
 _ERRORS = frozenset({"database is busy", "locking protocol"})  # expect: WAL002
+
+def wal_unsupported(exc):
+    return any(marker in str(exc).lower() for marker in _ERRORS)
 """
         ),
         Invalid(
@@ -174,22 +201,35 @@ def enable_wal(conn):
         for branch in model.all_branches():
             sites = model.facts(branch.unit).sites
             start, end = branch.when_true
-            if any(model.is_rollback_site(s) for s in sites[start:end]):
+            downgrades_when_true = any(model.is_rollback_site(s) for s in sites[start:end])
+            downgrades_when_false = any(
+                model.is_rollback_site(s) for rng in branch.when_false for s in sites[rng[0] : rng[1]]
+            )
+            if downgrades_when_true:
                 self._membership(branch.node.test, +1, branch.scope, 0)
-            if any(model.is_rollback_site(s) for rng in branch.when_false for s in sites[rng[0] : rng[1]]):
+            if downgrades_when_false:
                 self._membership(branch.node.test, -1, branch.scope, 0)
+            if not (downgrades_when_true or downgrades_when_false):
+                self._membership(branch.node.test, UNKNOWN_USE, branch.scope, 0)
+        for unit in model.units:  # `return any(m in text for m in MARKERS)`: a tested use
+            for value in model.facts(unit).returns:
+                self._membership(value, UNKNOWN_USE, unit.scope, 0)
         reported: Set[int] = set()
         for node in self._singles.values():
             reported.add(id(node))
             yield Report(node, self._message(node), no_fix_reason=NO_FIX_SINGLE)
         for collection in model.collections:
             transient = [item for item in collection_items(collection.node) if self._kind(item) == TRANSIENT]
-            if not transient or not self._is_marker_collection(collection):
+            if not transient:
                 continue
+            use = self._marker_use(collection)
+            if use is None:
+                continue
+            applicability = SAFE if use == ESTABLISHED else UNSAFE
             for item in transient:
                 if id(item) not in reported:
                     reported.add(id(item))
-                    yield Report(item, self._message(item), remove_marker_fix(collection.node, item))
+                    yield Report(item, self._message(item), remove_marker_fix(collection.node, item, applicability))
 
     # ----- classification ------------------------------------------------------------
 
@@ -219,25 +259,29 @@ def enable_wal(conn):
             "WAL support and should be retried or re-raised"
         )
 
-    def _is_marker_collection(self, collection: Collection) -> bool:
+    def _marker_use(self, collection: Collection) -> Optional[str]:
+        """How a collection is known to decide a downgrade: ESTABLISHED (a membership test on
+        it leads to a rollback mode), PRESUMED (named for it, or mixed with a permanent
+        marker and tested somewhere), or None (not markers: data, a retry list, hints)."""
         polarities = self._polarity.get(id(collection.node), set())
         if +1 in polarities:
-            return True
-        if polarities:  # only ever used to keep the downgrade from happening
-            return False
+            return ESTABLISHED  # whatever it is called: a "message" list that gates a downgrade is markers
+        if -1 in polarities:
+            return None  # only ever used to keep the downgrade from happening
         if _RETRY_OR_HINT_NAME_RE.search(collection.name):
-            return False
+            return None
         if _MARKER_NAME_RE.search(collection.name):
-            return True
-        items = collection_items(collection.node)
-        if not any(self._kind(item) == PERMANENT for item in items):
-            return False
+            return PRESUMED
+        if UNKNOWN_USE not in polarities:
+            return None  # contents alone decide nothing: a list of SQLite names may be data
+        if not any(self._kind(item) == PERMANENT for item in collection_items(collection.node)):
+            return None
         if isinstance(collection.node, cst.Dict):
             # A map from error to advice is for people, not for deciding anything.
             values = [e.value for e in collection.node.elements if isinstance(e, cst.DictElement)]
             if values and all(isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)) for v in values):
-                return False
-        return True
+                return None
+        return PRESUMED
 
     # ----- how a test uses markers -----------------------------------------------------
 
@@ -301,7 +345,8 @@ def enable_wal(conn):
                 if binding.kind in ("value", "iter"):
                     value = binding.value
                     assert isinstance(value, cst.BaseExpression)
-                    if binding.kind == "value" and isinstance(value, (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)):
+                    computed = (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)
+                    if binding.kind == "value" and isinstance(value, computed) and unwrap_collection(value) is None:
                         self._membership(value, polarity, binding.scope, depth + 1)
                     else:
                         self._operand(value, polarity, binding.scope, depth + 1)

@@ -263,6 +263,10 @@ class _ScopeBuilder:
                 target.elements
             ):
                 values = [e.value for e in value.elements]
+            elif kind == "value" and value is not None and len(target.elements) == 1:
+                # `(mode,) = cur.fetchone()`: the one name holds the row's only value, so
+                # it carries whatever the call read (a journal-mode probe, say).
+                values = [value]
             else:
                 values = [None] * len(target.elements)
             for element, element_value in zip(target.elements, values):

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from walint.constants import HOLE
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel
+    from walint.analysis import ModuleModel, Unit
 
 
 class ConnectSkipsGuard(Rule):
@@ -78,6 +79,22 @@ class ConnectSkipsGuard(Rule):
     VALID = (
         Valid(
             """
+import sqlite3
+
+def compact(path, bulk):
+    conn = sqlite3.connect(path)
+    (previous,) = conn.execute("PRAGMA journal_mode").fetchone()
+    if bulk:
+        conn.execute("PRAGMA journal_mode=TRUNCATE")
+    try:
+        conn.execute("VACUUM")
+    finally:
+        conn.execute(f"PRAGMA journal_mode={previous}")
+    return conn
+"""
+        ),
+        Valid(
+            """
 def connect(path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -142,7 +159,7 @@ def open_board(path):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for unit in model.units:
-            if not model.opens_connection(unit):
+            if not model.opens_connection(unit) or _restores_the_mode_it_read(model, unit):
                 continue
             own = model.function_facts(unit).qualname
             for site in model.facts(unit).sites:
@@ -175,3 +192,19 @@ def open_board(path):
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
                     *guard_fix(model, site, self.helper),
                 )
+
+
+def _restores_the_mode_it_read(model: "ModuleModel", unit: "Unit") -> bool:
+    """Does the function read the journal mode and later set the mode it read back
+    (``f"PRAGMA journal_mode={previous}"``)? Then its rollback switch is a deliberate one,
+    for a VACUUM or a bulk job, undone when the job ends: not a connect that skips the
+    guard."""
+    for site in model.facts(unit).sites:
+        if not isinstance(site.node, cst.Call):
+            continue
+        effect = model.effect(site)
+        if effect is None or HOLE not in effect.sets:
+            continue
+        if any(model.probe_calls(arg.value, site.scope) for arg in site.node.args):
+            return True
+    return False

@@ -650,12 +650,15 @@ class ModuleModel:
             yield from self.facts(unit).branches
 
     def location(self, node: cst.CSTNode) -> str:
-        """``path:line`` of a node; positions are computed once, and only when asked for."""
+        """``path:line`` of a node."""
+        return f"{self.path}:{self.line_of(node)}"
+
+    def line_of(self, node: cst.CSTNode) -> int:
+        """A node's first line; positions are computed once, and only when asked for."""
         if self._positions is None:
             self._positions = positions_of(self.module)
         span = self._positions.get(node)
-        line = span.start.line if span is not None else 0  # type: ignore[attr-defined]
-        return f"{self.path}:{line}"
+        return span.start.line if span is not None else 0  # type: ignore[attr-defined]
 
     # ----- what calls do -----------------------------------------------------------
 
@@ -873,8 +876,10 @@ class ModuleModel:
     def wal_check_comparisons(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:
         """Comparisons in ``test`` of the mode read from the database with "wal".
 
-        A name that a handler may have set to a sentinel (``actual = None``) only counts
-        when the comparison also refuses None, since on that path nothing was read.
+        A name that a handler sets to a sentinel (``actual = None``) when the *WAL switch
+        itself* failed marks the error path, which such a comparison does not guard
+        unless it refuses None too. When a *read* of the mode failed, the comparison is
+        still a guard, and WAL005 judges whether None can get past it.
         """
         found = []
         for node in iter_subexpressions(test, limit=400):
@@ -886,10 +891,23 @@ class ModuleModel:
             probed = [o for o in operands if not self.mentions_wal(o, scope) and self.probe_calls(o, scope)]
             if not probed:
                 continue
-            if any(self.handler_flags(o, scope) for o in probed) and not refuses_none(node, test):
+            if (
+                not refuses_none(node, test)
+                and any(self.handler_flags(o, scope) for o in probed)
+                and self._holds_wal_attempt(probed, scope)
+            ):
                 continue
             found.append(node)
         return found
+
+    def _holds_wal_attempt(self, operands: Sequence[cst.BaseExpression], scope: Scope) -> bool:
+        """Do these operands carry the answer of ``PRAGMA journal_mode=WAL`` itself?"""
+        for operand in operands:
+            for call, call_scope in self.probe_calls(operand, scope):
+                effect = self.direct_effect(call, call_scope)
+                if effect is not None and effect.sets_wal:
+                    return True
+        return False
 
     def is_wal_check(self, test: cst.BaseExpression, scope: Scope) -> bool:
         return bool(self.wal_check_comparisons(test, scope))
@@ -971,12 +989,12 @@ def _statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
             if any(isinstance(s, _GUARD_EXIT) for s in statement.body):
                 return True
         elif isinstance(statement, cst.If) and statement.orelse is not None:
-            if _always_exits(statement.body) and _statements_exit(_else_statements(statement.orelse)):
+            if always_exits(statement.body) and _statements_exit(_else_statements(statement.orelse)):
                 return True
     return False
 
 
-def _always_exits(block: cst.BaseSuite) -> bool:
+def always_exits(block: cst.BaseSuite) -> bool:
     """Does every path through ``block`` end in ``raise`` or ``return``?"""
     return _statements_exit(_small_statements(block))
 
@@ -1038,7 +1056,7 @@ class _UnitWalker:
             guards = self._statement(statement, ctx, top_level, following)
             if isinstance(statement, cst.If):
                 branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
-                if branch is not None and _always_exits(statement.body):
+                if branch is not None and always_exits(statement.body):
                     pending.append(branch)
             if guards:
                 ctx = ctx._replace(guarded=True)
@@ -1103,7 +1121,7 @@ class _UnitWalker:
                 else_start = len(self.facts.sites)
                 self._block(_else_statements(statement.orelse), inner)
                 branch.when_false.append((else_start, len(self.facts.sites)))
-            exits = _always_exits(statement.body)
+            exits = always_exits(statement.body)
             if check and exits:
                 if top_level and any(
                     isinstance(s, cst.Raise)
@@ -1116,7 +1134,7 @@ class _UnitWalker:
             return False
         if isinstance(statement, (cst.For, cst.While)):
             self._add(statement.iter if isinstance(statement, cst.For) else statement.test, ctx, statement)
-            raises_after = (statement.orelse is not None and _always_exits(statement.orelse.body)) or (
+            raises_after = (statement.orelse is not None and always_exits(statement.orelse.body)) or (
                 isinstance(following, _SIMPLE_LINES) and any(isinstance(s, cst.Raise) for s in following.body)
             )
             inner = ctx._replace(conditional=True, loop_raises=raises_after)

@@ -549,6 +549,12 @@ def fail_closed_fix(comparison: cst.Comparison) -> Optional[FixPlan]:
     return FixPlan('Refuse an unknown mode too: `in ("wal", None)`', SAFE, {comparison: fixed})
 
 
+def lowercase_literal_fix(literal: cst.SimpleString) -> FixPlan:
+    """WAL005's fix for a guard comparing with ``"WAL"``: compare with ``"wal"``."""
+    lowered = literal.with_changes(value=literal.prefix + literal.quote + "wal" + literal.quote)
+    return FixPlan('Compare with "wal", the way SQLite answers', SAFE, {literal: lowered})
+
+
 def lowercase_fix(comparison: cst.Comparison, operand: cst.BaseExpression) -> Optional[FixPlan]:
     """WAL005's fix for a case-sensitive guard: compare ``operand.lower()``."""
     if not isinstance(operand, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) or operand.lpar:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from walint.analysis import iter_subexpressions, refuses_none
-from walint.fixes import FixPlan, fail_closed_fix, lowercase_fix
+from walint.analysis import always_exits, iter_subexpressions, refuses_none
+from walint.fixes import FixPlan, fail_closed_fix, lowercase_fix, lowercase_literal_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel, Scope
+    from walint.analysis import ModuleModel, Scope, Unit
 
 
 NO_FIX_COMPARISON = 'only a plain `==`, `!=`, `in` or `not in` against "wal" is rewritten: refuse None by hand'
@@ -22,6 +22,67 @@ def _lowercases(expr: cst.BaseExpression) -> bool:
     return any(
         isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("lower", "casefold")
         for node in iter_subexpressions(expr, limit=200)
+    )
+
+
+def _uppercases(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
+    """Is the mode upper-cased on its way here (in the operand or the value a name holds)?"""
+    expressions = [operand]
+    if isinstance(operand, (cst.Name, cst.Attribute)):
+        bindings, _ = model.bindings_of(operand, scope)
+        expressions += [b.value for b in bindings if b.kind == "value" and isinstance(b.value, cst.BaseExpression)]
+    return any(
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "upper"
+        for expression in expressions
+        for node in iter_subexpressions(expression, limit=200)
+    )
+
+
+def _upper_case_literal(
+    model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope"
+) -> Optional[cst.SimpleString]:
+    """A `"WAL"` (any case but lower) the mode is compared with."""
+    for operand in operands:
+        if isinstance(operand, cst.SimpleString):
+            value = operand.evaluated_value
+            if isinstance(value, str) and value.lower() == "wal" and value != "wal":
+                return operand
+    return None
+
+
+def _may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
+    if not isinstance(operand, (cst.Name, cst.Attribute)):
+        return False
+    bindings, _ = model.bindings_of(operand, scope)
+    return any(b.kind == "value" and isinstance(b.value, cst.Name) and b.value.value == "None" for b in bindings)
+
+
+def _is_none_test(test: cst.BaseExpression, names: Set[str]) -> bool:
+    """``x is None``, ``x == None``, ``not x``, or either side of an ``or`` being one."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        return _is_none_test(test.left, names) or _is_none_test(test.right, names)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return isinstance(test.expression, cst.Name) and test.expression.value in names
+    if isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and test.left.value in names:
+        return any(
+            isinstance(c.operator, (cst.Is, cst.Equal)) and isinstance(c.comparator, cst.Name) and c.comparator.value == "None"
+            for c in test.comparisons
+        )
+    return False
+
+
+def _none_refused_before(
+    model: "ModuleModel", unit: "Unit", comparison: cst.Comparison, probed: List[Tuple[cst.BaseExpression, cst.CSTNode, "Scope"]]
+) -> bool:
+    """Did an earlier ``if mode is None: raise`` (or ``return``) in the function already
+    take the unknown mode off the path to this comparison?"""
+    names = {operand.value for operand, _, _ in probed if isinstance(operand, cst.Name)}
+    if not names:
+        return False
+    here = model.line_of(comparison)
+    return any(
+        _is_none_test(branch.node.test, names) and always_exits(branch.node.body) and model.line_of(branch.node) < here
+        for branch in model.facts(unit).branches
     )
 
 
@@ -53,11 +114,15 @@ class FailOpenGuard(Rule):
     conn.execute("PRAGMA journal_mode=DELETE")
     ```
 
+    A separate `if mode is None: raise` (or `return`) earlier on the path closes the
+    unknown case as well; a comparison with `"WAL"` of a mode SQLite answers in lower
+    case never refuses anything.
+
     ## Fix safety
     The fix makes the comparison fail closed: `== "wal"` becomes `in ("wal", None)`,
     `!= "wal"` becomes `not in ("wal", None)`, and a `("wal",)` collection gains `None`.
     A case-sensitive comparison of a probe that cannot return None compares
-    `probe(...).lower()` instead. The guard then refuses in more cases and never in
+    `probe(...).lower()` instead, and a comparison with `"WAL"` compares with `"wal"`. The guard then refuses in more cases and never in
     fewer, so the fix is safe.
     """
 
@@ -67,6 +132,17 @@ class FailOpenGuard(Rule):
     fixable = True
 
     VALID = (
+        Valid(
+            """
+def fallback(conn, path):
+    mode = read_header_mode(path)  # None when the header cannot be read
+    if mode is None:
+        raise RuntimeError("cannot tell the journal mode on disk")
+    if mode == "wal":
+        raise RuntimeError("refusing to leave WAL")
+    conn.execute("PRAGMA journal_mode=DELETE")
+"""
+        ),
         Valid(
             """
 def fallback(conn):
@@ -86,6 +162,22 @@ def fallback(conn):
         ),
     )
     INVALID = (
+        Invalid(
+            """
+def fallback(conn):
+    current = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if current == "WAL":  # expect: WAL005
+        raise RuntimeError("refusing to leave WAL")
+    conn.execute("PRAGMA journal_mode=DELETE")
+""",
+            fixed="""
+def fallback(conn):
+    current = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if current == "wal":  # expect: WAL005
+        raise RuntimeError("refusing to leave WAL")
+    conn.execute("PRAGMA journal_mode=DELETE")
+""",
+        ),
         Invalid(
             """
 def fallback(conn):
@@ -140,13 +232,13 @@ def fallback(conn):
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for unit in model.units:
             for guard in model.facts(unit).guards:
-                problem = self._problem(model, guard.comparison, guard.test, guard.scope)
+                problem = self._problem(model, unit, guard.comparison, guard.test, guard.scope)
                 if problem is not None:
                     message, fix, no_fix_reason = problem
                     yield Report(guard.comparison, message, fix, None if fix else no_fix_reason)
 
     def _problem(
-        self, model: "ModuleModel", comparison: cst.Comparison, test: cst.BaseExpression, scope: "Scope"
+        self, model: "ModuleModel", unit: "Unit", comparison: cst.Comparison, test: cst.BaseExpression, scope: "Scope"
     ) -> Optional[Tuple[str, Optional[FixPlan], str]]:
         """The message, fix and reason for no fix, when the guard fails open."""
         operands = [comparison.left] + [c.comparator for c in comparison.comparisons]
@@ -156,7 +248,8 @@ def fallback(conn):
             if not model.mentions_wal(operand, scope)
             for call, call_scope in model.probe_calls(operand, scope)
         ]
-        may_be_none = False
+        # `mode = None` where the read failed (a nested `try`), or before it was tried.
+        may_be_none = any(_may_hold_none(model, operand, scope) for operand, _, _ in probed)
         unnormalised = False
         for operand, call, call_scope in probed:
             if isinstance(call, cst.Attribute):
@@ -174,7 +267,15 @@ def fallback(conn):
             may_be_none = may_be_none or callee.probe_may_return_none
             if not callee.probe_normalises and not _lowercases(operand):
                 unnormalised = True
-        if may_be_none and not refuses_none(comparison, test):
+        never_matches = _upper_case_literal(model, operands, scope)
+        if never_matches is not None and not any(_uppercases(model, operand, scope) for operand, _, _ in probed):
+            if not unnormalised:
+                message = (
+                    f"Guard compares the journal mode with `{never_matches.evaluated_value}`, but SQLite answers in "
+                    'lower case: it never refuses; compare with "wal"'
+                )
+                return message, lowercase_literal_fix(never_matches), NO_FIX_NORMALISE
+        if may_be_none and not refuses_none(comparison, test) and not _none_refused_before(model, unit, comparison, probed):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "
                 'return None); refuse it too: `in ("wal", None)`'

@@ -27,6 +27,7 @@ from runtime_faults import (
     FaultyConnection,
     disk_io_error,
     locking_protocol_error,
+    mode_pragma,
     operational_error,
     record_statements,
 )
@@ -667,6 +668,158 @@ def test_async_permanent_fallback_and_refusal(tmp_path, async_style, caplog, con
     with pytest.raises(sqlite3.OperationalError, match="locking protocol"):
         asyncio.run(apply_wal_with_fallback_async(AsyncConnection(faulty, async_style)))
     assert header_versions(shared) == (2, 2)
+
+
+# --- attached databases: only the schema that was checked changes ----------------
+
+PRAGMA_SQL = re.compile(r"^\s*pragma\b", re.I)
+
+
+def attach(conn, path, name):
+    conn.execute("ATTACH DATABASE ? AS %s" % name, (str(path),))
+
+
+def pragmas(seen):
+    return [s for s in seen if PRAGMA_SQL.match(s)]
+
+
+@pytest.fixture
+def main_with_wal_attachment(tmp_path, connect):
+    """A rollback main database with `shared.db`, put in WAL by another process, attached."""
+    main = tmp_path / "main.db"
+    make_rollback_db(main)
+    shared = tmp_path / "shared.db"
+    prime_wal_in_other_process(shared)
+    real = connect(main)
+    attach(real, shared, "shared")
+    return main, shared, real
+
+
+def test_fallback_on_main_leaves_an_attached_wal_database_in_wal(main_with_wal_attachment):
+    main, shared, real = main_with_wal_attachment
+    seen = record_statements(real)
+    conn = FaultyConnection(real, locking_protocol_error, FOREVER)
+
+    assert apply_wal_with_fallback(conn) == "delete"
+    ran = pragmas(seen)
+    assert header_versions(shared) == (2, 2)
+    assert header_versions(main) == (1, 1)
+    assert real.execute("PRAGMA shared.journal_mode").fetchone() == ("wal",)
+    assert real.execute("SELECT x FROM shared.t").fetchall() == [(1,)]
+    # Every pragma the helper ran names the database it checked.
+    assert ran and all(s.startswith('PRAGMA "main".') for s in ran)
+
+
+def test_async_fallback_on_main_leaves_an_attached_wal_database_in_wal(
+    main_with_wal_attachment, async_style
+):
+    main, shared, real = main_with_wal_attachment
+    seen = record_statements(real)
+    conn = AsyncConnection(FaultyConnection(real, locking_protocol_error, FOREVER), async_style)
+
+    assert asyncio.run(apply_wal_with_fallback_async(conn)) == "delete"
+    ran = pragmas(seen)
+    assert header_versions(shared) == (2, 2)
+    assert header_versions(main) == (1, 1)
+    assert real.execute("PRAGMA shared.journal_mode").fetchone() == ("wal",)
+    assert ran and all(s.startswith('PRAGMA "main".') for s in ran)
+
+
+def test_switching_main_leaves_an_attached_rollback_database_alone(tmp_path, connect):
+    other = tmp_path / "other.db"
+    make_rollback_db(other)
+    conn = connect(tmp_path / "main.db")
+    attach(conn, other, "other")
+
+    assert apply_wal_with_fallback(conn) == "wal"
+    assert header_versions(tmp_path / "main.db") == (2, 2)
+    assert header_versions(other) == (1, 1)
+
+
+def test_schema_targets_an_attached_database(tmp_path, connect):
+    main = tmp_path / "main.db"
+    make_rollback_db(main)
+    conn = connect(main)
+    attach(conn, tmp_path / "aux.db", "aux")
+    seen = record_statements(conn)
+
+    assert apply_wal_with_fallback(conn, schema="aux") == "wal"
+    assert header_versions(tmp_path / "aux.db") == (2, 2)
+    assert header_versions(main) == (1, 1)
+    assert all(s.startswith('PRAGMA "aux".') for s in pragmas(seen))
+    assert journal_mode_on_disk(conn, schema="aux") == "wal"
+    assert journal_mode_on_disk(conn, schema="AUX") == "wal"  # SQLite ignores case
+    assert journal_mode_on_disk(conn) == "delete"
+    aconn = AsyncConnection(conn, "coroutine")
+    assert asyncio.run(apply_wal_with_fallback_async(aconn, schema="aux")) == "wal"
+
+
+def test_fallback_on_an_attached_schema_reads_that_schemas_file(tmp_path, caplog, connect):
+    caplog.set_level(logging.WARNING, logger="walint.runtime")
+    # aux is in WAL on disk, main is not: a check of main's file would allow the downgrade.
+    main = tmp_path / "main.db"
+    make_rollback_db(main)
+    aux = tmp_path / "aux.db"
+    prime_wal_in_other_process(aux)
+    real = connect(main)
+    attach(real, aux, "aux")
+    seen = record_statements(real)
+    conn = FaultyConnection(real, locking_protocol_error, FOREVER, pattern=mode_pragma("aux"))
+
+    with pytest.raises(sqlite3.OperationalError, match="locking protocol"):
+        apply_wal_with_fallback(conn, schema="aux", sleep=pytest.fail)
+    assert not [s for s in seen if SETS_DELETE.search(s)]
+    assert header_versions(aux) == (2, 2)
+
+    # The other way round: aux is a rollback file, main is in WAL; aux falls back alone.
+    main2 = tmp_path / "main2.db"
+    prime_wal_in_other_process(main2)
+    aux2 = tmp_path / "aux2.db"
+    make_rollback_db(aux2)
+    real2 = connect(main2)
+    attach(real2, aux2, "aux")
+    conn2 = FaultyConnection(real2, locking_protocol_error, FOREVER, pattern=mode_pragma("aux"))
+
+    assert apply_wal_with_fallback(conn2, schema="aux") == "delete"
+    assert header_versions(main2) == (2, 2)
+    assert header_versions(aux2) == (1, 1)
+    [record] = warnings_from(caplog)
+    assert str(aux2) in record.getMessage()
+
+
+def test_unknown_schema_is_an_error_not_a_retry(db_path, connect):
+    with pytest.raises(sqlite3.OperationalError, match='unknown database "nosuch"'):
+        apply_wal_with_fallback(connect(db_path), schema="nosuch", sleep=pytest.fail)
+
+
+class Untouchable:
+    def execute(self, sql, *args):
+        pytest.fail("the connection was used: %s" % sql)
+
+
+@pytest.mark.parametrize(
+    "schema, error",
+    [
+        ('main"; DROP TABLE t; --', ValueError),
+        ("main.journal_mode=DELETE; --", ValueError),
+        ("", ValueError),
+        ("1st", ValueError),
+        ("two words", ValueError),
+        ("d\u00e9j\u00e0", ValueError),
+        (b"main", TypeError),
+        (None, TypeError),
+        (0, TypeError),
+    ],
+)
+def test_schema_must_be_a_plain_identifier(schema, error, db_path):
+    with pytest.raises(error, match="schema"):
+        apply_wal_with_fallback(Untouchable(), schema=schema)
+    with pytest.raises(error, match="schema"):
+        asyncio.run(apply_wal_with_fallback_async(Untouchable(), schema=schema))
+    with pytest.raises(error, match="schema"):
+        journal_mode_on_disk(Untouchable(), schema=schema)
+    with pytest.raises(error, match="schema"):
+        journal_mode_on_disk(db_path, schema=schema)
 
 
 # --- several processes on one file ----------------------------------------------------

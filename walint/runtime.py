@@ -91,11 +91,15 @@ def classify_error(
     return "other"
 
 
-def journal_mode_on_disk(conn_or_path: Any) -> Optional[str]:
+def journal_mode_on_disk(conn_or_path: Any, *, schema: str = "main") -> Optional[str]:
     """Return the journal mode a database file is in, as other processes see it.
 
     ``conn_or_path`` is a path (``str``, ``bytes`` or ``os.PathLike``) or a
     connection or cursor (sqlite3, apsw, or anything with ``execute()``).
+    ``schema`` names which of a connection's databases to look at (``"main"``, or
+    the name given to ``ATTACH``); it must be a plain identifier (ASCII letters,
+    digits and ``_``, not starting with a digit), else ``ValueError``/``TypeError``.
+    A path names its file itself, so ``schema`` is then only validated.
 
     For a file, the header decides: bytes 18 and 19 both 2 mean ``"wal"``, both 1
     mean ``"delete"`` (the header only distinguishes WAL from a rollback journal, so
@@ -110,18 +114,20 @@ def journal_mode_on_disk(conn_or_path: Any) -> Optional[str]:
     is not an SQLite header, or the probe raised. Callers deciding whether a
     downgrade is safe must treat ``None`` like ``"wal"``.
 
-    For a connection, the main database file comes from ``PRAGMA database_list``.
+    For a connection, the file of ``schema`` comes from ``PRAGMA database_list``.
     When there is no file on disk to read (``:memory:``, a temporary database, a
-    memory VFS) the connection's own ``PRAGMA journal_mode`` answers instead, so an
-    in-memory connection reads as ``"memory"``. Results are always lowercase.
+    memory VFS) the connection's own ``PRAGMA <schema>.journal_mode`` answers
+    instead, so an in-memory connection reads as ``"memory"``. Results are always
+    lowercase.
     """
+    quoted = _quoted_schema(schema)
     if isinstance(conn_or_path, (str, bytes, os.PathLike)):
         try:
             return _path_mode(conn_or_path)
         except Exception:
             return None
     try:
-        _path, mode = _drive(_on_disk_steps(), conn_or_path, time.sleep)
+        _path, mode = _drive(_on_disk_steps(schema, quoted), conn_or_path, time.sleep)
     except Exception:
         return None
     return mode
@@ -138,18 +144,27 @@ def apply_wal_with_fallback(
     sleep: Callable[[float], Any] = time.sleep,
     permanent_markers: Iterable[str] = PERMANENT_MARKERS,
     transient_markers: Iterable[str] = TRANSIENT_MESSAGES,
+    schema: str = "main",
 ) -> str:
-    """Switch ``conn`` to WAL and return the journal mode SQLite reports, lowercased.
+    """Switch database ``schema`` of ``conn`` to WAL; return the mode SQLite reports, lowercased.
+
+    ``schema`` is ``"main"`` or the name an attached database was given by
+    ``ATTACH``; it must be a plain identifier (ASCII letters, digits and ``_``, not
+    starting with a digit). Every pragma the helper runs is qualified with it, so
+    no other database on the connection changes mode: an unqualified
+    ``PRAGMA journal_mode=...`` would switch every attached database.
 
     - Already ``"wal"``: returned without issuing the mutating pragma.
-    - Otherwise ``PRAGMA journal_mode=WAL`` runs and its answer is returned as is,
-      so a silent refusal (``"memory"`` for ``:memory:``) is never reported as WAL.
+    - Otherwise ``PRAGMA <schema>.journal_mode=WAL`` runs and its answer is returned
+      as is, so a silent refusal (``"memory"`` for ``:memory:``) is never reported
+      as WAL.
     - A transient error (locked, busy, I/O) is retried ``retries`` times with
       exponential backoff (``backoff`` doubling up to ``max_backoff`` seconds,
       waited with ``sleep``), then re-raised.
     - A permanent error (``"locking protocol"``, ``"not authorized"``) falls back
-      to ``PRAGMA journal_mode=DELETE`` only when the file on disk is known not to
-      be in WAL (see :func:`journal_mode_on_disk`; a new, empty file qualifies).
+      to ``PRAGMA <schema>.journal_mode=DELETE`` only when that schema's file on
+      disk is known not to be in WAL (see :func:`journal_mode_on_disk`; a new,
+      empty file qualifies).
       If the file is in WAL, or its mode cannot be read, the error is re-raised.
       The fallback is logged once per database (``label``, else the file path) at
       WARNING on ``logger`` (default ``logging.getLogger("walint.runtime")``).
@@ -160,7 +175,8 @@ def apply_wal_with_fallback(
     iteration; rows may be tuples, ``sqlite3.Row`` or mappings.
     """
     steps = _wal_steps(
-        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers
+        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers,
+        schema, _quoted_schema(schema),
     )
     return _drive(steps, conn, sleep)
 
@@ -176,6 +192,7 @@ async def apply_wal_with_fallback_async(
     sleep: Optional[Callable[[float], Any]] = None,
     permanent_markers: Iterable[str] = PERMANENT_MARKERS,
     transient_markers: Iterable[str] = TRANSIENT_MESSAGES,
+    schema: str = "main",
 ) -> str:
     """Async twin of :func:`apply_wal_with_fallback` for aiosqlite-style connections.
 
@@ -191,7 +208,8 @@ async def apply_wal_with_fallback_async(
 
         sleep = asyncio.sleep
     steps = _wal_steps(
-        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers
+        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers,
+        schema, _quoted_schema(schema),
     )
     return await _drive_async(steps, conn, sleep)
 
@@ -215,18 +233,23 @@ def _wal_steps(
     logger: Optional[logging.Logger],
     permanent_markers: Iterable[str],
     transient_markers: Iterable[str],
+    schema: str,
+    quoted: str,
 ) -> _Steps:
     if retries < 0 or backoff < 0 or max_backoff < 0:
         raise ValueError("retries, backoff and max_backoff must not be negative")
     # Read once: a generator or other one-shot iterable must survive every attempt.
     permanent_markers = _as_markers(permanent_markers)
     transient_markers = _as_markers(transient_markers)
+    read_sql = "PRAGMA %s.journal_mode" % quoted
+    wal_sql = "PRAGMA %s.journal_mode=WAL" % quoted
+    delete_sql = "PRAGMA %s.journal_mode=DELETE" % quoted
     attempt = 0
     while True:
         try:
-            mode = _mode_of((yield ("sql", "PRAGMA journal_mode")))
+            mode = _mode_of((yield ("sql", read_sql)))
             if mode != "wal":
-                mode = _mode_of((yield ("sql", "PRAGMA journal_mode=WAL")))
+                mode = _mode_of((yield ("sql", wal_sql)))
         except Exception as exc:
             kind = classify_error(
                 exc, permanent_markers=permanent_markers, transient_markers=transient_markers
@@ -235,26 +258,24 @@ def _wal_steps(
                 raise
             failure = exc
         else:
-            return _reported(mode, "PRAGMA journal_mode=WAL")
+            return _reported(mode, wal_sql)
         if kind == "permanent":
             break
         yield ("sleep", min(max_backoff, backoff * 2**attempt))
         attempt += 1
 
-    path, on_disk = yield from _on_disk_steps()
+    path, on_disk = yield from _on_disk_steps(schema, quoted)
     # Unknown counts as WAL: a downgrade is only safe when we know nobody is in WAL.
     if on_disk in ("wal", None):
         raise failure
     _warn_once(logger or _log, label if label is not None else path, failure)
-    return _reported(
-        _mode_of((yield ("sql", "PRAGMA journal_mode=DELETE"))), "PRAGMA journal_mode=DELETE"
-    )
+    return _reported(_mode_of((yield ("sql", delete_sql))), delete_sql)
 
 
-def _on_disk_steps() -> _Steps:
-    """Return ``(main file path or None, mode or None)`` for the connection."""
+def _on_disk_steps(schema: str, quoted: str) -> _Steps:
+    """Return ``(file path of schema or None, mode or None)`` for the connection."""
     try:
-        path = _main_file((yield ("sql", "PRAGMA database_list")))
+        path = _schema_file((yield ("sql", "PRAGMA %s.database_list" % quoted)), schema)
     except Exception:
         return None, None
     if path:
@@ -264,7 +285,7 @@ def _on_disk_steps() -> _Steps:
     # No file to read: memory or temp database, a memory VFS, or a connection
     # that cannot name its file. Its own answer is then the only one there is.
     try:
-        return path, _mode_of((yield ("sql", "PRAGMA journal_mode")))
+        return path, _mode_of((yield ("sql", "PRAGMA %s.journal_mode" % quoted)))
     except Exception:
         return path, None
 
@@ -376,11 +397,25 @@ def _reported(mode: Optional[str], sql: str) -> str:
     return mode
 
 
-def _main_file(rows: list) -> Optional[str]:
+def _schema_file(rows: list, schema: str) -> Optional[str]:
+    # SQLite matches schema names case-insensitively (ASCII only, as validated).
     for row in rows:
-        if _field(row, 1, "name") == "main":
+        name = _field(row, 1, "name")
+        if isinstance(name, str) and name.lower() == schema.lower():
             return _field(row, 2, "file") or None
     return None
+
+
+def _quoted_schema(schema: Any) -> str:
+    """``schema`` as a quoted SQL identifier, after checking it is a plain one."""
+    if not isinstance(schema, str):
+        raise TypeError("schema must be a str, not %s" % type(schema).__name__)
+    if not (schema.isascii() and schema.isidentifier()):
+        raise ValueError(
+            "schema must be a database name made of ASCII letters, digits and _ "
+            "(not starting with a digit), not %r" % (schema,)
+        )
+    return '"%s"' % schema.replace('"', '""')
 
 
 # --- Reading the file --------------------------------------------------------

@@ -670,6 +670,92 @@ def test_async_permanent_fallback_and_refusal(tmp_path, async_style, caplog, con
     assert header_versions(shared) == (2, 2)
 
 
+# --- settings: checked when the helper is called, before SQLite -----------------
+
+
+class Untouchable:
+    def execute(self, sql, *args):
+        pytest.fail("the connection was used: %s" % sql)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "settings, error, name",
+    [
+        ({"retries": -1}, ValueError, "retries"),
+        ({"retries": 1001}, ValueError, "retries"),
+        ({"retries": 2000, "max_backoff": 1.0}, ValueError, "retries"),
+        ({"retries": True}, TypeError, "retries"),
+        ({"retries": 2.0}, TypeError, "retries"),
+        ({"retries": "3"}, TypeError, "retries"),
+        ({"backoff": NAN}, ValueError, "backoff"),
+        ({"backoff": INF}, ValueError, "backoff"),
+        ({"backoff": -0.5}, ValueError, "backoff"),
+        ({"backoff": True}, TypeError, "backoff"),
+        ({"backoff": "0.1"}, TypeError, "backoff"),
+        ({"max_backoff": NAN}, ValueError, "max_backoff"),
+        ({"max_backoff": INF}, ValueError, "max_backoff"),
+        ({"max_backoff": -INF}, ValueError, "max_backoff"),
+        ({"max_backoff": 1e300}, ValueError, "max_backoff"),  # time.sleep would overflow
+        ({"max_backoff": 10**400}, ValueError, "max_backoff"),  # too big for a float
+        ({"max_backoff": None}, TypeError, "max_backoff"),
+        ({"sleep": 0.1}, TypeError, "sleep"),
+        ({"label": ["jobs"]}, TypeError, "label"),
+        ({"logger": "walint"}, TypeError, "logger"),
+        ({"permanent_markers": [15]}, TypeError, "permanent_markers"),
+        ({"transient_markers": 5}, TypeError, "transient_markers"),
+    ],
+    ids=lambda value: repr(value)[:40] if isinstance(value, dict) else None,
+)
+def test_settings_are_checked_before_the_connection_is_used(settings, error, name):
+    with pytest.raises(error, match="^%s must" % name):
+        apply_wal_with_fallback(Untouchable(), **settings)
+    with pytest.raises(error, match="^%s must" % name):
+        asyncio.run(apply_wal_with_fallback_async(Untouchable(), **settings))
+
+
+def test_nan_max_backoff_fails_before_sqlite_not_in_place_of_its_error(db_path, connect):
+    # Checked at the first retry, NaN used to surface as time.sleep's ValueError and
+    # hide the disk I/O error; now nothing is tried.
+    conn = FaultyConnection(connect(db_path), disk_io_error, FOREVER)
+    with pytest.raises(ValueError, match="^max_backoff must .* not nan"):
+        apply_wal_with_fallback(conn, max_backoff=NAN)
+    assert conn.injected == 0
+    assert journal_mode_on_disk(db_path) == "delete"
+
+
+def test_backoff_never_overflows_however_many_retries(db_path, connect):
+    conn = FaultyConnection(connect(db_path), disk_io_error, FOREVER)
+    delays = []
+
+    # The user sees SQLite's error after the last retry, never an OverflowError.
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        apply_wal_with_fallback(
+            conn, retries=1000, backoff=1e300, max_backoff=3600, sleep=delays.append
+        )
+    assert conn.injected == 1001
+    assert delays == [3600.0] * 1000
+
+    delays.clear()
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        apply_wal_with_fallback(conn, retries=1000, backoff=0.05, sleep=delays.append)
+    assert delays[:3] == [0.05, 0.1, 0.2]
+    assert delays[-1] == 1.0 and len(delays) == 1000
+    # The exponent is capped: 0.05 * 2**5000 would not fit a float (OverflowError).
+    assert runtime._delay(0.05, 1.0, 5000) == 1.0
+    assert runtime._delay(0.0, 1.0, 10**9) == 0.0
+
+
+def test_async_nan_max_backoff_fails_before_sqlite(db_path, async_style, connect):
+    faulty = FaultyConnection(connect(db_path), disk_io_error, FOREVER)
+    conn = AsyncConnection(faulty, async_style)
+    with pytest.raises(ValueError, match="^max_backoff must"):
+        asyncio.run(apply_wal_with_fallback_async(conn, max_backoff=NAN))
+    assert faulty.injected == 0
+
+
 # --- attached databases: only the schema that was checked changes ----------------
 
 PRAGMA_SQL = re.compile(r"^\s*pragma\b", re.I)
@@ -790,11 +876,6 @@ def test_fallback_on_an_attached_schema_reads_that_schemas_file(tmp_path, caplog
 def test_unknown_schema_is_an_error_not_a_retry(db_path, connect):
     with pytest.raises(sqlite3.OperationalError, match='unknown database "nosuch"'):
         apply_wal_with_fallback(connect(db_path), schema="nosuch", sleep=pytest.fail)
-
-
-class Untouchable:
-    def execute(self, sql, *args):
-        pytest.fail("the connection was used: %s" % sql)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ pulling in libcst or click.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import os
 import threading
 import time
@@ -46,6 +48,13 @@ _PERMANENT_CODES = frozenset({15, 23})  # SQLITE_PROTOCOL, SQLITE_AUTH
 _TRANSIENT_NAMES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR")
 _PERMANENT_NAMES = ("SQLITE_PROTOCOL", "SQLITE_AUTH")
 
+# Limits on the settings: retries beyond a thousand are a mistake, one wait longer
+# than an hour is too (and time.sleep rejects waits of a few hundred years).
+_MAX_RETRIES = 1000
+_MAX_WAIT = 3600.0
+# 2.0**64 times any backoff worth having exceeds any allowed max_backoff.
+_MAX_EXPONENT = 64
+
 _HEADER_MAGIC = b"SQLite format 3\x00"
 _HEADER_SIZE = 100
 
@@ -70,8 +79,8 @@ def classify_error(
     and ``sqlite_errorname`` are all consulted. Transient wins over permanent: an
     error that looks like both must never justify leaving WAL.
     """
-    permanent_markers = _as_markers(permanent_markers)
-    transient_markers = _as_markers(transient_markers)
+    permanent_markers = _as_markers(permanent_markers, "permanent_markers")
+    transient_markers = _as_markers(transient_markers, "transient_markers")
     message = str(exc).lower()
     code = _error_code(exc)
     name = getattr(exc, "sqlite_errorname", None)
@@ -173,10 +182,16 @@ def apply_wal_with_fallback(
     ``conn`` is a sqlite3 connection or cursor, an apsw connection, or anything
     whose ``execute(sql)`` returns rows through ``fetchall()``, ``fetchone()`` or
     iteration; rows may be tuples, ``sqlite3.Row`` or mappings.
+
+    The settings are checked before ``conn`` is used, and a bad one raises
+    ``TypeError`` or ``ValueError`` naming it: ``retries`` is an ``int`` from 0 to
+    1000 (not a ``bool``), ``backoff`` a finite number of seconds >= 0,
+    ``max_backoff`` one from 0 to 3600; ``label`` is a ``str`` or ``None``, the
+    markers strings, ``sleep`` callable.
     """
-    steps = _wal_steps(
-        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers,
-        schema, _quoted_schema(schema),
+    steps = _checked_steps(
+        label, retries, backoff, max_backoff, logger, sleep, permanent_markers,
+        transient_markers, schema,
     )
     return _drive(steps, conn, sleep)
 
@@ -200,16 +215,18 @@ async def apply_wal_with_fallback_async(
     ``fetchone()``, or async iteration) may be awaited. Backoff waits with
     ``asyncio.sleep`` unless ``sleep`` is given. The decisions are exactly those of
     the sync version; the 100-byte header read is done inline, being cheaper than
-    a hop to a thread.
+    a hop to a thread. The settings are checked as the coroutine starts, before
+    ``conn`` is awaited.
     """
     if sleep is None:
         # Imported here so that sync-only users never pay for importing asyncio.
         import asyncio
 
         sleep = asyncio.sleep
-    steps = _wal_steps(
-        label, retries, backoff, max_backoff, logger, permanent_markers, transient_markers,
-        schema, _quoted_schema(schema),
+    # Checked before the first await: nothing touches the connection until then.
+    steps = _checked_steps(
+        label, retries, backoff, max_backoff, logger, sleep, permanent_markers,
+        transient_markers, schema,
     )
     return await _drive_async(steps, conn, sleep)
 
@@ -225,22 +242,86 @@ _Step = Tuple[str, Any]
 _Steps = Generator[_Step, Any, Any]
 
 
+def _checked_steps(
+    label: Any,
+    retries: Any,
+    backoff: Any,
+    max_backoff: Any,
+    logger: Any,
+    sleep: Any,
+    permanent_markers: Any,
+    transient_markers: Any,
+    schema: Any,
+) -> _Steps:
+    """Check every argument (TypeError/ValueError naming it), then plan the steps.
+
+    Runs when the helper is called, before the connection is used: a bad setting
+    must never surface later, in place of the SQLite error it was meant to handle.
+    """
+    if label is not None and not isinstance(label, str):
+        raise TypeError("label must be a str or None, not %s" % type(label).__name__)
+    if logger is not None and not callable(getattr(logger, "warning", None)):
+        raise TypeError("logger must be a logging.Logger or None, not %s" % type(logger).__name__)
+    if not callable(sleep):
+        raise TypeError("sleep must be callable, not %s" % type(sleep).__name__)
+    return _wal_steps(
+        label,
+        _checked_retries(retries),
+        _checked_seconds("backoff", backoff, None),
+        _checked_seconds("max_backoff", max_backoff, _MAX_WAIT),
+        logger,
+        # Read once: a generator or other one-shot iterable must survive every attempt.
+        _as_markers(permanent_markers, "permanent_markers"),
+        _as_markers(transient_markers, "transient_markers"),
+        schema,
+        _quoted_schema(schema),
+    )
+
+
+def _checked_retries(value: Any) -> int:
+    # bool is an int to Python, but retries=True is a mistake, not "one retry".
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("retries must be an int, not %s" % type(value).__name__)
+    if not 0 <= value <= _MAX_RETRIES:
+        raise ValueError("retries must be from 0 to %d, not %d" % (_MAX_RETRIES, value))
+    return int(value)
+
+
+def _checked_seconds(name: str, value: Any, limit: Optional[float]) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError("%s must be a number of seconds, not %s" % (name, type(value).__name__))
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        seconds = math.inf
+    if not (math.isfinite(seconds) and seconds >= 0 and (limit is None or seconds <= limit)):
+        bound = "at most %g" % limit if limit is not None else "finite"
+        raise ValueError(
+            "%s must be a non-negative number of seconds, %s; not %r" % (name, bound, value)
+        )
+    return seconds
+
+
+def _delay(backoff: float, max_backoff: float, attempt: int) -> float:
+    """Wait before retry ``attempt + 1``: ``backoff * 2**attempt``, at most ``max_backoff``.
+
+    The exponent is capped so the product stays a float (at worst inf, which ``min``
+    discards) and never raises OverflowError, however many retries are allowed.
+    """
+    return min(max_backoff, backoff * 2.0 ** min(attempt, _MAX_EXPONENT))
+
+
 def _wal_steps(
     label: Optional[str],
     retries: int,
     backoff: float,
     max_backoff: float,
     logger: Optional[logging.Logger],
-    permanent_markers: Iterable[str],
-    transient_markers: Iterable[str],
+    permanent_markers: Tuple[str, ...],
+    transient_markers: Tuple[str, ...],
     schema: str,
     quoted: str,
 ) -> _Steps:
-    if retries < 0 or backoff < 0 or max_backoff < 0:
-        raise ValueError("retries, backoff and max_backoff must not be negative")
-    # Read once: a generator or other one-shot iterable must survive every attempt.
-    permanent_markers = _as_markers(permanent_markers)
-    transient_markers = _as_markers(transient_markers)
     read_sql = "PRAGMA %s.journal_mode" % quoted
     wal_sql = "PRAGMA %s.journal_mode=WAL" % quoted
     delete_sql = "PRAGMA %s.journal_mode=DELETE" % quoted
@@ -261,7 +342,7 @@ def _wal_steps(
             return _reported(mode, wal_sql)
         if kind == "permanent":
             break
-        yield ("sleep", min(max_backoff, backoff * 2**attempt))
+        yield ("sleep", _delay(backoff, max_backoff, attempt))
         attempt += 1
 
     path, on_disk = yield from _on_disk_steps(schema, quoted)
@@ -508,10 +589,19 @@ def _warn_once(logger: logging.Logger, key: Any, error: BaseException) -> None:
     )
 
 
-def _as_markers(markers: Iterable[str]) -> Tuple[str, ...]:
+def _as_markers(markers: Iterable[str], name: str = "markers") -> Tuple[str, ...]:
     # A lone string would otherwise be read as its characters, and "l" matches a lot.
     if isinstance(markers, str):
         markers = (markers,)
+    try:
+        markers = tuple(markers)
+    except TypeError:
+        raise TypeError(
+            "%s must be a str or an iterable of str, not %s" % (name, type(markers).__name__)
+        ) from None
+    for marker in markers:
+        if not isinstance(marker, str):
+            raise TypeError("%s must hold only str, not %s" % (name, type(marker).__name__))
     return tuple(marker.lower() for marker in markers)
 
 

@@ -16,6 +16,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -261,6 +262,42 @@ def test_real_lock_contention_is_retried(db_path, connect):
 
     assert apply_wal_with_fallback(waiter, sleep=sleep) == "wal"
     assert len(delays) == 2
+
+
+def documented_worst_case(retries, backoff, max_backoff, timeout):
+    """The formula apply_wal_with_fallback's docstring gives for a lock never released."""
+    return (retries + 1) * timeout + sum(
+        min(max_backoff, backoff * 2**k) for k in range(retries)
+    )
+
+
+def test_docstring_states_the_worst_case_wait_and_how_to_shorten_it():
+    doc = " ".join(apply_wal_with_fallback.__doc__.split())
+    assert "(retries + 1) * timeout + sum(min(max_backoff, backoff * 2**k)" in doc
+    # The red team measured ~31.6 s with the defaults and sqlite3's timeout=5.
+    assert round(documented_worst_case(5, 0.05, 1.0, 5.0), 1) == 31.6
+    assert "about 31.6 s" in doc
+    assert "timeout=1" in doc and "retries=0" in doc
+
+
+def test_a_lock_never_released_waits_as_documented(db_path, connect):
+    holder = connect(db_path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    timeout = 0.05
+    waiter = connect(db_path, timeout=timeout)
+    delays = []
+
+    started = time.perf_counter()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        apply_wal_with_fallback(waiter, retries=2, sleep=delays.append)
+    blocked = time.perf_counter() - started
+    holder.execute("ROLLBACK")
+
+    assert delays == [0.05, 0.1]  # injected, so only SQLite's busy handler really waited
+    expected = documented_worst_case(2, 0.05, 1.0, timeout) - sum(delays)
+    assert expected * 0.9 <= blocked < expected + 2.0, blocked
+    assert header_versions(db_path) == (1, 1)
 
 
 @pytest.mark.parametrize("primed", ["fresh", "wal-from-other-process"])

@@ -169,7 +169,7 @@ def apply_wal_with_fallback(
       as WAL.
     - A transient error (locked, busy, I/O) is retried ``retries`` times with
       exponential backoff (``backoff`` doubling up to ``max_backoff`` seconds,
-      waited with ``sleep``), then re-raised.
+      waited with ``sleep``), then re-raised. See "How long it can block" below.
     - A permanent error (``"locking protocol"``, ``"not authorized"``) falls back
       to ``PRAGMA <schema>.journal_mode=DELETE`` only when that schema's file on
       disk is known not to be in WAL (see :func:`journal_mode_on_disk`; a new,
@@ -182,6 +182,21 @@ def apply_wal_with_fallback(
     ``conn`` is a sqlite3 connection or cursor, an apsw connection, or anything
     whose ``execute(sql)`` returns rows through ``fetchall()``, ``fetchone()`` or
     iteration; rows may be tuples, ``sqlite3.Row`` or mappings.
+
+    How long it can block: before SQLite reports "database is locked", each
+    attempt waits in SQLite's busy handler for the connection's busy timeout
+    (``timeout`` of ``sqlite3.connect``, 5 s unless given; ``PRAGMA
+    busy_timeout``). A lock that is never released therefore holds the caller for
+
+        (retries + 1) * timeout + sum(min(max_backoff, backoff * 2**k) for k in range(retries))
+
+    seconds before the error is raised: with the defaults and sqlite3's
+    ``timeout=5``, 6 * 5 + (0.05 + 0.1 + 0.2 + 0.4 + 0.8) = 31.55, about 31.6 s.
+    (A lock released and retaken between the read and the switch can cost one
+    more timeout in an attempt, and the DELETE fallback can wait one more.) To
+    shorten it, connect with a smaller ``timeout`` (``sqlite3.connect(path,
+    timeout=1)``), which is most of the wait, and pass fewer ``retries`` or a
+    smaller ``max_backoff``; ``retries=0`` waits one timeout and no backoff.
 
     The settings are checked before ``conn`` is used, and a bad one raises
     ``TypeError`` or ``ValueError`` naming it: ``retries`` is an ``int`` from 0 to

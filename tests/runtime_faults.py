@@ -16,13 +16,31 @@ import sys
 import time
 from typing import Any, List, Optional
 
-# `PRAGMA journal_mode=WAL` in any case and spacing, optionally schema-qualified.
-WAL_PRAGMA = re.compile(r"^\s*pragma\s+(main\.)?journal_mode\s*=\s*['\"]?wal['\"]?\s*;?\s*$", re.I)
-# Reading the mode or setting WAL, never the DELETE fallback: on a real NFS mount the
-# read of a WAL database fails too, because it needs the -shm file.
-MODE_PRAGMA = re.compile(
-    r"^\s*pragma\s+(main\.)?journal_mode\s*(=\s*['\"]?wal['\"]?\s*)?;?\s*$", re.I
-)
+
+def _qualifier(schema: str) -> str:
+    """``schema.`` or ``"schema".``; optional for main, which an unqualified pragma hits too."""
+    name = re.escape(schema)
+    return r'(?:%s\.|"%s"\.)%s' % (name, name, "?" if schema == "main" else "")
+
+
+def wal_pragma(schema: str = "main") -> "re.Pattern[str]":
+    """`PRAGMA journal_mode=WAL` for ``schema``, in any case and spacing."""
+    return re.compile(
+        r"^\s*pragma\s+%sjournal_mode\s*=\s*['\"]?wal['\"]?\s*;?\s*$" % _qualifier(schema), re.I
+    )
+
+
+def mode_pragma(schema: str = "main") -> "re.Pattern[str]":
+    """Reading the mode of ``schema`` or setting it to WAL, never the DELETE fallback: on
+    a real NFS mount the read of a WAL database fails too, because it needs the -shm file."""
+    return re.compile(
+        r"^\s*pragma\s+%sjournal_mode\s*(=\s*['\"]?wal['\"]?\s*)?;?\s*$" % _qualifier(schema),
+        re.I,
+    )
+
+
+WAL_PRAGMA = wal_pragma()
+MODE_PRAGMA = mode_pragma()
 
 FOREVER = 10**6  # failures=FOREVER: the fault never clears
 

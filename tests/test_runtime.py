@@ -16,6 +16,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from runtime_faults import (
     FaultyConnection,
     disk_io_error,
     locking_protocol_error,
+    mode_pragma,
     operational_error,
     record_statements,
 )
@@ -260,6 +262,42 @@ def test_real_lock_contention_is_retried(db_path, connect):
 
     assert apply_wal_with_fallback(waiter, sleep=sleep) == "wal"
     assert len(delays) == 2
+
+
+def documented_worst_case(retries, backoff, max_backoff, timeout):
+    """The formula apply_wal_with_fallback's docstring gives for a lock never released."""
+    return (retries + 1) * timeout + sum(
+        min(max_backoff, backoff * 2**k) for k in range(retries)
+    )
+
+
+def test_docstring_states_the_worst_case_wait_and_how_to_shorten_it():
+    doc = " ".join(apply_wal_with_fallback.__doc__.split())
+    assert "(retries + 1) * timeout + sum(min(max_backoff, backoff * 2**k)" in doc
+    # The red team measured ~31.6 s with the defaults and sqlite3's timeout=5.
+    assert round(documented_worst_case(5, 0.05, 1.0, 5.0), 1) == 31.6
+    assert "about 31.6 s" in doc
+    assert "timeout=1" in doc and "retries=0" in doc
+
+
+def test_a_lock_never_released_waits_as_documented(db_path, connect):
+    holder = connect(db_path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    timeout = 0.05
+    waiter = connect(db_path, timeout=timeout)
+    delays = []
+
+    started = time.perf_counter()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        apply_wal_with_fallback(waiter, retries=2, sleep=delays.append)
+    blocked = time.perf_counter() - started
+    holder.execute("ROLLBACK")
+
+    assert delays == [0.05, 0.1]  # injected, so only SQLite's busy handler really waited
+    expected = documented_worst_case(2, 0.05, 1.0, timeout) - sum(delays)
+    assert expected * 0.9 <= blocked < expected + 2.0, blocked
+    assert header_versions(db_path) == (1, 1)
 
 
 @pytest.mark.parametrize("primed", ["fresh", "wal-from-other-process"])
@@ -667,6 +705,239 @@ def test_async_permanent_fallback_and_refusal(tmp_path, async_style, caplog, con
     with pytest.raises(sqlite3.OperationalError, match="locking protocol"):
         asyncio.run(apply_wal_with_fallback_async(AsyncConnection(faulty, async_style)))
     assert header_versions(shared) == (2, 2)
+
+
+# --- settings: checked when the helper is called, before SQLite -----------------
+
+
+class Untouchable:
+    def execute(self, sql, *args):
+        pytest.fail("the connection was used: %s" % sql)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "settings, error, name",
+    [
+        ({"retries": -1}, ValueError, "retries"),
+        ({"retries": 1001}, ValueError, "retries"),
+        ({"retries": 2000, "max_backoff": 1.0}, ValueError, "retries"),
+        ({"retries": True}, TypeError, "retries"),
+        ({"retries": 2.0}, TypeError, "retries"),
+        ({"retries": "3"}, TypeError, "retries"),
+        ({"backoff": NAN}, ValueError, "backoff"),
+        ({"backoff": INF}, ValueError, "backoff"),
+        ({"backoff": -0.5}, ValueError, "backoff"),
+        ({"backoff": True}, TypeError, "backoff"),
+        ({"backoff": "0.1"}, TypeError, "backoff"),
+        ({"max_backoff": NAN}, ValueError, "max_backoff"),
+        ({"max_backoff": INF}, ValueError, "max_backoff"),
+        ({"max_backoff": -INF}, ValueError, "max_backoff"),
+        ({"max_backoff": 1e300}, ValueError, "max_backoff"),  # time.sleep would overflow
+        ({"max_backoff": 10**400}, ValueError, "max_backoff"),  # too big for a float
+        ({"max_backoff": None}, TypeError, "max_backoff"),
+        ({"sleep": 0.1}, TypeError, "sleep"),
+        ({"label": ["jobs"]}, TypeError, "label"),
+        ({"logger": "walint"}, TypeError, "logger"),
+        ({"permanent_markers": [15]}, TypeError, "permanent_markers"),
+        ({"transient_markers": 5}, TypeError, "transient_markers"),
+    ],
+    ids=lambda value: repr(value)[:40] if isinstance(value, dict) else None,
+)
+def test_settings_are_checked_before_the_connection_is_used(settings, error, name):
+    with pytest.raises(error, match="^%s must" % name):
+        apply_wal_with_fallback(Untouchable(), **settings)
+    with pytest.raises(error, match="^%s must" % name):
+        asyncio.run(apply_wal_with_fallback_async(Untouchable(), **settings))
+
+
+def test_nan_max_backoff_fails_before_sqlite_not_in_place_of_its_error(db_path, connect):
+    # Checked at the first retry, NaN used to surface as time.sleep's ValueError and
+    # hide the disk I/O error; now nothing is tried.
+    conn = FaultyConnection(connect(db_path), disk_io_error, FOREVER)
+    with pytest.raises(ValueError, match="^max_backoff must .* not nan"):
+        apply_wal_with_fallback(conn, max_backoff=NAN)
+    assert conn.injected == 0
+    assert journal_mode_on_disk(db_path) == "delete"
+
+
+def test_backoff_never_overflows_however_many_retries(db_path, connect):
+    conn = FaultyConnection(connect(db_path), disk_io_error, FOREVER)
+    delays = []
+
+    # The user sees SQLite's error after the last retry, never an OverflowError.
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        apply_wal_with_fallback(
+            conn, retries=1000, backoff=1e300, max_backoff=3600, sleep=delays.append
+        )
+    assert conn.injected == 1001
+    assert delays == [3600.0] * 1000
+
+    delays.clear()
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        apply_wal_with_fallback(conn, retries=1000, backoff=0.05, sleep=delays.append)
+    assert delays[:3] == [0.05, 0.1, 0.2]
+    assert delays[-1] == 1.0 and len(delays) == 1000
+    # The exponent is capped: 0.05 * 2**5000 would not fit a float (OverflowError).
+    assert runtime._delay(0.05, 1.0, 5000) == 1.0
+    assert runtime._delay(0.0, 1.0, 10**9) == 0.0
+
+
+def test_async_nan_max_backoff_fails_before_sqlite(db_path, async_style, connect):
+    faulty = FaultyConnection(connect(db_path), disk_io_error, FOREVER)
+    conn = AsyncConnection(faulty, async_style)
+    with pytest.raises(ValueError, match="^max_backoff must"):
+        asyncio.run(apply_wal_with_fallback_async(conn, max_backoff=NAN))
+    assert faulty.injected == 0
+
+
+# --- attached databases: only the schema that was checked changes ----------------
+
+PRAGMA_SQL = re.compile(r"^\s*pragma\b", re.I)
+
+
+def attach(conn, path, name):
+    conn.execute("ATTACH DATABASE ? AS %s" % name, (str(path),))
+
+
+def pragmas(seen):
+    return [s for s in seen if PRAGMA_SQL.match(s)]
+
+
+@pytest.fixture
+def main_with_wal_attachment(tmp_path, connect):
+    """A rollback main database with `shared.db`, put in WAL by another process, attached."""
+    main = tmp_path / "main.db"
+    make_rollback_db(main)
+    shared = tmp_path / "shared.db"
+    prime_wal_in_other_process(shared)
+    real = connect(main)
+    attach(real, shared, "shared")
+    return main, shared, real
+
+
+def test_fallback_on_main_leaves_an_attached_wal_database_in_wal(main_with_wal_attachment):
+    main, shared, real = main_with_wal_attachment
+    seen = record_statements(real)
+    conn = FaultyConnection(real, locking_protocol_error, FOREVER)
+
+    assert apply_wal_with_fallback(conn) == "delete"
+    ran = pragmas(seen)
+    assert header_versions(shared) == (2, 2)
+    assert header_versions(main) == (1, 1)
+    assert real.execute("PRAGMA shared.journal_mode").fetchone() == ("wal",)
+    assert real.execute("SELECT x FROM shared.t").fetchall() == [(1,)]
+    # Every pragma the helper ran names the database it checked.
+    assert ran and all(s.startswith('PRAGMA "main".') for s in ran)
+
+
+def test_async_fallback_on_main_leaves_an_attached_wal_database_in_wal(
+    main_with_wal_attachment, async_style
+):
+    main, shared, real = main_with_wal_attachment
+    seen = record_statements(real)
+    conn = AsyncConnection(FaultyConnection(real, locking_protocol_error, FOREVER), async_style)
+
+    assert asyncio.run(apply_wal_with_fallback_async(conn)) == "delete"
+    ran = pragmas(seen)
+    assert header_versions(shared) == (2, 2)
+    assert header_versions(main) == (1, 1)
+    assert real.execute("PRAGMA shared.journal_mode").fetchone() == ("wal",)
+    assert ran and all(s.startswith('PRAGMA "main".') for s in ran)
+
+
+def test_switching_main_leaves_an_attached_rollback_database_alone(tmp_path, connect):
+    other = tmp_path / "other.db"
+    make_rollback_db(other)
+    conn = connect(tmp_path / "main.db")
+    attach(conn, other, "other")
+
+    assert apply_wal_with_fallback(conn) == "wal"
+    assert header_versions(tmp_path / "main.db") == (2, 2)
+    assert header_versions(other) == (1, 1)
+
+
+def test_schema_targets_an_attached_database(tmp_path, connect):
+    main = tmp_path / "main.db"
+    make_rollback_db(main)
+    conn = connect(main)
+    attach(conn, tmp_path / "aux.db", "aux")
+    seen = record_statements(conn)
+
+    assert apply_wal_with_fallback(conn, schema="aux") == "wal"
+    assert header_versions(tmp_path / "aux.db") == (2, 2)
+    assert header_versions(main) == (1, 1)
+    assert all(s.startswith('PRAGMA "aux".') for s in pragmas(seen))
+    assert journal_mode_on_disk(conn, schema="aux") == "wal"
+    assert journal_mode_on_disk(conn, schema="AUX") == "wal"  # SQLite ignores case
+    assert journal_mode_on_disk(conn) == "delete"
+    aconn = AsyncConnection(conn, "coroutine")
+    assert asyncio.run(apply_wal_with_fallback_async(aconn, schema="aux")) == "wal"
+
+
+def test_fallback_on_an_attached_schema_reads_that_schemas_file(tmp_path, caplog, connect):
+    caplog.set_level(logging.WARNING, logger="walint.runtime")
+    # aux is in WAL on disk, main is not: a check of main's file would allow the downgrade.
+    main = tmp_path / "main.db"
+    make_rollback_db(main)
+    aux = tmp_path / "aux.db"
+    prime_wal_in_other_process(aux)
+    real = connect(main)
+    attach(real, aux, "aux")
+    seen = record_statements(real)
+    conn = FaultyConnection(real, locking_protocol_error, FOREVER, pattern=mode_pragma("aux"))
+
+    with pytest.raises(sqlite3.OperationalError, match="locking protocol"):
+        apply_wal_with_fallback(conn, schema="aux", sleep=pytest.fail)
+    assert not [s for s in seen if SETS_DELETE.search(s)]
+    assert header_versions(aux) == (2, 2)
+
+    # The other way round: aux is a rollback file, main is in WAL; aux falls back alone.
+    main2 = tmp_path / "main2.db"
+    prime_wal_in_other_process(main2)
+    aux2 = tmp_path / "aux2.db"
+    make_rollback_db(aux2)
+    real2 = connect(main2)
+    attach(real2, aux2, "aux")
+    conn2 = FaultyConnection(real2, locking_protocol_error, FOREVER, pattern=mode_pragma("aux"))
+
+    assert apply_wal_with_fallback(conn2, schema="aux") == "delete"
+    assert header_versions(main2) == (2, 2)
+    assert header_versions(aux2) == (1, 1)
+    [record] = warnings_from(caplog)
+    assert str(aux2) in record.getMessage()
+
+
+def test_unknown_schema_is_an_error_not_a_retry(db_path, connect):
+    with pytest.raises(sqlite3.OperationalError, match='unknown database "nosuch"'):
+        apply_wal_with_fallback(connect(db_path), schema="nosuch", sleep=pytest.fail)
+
+
+@pytest.mark.parametrize(
+    "schema, error",
+    [
+        ('main"; DROP TABLE t; --', ValueError),
+        ("main.journal_mode=DELETE; --", ValueError),
+        ("", ValueError),
+        ("1st", ValueError),
+        ("two words", ValueError),
+        ("d\u00e9j\u00e0", ValueError),
+        (b"main", TypeError),
+        (None, TypeError),
+        (0, TypeError),
+    ],
+)
+def test_schema_must_be_a_plain_identifier(schema, error, db_path):
+    with pytest.raises(error, match="schema"):
+        apply_wal_with_fallback(Untouchable(), schema=schema)
+    with pytest.raises(error, match="schema"):
+        asyncio.run(apply_wal_with_fallback_async(Untouchable(), schema=schema))
+    with pytest.raises(error, match="schema"):
+        journal_mode_on_disk(Untouchable(), schema=schema)
+    with pytest.raises(error, match="schema"):
+        journal_mode_on_disk(db_path, schema=schema)
 
 
 # --- several processes on one file ----------------------------------------------------

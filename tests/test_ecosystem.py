@@ -49,6 +49,14 @@ def test_checked_in_packages_are_pinned_and_at_least_thirty():
     assert len({run.canonical(p.name) for p in pins}) == len(pins)
 
 
+def test_checked_in_snapshot_has_a_verdict_for_every_finding():
+    entries = json.loads((ECO_DIR / "snapshot.json").read_text(encoding="utf-8"))["findings"]
+    for entry in entries:
+        assert run.verdict_kind(entry["verdict"]) in run.VERDICT_KINDS, entry
+    keys = [run.entry_key(e) for e in entries]
+    assert len(keys) == len(set(keys))
+
+
 def test_normalised_source_ignores_indentation_and_inner_spacing():
     assert run.normalise_source("    conn.execute(  'x' ,\t1)\n") == "conn.execute( 'x' , 1)"
 

@@ -11,14 +11,20 @@ downgrade, probes that read the mode, guards that refuse when it is WAL).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from walint.constants import Resolution, StringFolder, is_known
-from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
+from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, modes_set_by_sql, normalise_mode
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of, preorder, walk
+
+if TYPE_CHECKING:
+    from walint.flow.error_paths import ErrorPaths, PathState
+
+# How a rollback site is on a failed WAL path (ModuleModel.on_failure_path).
+FAILED_PATH, MODE_FROM_VALUE = "failed-path", "mode-from-value"
 
 # Names of functions that read the mode on disk wherever they come from: walint's own helper.
 DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
@@ -518,6 +524,7 @@ class ModuleModel:
         self._positions: Optional[NodePositions] = None
         # (expression, scope) -> does it evaluate to "wal"; asked again by every rule.
         self._mentions_wal: Dict[Tuple[cst.CSTNode, Scope], bool] = {}
+        self._error_paths: Dict[Unit, "ErrorPaths"] = {}
 
     # ----- names -------------------------------------------------------------------
 
@@ -842,6 +849,90 @@ class ModuleModel:
                     if binding.kind == "value" and binding.value is not None and binding.scope is not None:
                         found.extend(self.probe_calls(binding.value, binding.scope, _depth + 1))  # type: ignore[arg-type]
         return found
+
+    # ----- paths after a failed WAL attempt (walint.flow) ---------------------------
+
+    def error_paths(self, unit: Unit) -> "ErrorPaths":
+        flow = self._error_paths.get(unit)
+        if flow is None:
+            from walint.flow.error_paths import ErrorPaths, PathState
+
+            entry = {PathState(False, self._global_flag_values(handler=False))}
+            # A module-global flag a handler cleared in an earlier call: the failure
+            # reaches this call through the flag's value.
+            for name, value in self._global_flag_values(handler=True):
+                entry.add(PathState(True, ((name, value),)))
+            node = unit.node
+            statements = _small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
+            flow = ErrorPaths(lambda try_node: self._attempts_wal(unit, try_node)).run(statements, frozenset(entry))
+            self._error_paths[unit] = flow
+        return flow
+
+    def _global_flag_values(self, handler: bool) -> Tuple[Tuple[str, object], ...]:
+        """Module-level names some ``except`` handler sets to a constant, with the constant
+        they start with (``handler=False``) or the one a handler gives them."""
+        from walint.flow.error_paths import UNKNOWN, PathState, constant
+
+        found = []
+        for name, bindings in self.module_scope.bindings.items():
+            if "." in name or not any(b.in_handler and _is_flag_value(b.value) for b in bindings):
+                continue
+            for binding in bindings:
+                if binding.kind == "value" and binding.in_handler is handler:
+                    value = constant(binding.value, PathState(False))  # type: ignore[arg-type]
+                    if value is not UNKNOWN:
+                        found.append((name, value))
+                        break
+        return tuple(sorted(found, key=lambda item: item[0]))
+
+    def _attempts_wal(self, unit: Unit, try_node: cst.CSTNode) -> bool:
+        facts = self.facts(unit)
+        for try_facts in facts.tries:
+            if try_facts.node is try_node:
+                start, end = try_facts.body
+                return any(self._sets_wal(site) for site in facts.sites[start:end])
+        return False
+
+    def _sets_wal(self, site: Site) -> bool:
+        effect = self.effect(site)
+        if effect is not None and effect.sets_wal:
+            return True
+        if isinstance(site.node, cst.Call):
+            callee = self.callee(site.node, site.scope)
+            return callee is not None and callee.sets_journal_mode and not callee.downgrades
+        return False
+
+    def on_failure_path(self, site: Site) -> Optional[str]:
+        """Is this rollback site reached on a path where a WAL attempt failed, and on no
+        path where none did? The failure may be carried by a value: a mode a handler
+        chose, a flag it cleared, a module-global flag an earlier call cleared.
+
+        Returns None when it is not, ``MODE_FROM_VALUE`` when a name in the statement
+        holds the rollback mode on the failed paths only (a guard in front of the
+        statement would also stop the WAL path), else ``FAILED_PATH``."""
+        states = self.error_paths(site.unit).states_before(site.statement)
+        if not states:
+            return None
+        names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
+        by_value = False
+
+        def downgrades_on(state: "PathState") -> bool:
+            nonlocal by_value
+            verdicts = set()
+            for name in names:
+                value = state.get(name)
+                if isinstance(value, str):
+                    modes = modes_set_by_sql(value) if "journal_mode" in value.lower() else [normalise_mode(value)]
+                    if modes:
+                        by_value = True
+                        verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
+            return True in verdicts or not verdicts  # a value that is WAL here decides: no downgrade
+
+        failing = any(state.failed and downgrades_on(state) for state in states)
+        if not failing or any(not state.failed and downgrades_on(state) for state in states):
+            return None
+        # A guard in front of the statement is right only when no WAL path runs it too.
+        return MODE_FROM_VALUE if by_value and any(not state.failed for state in states) else FAILED_PATH
 
     def is_rollback_site(self, site: Site) -> bool:
         effect = self.effect(site)

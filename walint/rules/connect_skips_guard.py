@@ -167,7 +167,7 @@ def open_board(path):
                     continue
                 effect = model.effect(site)
                 rollback = effect is not None and bool(effect.rollback_modes)
-                if rollback and (site.handler is not None or site.flagged):
+                if rollback and (site.handler is not None or site.flagged or model.on_failure_path(site)):
                     continue  # WAL001 reports this statement
                 node = site.node
                 if rollback and model.direct_effect(node, site.scope) is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence, Set
 
 import libcst as cst
 
@@ -23,6 +23,11 @@ _CATCHES_DB_ERROR_RE = re.compile(
 )
 
 
+# Errors that say the connection is read-only: swallowing one leaves no writer in a
+# rollback journal, and transient errors still propagate.
+_CANNOT_WRITE_ERRORS = frozenset({"ReadOnlyError"})
+
+
 def catches_database_errors(exceptions: Sequence[cst.BaseExpression]) -> bool:
     """Would an ``except`` (or ``suppress``) naming these types catch a failed pragma?"""
     if not exceptions:
@@ -35,9 +40,23 @@ def catches_database_errors(exceptions: Sequence[cst.BaseExpression]) -> bool:
         name = dotted_name(exception)
         if not name:
             return True  # a computed set of exceptions: assume it may
-        if name.startswith("apsw.") or _CATCHES_DB_ERROR_RE.match(name.rsplit(".", 1)[-1]):
+        last = name.rsplit(".", 1)[-1]
+        if last in _CANNOT_WRITE_ERRORS:
+            continue  # the connection cannot write at all, so it keeps no journal beside WAL writers
+        if name.startswith("apsw.") or _CATCHES_DB_ERROR_RE.match(last):
             return True
     return False
+
+
+def _mode_names(model: "ModuleModel", sites: Sequence["Site"]) -> Set[str]:
+    """Names the SQL of this function's journal-mode pragmas is built from."""
+    names: Set[str] = set()
+    for site in sites:
+        effect = model.effect(site)
+        if effect is not None and effect.sets and isinstance(site.node, cst.Call):
+            for arg in site.node.args:
+                names.update(n.value for n in iter_subexpressions(arg.value) if isinstance(n, cst.Name))
+    return names
 
 
 def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
@@ -101,6 +120,18 @@ class SwallowedWalFailure(Rule):
     fixable = True
 
     VALID = (
+        Valid(
+            """
+import apsw
+
+def connection_wal(connection):
+    try:
+        if not connection.readonly("main"):
+            connection.pragma("journal_mode", "wal")
+    except apsw.ReadOnlyError:
+        pass  # a read-only connection writes no journal; busy and I/O errors propagate
+"""
+        ),
         Valid(
             """
 def enable_wal(conn):
@@ -188,7 +219,7 @@ def on_connect(dbapi_connection, record):
                         continue
                     if _escalates(handler) or any(self._sets_mode(model, s) for s in sites[start:end]):
                         break  # the first catching handler decides: it raises, retries or falls back
-                    if try_facts.retried_then_raised or self._sets_flag(handler, flags):
+                    if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         break
                     fix, no_fix_reason = try_fix(model, unit, try_facts, self.helper)
                     for site in wal_sites:
@@ -225,7 +256,8 @@ def on_connect(dbapi_connection, record):
 
     @staticmethod
     def _sets_flag(handler: cst.CSTNode, flags: set) -> bool:
-        """The handler records the failure in a flag that later decides a downgrade (WAL001's)."""
+        """The handler records the failure in a flag that later decides a downgrade (WAL001's),
+        or in a name a journal-mode pragma is built from (``journal = "DELETE"``)."""
         for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
             if isinstance(node, cst.AssignTarget) and dotted_name(node.target) in flags:
                 return True

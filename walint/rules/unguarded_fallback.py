@@ -6,12 +6,19 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from walint.analysis import MODE_FROM_VALUE
 from walint.fixes import fallback_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
     from walint.analysis import ModuleModel
+
+
+NO_FIX_MODE_FROM_VALUE = (
+    "the rollback mode comes from a value chosen where the WAL switch failed; a guard here would "
+    "also stop the WAL path: guard where the mode is chosen, or call the helper there, by hand"
+)
 
 
 class UnguardedFallback(Rule):
@@ -22,6 +29,12 @@ class UnguardedFallback(Rule):
     handler set: `wal_ok = False`, `self._use_wal = False`, `actual = None`) when nothing
     on that path first read the mode on disk and refused to downgrade a database that is
     already in WAL.
+
+    Error paths are followed through values, path by path: a mode the handler chose
+    (`journal = "DELETE"`, interpolated into the pragma later), a flag it cleared and a
+    branch on it that picks the mode, or a module-global flag an earlier call cleared,
+    reaching the downgrade by falling through. A statement counts when it downgrades on
+    some path where the WAL switch failed and on no path where it did not.
 
     ## Why is this bad?
     All connections to one SQLite database must use the same locking protocol. When
@@ -76,8 +89,9 @@ class UnguardedFallback(Rule):
     `if journal_mode_on_disk(conn) in ("wal", None): raise`, outside one an explicit
     `sqlite3.OperationalError`. Adding a guard changes nothing but the hazard, so it is
     safe. A guard alone still lets a transient error downgrade a brand-new file, which
-    only the helper prevents. Async code, and a downgrade whose connection cannot be
-    named, get no fix; `walint fix` says why.
+    only the helper prevents. Async code, a downgrade whose connection cannot be named,
+    and a pragma whose mode is a value that is WAL on the paths where the switch worked
+    (a guard in front of it would stop those too) get no fix; `walint fix` says why.
 
     ## Known problems
     The guard is recognised by shape: a comparison of a mode read from the database
@@ -140,6 +154,17 @@ def enable_wal(conn):
         ),
     )
     INVALID = (
+        Invalid(
+            """
+def open_outbox(conn):
+    journal = "WAL"
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        journal = "DELETE"
+    conn.execute(f"PRAGMA journal_mode={journal}")  # expect: WAL001
+"""
+        ),
         Invalid(
             """
 def enable_wal(conn):
@@ -230,18 +255,29 @@ def enable_wal(conn):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for site in model.all_sites():
-            if site.guarded or (site.handler is None and not site.flagged):
+            if site.guarded:
                 continue
             effect = model.effect(site)
             if effect is None or not effect.rollback_modes:
+                continue
+            failure_path = None if site.handler is not None or site.flagged else model.on_failure_path(site)
+            if site.handler is None and not site.flagged and failure_path is None:
                 continue
             mode = effect.rollback_modes[0].upper()
             if isinstance(site.node, cst.Call) and model.direct_effect(site.node, site.scope) is None:
                 what = f"`{callee_name(site.node)}()` sets journal mode `{mode}`"
             else:
                 what = f"Journal mode `{mode}` set"
-            where = "in an `except` handler" if site.handler is not None else "on a flag set in an `except` handler"
-            fix, no_fix_reason = fallback_fix(model, site, self.helper)
+            if site.handler is not None:
+                where = "in an `except` handler"
+            elif site.flagged:
+                where = "on a flag set in an `except` handler"
+            else:
+                where = "on a path where the WAL switch failed"
+            if failure_path == MODE_FROM_VALUE:
+                fix, no_fix_reason = None, NO_FIX_MODE_FROM_VALUE
+            else:
+                fix, no_fix_reason = fallback_fix(model, site, self.helper)
             yield Report(
                 site.node,
                 f"{what} {where} without checking that the database is not already in WAL on disk",

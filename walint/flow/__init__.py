@@ -1,0 +1,1 @@
+"""Control flow inside one function: which paths run after a failed WAL attempt."""

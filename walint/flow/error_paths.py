@@ -1,0 +1,300 @@
+"""A forward dataflow over one function's statements: on which paths has a WAL attempt
+failed, and what constants do the names that carry that failure hold?
+
+Failures are often remembered in values rather than acted on in the ``except`` handler:
+``journal = "DELETE"`` in the handler and an interpolated pragma later, a flag cleared in
+the handler and tested after the ``try``, a module-global flag cleared by an earlier
+call. Each path is a :class:`PathState` (did a WAL attempt fail on it, and the constant
+each tracked name holds), and the analysis is path-sensitive on those constants: an
+``if`` sends each state down the branches its test can take. Python's control flow is
+structured, so the statements are walked as a tree: ``if``/``elif``/``else``, ``match``,
+loops with ``else``, ``break``/``continue``, ``try``/``except``/``else``/``finally``,
+``with``, ``return`` and ``raise``. The result is the set of states that reach each
+statement; rules ask about the statements their sites sit in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+# A name's value when it is not one constant the analysis can tell.
+UNKNOWN = ("<unknown>",)
+# Beyond this many distinct states at one point, states that agree on `failed` are merged
+# (names they disagree on become UNKNOWN): precision is traded for a bounded cost.
+MAX_STATES = 16
+
+Const = object
+States = FrozenSet["PathState"]
+
+
+@dataclass(frozen=True)
+class PathState:
+    """One set of paths: whether a WAL attempt failed on them, and known constants."""
+
+    failed: bool
+    env: Tuple[Tuple[str, Const], ...] = ()
+
+    def get(self, name: str) -> Const:
+        for key, value in self.env:
+            if key == name:
+                return value
+        return UNKNOWN
+
+    def bind(self, name: str, value: Const) -> "PathState":
+        env = tuple((k, v) for k, v in self.env if k != name)
+        if value is not UNKNOWN:
+            env = tuple(sorted(env + ((name, value),), key=lambda item: item[0]))
+        return PathState(self.failed, env)
+
+
+def _bounded(states: Iterable[PathState]) -> States:
+    found = frozenset(states)
+    if len(found) <= MAX_STATES:
+        return found
+    merged = []
+    for failed in (False, True):
+        group = [s for s in found if s.failed is failed]
+        if not group:
+            continue
+        common = set(group[0].env)
+        for state in group[1:]:
+            common &= set(state.env)
+        merged.append(PathState(failed, tuple(sorted(common, key=lambda item: item[0]))))
+    return frozenset(merged)
+
+
+def _block(suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
+    return suite.body if isinstance(suite, cst.IndentedBlock) else [suite]
+
+
+class _Loop:
+    __slots__ = ("breaks", "continues")
+
+    def __init__(self) -> None:
+        self.breaks: List[PathState] = []
+        self.continues: List[PathState] = []
+
+
+class ErrorPaths:
+    """The states that reach each statement of one function body.
+
+    ``attempts_wal(try_node)`` tells whether a ``try`` body tries to switch to WAL: only
+    its handlers start failed paths.
+    """
+
+    def __init__(self, attempts_wal: Callable[[cst.CSTNode], bool]) -> None:
+        self._attempts_wal = attempts_wal
+        self._at: Dict[int, States] = {}
+        self._loops: List[_Loop] = []
+
+    def run(self, statements: Sequence[cst.CSTNode], entry: States) -> "ErrorPaths":
+        self._statements(statements, entry)
+        return self
+
+    def states_before(self, statement: cst.CSTNode) -> Optional[States]:
+        """The states that reach ``statement`` (a small statement or a compound header),
+        or None when the walk did not record it."""
+        return self._at.get(id(statement))
+
+    # ----- statements ---------------------------------------------------------------
+
+    def _record(self, node: cst.CSTNode, states: States) -> None:
+        known = self._at.get(id(node))
+        self._at[id(node)] = states if known is None else _bounded(known | states)
+
+    def _statements(self, statements: Sequence[cst.CSTNode], states: States) -> States:
+        for statement in statements:
+            if not states:
+                break  # unreachable from here on
+            states = self._statement(statement, states)
+        return states
+
+    def _statement(self, statement: cst.CSTNode, states: States) -> States:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in statement.body:
+                self._record(small, states)
+                states = self._small(small, states)
+                if not states:
+                    break
+            return states
+        self._record(statement, states)
+        if isinstance(statement, cst.If):
+            return self._if(statement, states)
+        if isinstance(statement, (cst.Try, cst.TryStar)):
+            return self._try(statement, states)
+        if isinstance(statement, cst.While):
+            return self._loop(statement, states, statement.test)
+        if isinstance(statement, cst.For):
+            return self._loop(statement, frozenset(self._assign(statement.target, None, s) for s in states), None)
+        if isinstance(statement, cst.With):
+            for item in statement.items:
+                if item.asname is not None:
+                    states = frozenset(self._assign(item.asname.name, None, s) for s in states)
+            return self._statements(_block(statement.body), states)
+        if isinstance(statement, cst.Match):
+            out = set(states)  # no case may match
+            for case in statement.cases:
+                out |= self._statements(_block(case.body), states)
+            return _bounded(out)
+        return states  # def, class: bodies are units of their own
+
+    def _small(self, small: cst.CSTNode, states: States) -> States:
+        if isinstance(small, (cst.Return, cst.Raise)):
+            return frozenset()
+        if isinstance(small, cst.Break) and self._loops:
+            self._loops[-1].breaks.extend(states)
+            return frozenset()
+        if isinstance(small, cst.Continue) and self._loops:
+            self._loops[-1].continues.extend(states)
+            return frozenset()
+        if isinstance(small, cst.Assign):
+            out = states
+            for target in small.targets:
+                out = frozenset(self._assign(target.target, small.value, s) for s in out)
+            return _bounded(out)
+        if isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+            value = small.value if isinstance(small, cst.AnnAssign) else None
+            return _bounded(self._assign(small.target, value, s) for s in states)
+        return states
+
+    def _assign(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], state: PathState) -> PathState:
+        if isinstance(target, cst.Name):
+            return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                state = self._assign(element.value, None, state)
+        return state
+
+    def _if(self, statement: cst.If, states: States) -> States:
+        when_true, when_false = branch(statement.test, states)
+        out = set(self._statements(_block(statement.body), when_true))
+        orelse = statement.orelse
+        if orelse is None:
+            out |= when_false
+        elif isinstance(orelse, cst.If):
+            self._record(orelse, when_false)
+            out |= self._if(orelse, when_false)
+        else:
+            out |= self._statements(_block(orelse.body), when_false)
+        return _bounded(out)
+
+    def _loop(self, statement: cst.CSTNode, states: States, test: Optional[cst.BaseExpression]) -> States:
+        head = states
+        exits: set = set()
+        loop = _Loop()
+        self._loops.append(loop)
+        try:
+            for _ in range(2):  # twice: what one pass assigns reaches the next
+                enter, leave = branch(test, head) if test is not None else (head, head)
+                exits |= leave
+                after = self._statements(_block(statement.body), enter)  # type: ignore[attr-defined]
+                head = _bounded(head | after | frozenset(loop.continues))
+        finally:
+            self._loops.pop()
+        orelse = getattr(statement, "orelse", None)
+        normal = _bounded(exits | head) if test is None else _bounded(exits)
+        if orelse is not None:
+            normal = self._statements(_block(orelse.body), normal)
+        return _bounded(set(normal) | set(loop.breaks))
+
+    def _try(self, statement: cst.CSTNode, states: States) -> States:
+        # Any statement of the body may raise: a handler starts from every state seen there.
+        raised: set = set(states)
+        current = states
+        for inner in _block(statement.body):  # type: ignore[attr-defined]
+            if not current:
+                break
+            current = self._statement(inner, current)
+            raised |= current
+        out: set = set()
+        normal = current
+        orelse = getattr(statement, "orelse", None)
+        if orelse is not None and normal:
+            normal = self._statements(_block(orelse.body), normal)
+        out |= normal
+        failing = self._attempts_wal(statement)
+        for handler in statement.handlers:  # type: ignore[attr-defined]
+            entry = frozenset(PathState(s.failed or failing, s.env) for s in raised)
+            if handler.name is not None:
+                entry = frozenset(self._assign(handler.name.name, None, s) for s in entry)
+            out |= self._statements(_block(handler.body), _bounded(entry))
+        finalbody = getattr(statement, "finalbody", None)
+        result = _bounded(out)
+        if finalbody is not None and result:
+            result = self._statements(_block(finalbody.body), result)
+        return result
+
+
+# ----- evaluating constants and tests ---------------------------------------------------
+
+
+def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
+    """The constant ``expr`` evaluates to on this path, or UNKNOWN."""
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else UNKNOWN
+    if isinstance(expr, cst.Integer):
+        try:
+            return int(expr.value, 0)
+        except ValueError:
+            return UNKNOWN
+    if isinstance(expr, cst.Name):
+        if expr.value in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[expr.value]
+        return state.get(expr.value)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        inner = truth(expr.expression, state)
+        return UNKNOWN if inner is None else not inner
+    return UNKNOWN
+
+
+def truth(expr: cst.BaseExpression, state: PathState) -> Optional[bool]:
+    """Whether ``expr`` is true on this path: True, False, or None for "cannot tell"."""
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        inner = truth(expr.expression, state)
+        return None if inner is None else not inner
+    if isinstance(expr, cst.BooleanOperation):
+        left, right = truth(expr.left, state), truth(expr.right, state)
+        if isinstance(expr.operator, cst.And):
+            if left is False or right is False:
+                return False
+            return True if left and right else None
+        if left is True or right is True:
+            return True
+        return False if left is False and right is False else None
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+        target = expr.comparisons[0]
+        left, right = constant(expr.left, state), constant(target.comparator, state)
+        operator = target.operator
+        if isinstance(operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
+            options = [constant(e.value, state) for e in target.comparator.elements]
+            if left is UNKNOWN or any(o is UNKNOWN for o in options):
+                return None
+            found = left in options
+            return found if isinstance(operator, cst.In) else not found
+        if left is UNKNOWN or right is UNKNOWN:
+            return None
+        if isinstance(operator, (cst.Equal, cst.Is)):
+            return left == right
+        if isinstance(operator, (cst.NotEqual, cst.IsNot)):
+            return left != right
+        return None
+    value = constant(expr, state)
+    if value is UNKNOWN:
+        return None
+    return bool(value)
+
+
+def branch(test: cst.BaseExpression, states: States) -> Tuple[States, States]:
+    """The states for which ``test`` may be true, and those for which it may be false."""
+    when_true, when_false = [], []
+    for state in states:
+        answer = truth(test, state)
+        if answer is not False:
+            when_true.append(state)
+        if answer is not True:
+            when_false.append(state)
+    return _bounded(when_true), _bounded(when_false)

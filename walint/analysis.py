@@ -723,10 +723,13 @@ class ModuleModel:
             elif index < len(params):
                 passed[params[index]] = arg.value
                 index += 1
+        defaults = dict(callee.defaults)
         modes: List[str] = []
         for parameter in callee.downgrade_params:
             if parameter in passed:
                 modes.extend(normalise_mode(v) for v in self.folder.values(passed[parameter], scope) if is_known(v))
+            elif not any(arg.star for arg in call.args):  # `fallback(conn)`: the default decides
+                modes.extend(normalise_mode(v) for v in defaults.get(parameter, ()))
         return tuple(m for m in modes if m in ROLLBACK_MODES)
 
     def function_facts(self, unit: Unit) -> FunctionFacts:
@@ -779,6 +782,7 @@ class ModuleModel:
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
             is_method=unit.is_method,
+            defaults=self._constant_defaults(unit) if parameters else (),
             downgrades=tuple(dict.fromkeys(modes)),
             downgrade_params=tuple(dict.fromkeys(parameters)),
             unguarded_downgrade=unguarded,
@@ -791,6 +795,20 @@ class ModuleModel:
         )
         self._function_facts[unit] = result
         return result
+
+    def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+        """``mode="DELETE"``: the values each parameter's default folds to."""
+        node = unit.node
+        if not isinstance(node, cst.FunctionDef):
+            return ()
+        outer = unit.scope.parent or self.module_scope
+        found = []
+        for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+            if param.default is not None:
+                values = self.folder.values(param.default, outer)
+                if values and all(is_known(v) and len(v) < 200 for v in values):
+                    found.append((param.name.value, tuple(values)))
+        return tuple(found)
 
     def _answers_wal(self, value: cst.BaseExpression, scope: Scope) -> bool:
         if isinstance(value, cst.IfExp):

@@ -14,6 +14,8 @@ class FunctionFacts:
     qualname: str
     params: Tuple[str, ...] = ()
     is_method: bool = False
+    # Parameters with a constant default, and the values it can fold to.
+    defaults: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     # Rollback modes the function always sets, unguarded, when called.
     downgrades: Tuple[str, ...] = ()
     # Parameters whose argument becomes the journal mode it sets.

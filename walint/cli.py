@@ -15,7 +15,7 @@ import functools
 import json
 import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
@@ -27,12 +27,12 @@ from walint.console import printable
 from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded
 from walint.findings import Finding
-from walint.report import FORMATS, ReportContext, RuleInfo, SourceLines
+from walint.report import CARRIES_EDITS, FORMATS, ReportContext, RuleInfo, SourceLines
 from walint.report import statistics as statistics_report
 from walint.cache import Cache
 from walint.catalogue import UNUSED_SUPPRESSION
 from walint.runner import RunResult, check_files, check_stdin, default_jobs, drop_per_file_ignores
-from walint.settings import Settings
+from walint.settings import RENDER_ALL, Settings
 from walint.writing import UnsafeWrite, write_output
 
 if TYPE_CHECKING:
@@ -257,6 +257,8 @@ def check(
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
     inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
+    if output_format in CARRIES_EDITS and not statistics and not write_baseline_file:
+        inputs = replace(inputs, settings=replace(inputs.settings, render_fixes=RENDER_ALL))
     result = _run(paths, inputs, jobs, cache)
     _print_errors(result.errors)
     findings = result.findings

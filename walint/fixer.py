@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -19,7 +19,7 @@ from walint.discovery import Candidate, read_bytes
 from walint.findings import Edit, Finding
 from walint.fixes import apply_edits, overlaps
 from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
-from walint.settings import Settings
+from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
 from walint.writing import inside, real_root, write_atomically
 
 if TYPE_CHECKING:
@@ -48,6 +48,11 @@ class FixRun:
     # (display path, message): unreadable files, rule crashes, fixes refused, writes refused.
     errors: List[Tuple[str, str]] = field(default_factory=list)
     converged: bool = True
+
+
+def rendering(settings: Settings, unsafe: bool) -> Settings:
+    """``settings`` asking the engine for the edits of the fixes this run may apply."""
+    return replace(settings, render_fixes=RENDER_ALL if unsafe else RENDER_SAFE)
 
 
 def fixable(finding: Finding, unsafe: bool) -> bool:
@@ -148,6 +153,7 @@ def fix_files(
     sources = _Sources()
     run = FixRun()
     refused: set = set()
+    settings = rendering(settings, unsafe)
 
     def check() -> RunResult:
         result = check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read)
@@ -191,6 +197,7 @@ def unfix(run: FixRun, path: str) -> None:
 def fix_source(display: str, data: bytes, settings: Settings, unsafe: bool = False) -> Tuple[bytes, FixRun]:
     """Fix source that came on standard input; returns the fixed bytes and what was done."""
     run = FixRun()
+    settings = rendering(settings, unsafe)
     result = check_stdin(display, data, settings)
     for _ in range(MAX_ROUNDS):
         chosen = choose_fixes(drop_per_file_ignores(result, settings).findings, unsafe).get(display)

@@ -1,8 +1,9 @@
 """The ``walint`` command line: ``check``, ``fix``, ``helper``, ``rules`` and ``explain``.
 
 ``check`` goes: configuration and flags -> :class:`Settings` -> the files (discovery) or
-standard input -> the engine (``walint.runner``) -> ``per-file-ignores`` -> baseline ->
-report -> exit code (0 clean, 1 findings, 2 usage, configuration or internal error).
+standard input -> the engine (``walint.runner``; suppressions and ``per-file-ignores``
+apply there) -> baseline -> report -> exit code (0 clean, 1 findings, 2 usage,
+configuration or internal error).
 
 The options that choose the configuration, the files and the rules are declared once
 (:func:`file_selection_options`) and resolved once (:func:`resolve_inputs`), so every
@@ -31,7 +32,7 @@ from walint.report import CARRIES_EDITS, FORMATS, ReportContext, RuleInfo, Sourc
 from walint.report import statistics as statistics_report
 from walint.cache import Cache
 from walint.catalogue import UNUSED_SUPPRESSION
-from walint.runner import RunResult, check_files, check_stdin, default_jobs, drop_per_file_ignores
+from walint.runner import RunResult, check_files, check_stdin, default_jobs
 from walint.settings import RENDER_ALL, Settings
 from walint.writing import UnsafeWrite, write_output
 
@@ -281,12 +282,10 @@ def check(
 
 def _run(paths: Sequence[str], inputs: Inputs, jobs: int = 1, cache: Optional[Cache] = None) -> RunResult:
     if inputs.stdin is not None and inputs.stdin.excluded:
-        result = RunResult()
-    elif inputs.stdin is not None:
-        result = check_stdin(inputs.stdin.display, inputs.stdin.data, inputs.settings)
-    else:
-        result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]), jobs=jobs, cache=cache)
-    return drop_per_file_ignores(result, inputs.settings)
+        return RunResult()
+    if inputs.stdin is not None:
+        return check_stdin(inputs.stdin.display, inputs.stdin.data, inputs.settings)
+    return check_files(inputs.files, inputs.settings, roots=list(paths or ["."]), jobs=jobs, cache=cache)
 
 
 def _write_report(

@@ -46,6 +46,11 @@ class FileResult:
     summary: Optional[ModuleSummary] = None
 
 
+def _reported(code: str, path: str, settings: Settings) -> bool:
+    """Is ``code`` on, and not turned off for this file by ``per-file-ignores``?"""
+    return settings.enabled(code) and not settings.ignored_in_file(code, path)
+
+
 def active_rules(settings: Settings) -> List[Type[Rule]]:
     return [rule for rule in ALL_RULES if settings.enabled(rule.code, rule.default_enabled)]
 
@@ -116,7 +121,7 @@ def check_source(
         try:
             return _on_deep_stack(_check_source, path, data, settings, external)
         except RecursionError:
-            if not settings.enabled(PARSE_ERROR):
+            if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
             location = Location(1, 1)
             message = "Skipped: too deeply nested to analyse"
@@ -173,7 +178,7 @@ def _check_source(
     try:
         module = cst.parse_module(data)
     except (cst.ParserSyntaxError, UnicodeError, SyntaxError) as error:
-        if not settings.enabled(PARSE_ERROR):
+        if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
         finding = _parse_error(path, data, error)
         return FileResult(path, (finding,))
@@ -209,7 +214,7 @@ def _check_source(
             # LibCST accepted a literal that Python rejects (a NUL byte in a string, an
             # unknown \N{...} escape) and a rule choked on its value: the file is not
             # Python, which is a parse error, not an internal one.
-            if not settings.enabled(PARSE_ERROR):
+            if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
             return FileResult(path, (_parse_error(path, data, rejected),))
     if not reports:
@@ -245,6 +250,10 @@ def _findings(
         if is_suppressed(code, line):
             used.setdefault(start.row, set()).add(code)
             continue
+        # per-file-ignores, here with the comments: an ignored finding is never rendered
+        # (a comment that suppressed it first still counts as used).
+        if settings.ignored_in_file(code, path):
+            continue
         finding = Finding(
             path,
             code,
@@ -266,7 +275,7 @@ def _findings(
         if suppression is None or UNUSED_SUPPRESSION in suppression.codes:
             continue
         unused = suppression.unused_codes(used.get(start.row, set()))
-        if unused:
+        if unused and not settings.ignored_in_file(UNUSED_SUPPRESSION, path):
             message = unused_message(suppression, unused)
             finding = Finding(path, UNUSED_SUPPRESSION, message, start, end, fingerprint=" ".join(line.split()))
             findings.setdefault((UNUSED_SUPPRESSION, start.row, start.column), finding)

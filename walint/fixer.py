@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tupl
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Edit, Finding
 from walint.fixes import apply_edits, overlaps
-from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
+from walint.runner import RunResult, check_files, check_stdin
 from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
 from walint.writing import inside, real_root, write_atomically
 
@@ -156,8 +156,7 @@ def fix_files(
     settings = rendering(settings, unsafe)
 
     def check() -> RunResult:
-        result = check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read)
-        return drop_per_file_ignores(result, settings)
+        return check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read)
 
     result = check()
     for _ in range(MAX_ROUNDS):
@@ -200,7 +199,7 @@ def fix_source(display: str, data: bytes, settings: Settings, unsafe: bool = Fal
     settings = rendering(settings, unsafe)
     result = check_stdin(display, data, settings)
     for _ in range(MAX_ROUNDS):
-        chosen = choose_fixes(drop_per_file_ignores(result, settings).findings, unsafe).get(display)
+        chosen = choose_fixes(result.findings, unsafe).get(display)
         if not chosen:
             break
         try:
@@ -212,7 +211,7 @@ def fix_source(display: str, data: bytes, settings: Settings, unsafe: bool = Fal
         result = check_stdin(display, data, settings)
     else:
         run.converged = False
-    run.remaining = list(drop_per_file_ignores(result, settings).findings)
+    run.remaining = list(result.findings)
     run.errors.extend(result.errors)
     return data, run
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -271,11 +271,3 @@ def check_stdin(display: str, data: bytes, settings: Settings) -> RunResult:
         result.findings.extend(file_result.findings)
         result.errors.extend((display, error) for error in file_result.errors)
     return result
-
-
-def drop_per_file_ignores(result: RunResult, settings: Settings) -> RunResult:
-    """``result`` without the findings a ``per-file-ignores`` entry turns off for their file."""
-    if not settings.per_file_ignores:
-        return result
-    kept = [f for f in result.findings if not settings.ignored_in_file(f.code, f.path)]
-    return replace(result, findings=kept)

@@ -57,11 +57,41 @@ class HelperSpec:
 
 
 class _Replace(cst.CSTTransformer):
-    def __init__(self, replacements: Mapping[cst.CSTNode, Replacement]) -> None:
+    """Puts the replacements in; descends only into the nodes that hold one, so the rest
+    of the tree is neither walked nor rebuilt."""
+
+    def __init__(self, replacements: Mapping[cst.CSTNode, Replacement], holders: Set[cst.CSTNode]) -> None:
         self.replacements = replacements
+        self.holders = holders
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return node in self.holders
 
     def on_leave(self, original_node, updated_node):  # type: ignore[override]
         return self.replacements.get(original_node, updated_node)
+
+
+def _holders(module: cst.Module, targets: Set[cst.CSTNode]) -> Set[cst.CSTNode]:
+    """The nodes of ``module`` that are, or hold, one of ``targets``."""
+    from walint.tree import children
+
+    parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+    stack: List[cst.CSTNode] = [module]
+    found = 0
+    while stack and found < len(targets):
+        node = stack.pop()
+        if node in targets:
+            found += 1
+        for child in children(node):
+            parents[child] = node
+            stack.append(child)
+    holders: Set[cst.CSTNode] = set()
+    for target in targets:
+        node: Optional[cst.CSTNode] = target
+        while node is not None and node not in holders:
+            holders.add(node)
+            node = parents.get(node)
+    return holders
 
 
 @dataclass(frozen=True)
@@ -133,7 +163,7 @@ def _render_layer(
     replacements: Dict[cst.CSTNode, Replacement] = {}
     for plan in plans:
         replacements.update(plan.replacements)
-    middle = module.visit(_Replace(replacements))
+    middle = module.visit(_Replace(replacements, _holders(module, set(replacements))))
     new_nodes: Dict[cst.CSTNode, int] = {}
     for index, plan in enumerate(plans):
         for replacement in plan.replacements.values():

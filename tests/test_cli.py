@@ -72,7 +72,7 @@ def test_json_output_has_ruffs_shape(tmp_path):
     assert first["noqa_row"] == 6
     assert first["fix"]["applicability"] == "safe"
     assert first["fix"]["message"] == "Replace the WAL setup with `apply_wal_with_fallback(...)`"
-    assert {"content": "    apply_wal_with_fallback(conn)\n", "location": {"row": 3, "column": 1}, "end_location": {"row": 7, "column": 1}} in first["fix"]["edits"]
+    assert {"content": "apply_wal_with_fallback(conn)", "location": {"row": 3, "column": 5}, "end_location": {"row": 6, "column": 51}} in first["fix"]["edits"]
 
 
 def test_json_output_when_clean_is_an_empty_list(tmp_path):

@@ -144,3 +144,21 @@ def test_file_results_with_summaries_cross_process_boundaries():
     assert ".util.helper" in result.summary.imports
     assert result.summary.function("enable_wal").unguarded_downgrade == "x.py:5"
     assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_per_file_ignores_apply_with_the_suppression_comments(monkeypatch):
+    from walint import fixes
+
+    rendered = []
+    monkeypatch.setattr(fixes, "render_plans", lambda module, plans: rendered.append(plans) or [])
+    ignoring = Settings(per_file_ignores=(("tests/*", ("WAL001", "WAL000")),), render_fixes="all")
+    assert check_source("tests/store.py", VULNERABLE.encode(), ignoring).findings == ()
+    assert rendered == []  # an ignored finding's fix is never rendered
+    assert check_source("tests/bad.py", b"def f(:\n", ignoring).findings == ()
+    assert _rows(check_source("src/store.py", VULNERABLE.encode(), Settings(per_file_ignores=ignoring.per_file_ignores))) == [
+        (5, 9, "WAL001")
+    ]
+    # A comment that suppressed a finding the file also ignores is still a used comment.
+    commented = VULNERABLE.replace("DELETE')", "DELETE')  # noqa: WAL001").encode()
+    strict = Settings(per_file_ignores=ignoring.per_file_ignores, extend_select=("WAL100",))
+    assert check_source("tests/store.py", commented, strict).findings == ()

@@ -130,6 +130,31 @@ def test_stdin_diff():
     assert result.stdout.startswith("--- -\n+++ -\n")
 
 
+def test_stdin_that_cannot_be_fixed_is_echoed_unchanged(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.walint]\nexclude = ['legacy']\nper-file-ignores = { 'tests/*' = ['WAL001'] }\n"
+    )
+
+    def fix_stdin(*args):
+        return CliRunner().invoke(main, ["fix", "-", *args], input=VULNERABLE)
+
+    excluded = fix_stdin("--force-exclude", "--stdin-filename", "legacy/store.py")
+    ignored = fix_stdin("--stdin-filename", "tests/store.py")
+    assert (excluded.exit_code, excluded.stdout) == (0, VULNERABLE)
+    assert (ignored.exit_code, ignored.stdout) == (0, VULNERABLE)
+
+    def refuse(data, fixes):
+        raise fixer.FixError("refused for the test")
+
+    monkeypatch.setattr(fixer, "apply_fixes", refuse)
+    refused = fix_stdin("--stdin-filename", "store.py")
+    assert refused.exit_code == 2
+    assert refused.stdout == VULNERABLE
+    assert "refused for the test" in refused.stderr
+    assert not (tmp_path / ".walint_cache").exists()  # stdin is never cached
+
+
 # ----- the helper setting and `walint helper` ------------------------------------------------
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import libcst as cst
 from hypothesis import given, note, settings
 
+from memory import fix_bytes
 from strategies import clean_modules, hypothesmith_programs, modules, projects
 from walint.discovery import discover
-from walint.fixer import fix_files, fix_source
+from walint.fixer import fix_files
 from walint.settings import Settings
 
 SETTINGS = Settings()
@@ -31,7 +32,7 @@ def _assert_valid(code: bytes) -> None:
 
 
 def _fix(source: bytes, unsafe: bool = True):
-    fixed, run = fix_source("generated.py", source, SETTINGS, unsafe=unsafe)
+    fixed, run = fix_bytes("generated.py", source, SETTINGS, unsafe=unsafe)
     assert run.converged
     assert not run.errors, run.errors
     return fixed, run
@@ -71,7 +72,7 @@ def test_fix_never_breaks_programs_from_the_grammar(program):
     source = program.encode()
     if cst.parse_module(source).bytes != source:
         # A layout LibCST cannot reproduce: fix must refuse the file, never rewrite it.
-        fixed, run = fix_source("generated.py", source, SETTINGS, unsafe=True)
+        fixed, run = fix_bytes("generated.py", source, SETTINGS, unsafe=True)
         assert fixed == source
         return
     fixed, run = _fix(source)

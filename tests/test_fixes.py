@@ -1,4 +1,4 @@
-"""The building blocks of fixes: removing a collection element, fail-closed comparisons, line edits."""
+"""The building blocks of fixes: removing a collection element, fail-closed comparisons, rendering plans into edits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import libcst as cst
 import pytest
 
 from walint.findings import Edit, Location
-from walint.fixes import apply_edits, fail_closed_fix, line_edits, remove_element, render
+from walint.fixes import NO_FIX_INVALID, SAFE, FixPlan, Rendered, apply_edits, fail_closed_fix, remove_element, render_plans
 from walint.text import split_lines
 
 
@@ -82,7 +82,8 @@ def test_fail_closed_comparisons(test, expected):
     comparison = module.body[0].test
     plan = fail_closed_fix(comparison)
     assert plan is not None
-    assert render(module, plan) == f"if {expected}:\n    raise\n"
+    [rendered] = render_plans(module, [plan])
+    assert apply_edits(module.code, rendered.edits) == f"if {expected}:\n    raise\n"
 
 
 @pytest.mark.parametrize("test", ['mode is "wal"', 'a == b == "wal"', 'mode == "delete"', "mode in MODES"])
@@ -93,10 +94,8 @@ def test_comparisons_without_a_fail_closed_rewrite(test):
 
 def test_render_refuses_output_that_does_not_parse():
     module = cst.parse_module("x = 1\n")
-    from walint.fixes import SAFE, FixPlan
-
     broken = FixPlan("t", SAFE, {module.body[0].body[0].value: cst.Name("def")})
-    assert render(module, broken) is None
+    assert render_plans(module, [broken]) == [Rendered(reason=NO_FIX_INVALID)]
 
 
 def test_split_lines_counts_lines_the_way_python_does():
@@ -105,9 +104,33 @@ def test_split_lines_counts_lines_the_way_python_does():
     assert "".join(split_lines(text)) == text
 
 
-def test_line_edits_round_trip():
-    old = "a\nb\nc\nd\n"
-    new = "a\nB\nc\nx\nd\n"
-    edits = line_edits(old, new)
-    assert apply_edits(old, edits) == new
-    assert edits[0] == Edit("B\n", Location(2, 1), Location(3, 1))
+def test_plans_render_together_into_column_precise_edits():
+    source = "M = 1\n\n\ndef f(mode):\n    if mode == 'wal' or mode == \"wal\":\n        raise\n"
+    module = cst.parse_module(source)
+    test = module.body[1].body.body[0].test
+    first, second = fail_closed_fix(test.left), fail_closed_fix(test.right)
+    with_import = FixPlan(second.title, SAFE, second.replacements, (("walint.runtime", "journal_mode_on_disk"),))
+    rendered = render_plans(module, [first, with_import])
+    assert rendered[0].edits == (Edit("mode in ('wal', None)", Location(5, 8), Location(5, 21)),)
+    import_edit = Edit("from walint.runtime import journal_mode_on_disk\n\n", Location(1, 1), Location(1, 1))
+    assert rendered[1].edits == (import_edit, Edit('mode in ("wal", None)', Location(5, 25), Location(5, 38)))
+    both = apply_edits(source, rendered[0].edits + rendered[1].edits[1:])
+    assert "if mode in ('wal', None) or mode in (\"wal\", None):" in both
+    assert apply_edits(source, rendered[0].edits + rendered[1].edits).startswith(import_edit.content)
+
+
+def test_a_plan_inside_another_is_rendered_on_its_own():
+    module = cst.parse_module("if mode == 'wal':\n    raise\n")
+    comparison = module.body[0].test
+    outer = fail_closed_fix(comparison)
+    inner = FixPlan("lower", SAFE, {comparison.left: cst.Call(cst.Attribute(comparison.left, cst.Name("lower")))})
+    rendered = render_plans(module, [outer, inner])
+    assert apply_edits(module.code, rendered[0].edits) == "if mode in ('wal', None):\n    raise\n"
+    assert apply_edits(module.code, rendered[1].edits) == "if mode.lower() == 'wal':\n    raise\n"
+
+
+def test_apply_edits_counts_columns_in_characters_and_lines_the_way_python_does():
+    text = "é = 1\r\nb\x0cc = 2\rd = 3\n"
+    edits = [Edit("x", Location(1, 1), Location(1, 2)), Edit("", Location(2, 1), Location(3, 1))]
+    assert apply_edits(text, edits) == "x = 1\r\nd = 3\n"
+    assert "".join(split_lines(text)) == text

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from expectations import actual_marks, describe_mismatch, expected_marks
+from memory import fix_bytes
 from walint.engine import check_source
-from walint.fixer import fix_source
 from walint.rules import ALL_RULES
 from walint.settings import Settings
 
@@ -53,10 +53,10 @@ FIXED_CASES = [
 @pytest.mark.parametrize("rule, example", FIXED_CASES)
 def test_example_fix(rule, example):
     """``fixed`` is the example after ``walint fix --unsafe-fixes`` (Fixit's expected_replacement)."""
-    fixed, run = fix_source("example.py", example.code.encode(), Settings(select=(rule.code,)), unsafe=True)
+    fixed, run = fix_bytes("example.py", example.code.encode(), Settings(select=(rule.code,)), unsafe=True)
     assert not run.errors
     assert fixed.decode() == example.fixed
-    again, _ = fix_source("example.py", fixed, Settings(select=(rule.code,)), unsafe=True)
+    again, _ = fix_bytes("example.py", fixed, Settings(select=(rule.code,)), unsafe=True)
     assert again == fixed
 
 

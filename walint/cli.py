@@ -1,8 +1,10 @@
 """The ``walint`` command line: ``check``, ``fix``, ``helper``, ``rules`` and ``explain``.
 
-``check`` goes: configuration and flags -> :class:`Settings` -> the files (discovery) or
-standard input -> the engine (``walint.runner``) -> ``per-file-ignores`` -> baseline ->
-report -> exit code (0 clean, 1 findings, 2 usage, configuration or internal error).
+``check`` goes: configuration and flags -> :class:`Settings` -> the files (discovery, or
+standard input served as one more file) -> the engine (``walint.runner``; suppressions
+and ``per-file-ignores`` apply there) -> baseline -> report -> exit code (0 clean,
+1 findings, 2 usage, configuration or internal error). ``fix`` hands the same inputs to
+``walint.fixer`` and shows what it returns.
 
 The options that choose the configuration, the files and the rules are declared once
 (:func:`file_selection_options`) and resolved once (:func:`resolve_inputs`), so every
@@ -15,7 +17,7 @@ import functools
 import json
 import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
@@ -25,14 +27,14 @@ from walint import __version__
 from walint.baseline import Baseline, BaselineError
 from walint.console import printable
 from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
-from walint.discovery import Candidate, PathNotFound, discover, is_excluded
+from walint.discovery import Candidate, PathNotFound, discover, is_excluded, read_bytes
 from walint.findings import Finding
-from walint.report import FORMATS, ReportContext, RuleInfo, SourceLines
+from walint.report import CARRIES_EDITS, FORMATS, ReportContext, RuleInfo, SourceLines
 from walint.report import statistics as statistics_report
 from walint.cache import Cache
 from walint.catalogue import UNUSED_SUPPRESSION
-from walint.runner import RunResult, check_files, check_stdin, default_jobs, drop_per_file_ignores
-from walint.settings import Settings
+from walint.runner import Reader, RunResult, check_files, default_jobs, serving
+from walint.settings import RENDER_ALL, Settings
 from walint.writing import UnsafeWrite, write_output
 
 if TYPE_CHECKING:
@@ -157,11 +159,13 @@ class StdinSource:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a command works on: the settings, then the files or the source read from stdin."""
+    """What a command works on: the settings, the files, and how to read them (standard
+    input is one more file, served by ``read``)."""
 
     settings: Settings
     files: List[Candidate]
     stdin: Optional[StdinSource] = None
+    read: Reader = read_bytes
 
 
 def resolve_inputs(
@@ -183,7 +187,9 @@ def resolve_inputs(
     if reading_stdin:
         display = selection.stdin_filename or STDIN_PATH
         excluded = bool(settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude))
-        return Inputs(settings, [], StdinSource(display, sys.stdin.buffer.read(), excluded))
+        stdin = StdinSource(display, sys.stdin.buffer.read(), excluded)
+        files = [] if excluded else [Candidate(Path(display), display)]
+        return Inputs(settings, files, stdin, serving(display, stdin.data))
     try:
         files = discover(paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude)
     except PathNotFound as missing:
@@ -257,6 +263,8 @@ def check(
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
     inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
+    if output_format in CARRIES_EDITS and not statistics and not write_baseline_file:
+        inputs = replace(inputs, settings=replace(inputs.settings, render_fixes=RENDER_ALL))
     result = _run(paths, inputs, jobs, cache)
     _print_errors(result.errors)
     findings = result.findings
@@ -278,13 +286,15 @@ def check(
 
 
 def _run(paths: Sequence[str], inputs: Inputs, jobs: int = 1, cache: Optional[Cache] = None) -> RunResult:
-    if inputs.stdin is not None and inputs.stdin.excluded:
-        result = RunResult()
-    elif inputs.stdin is not None:
-        result = check_stdin(inputs.stdin.display, inputs.stdin.data, inputs.settings)
-    else:
-        result = check_files(inputs.files, inputs.settings, roots=list(paths or ["."]), jobs=jobs, cache=cache)
-    return drop_per_file_ignores(result, inputs.settings)
+    roots, cache = _roots_and_cache(paths, inputs, cache)
+    return check_files(inputs.files, inputs.settings, roots=roots, jobs=jobs, cache=cache, read=inputs.read)
+
+
+def _roots_and_cache(paths: Sequence[str], inputs: Inputs, cache: Optional[Cache]) -> Tuple[List[str], Optional[Cache]]:
+    """Standard input is checked on its own (no roots to index) and never cached."""
+    if inputs.stdin is not None:
+        return [], None
+    return list(paths or ["."]), cache
 
 
 def _write_report(
@@ -351,40 +361,22 @@ def fix(
     from walint import fixer
 
     inputs = resolve_inputs(paths, selection, helper=helper)
-    if inputs.stdin is not None:
-        _fix_stdin(inputs.stdin, inputs.settings, diff, unsafe_fixes, output_format, quiet)
-        return
-    roots = list(paths or ["."])
-    run = fixer.fix_files(inputs.files, inputs.settings, roots, unsafe_fixes, jobs=jobs, cache=cache)
-    for display, (before, after) in sorted(run.changes.items()):
-        if diff:
-            click.echo(unified_diff(display, before, after), nl=False)
-            continue
-        problem = fixer.write_change(display, before, after, roots)
-        if problem is not None:
-            run.errors.append((display, problem))
-            fixer.unfix(run, display)
-    _finish_fix(run, inputs, output_format, quiet, diff, err=False)
-
-
-def _fix_stdin(
-    stdin: StdinSource, settings: Settings, diff: bool, unsafe: bool, output_format: str, quiet: bool
-) -> None:
-    """`walint fix -`: the fixed source goes to stdout, everything else to stderr."""
-    from walint.fixer import FixRun, fix_source
-
-    if stdin.excluded:
-        data, run = stdin.data, FixRun()
-    else:
-        data, run = fix_source(stdin.display, stdin.data, settings, unsafe)
+    stdin = inputs.stdin
+    roots, cache = _roots_and_cache(paths, inputs, cache)
+    # Standard input is never written back: its fixed source goes to stdout.
+    write = not diff and stdin is None
+    run = fixer.fix(inputs.files, inputs.settings, roots, unsafe_fixes, write=write, jobs=jobs, cache=cache, read=inputs.read)
     if diff:
-        if data != stdin.data:
-            click.echo(unified_diff(stdin.display, stdin.data, data), nl=False)
-            run.changes[stdin.display] = (stdin.data, data)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    _finish_fix(run, Inputs(settings, [], stdin), output_format, quiet, diff, err=True, fixed_stdin=data)
+        for display, (before, after) in sorted(run.changes.items()):
+            click.echo(unified_diff(display, before, after), nl=False)
+    fixed_stdin = None
+    if stdin is not None:
+        # What cannot be fixed (an excluded name, a refused fix) comes back unchanged.
+        fixed_stdin = run.changes.get(stdin.display, (stdin.data, stdin.data))[1]
+        if not diff:
+            sys.stdout.buffer.write(fixed_stdin)
+            sys.stdout.flush()
+    _finish_fix(run, inputs, output_format, quiet, diff, err=stdin is not None, fixed_stdin=fixed_stdin)
 
 
 def _finish_fix(

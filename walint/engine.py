@@ -10,13 +10,13 @@ import gc
 import sys
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 from walint.findings import Finding, Fix, Location
 from walint.text import LINE_BREAK_RE
 from walint.rules import ALL_RULES, Report, Rule
-from walint.settings import Settings
+from walint.settings import RENDER_ALL, RENDER_NONE, Settings
 # suppressed_codes stays importable from here, where callers first found it.
 from walint.suppressions import is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
 from walint.summary import ModuleSummary
@@ -44,6 +44,11 @@ class FileResult:
     errors: Tuple[str, ...] = ()
     # What other modules may import from this one (None when it did not parse).
     summary: Optional[ModuleSummary] = None
+
+
+def _reported(code: str, path: str, settings: Settings) -> bool:
+    """Is ``code`` on, and not turned off for this file by ``per-file-ignores``?"""
+    return settings.enabled(code) and not settings.ignored_in_file(code, path)
 
 
 def active_rules(settings: Settings) -> List[Type[Rule]]:
@@ -116,7 +121,7 @@ def check_source(
         try:
             return _on_deep_stack(_check_source, path, data, settings, external)
         except RecursionError:
-            if not settings.enabled(PARSE_ERROR):
+            if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
             location = Location(1, 1)
             message = "Skipped: too deeply nested to analyse"
@@ -173,7 +178,7 @@ def _check_source(
     try:
         module = cst.parse_module(data)
     except (cst.ParserSyntaxError, UnicodeError, SyntaxError) as error:
-        if not settings.enabled(PARSE_ERROR):
+        if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
         finding = _parse_error(path, data, error)
         return FileResult(path, (finding,))
@@ -209,16 +214,19 @@ def _check_source(
             # LibCST accepted a literal that Python rejects (a NUL byte in a string, an
             # unknown \N{...} escape) and a rule choked on its value: the file is not
             # Python, which is a parse error, not an internal one.
-            if not settings.enabled(PARSE_ERROR):
+            if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
             return FileResult(path, (_parse_error(path, data, rejected),))
     if not reports:
         return FileResult(path, errors=tuple(errors), summary=summary)
-    return FileResult(path, _findings(path, module, reports), tuple(errors), summary)
+    return FileResult(path, _findings(path, module, reports, settings), tuple(errors), summary)
 
 
-def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]) -> Tuple[Finding, ...]:
-    """Positions are computed only here, for files that have something to report."""
+def _findings(
+    path: str, module: "object", reports: Sequence[Tuple[str, Report]], settings: Settings
+) -> Tuple[Finding, ...]:
+    """Positions are computed only here, for files that have something to report; fixes
+    stay plans unless ``settings.render_fixes`` asks for their edits."""
     import libcst as cst
 
     from walint.tree import positions_of
@@ -227,6 +235,7 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
     positions = positions_of(module)  # PositionProvider's answers, for the nodes asked about
     lines = LINE_BREAK_RE.split(module.code)
     findings: Dict[Tuple[str, int, int], Finding] = {}
+    plans: Dict[Tuple[str, int, int], object] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
     used: Dict[int, Set[str]] = {}
     comments: List[Tuple[Location, Location, str]] = []
@@ -241,41 +250,65 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
         if is_suppressed(code, line):
             used.setdefault(start.row, set()).add(code)
             continue
-        fix, no_fix_reason = _fix(module, report)
+        # per-file-ignores, here with the comments: an ignored finding is never rendered
+        # (a comment that suppressed it first still counts as used).
+        if settings.ignored_in_file(code, path):
+            continue
         finding = Finding(
             path,
             code,
             report.message,
             start,
             end,
-            fix=fix,
-            no_fix_reason=no_fix_reason,
+            fix=_planned(report),
+            no_fix_reason=report.no_fix_reason if report.fix is None else None,
             fingerprint=" ".join(line.split()),
         )
-        findings.setdefault((code, start.row, start.column), finding)
+        key = (code, start.row, start.column)
+        if key not in findings:
+            findings[key] = finding
+            if report.fix is not None:
+                plans[key] = report.fix
     for start, end, line in comments:
         suppression = parse_suppression(line)
         # Only naming WAL100 itself silences it: a blanket comment cannot hide its own staleness.
         if suppression is None or UNUSED_SUPPRESSION in suppression.codes:
             continue
         unused = suppression.unused_codes(used.get(start.row, set()))
-        if unused:
+        if unused and not settings.ignored_in_file(UNUSED_SUPPRESSION, path):
             message = unused_message(suppression, unused)
             finding = Finding(path, UNUSED_SUPPRESSION, message, start, end, fingerprint=" ".join(line.split()))
             findings.setdefault((UNUSED_SUPPRESSION, start.row, start.column), finding)
+    if settings.render_fixes != RENDER_NONE and plans:
+        _render(module, findings, plans, settings.render_fixes)
     return tuple(sorted(findings.values(), key=lambda f: f.sort_key))
 
 
-def _fix(module: "object", report: Report) -> Tuple[Optional[Fix], Optional[str]]:
-    """Render a report's fix plan into line edits against the module's own text."""
+def _planned(report: Report) -> Optional[Fix]:
+    """The fix a report plans, before anything is rendered: its title and applicability."""
     if report.fix is None:
-        return None, report.no_fix_reason
-    from walint.fixes import line_edits, render
+        return None
+    return Fix(report.fix.title, report.fix.applicability)
 
-    fixed = render(module, report.fix)  # type: ignore[arg-type]
-    if fixed is None:
-        return None, "the rewrite would not produce valid Python; fix this one by hand"
-    edits = line_edits(module.code, fixed)  # type: ignore[attr-defined]
-    if not edits:
-        return None, report.no_fix_reason
-    return Fix(report.fix.title, report.fix.applicability, edits), None
+
+def _render(
+    module: "object", findings: Dict[Tuple[str, int, int], Finding], plans: Mapping[Tuple[str, int, int], "object"], mode: str
+) -> None:
+    """Turn the plans the run asked for into edits, all of the file's in one transform.
+
+    A plan that does not render becomes no fix, with the reason.
+    """
+    from walint.fixes import render_plans
+
+    wanted = [key for key, plan in plans.items() if mode == RENDER_ALL or plan.applicability == "safe"]  # type: ignore[attr-defined]
+    if not wanted:
+        return
+    wanted.sort(key=lambda key: findings[key].sort_key)  # earlier plans win overlaps, as in `fix`
+    rendered = render_plans(module, [plans[key] for key in wanted])  # type: ignore[arg-type, misc]
+    for key, result in zip(wanted, rendered):
+        finding = findings[key]
+        if result.edits:
+            fix = Fix(finding.fix.message, finding.fix.applicability, result.edits)  # type: ignore[union-attr]
+            findings[key] = replace(finding, fix=fix)
+        else:
+            findings[key] = replace(finding, fix=None, no_fix_reason=result.reason)

@@ -1,9 +1,11 @@
 """``walint fix``: apply the findings' fixes until none applies, then write each file once.
 
-Fixes are applied in memory, round after round (a fix that overlaps another waits for
-the next round, computed on the result of this one), so ``--diff`` and a real run share
-one code path. Only then are files written: atomically, never through a symlink that
-leaves the given roots, and never over a file that changed on disk since it was read.
+The fixer owns the whole of it: plan (the engine renders the fixes this run may apply),
+apply and write; the CLI only shows the :class:`FixRun` it returns. Fixes are applied in
+memory, round after round (a fix that overlaps another waits for the next round, computed
+on the result of this one), so ``--diff``, standard input and a real run share one code
+path. Only then are files written: atomically, never through a symlink that leaves the
+given roots, and never over a file that changed on disk since it was read.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Edit, Finding
 from walint.fixes import apply_edits, overlaps
-from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
-from walint.settings import Settings
+from walint.runner import Reader, RunResult, check_files
+from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
 from walint.writing import inside, real_root, write_atomically
 
 if TYPE_CHECKING:
@@ -48,6 +50,11 @@ class FixRun:
     # (display path, message): unreadable files, rule crashes, fixes refused, writes refused.
     errors: List[Tuple[str, str]] = field(default_factory=list)
     converged: bool = True
+
+
+def rendering(settings: Settings, unsafe: bool) -> Settings:
+    """``settings`` asking the engine for the edits of the fixes this run may apply."""
+    return replace(settings, render_fixes=RENDER_ALL if unsafe else RENDER_SAFE)
 
 
 def fixable(finding: Finding, unsafe: bool) -> bool:
@@ -111,9 +118,10 @@ class _Sources:
     every edit lands on exactly the bytes it was computed from.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, read: Reader = read_bytes) -> None:
         self.original: Dict[str, bytes] = {}
         self.current: Dict[str, bytes] = {}
+        self._read = read
 
     def read(self, path: Path) -> Tuple[Optional[bytes], Optional[str]]:
         key = _key(path)
@@ -121,7 +129,7 @@ class _Sources:
             return self.current[key], None
         if key in self.original:
             return self.original[key], None
-        data, problem = read_bytes(path)
+        data, problem = self._read(path)
         if data is not None:
             self.original[key] = data
         return data, problem
@@ -142,16 +150,17 @@ def fix_files(
     *,
     jobs: int = 1,
     cache: Optional["Cache"] = None,
+    read: Reader = read_bytes,
 ) -> FixRun:
     """Fix the files in memory until no fix applies; nothing is written here (see
-    :func:`write_change`). ``jobs`` and ``cache`` are as for ``check_files``."""
-    sources = _Sources()
+    :func:`fix`). ``jobs``, ``cache`` and ``read`` are as for ``check_files``."""
+    sources = _Sources(read)
     run = FixRun()
     refused: set = set()
+    settings = rendering(settings, unsafe)
 
     def check() -> RunResult:
-        result = check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read)
-        return drop_per_file_ignores(result, settings)
+        return check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read)
 
     result = check()
     for _ in range(MAX_ROUNDS):
@@ -180,34 +189,39 @@ def fix_files(
     return run
 
 
+def fix(
+    candidates: Sequence[Candidate],
+    settings: Settings,
+    roots: Sequence[str],
+    unsafe: bool = False,
+    *,
+    write: bool = True,
+    jobs: int = 1,
+    cache: Optional["Cache"] = None,
+    read: Reader = read_bytes,
+) -> FixRun:
+    """``walint fix``: fix the files, then write each changed one (unless ``write`` is
+    False: ``--diff``, or standard input, whose fixed source the caller prints).
+
+    A write that is refused leaves the file as it was, is an error in the run, and its
+    fixes count as remaining.
+    """
+    run = fix_files(candidates, settings, roots, unsafe, jobs=jobs, cache=cache, read=read)
+    if write:
+        for display, (before, after) in sorted(run.changes.items()):
+            problem = write_change(display, before, after, roots)
+            if problem is not None:
+                run.errors.append((display, problem))
+                unfix(run, display)
+    return run
+
+
 def unfix(run: FixRun, path: str) -> None:
     """Count ``path``'s fixes as remaining again: its write was refused."""
     undone = run.fixed_in.pop(path, [])
     run.fixed -= len(undone)
     run.remaining = sorted(run.remaining + undone, key=lambda f: f.sort_key)
     run.changes.pop(path, None)
-
-
-def fix_source(display: str, data: bytes, settings: Settings, unsafe: bool = False) -> Tuple[bytes, FixRun]:
-    """Fix source that came on standard input; returns the fixed bytes and what was done."""
-    run = FixRun()
-    result = check_stdin(display, data, settings)
-    for _ in range(MAX_ROUNDS):
-        chosen = choose_fixes(drop_per_file_ignores(result, settings).findings, unsafe).get(display)
-        if not chosen:
-            break
-        try:
-            data = apply_fixes(data, chosen)
-        except FixError as error:
-            run.errors.append((display, str(error)))
-            break
-        run.fixed += len(chosen)
-        result = check_stdin(display, data, settings)
-    else:
-        run.converged = False
-    run.remaining = list(drop_per_file_ignores(result, settings).findings)
-    run.errors.extend(result.errors)
-    return data, run
 
 
 # ----- writing ----------------------------------------------------------------------------

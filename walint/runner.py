@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -259,23 +259,13 @@ def _project_pass(
             break
 
 
-def check_stdin(display: str, data: bytes, settings: Settings) -> RunResult:
-    """Check source that arrived on standard input as if it were the file ``display``.
+def serving(display: str, data: bytes, fallback: Reader = read_bytes) -> Reader:
+    """A reader that serves ``data`` (standard input) as the file ``display`` names, and
+    reads every other file with ``fallback``: stdin is one more candidate, not a second
+    pipeline."""
+    served = Path(display)
 
-    It is checked on its own: findings that follow imports need the files on disk.
-    """
-    result = RunResult(files_checked=1)
-    if is_candidate(data, prefilter_tokens_for(settings)):
-        file_result = check_source(display, data, settings)
-        result.files_parsed = 1
-        result.findings.extend(file_result.findings)
-        result.errors.extend((display, error) for error in file_result.errors)
-    return result
+    def read(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
+        return (data, None) if path == served else fallback(path)
 
-
-def drop_per_file_ignores(result: RunResult, settings: Settings) -> RunResult:
-    """``result`` without the findings a ``per-file-ignores`` entry turns off for their file."""
-    if not settings.per_file_ignores:
-        return result
-    kept = [f for f in result.findings if not settings.ignored_in_file(f.code, f.path)]
-    return replace(result, findings=kept)
+    return read

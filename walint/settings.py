@@ -7,6 +7,13 @@ from typing import Optional, Tuple
 
 from walint.discovery import matches_path
 
+# Which fix plans the engine renders into edits (``Settings.render_fixes``). Plans cost
+# nothing until rendered; rendering costs a transform of the whole file, so only the
+# commands that show or apply edits ask for it.
+RENDER_NONE = ""  # `check` in a text format: a plan's title and applicability suffice
+RENDER_SAFE = "safe"  # `walint fix`: the fixes it will apply
+RENDER_ALL = "all"  # `fix --unsafe-fixes`, and the report formats that carry edits
+
 
 def _matches_prefix(code: str, prefixes: Tuple[str, ...]) -> bool:
     return any(code.startswith(prefix) for prefix in prefixes)
@@ -33,6 +40,8 @@ class Settings:
     transient_markers: Tuple[str, ...] = ()
     permanent_markers: Tuple[str, ...] = ()
     helper: str = "walint.runtime:apply_wal_with_fallback"
+    # Part of the settings, so of the cache key: a cached result matches what was asked.
+    render_fixes: str = RENDER_NONE
 
     def enabled(self, code: str, default: bool = True) -> bool:
         """Is rule ``code`` on? ``default`` says whether it is on when nothing selects it."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Type
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Type
 
 import libcst as cst
 from libcst._position import CodePosition, CodeRange
@@ -225,3 +225,43 @@ def positions_of(module: cst.Module) -> NodePositions:
     _RECENT_POSITIONS.insert(0, (module, found))
     del _RECENT_POSITIONS[2:]
     return found
+
+
+@dataclass(frozen=False)
+class _InclusiveSpanState(CodegenState):
+    """Code generation that notes which tokens each node of interest generates, comments
+    and indentation above a statement included (LibCST's whitespace-inclusive span)."""
+
+    interest: Set[cst.CSTNode] = field(default_factory=set)
+    spans: Dict[cst.CSTNode, Tuple[int, int]] = field(default_factory=dict)
+    starts: Dict[cst.CSTNode, int] = field(default_factory=dict)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if node in self.interest:
+            self.starts[node] = len(self.tokens)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        if node in self.interest and node not in self.spans:
+            self.spans[node] = (self.starts[node], len(self.tokens))
+
+    @contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: Optional[cst.CSTNode] = None,
+        end_node: Optional[cst.CSTNode] = None,
+    ) -> Iterator[None]:
+        yield
+
+
+def inclusive_token_spans(
+    module: cst.Module, nodes: Set[cst.CSTNode]
+) -> Tuple[List[str], Dict[cst.CSTNode, Tuple[int, int]]]:
+    """The module's generated tokens, and for each of ``nodes`` the (start, end) token
+    indices of everything it generates."""
+    state = _InclusiveSpanState(
+        default_indent=module.default_indent, default_newline=module.default_newline, interest=nodes
+    )
+    module._codegen(state)
+    return state.tokens, state.spans

@@ -21,4 +21,7 @@ FORMATS: Dict[str, Renderer] = {
     "gitlab": gitlab.render,
 }
 
-__all__ = ["FORMATS", "Renderer", "ReportContext", "RuleInfo", "SourceLines"]
+# The formats that show each fix's edits: only for them does `check` render fixes.
+CARRIES_EDITS = frozenset({"json", "json-lines", "sarif"})
+
+__all__ = ["CARRIES_EDITS", "FORMATS", "Renderer", "ReportContext", "RuleInfo", "SourceLines"]

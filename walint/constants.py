@@ -36,11 +36,6 @@ def param_of(value: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def substitute_params(value: str, arguments: Dict[str, str]) -> str:
-    """Replace parameter placeholders with known argument values (others become HOLE)."""
-    return _PARAM_HOLE_RE.sub(lambda m: arguments.get(m.group(1), HOLE), value)
-
-
 def is_known(value: str) -> bool:
     return HOLE not in value and "\x01" not in value
 

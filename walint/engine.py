@@ -183,7 +183,7 @@ def _check_source(
         finding = _parse_error(path, data, error)
         return FileResult(path, (finding,))
 
-    from walint.analysis import ModuleModel
+    from walint.journal.model import ModuleModel
 
     reports: List[Tuple[str, Report]] = []
     errors: List[str] = []

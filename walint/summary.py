@@ -55,17 +55,3 @@ class ModuleSummary:
             if constant == name:
                 return values
         return None
-
-    @property
-    def exports_anything(self) -> bool:
-        """Does this module hold a fact that can change another module's findings?"""
-        return bool(self.constants) or any(
-            f.downgrades
-            or f.downgrade_params
-            or f.unguarded_downgrade
-            or f.probe
-            or f.refuses_wal
-            or f.opens_connection
-            or f.sets_journal_mode
-            for f in self.functions
-        )

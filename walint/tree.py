@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Type
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Type
 
 import libcst as cst
 from libcst._position import CodePosition, CodeRange

@@ -12,7 +12,7 @@ from walint.fixes import FixPlan, HelperSpec
 from walint.settings import Settings
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel
+    from walint.journal.model import ModuleModel
 
 
 @dataclass(frozen=True)

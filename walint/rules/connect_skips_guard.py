@@ -12,7 +12,8 @@ from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel, Unit
+    from walint.journal.model import ModuleModel
+    from walint.semantic.model import Unit
 
 
 class ConnectSkipsGuard(Rule):

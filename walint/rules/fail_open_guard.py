@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from walint.analysis import always_exits, iter_subexpressions, refuses_none
+from walint.flow.walker import always_exits, refuses_none
+from walint.semantic.model import iter_subexpressions
 from walint.fixes import FixPlan, fail_closed_fix, lowercase_fix, lowercase_literal_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel, Scope, Unit
+    from walint.journal.model import ModuleModel
+    from walint.semantic.model import Scope, Unit
 
 
 NO_FIX_COMPARISON = 'only a plain `==`, `!=`, `in` or `not in` against "wal" is rewritten: refuse None by hand'

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Iterator, Sequence, Set
 
 import libcst as cst
 
-from walint.analysis import dotted_name, iter_subexpressions
+from walint.semantic.model import dotted_name, iter_subexpressions
 from walint.fixes import suppress_fix, try_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel, Site
+    from walint.journal.model import ModuleModel
+    from walint.flow.walker import Site
 
 # Exception names that catch a failed pragma: the DB-API hierarchy and the broad ones.
 _CATCHES_DB_ERROR_RE = re.compile(

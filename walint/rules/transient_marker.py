@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, Optional, Set, Tuple
 
 import libcst as cst
 
-from walint.analysis import Collection, Scope, collection_items, unwrap_collection
+from walint.semantic.model import Collection, Scope, collection_items, unwrap_collection
 from walint.fixes import SAFE, UNSAFE, remove_marker_fix
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel
+    from walint.journal.model import ModuleModel
 
 # Names that say a collection decides a downgrade...
 _MARKER_NAME_RE = re.compile(

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
-from walint.analysis import MODE_FROM_VALUE
+from walint.journal.model import MODE_FROM_VALUE
 from walint.fixes import fallback_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel
+    from walint.journal.model import ModuleModel
 
 
 NO_FIX_MODE_FROM_VALUE = (

@@ -10,7 +10,7 @@ from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.suppressions import parse_suppression
 
 if TYPE_CHECKING:
-    from walint.analysis import ModuleModel
+    from walint.journal.model import ModuleModel
 
 
 class UnusedSuppression(Rule):

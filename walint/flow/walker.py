@@ -1,0 +1,362 @@
+"""The per-function walk that records each call with the control context it runs in:
+the ``except`` handler around it, whether an on-disk guard ran before it in its block,
+whether it is conditional, and the ``try``, ``if``, ``with suppress`` and guards around
+it. Rules and :class:`walint.journal.model.ModuleModel` read these facts;
+:mod:`walint.flow.error_paths` adds the path-sensitive view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, List, NamedTuple, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from walint.semantic.model import (
+    SIMPLE_LINES,
+    Scope,
+    Unit,
+    dotted_name,
+    else_statements,
+    is_none,
+    iter_subexpressions,
+    small_statements,
+)
+from walint.tree import preorder
+
+if TYPE_CHECKING:
+    from walint.journal.model import ModuleModel
+
+
+@dataclass(eq=False)
+class Site:
+    """A call (or a ``x.journal_mode = ...`` assignment) and the context it runs in."""
+
+    node: cst.CSTNode
+    unit: Unit
+    scope: Scope
+    handler: Optional[cst.ExceptHandler]
+    guarded: bool
+    conditional: bool
+    statement: cst.CSTNode
+    # Decided by a flag that an `except` handler set (`wal_ok = False` ... `if not wal_ok:`).
+    flagged: bool = False
+    # The innermost `try` whose body (not handlers) holds this site.
+    try_node: Optional[cst.CSTNode] = None
+    # The simple statement line holding the site, where a fix can insert before it.
+    line: Optional[cst.CSTNode] = None
+
+
+@dataclass(eq=False)
+class TryFacts:
+    """A ``try`` and the site ranges of its body and of each handler."""
+
+    node: cst.CSTNode
+    body: Tuple[int, int]
+    handlers: List[Tuple[cst.CSTNode, Tuple[int, int]]]
+    # Inside a loop whose exhaustion raises: a handler that falls through is a retry.
+    retried_then_raised: bool
+
+
+@dataclass(eq=False)
+class SuppressFacts:
+    """A ``with contextlib.suppress(...)`` block and the sites in it."""
+
+    node: cst.With
+    exceptions: Sequence[cst.BaseExpression]
+    body: Tuple[int, int]
+
+
+@dataclass(eq=False)
+class GuardFacts:
+    """A comparison of the probed journal mode with "wal" that decides a downgrade."""
+
+    comparison: cst.Comparison
+    test: cst.BaseExpression
+    scope: Scope
+
+
+@dataclass(eq=False)
+class Branch:
+    """An ``if`` and the sites that run when its test is true, or false."""
+
+    node: cst.If
+    unit: Unit
+    scope: Scope
+    when_true: Tuple[int, int]
+    when_false: List[Tuple[int, int]] = field(default_factory=list)
+    # `if test: return True/False` inside a predicate function.
+    returns: Optional[bool] = None
+
+
+@dataclass(eq=False)
+class UnitFacts:
+    sites: List[Site] = field(default_factory=list)
+    branches: List[Branch] = field(default_factory=list)
+    returns: List[cst.BaseExpression] = field(default_factory=list)
+    # An `if <mode is wal>: raise` (or an assert) at the top level of the body.
+    refuses_wal: bool = False
+    # It can return None: `return`, `return None`, a return in a handler, or falling off the end.
+    returns_none: bool = False
+    tries: List[TryFacts] = field(default_factory=list)
+    suppressions: List[SuppressFacts] = field(default_factory=list)
+    guards: List[GuardFacts] = field(default_factory=list)
+    # Names of handler-set flags that decide something later.
+    flags: Set[str] = field(default_factory=set)
+    # Decorated as a SQLAlchemy "connect" listener, so it receives a fresh connection.
+    connect_listener: bool = False
+
+
+class _Ctx(NamedTuple):
+    scope: Scope
+    handler: Optional[cst.ExceptHandler]
+    guarded: bool
+    conditional: bool
+    flagged: bool = False
+    try_node: Optional[cst.CSTNode] = None
+    # The enclosing loop raises once it runs out (`for ...: ... else: raise`).
+    loop_raises: bool = False
+
+
+def _collect(node: Optional[cst.CSTNode]) -> List[cst.CSTNode]:
+    """The calls, and ``.journal_mode`` reads, inside one expression or statement."""
+    if node is None:
+        return []
+    return [
+        found
+        for found in preorder(node)
+        if isinstance(found, cst.Call) or (isinstance(found, cst.Attribute) and found.attr.value == "journal_mode")
+    ]
+
+
+_GUARD_EXIT = (cst.Raise, cst.Return)
+
+
+def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
+    """Does the test treat an unknown (None) mode like WAL: ``in ("wal", None)``, ``is None``?"""
+    for node in iter_subexpressions(test, limit=400):
+        if isinstance(node, (cst.Tuple, cst.List, cst.Set)) and any(is_none(e.value) for e in node.elements):
+            return True
+        if isinstance(node, cst.Comparison) and any(
+            isinstance(c.operator, (cst.Is, cst.Equal)) and is_none(c.comparator) for c in node.comparisons
+        ):
+            return True
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not) and isinstance(node.expression, cst.Name):
+            return True  # `not mode or mode == "wal"`
+    return False
+
+
+def _statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
+    for statement in statements:
+        if isinstance(statement, SIMPLE_LINES):
+            if any(isinstance(s, _GUARD_EXIT) for s in statement.body):
+                return True
+        elif isinstance(statement, cst.If) and statement.orelse is not None:
+            if always_exits(statement.body) and _statements_exit(else_statements(statement.orelse)):
+                return True
+    return False
+
+
+def always_exits(block: cst.BaseSuite) -> bool:
+    """Does every path through ``block`` end in ``raise`` or ``return``?"""
+    return _statements_exit(small_statements(block))
+
+
+def _returned_constant(block: cst.BaseSuite) -> Optional[bool]:
+    for statement in small_statements(block):
+        if not isinstance(statement, SIMPLE_LINES):
+            continue
+        for s in statement.body:
+            if isinstance(s, cst.Return) and isinstance(s.value, cst.Name) and s.value.value in ("True", "False"):
+                return s.value.value == "True"
+    return None
+
+
+class UnitWalker:
+    """Second pass over one unit: sites in order, with handler, guard and flag context."""
+
+    def __init__(self, model: "ModuleModel", unit: Unit) -> None:
+        self.model = model
+        self.unit = unit
+        self.facts = UnitFacts()
+        self._line: Optional[cst.CSTNode] = None
+
+    def run(self) -> UnitFacts:
+        ctx = _Ctx(self.unit.scope, None, False, False)
+        node = self.unit.node
+        if isinstance(node, cst.FunctionDef):
+            self.facts.connect_listener = any(_is_connect_listener(d.decorator) for d in node.decorators)
+            statements = small_statements(node.body)
+            if not _statements_exit(statements):
+                self.facts.returns_none = True  # falls off the end
+        else:
+            statements = node.body
+        self._block(statements, ctx, top_level=True)
+        return self.facts
+
+    def _site(self, node: cst.CSTNode, ctx: _Ctx, statement: cst.CSTNode) -> Site:
+        return Site(
+            node,
+            self.unit,
+            ctx.scope,
+            ctx.handler,
+            ctx.guarded,
+            ctx.conditional,
+            statement,
+            ctx.flagged,
+            ctx.try_node,
+            self._line,
+        )
+
+    def _add(self, node: Optional[cst.CSTNode], ctx: _Ctx, statement: cst.CSTNode) -> None:
+        for found in _collect(node):
+            self.facts.sites.append(self._site(found, ctx, statement))
+
+    def _block(self, statements: Sequence[cst.CSTNode], ctx: _Ctx, top_level: bool = False) -> None:
+        pending: List[Branch] = []
+        for index, statement in enumerate(statements):
+            following = statements[index + 1] if index + 1 < len(statements) else None
+            guards = self._statement(statement, ctx, top_level, following)
+            if isinstance(statement, cst.If):
+                branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
+                if branch is not None and always_exits(statement.body):
+                    pending.append(branch)
+            if guards:
+                ctx = ctx._replace(guarded=True)
+        end = len(self.facts.sites)
+        for branch in pending:
+            # Code after `if test: raise` runs only when the test was false.
+            branch.when_false.append((branch.when_true[1], end))
+
+    def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> bool:
+        comparisons = self.model.wal_check_comparisons(test, scope)
+        for comparison in comparisons:
+            self.facts.guards.append(GuardFacts(comparison, test, scope))
+        return bool(comparisons)
+
+    def _statement(
+        self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool, following: Optional[cst.CSTNode] = None
+    ) -> bool:
+        """Record one statement; True when it guards everything after it."""
+        model = self.model
+        self._line = None
+        if isinstance(statement, SIMPLE_LINES):
+            guards = False
+            self._line = statement
+            for small in statement.body:
+                if isinstance(small, cst.Return):
+                    if small.value is not None:
+                        self.facts.returns.append(small.value)
+                    if small.value is None or is_none(small.value) or ctx.handler is not None:
+                        self.facts.returns_none = True
+                    self._add(small.value, ctx, small)
+                elif isinstance(small, cst.Assert):
+                    self._add(small, ctx, small)
+                    if self._record_guards(small.test, ctx.scope):
+                        guards = True
+                        if top_level:
+                            self.facts.refuses_wal = True
+                elif isinstance(small, cst.Assign):
+                    self._add(small.value, ctx, small)
+                    for target in small.targets:
+                        if isinstance(target.target, cst.Attribute) and target.target.attr.value == "journal_mode":
+                            self.facts.sites.append(self._site(small, ctx, small))
+                        else:
+                            self._add(target.target, ctx, small)
+                else:
+                    self._add(small, ctx, small)
+                    if model.is_guard_call(small, ctx.scope):
+                        guards = True
+            self._line = None
+            return guards
+        if isinstance(statement, cst.If):
+            self._add(statement.test, ctx, statement)
+            check = self._record_guards(statement.test, ctx.scope)
+            flags = model.handler_flags(statement.test, ctx.scope) if ctx.handler is None else set()
+            self.facts.flags.update(flags)
+            inner = ctx._replace(conditional=True, guarded=ctx.guarded or check, flagged=ctx.flagged or bool(flags))
+            start = len(self.facts.sites)
+            branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=_returned_constant(statement.body))
+            self.facts.branches.append(branch)
+            self._block(small_statements(statement.body), inner)
+            branch.when_true = (start, len(self.facts.sites))
+            if statement.orelse is not None:
+                else_start = len(self.facts.sites)
+                self._block(else_statements(statement.orelse), inner)
+                branch.when_false.append((else_start, len(self.facts.sites)))
+            exits = always_exits(statement.body)
+            if check and exits:
+                if top_level and any(
+                    isinstance(s, cst.Raise)
+                    for line in small_statements(statement.body)
+                    if isinstance(line, SIMPLE_LINES)
+                    for s in line.body
+                ):
+                    self.facts.refuses_wal = True
+                return True
+            return False
+        if isinstance(statement, (cst.For, cst.While)):
+            self._add(statement.iter if isinstance(statement, cst.For) else statement.test, ctx, statement)
+            raises_after = (statement.orelse is not None and always_exits(statement.orelse.body)) or (
+                isinstance(following, SIMPLE_LINES) and any(isinstance(s, cst.Raise) for s in following.body)
+            )
+            inner = ctx._replace(conditional=True, loop_raises=raises_after)
+            self._block(small_statements(statement.body), inner)
+            if statement.orelse is not None:
+                self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))
+            return False
+        if isinstance(statement, cst.With):
+            for item in statement.items:
+                self._add(item.item, ctx, statement)
+            start = len(self.facts.sites)
+            self._block(small_statements(statement.body), ctx)
+            for item in statement.items:
+                call = item.item
+                if isinstance(call, cst.Call) and dotted_name(call.func).rsplit(".", 1)[-1] == "suppress":
+                    arguments = [a.value for a in call.args]
+                    self.facts.suppressions.append(SuppressFacts(statement, arguments, (start, len(self.facts.sites))))
+            return False
+        if isinstance(statement, (cst.Try, cst.TryStar)):
+            start = len(self.facts.sites)
+            self._block(small_statements(statement.body), ctx._replace(try_node=statement))
+            try_facts = TryFacts(statement, (start, len(self.facts.sites)), [], ctx.loop_raises)
+            for handler in statement.handlers:
+                self._add(handler.type, ctx, handler)
+                handler_start = len(self.facts.sites)
+                self._block(
+                    small_statements(handler.body), ctx._replace(handler=handler, conditional=True, try_node=None)
+                )
+                try_facts.handlers.append((handler, (handler_start, len(self.facts.sites))))
+            self.facts.tries.append(try_facts)
+            if statement.orelse is not None:
+                self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))
+            if statement.finalbody is not None:
+                self._block(small_statements(statement.finalbody.body), ctx)
+            return False
+        if isinstance(statement, cst.FunctionDef):
+            for decorator in statement.decorators:
+                self._add(decorator.decorator, ctx, statement)
+            return False
+        if isinstance(statement, cst.ClassDef):
+            class_scope = self.model.class_scopes.get(statement)
+            if class_scope is not None:
+                self._block(small_statements(statement.body), ctx._replace(scope=class_scope))
+            return False
+        if isinstance(statement, cst.Match):
+            self._add(statement.subject, ctx, statement)
+            for case in statement.cases:
+                self._block(small_statements(case.body), ctx._replace(conditional=True))
+            return False
+        return False
+
+
+
+
+def _is_connect_listener(decorator: cst.BaseExpression) -> bool:
+    """``@event.listens_for(engine, "connect")`` and friends."""
+    if not isinstance(decorator, cst.Call) or dotted_name(decorator.func).rsplit(".", 1)[-1] != "listens_for":
+        return False
+    for arg in decorator.args[1:2]:
+        if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("connect", "first_connect"):
+            return True
+    return False

@@ -1,0 +1,1 @@
+"""The semantic layer: scopes, bindings and qualified names (nothing of SQLite)."""

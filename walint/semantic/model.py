@@ -1,0 +1,454 @@
+"""Scopes, name bindings and qualified names of one module: what a name means where it
+is used. This layer knows nothing of SQLite; :mod:`walint.journal` builds on it.
+
+One pass over the tree (:func:`walint.tree.walk`, a fraction of a LibCST visitor's cost)
+records every scope, what each name is bound to there, the functions of the module and
+the string collections it spells out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from walint.tree import preorder, walk
+
+
+class Binding(NamedTuple):
+    """One way a name gets a value: ``value`` (an expression), ``iter`` (a loop target over
+    ``value``), ``def`` (a function or class definition), ``import`` or ``unknown``."""
+
+    kind: str
+    value: Optional[cst.CSTNode]
+    scope: Optional["Scope"]
+    # Bound inside an `except` handler: a flag recording that something failed.
+    in_handler: bool = False
+    # For imports, the dotted name bound: "sqlite3", "sqlite3.connect", ".helpers.fallback".
+    origin: Optional[str] = None
+
+
+class Scope:
+    """A module, class or function namespace and what its names are bound to."""
+
+    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "unit")
+
+    def __init__(self, kind: str, name: str, parent: Optional["Scope"]) -> None:
+        self.kind = kind
+        self.name = name
+        self.parent = parent
+        self.bindings: Dict[str, List[Binding]] = {}
+        self.params: List[str] = []
+        self.globals: Set[str] = set()
+        self.unit: Optional["Unit"] = None
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self.bindings.setdefault(name, []).append(binding)
+
+    def module(self) -> "Scope":
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+
+class Unit:
+    """A body of code that runs as one: the module's top level or one function."""
+
+    __slots__ = ("node", "scope", "name", "qualname", "class_scope", "is_async")
+
+    def __init__(
+        self,
+        node: Union[cst.Module, cst.FunctionDef],
+        scope: Scope,
+        name: str,
+        qualname: str,
+        class_scope: Optional[Scope],
+    ) -> None:
+        self.node = node
+        self.scope = scope
+        self.name = name
+        self.qualname = qualname
+        self.class_scope = class_scope
+        self.is_async = isinstance(node, cst.FunctionDef) and node.asynchronous is not None
+
+    @property
+    def is_method(self) -> bool:
+        return self.class_scope is not None
+
+
+@dataclass(eq=False)
+class Collection:
+    """A tuple, list, set or dict literal of strings, and the name it is known by: the
+    variable it is assigned to, else the function it appears in."""
+
+    node: cst.BaseExpression
+    name: str
+    scope: Scope
+    assigned: bool
+
+
+_COLLECTIONS = (cst.Tuple, cst.List, cst.Set, cst.Dict)
+_COLLECTION_CALLS = frozenset({"frozenset", "set", "tuple", "list"})
+
+
+def unwrap_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The literal inside ``frozenset({...})`` and friends, or the literal itself."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS:
+        if len(expr.args) == 1:
+            expr = expr.args[0].value
+    return expr if isinstance(expr, _COLLECTIONS) else None
+
+
+def collection_items(node: cst.BaseExpression) -> List[cst.BaseExpression]:
+    """The elements of a collection literal; the keys of a dict."""
+    if isinstance(node, cst.Dict):
+        return [e.key for e in node.elements if isinstance(e, cst.DictElement)]
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        return [e.value for e in node.elements if not isinstance(e, cst.StarredElement)]
+    return []
+
+
+def dotted_name(node: Optional[cst.CSTNode]) -> str:
+    """``a.b.c`` for a Name/Attribute chain, "" for anything else."""
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def small_statements(block: cst.BaseSuite) -> Sequence[cst.CSTNode]:
+    """The statements of a block; a one-line suite (`if x: return`) is one statement."""
+    return block.body if isinstance(block, cst.IndentedBlock) else [block]
+
+
+def else_statements(orelse: Union[cst.If, cst.Else]) -> Sequence[cst.CSTNode]:
+    return [orelse] if isinstance(orelse, cst.If) else small_statements(orelse.body)
+
+
+SIMPLE_LINES = (cst.SimpleStatementLine, cst.SimpleStatementSuite)
+
+
+def iter_subexpressions(node: cst.CSTNode, limit: int = 2000) -> Iterator[cst.CSTNode]:
+    """Pre-order walk of ``node`` and its descendants (bounded; used on small expressions)."""
+    return preorder(node, limit)
+
+
+def is_none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+class _ScopeBuilder:
+    """First pass: scopes, bindings, and the functions of the module.
+
+    Its ``visit_<Node>``/``leave_<Node>`` methods are called by :func:`walint.tree.walk`,
+    which costs a fraction of a LibCST visitor.
+    """
+
+    def __init__(self, model: "SemanticModel") -> None:
+        self.model = model
+        self.stack: List[Scope] = [model.module_scope]
+        self.qualnames: List[str] = []
+        self.recorded: Set[int] = set()
+        self.handler_depth = 0
+
+    def run(self, module: cst.Module) -> None:
+        visit = {getattr(cst, n[6:]): getattr(self, n) for n in dir(self) if n.startswith("visit_")}
+        leave = {getattr(cst, n[6:]): getattr(self, n) for n in dir(self) if n.startswith("leave_")}
+        walk(module, visit, leave)
+
+    @property
+    def scope(self) -> Scope:
+        return self.stack[-1]
+
+    def _target_scope(self, name: str) -> Scope:
+        scope = self.scope
+        return scope.module() if name in scope.globals else scope
+
+    def _bind_name(self, name: str, binding: Binding) -> None:
+        if self.handler_depth and not binding.in_handler:
+            binding = binding._replace(in_handler=True)
+        self._target_scope(name).bind(name, binding)
+
+    def _bind(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], kind: str = "value") -> None:
+        if isinstance(target, cst.Name):
+            if value is None:
+                self._bind_name(target.value, Binding("unknown", None, None))
+            else:
+                self._bind_name(target.value, Binding(kind, value, self.scope))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            values: Sequence[Optional[cst.BaseExpression]]
+            if kind == "value" and isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(
+                target.elements
+            ):
+                values = [e.value for e in value.elements]
+            elif kind == "value" and value is not None and len(target.elements) == 1:
+                # `(mode,) = cur.fetchone()`: the one name holds the row's only value, so
+                # it carries whatever the call read (a journal-mode probe, say).
+                values = [value]
+            else:
+                values = [None] * len(target.elements)
+            for element, element_value in zip(target.elements, values):
+                self._bind(element.value, element_value if not isinstance(element, cst.StarredElement) else None)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            # `self.X = ...` in a method, or `Cls.X = ...`: remembered on the class.
+            class_scope = self._enclosing_class()
+            owner = target.value.value
+            in_handler = self.handler_depth > 0
+            if class_scope is not None and owner in ("self", "cls"):
+                class_scope.bind(
+                    "self." + target.attr.value,
+                    Binding(kind, value, self.scope, in_handler)
+                    if value is not None
+                    else Binding("unknown", None, None, in_handler),
+                )
+            elif value is not None:
+                self.model.module_scope.bind(
+                    f"{owner}.{target.attr.value}", Binding(kind, value, self.scope, in_handler)
+                )
+
+    def _enclosing_class(self) -> Optional[Scope]:
+        for scope in reversed(self.stack):
+            if scope.kind == "class":
+                return scope
+        return None
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._bind_name(node.name.value, Binding("def", node, self.scope))
+        scope = Scope("class", node.name.value, self.scope)
+        self.model.class_scopes[node] = scope
+        self.stack.append(scope)
+        self.qualnames.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.stack.pop()
+        self.qualnames.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind_name(node.name.value, Binding("def", node, self.scope))
+        class_scope = self.scope if self.scope.kind == "class" else None
+        scope = Scope("function", node.name.value, self.scope)
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            scope.params.append(param.name.value)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.bind(star.name.value, Binding("unknown", None, None))
+        self.qualnames.append(node.name.value)
+        unit = Unit(node, scope, node.name.value, ".".join(self.qualnames), class_scope)
+        scope.unit = unit
+        self.model.units.append(unit)
+        self.model.function_units[node] = unit
+        self.stack.append(scope)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.stack.pop()
+        self.qualnames.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        scope = Scope("lambda", "<lambda>", self.scope)
+        for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+            scope.params.append(param.name.value)
+        self.stack.append(scope)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.stack.pop()
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.scope.globals.update(item.name.value for item in node.names)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind(target.target, node.value)
+        literal = unwrap_collection(node.value)
+        if literal is not None:
+            target = node.targets[-1].target
+            if isinstance(target, cst.Name):
+                name = target.value
+            elif isinstance(target, cst.Attribute):
+                name = target.attr.value
+            else:
+                name = self._function_name()
+            self._record(literal, name, assigned=True)
+
+    def _function_name(self) -> str:
+        for scope in reversed(self.stack):
+            if scope.kind == "function":
+                return scope.name
+        return ""
+
+    def _record(self, node: cst.BaseExpression, name: str, assigned: bool) -> None:
+        if id(node) in self.recorded:
+            return
+        self.recorded.add(id(node))
+        if any(isinstance(item, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute, cst.Name)) for item in collection_items(node)):
+            self.model.collections.append(Collection(node, name, self.scope, assigned))
+
+    def visit_Tuple(self, node: cst.Tuple) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_List(self, node: cst.List) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_Set(self, node: cst.Set) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_Dict(self, node: cst.Dict) -> None:
+        self._record(node, self._function_name(), assigned=False)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target, node.value) if node.value is not None else None
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target, node.iter, kind="iter")
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind(node.target, node.iter, kind="iter")
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind(node.asname.name, None)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind(node.name.name, None)
+        self.handler_depth += 1
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.handler_depth -= 1
+
+    def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
+        self.handler_depth += 1
+
+    def leave_ExceptStarHandler(self, original_node: cst.ExceptStarHandler) -> None:
+        self.handler_depth -= 1
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            dotted = dotted_name(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._bind_name(alias.asname.name.value, Binding("import", alias, self.scope, origin=dotted))
+            elif dotted:
+                # `import a.b` binds `a`, through which `a.b.f` is reached.
+                head = dotted.split(".")[0]
+                self._bind_name(head, Binding("import", alias, self.scope, origin=head))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        base = "." * len(node.relative) + (dotted_name(node.module) if node.module is not None else "")
+        for alias in node.names:
+            bound = alias.asname.name if alias.asname is not None else alias.name
+            if isinstance(bound, cst.Name):
+                name = dotted_name(alias.name)
+                origin = f"{base}.{name}" if base and not base.endswith(".") else base + name
+                self._bind_name(bound.value, Binding("import", alias, self.scope, origin=origin))
+
+
+class SemanticModel:
+    """Scopes, bindings and the functions of one module, and what a name denotes."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.module_scope = Scope("module", "", None)
+        self.units: List[Unit] = []
+        self.function_units: Dict[cst.FunctionDef, Unit] = {}
+        self.class_scopes: Dict[cst.ClassDef, Scope] = {}
+        self.collections: List[Collection] = []
+        _ScopeBuilder(self).run(module)
+        self.module_unit = Unit(module, self.module_scope, "<module>", "<module>", None)
+        self.module_scope.unit = self.module_unit
+        self.units.insert(0, self.module_unit)
+
+    def lookup(self, name: str, scope: Scope) -> Tuple[List[Binding], bool]:
+        """The bindings of ``name`` seen from ``scope``, and whether it is a parameter there."""
+        current: Optional[Scope] = scope
+        first = True
+        while current is not None:
+            if current.kind == "class" and not first:
+                current = current.parent
+                continue
+            if name in current.globals:
+                current = current.module()
+            bindings = current.bindings.get(name)
+            is_param = name in current.params
+            if bindings or is_param:
+                return list(bindings or ()), is_param
+            current = current.parent
+            first = False
+        return [], False
+
+    def class_scope_for(self, owner: cst.BaseExpression, scope: Scope) -> Optional[Scope]:
+        """The class an attribute's owner denotes: ``self``/``cls`` in a method, or a class name."""
+        if not isinstance(owner, cst.Name):
+            return None
+        if owner.value in ("self", "cls"):
+            current: Optional[Scope] = scope
+            while current is not None and current.kind != "class":
+                current = current.parent
+            return current
+        bindings, _ = self.lookup(owner.value, scope)
+        for binding in bindings:
+            if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
+                return self.class_scopes.get(binding.value)
+        return None
+
+    def bindings_of(self, expr: cst.BaseExpression, scope: Scope) -> Tuple[List[Binding], Optional[str]]:
+        """Bindings of a name or ``self.attr``/``Cls.attr``, and the parameter it is, if any."""
+        if isinstance(expr, cst.Name):
+            bindings, is_param = self.lookup(expr.value, scope)
+            return bindings, expr.value if is_param else None
+        if isinstance(expr, cst.Attribute):
+            class_scope = self.class_scope_for(expr.value, scope)
+            if class_scope is not None:
+                attr = expr.attr.value
+                found = class_scope.bindings.get(attr, []) + class_scope.bindings.get("self." + attr, [])
+                return found, None
+            if isinstance(expr.value, cst.Name):
+                return self.module_scope.bindings.get(f"{expr.value.value}.{expr.attr.value}", []), None
+        return [], None
+
+    def qualified_name(self, expr: cst.BaseExpression, scope: Scope) -> str:
+        """The imported dotted name an expression denotes (``sq.connect`` -> ``sqlite3.connect``)."""
+        if isinstance(expr, cst.Name):
+            bindings, _ = self.lookup(expr.value, scope)
+            for binding in bindings:
+                if binding.kind == "import" and binding.origin:
+                    return binding.origin
+            return ""
+        if isinstance(expr, cst.Attribute):
+            base = self.qualified_name(expr.value, scope)
+            return f"{base}.{expr.attr.value}" if base else ""
+        return ""
+
+    def resolve_unit(self, call: cst.Call, scope: Scope) -> Optional[Unit]:
+        """The function of this module that ``call`` calls, when that can be told."""
+        func = call.func
+        bindings: List[Binding] = []
+        if isinstance(func, cst.Name):
+            bindings, _ = self.lookup(func.value, scope)
+        elif isinstance(func, cst.Attribute):
+            class_scope = self.class_scope_for(func.value, scope)
+            if class_scope is not None:
+                bindings = class_scope.bindings.get(func.attr.value, [])
+        for binding in bindings:
+            if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
+                return self.function_units.get(binding.value)
+        return None
+
+    def _scopes(self) -> Iterator[Scope]:
+        yield self.module_scope
+        yield from self.class_scopes.values()
+        for unit in self.units[1:]:
+            yield unit.scope

@@ -147,10 +147,10 @@ def test_file_results_with_summaries_cross_process_boundaries():
 
 
 def test_per_file_ignores_apply_with_the_suppression_comments(monkeypatch):
-    from walint import fixes
+    from walint import render
 
     rendered = []
-    monkeypatch.setattr(fixes, "render_plans", lambda module, plans: rendered.append(plans) or [])
+    monkeypatch.setattr(render, "render_plans", lambda module, plans: rendered.append(plans) or [])
     ignoring = Settings(per_file_ignores=(("tests/*", ("WAL001", "WAL000")),), render_fixes="all")
     assert check_source("tests/store.py", VULNERABLE.encode(), ignoring).findings == ()
     assert rendered == []  # an ignored finding's fix is never rendered

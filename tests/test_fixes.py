@@ -6,7 +6,9 @@ import libcst as cst
 import pytest
 
 from walint.findings import Edit, Location
-from walint.fixes import NO_FIX_INVALID, SAFE, FixPlan, Rendered, apply_edits, fail_closed_fix, remove_element, render_plans
+from walint.fixes import SAFE, FixPlan, remove_element
+from walint.render import NO_FIX_INVALID, Rendered, apply_edits, render_plans
+from walint.rules.fail_open_guard import fail_closed_fix
 from walint.text import split_lines
 
 

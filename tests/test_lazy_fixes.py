@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from walint import fixes
+from walint import render
 from walint.cache import Cache
 from walint.cli import main
 from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
@@ -37,13 +37,13 @@ def tree(tmp_path):
 def renders(monkeypatch):
     """How many times each file's plans were rendered, by the file's first line of code."""
     counts: Counter = Counter()
-    real = fixes.render_plans
+    real = render.render_plans
 
     def counting(module, plans):
         counts[module.code] += 1
         return real(module, plans)
 
-    monkeypatch.setattr(fixes, "render_plans", counting)
+    monkeypatch.setattr(render, "render_plans", counting)
     return counts
 
 
@@ -98,13 +98,13 @@ def test_fix_renders_each_fixed_file_once(tree, renders, flags):
 
 
 def test_a_plan_that_does_not_render_is_no_fix_then_with_the_reason(tree, monkeypatch):
-    monkeypatch.setattr(fixes, "_render_layer", lambda *args: None)
+    monkeypatch.setattr(render, "_render_layer", lambda *args: None)
     shown = _walint("check", "--output-format", "concise", str(tree / "fail_open.py"))
     assert "[*]" in shown.output  # the plan, before anyone asked for its edits
     data = json.loads(_walint("check", "--output-format", "json", str(tree / "fail_open.py")).output)
     assert data and all(item["fix"] is None for item in data)
     full = _walint("check", "--output-format", "full", str(tree / "fail_open.py"))
-    assert fixes.NO_FIX_INVALID not in full.output  # text formats show the plan
+    assert render.NO_FIX_INVALID not in full.output  # text formats show the plan
     before = (tree / "fail_open.py").read_bytes()
     fixed = _walint("fix", str(tree / "fail_open.py"))
     assert fixed.exit_code == 1

@@ -298,7 +298,7 @@ def _render(
 
     A plan that does not render becomes no fix, with the reason.
     """
-    from walint.fixes import render_plans
+    from walint.render import render_plans
 
     wanted = [key for key, plan in plans.items() if mode == RENDER_ALL or plan.applicability == "safe"]  # type: ignore[attr-defined]
     if not wanted:

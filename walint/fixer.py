@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Edit, Finding
-from walint.fixes import apply_edits, overlaps
+from walint.render import apply_edits, overlaps
 from walint.runner import Reader, RunResult, check_files
 from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
 from walint.writing import inside, real_root, write_atomically

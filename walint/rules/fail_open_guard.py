@@ -8,7 +8,7 @@ import libcst as cst
 
 from walint.flow.walker import always_exits, refuses_none
 from walint.semantic.model import iter_subexpressions
-from walint.fixes import FixPlan, fail_closed_fix, lowercase_fix, lowercase_literal_fix
+from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
@@ -289,3 +289,61 @@ def fallback(conn):
             fix = lowercase_fix(comparison, operands[0]) if len(operands) == 1 and not may_be_none else None
             return message, fix, NO_FIX_NORMALISE
         return None
+
+
+def _is_wal_literal(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
+
+
+def _with_none(collection: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    if not isinstance(collection, (cst.Tuple, cst.List, cst.Set)) or not collection.elements:
+        return None
+    elements = list(collection.elements)
+    last = elements[-1]
+    if not isinstance(last.comma, cst.Comma):
+        elements[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    elif isinstance(last.comma.whitespace_after, cst.SimpleWhitespace) and not last.comma.whitespace_after.value:
+        elements[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=cst.SimpleWhitespace(" ")))
+    elements.append(cst.Element(cst.Name("None")))
+    return collection.with_changes(elements=elements)
+
+
+def fail_closed_fix(comparison: cst.Comparison) -> Optional[FixPlan]:
+    """WAL005's fix: ``mode == "wal"`` -> ``mode in ("wal", None)`` (and ``!=`` -> ``not in``)."""
+    if len(comparison.comparisons) != 1:
+        return None
+    target = comparison.comparisons[0]
+    left, right, operator = comparison.left, target.comparator, target.operator
+    if isinstance(operator, (cst.Equal, cst.NotEqual)):
+        if _is_wal_literal(left) and not _is_wal_literal(right):
+            left, right = right, left
+        if not _is_wal_literal(right):
+            return None
+        membership: cst.BaseCompOp = (
+            cst.In() if isinstance(operator, cst.Equal) else cst.NotIn(whitespace_between=cst.SimpleWhitespace(" "))
+        )
+        comparator: Optional[cst.BaseExpression] = cst.Tuple(
+            [cst.Element(right, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), cst.Element(cst.Name("None"))]
+        )
+    elif isinstance(operator, (cst.In, cst.NotIn)):
+        membership, comparator = operator, _with_none(right)
+        if comparator is None:
+            return None
+    else:
+        return None
+    fixed = comparison.with_changes(left=left, comparisons=[target.with_changes(operator=membership, comparator=comparator)])
+    return FixPlan('Refuse an unknown mode too: `in ("wal", None)`', SAFE, {comparison: fixed})
+
+
+def lowercase_literal_fix(literal: cst.SimpleString) -> FixPlan:
+    """WAL005's fix for a guard comparing with ``"WAL"``: compare with ``"wal"``."""
+    lowered = literal.with_changes(value=literal.prefix + literal.quote + "wal" + literal.quote)
+    return FixPlan('Compare with "wal", the way SQLite answers', SAFE, {literal: lowered})
+
+
+def lowercase_fix(comparison: cst.Comparison, operand: cst.BaseExpression) -> Optional[FixPlan]:
+    """WAL005's fix for a case-sensitive guard: compare ``operand.lower()``."""
+    if not isinstance(operand, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) or operand.lpar:
+        return None
+    lowered = cst.Call(cst.Attribute(operand, cst.Name("lower")))
+    return FixPlan("Normalise the mode with `.lower()` before comparing", SAFE, {operand: lowered})

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterator, Sequence, Set
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from walint.semantic.model import dotted_name, iter_subexpressions
-from walint.fixes import suppress_fix, try_fix
+from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 if TYPE_CHECKING:
@@ -263,3 +263,13 @@ def on_connect(dbapi_connection, record):
             if isinstance(node, cst.AssignTarget) and dotted_name(node.target) in flags:
                 return True
         return False
+
+
+def suppress_fix(model, suppression, sites, spec: HelperSpec) -> Tuple[Optional[FixPlan], Optional[str]]:
+    """The helper-call rewrite of ``with suppress(...): <WAL pragma>``, or why there is none."""
+    if len(suppression.node.items) != 1:
+        return None, NO_FIX_MORE
+    calls = wal_setting_calls(model, sites[suppression.body[0] : suppression.body[1]])
+    if len(calls) != 1:
+        return None, NO_FIX_MORE
+    return helper_call_fix(model, suppression.node, calls[0], (), spec)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, Optional, Set, Tuple
 import libcst as cst
 
 from walint.semantic.model import Collection, Scope, collection_items, unwrap_collection
-from walint.fixes import SAFE, UNSAFE, remove_marker_fix
+from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
 from walint.rules.base import Invalid, Report, Rule, Valid
 
@@ -365,3 +365,13 @@ def enable_wal(conn):
         for branch in facts.branches:
             if branch.returns is not None:
                 self._membership(branch.node.test, polarity if branch.returns else -polarity, unit.scope, depth + 1)
+
+
+def remove_marker_fix(
+    collection: cst.BaseExpression, element_value: cst.CSTNode, applicability: str = SAFE
+) -> Optional[FixPlan]:
+    """WAL002's fix: drop the transient message from the marker collection."""
+    replacement = remove_element(collection, element_value)
+    if replacement is None:
+        return None
+    return FixPlan("Remove the transient error from the markers", applicability, {collection: replacement})

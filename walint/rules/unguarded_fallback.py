@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 import libcst as cst
 
 from walint.journal.model import MODE_FROM_VALUE
-from walint.fixes import fallback_fix
+from walint.fixes import FixPlan, HelperSpec, guard_fix, try_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name
 
@@ -284,3 +284,14 @@ def enable_wal(conn):
                 fix,
                 no_fix_reason,
             )
+
+
+def fallback_fix(model, site, spec: HelperSpec) -> Tuple[Optional[FixPlan], Optional[str]]:
+    """WAL001's fix: the helper call where the whole ``try`` is WAL setup, else a guard."""
+    if site.handler is not None:
+        try_facts = model.try_of_handler(site.handler, site.unit)
+        if try_facts is not None:
+            plan, _ = try_fix(model, site.unit, try_facts, spec)
+            if plan is not None:
+                return plan, None
+    return guard_fix(model, site, spec)

@@ -300,7 +300,9 @@ class UnitWalker:
             raises_after = (statement.orelse is not None and always_exits(statement.orelse.body)) or (
                 isinstance(following, SIMPLE_LINES) and any(isinstance(s, cst.Raise) for s in following.body)
             )
-            inner = ctx._replace(conditional=True, loop_raises=raises_after)
+            # A loop over a non-empty literal runs its body at least once.
+            runs = isinstance(statement, cst.For) and bool(self.model.literal_elements(statement.iter, ctx.scope))
+            inner = ctx._replace(conditional=ctx.conditional or not runs, loop_raises=raises_after)
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:
                 self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))

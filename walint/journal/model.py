@@ -13,7 +13,17 @@ import libcst as cst
 
 from walint.constants import Resolution, StringFolder, is_known
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker, refuses_none
-from walint.semantic.model import SemanticModel, Scope, Unit, dotted_name, is_none, iter_subexpressions, small_statements
+from walint.semantic.model import (
+    SemanticModel,
+    Scope,
+    Unit,
+    collection_items,
+    dotted_name,
+    is_none,
+    iter_subexpressions,
+    small_statements,
+    unwrap_collection,
+)
 from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, modes_set_by_sql, normalise_mode
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of
@@ -84,12 +94,33 @@ class ModuleModel(SemanticModel):
                 values = found
         if not bindings and parameter is None and not values:
             return None
-        expressions = [
-            (b.value, b.scope) if b.kind == "value" else (None, None)
-            for b in bindings
-            if not (values and b.kind == "import")
-        ]
+        expressions: List[Tuple[Optional[cst.BaseExpression], Optional[Scope]]] = []
+        for b in bindings:
+            if values and b.kind == "import":
+                continue
+            if b.kind == "value":
+                expressions.append((b.value, b.scope))  # type: ignore[arg-type]
+            elif b.kind == "iter" and b.scope is not None:
+                # `for pragma in FALLBACK_PRAGMAS:`: each element of a literal it iterates.
+                expressions.extend(self.literal_elements(b.value, b.scope) or [(None, None)])  # type: ignore[arg-type]
+            else:
+                expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
+
+    def literal_elements(
+        self, iterable: Optional[cst.BaseExpression], scope: Scope
+    ) -> Optional[List[Tuple[cst.BaseExpression, Scope]]]:
+        """The elements of a tuple, list or set literal (or a name bound only to one), or
+        None when the iterable is anything else."""
+        literal = unwrap_collection(iterable) if iterable is not None else None
+        if literal is None and isinstance(iterable, (cst.Name, cst.Attribute)):
+            bindings, parameter = self.bindings_of(iterable, scope)
+            if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
+                return self.literal_elements(bindings[0].value, bindings[0].scope)  # type: ignore[arg-type]
+            return None
+        if literal is None or isinstance(literal, cst.Dict):
+            return None
+        return [(item, scope) for item in collection_items(literal)]
 
     def callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         """What is known about the project function ``call`` calls, here or in another module."""
@@ -166,15 +197,51 @@ class ModuleModel(SemanticModel):
         direct = self.direct_effect(node, site.scope)
         if direct is not None or not isinstance(node, cst.Call):
             return direct
-        callee = self.callee(node, site.scope)
+        return self._call_effect(node, site.scope)
+
+    def _call_effect(self, call: cst.Call, scope: Scope, depth: int = 0) -> Optional[ModeEffect]:
+        """The effect of calling a project function, a lambda or a ``functools.partial``."""
+        callee = self.callee(call, scope)
         if callee is None:
-            return None
-        modes = callee.downgrades + self._argument_modes(node, callee, site.scope)
+            return self._bound_callable_effect(call, scope, depth) if depth < 3 else None
+        modes = callee.downgrades + self._argument_modes(call, callee, scope)
         if modes:
             return ModeEffect(tuple(dict.fromkeys(modes)))
         if callee.probe:
             return ModeEffect(reads=True)
         return None
+
+    def _bound_callable_effect(self, call: cst.Call, scope: Scope, depth: int) -> Optional[ModeEffect]:
+        """``fallback = lambda c: c.execute(...)`` or ``functools.partial(conn.execute,
+        "PRAGMA journal_mode=DELETE")`` bound to a name, then called: what that call runs."""
+        if not isinstance(call.func, cst.Name):
+            return None
+        bindings, _ = self.lookup(call.func.value, scope)
+        effects: List[ModeEffect] = []
+        for binding in bindings:
+            value, where = binding.value, binding.scope
+            if binding.kind != "value" or where is None:
+                continue
+            if isinstance(value, cst.Lambda):
+                for inner in iter_subexpressions(value.body, limit=400):
+                    if isinstance(inner, cst.Call):
+                        effect = self.direct_effect(inner, where) or self._call_effect(inner, where, depth + 1)
+                        if effect is not None:
+                            effects.append(effect)
+            elif isinstance(value, cst.Call) and dotted_name(value.func).rsplit(".", 1)[-1] == "partial" and value.args:
+                # The call the partial stands for: its bound arguments, then this call's.
+                arguments = [*value.args[1:], *call.args]
+                positional = [a for a in arguments if a.keyword is None and not a.star]
+                try:
+                    bound = cst.Call(value.args[0].value, positional + [a for a in arguments if a not in positional])
+                except cst.CSTValidationError:  # `*args` after keywords: nothing to tell
+                    continue
+                effect = self.direct_effect(bound, where) or self._call_effect(bound, where, depth + 1)
+                if effect is not None:
+                    effects.append(effect)
+        if not effects:
+            return None
+        return ModeEffect(tuple(dict.fromkeys(m for e in effects for m in e.sets)), any(e.reads for e in effects))
 
     def _argument_modes(self, call: cst.Call, callee: FunctionFacts, scope: Scope) -> Tuple[str, ...]:
         """Rollback modes a caller passes to a helper that sets the mode from a parameter."""

@@ -172,6 +172,40 @@ def _returned_constant(block: cst.BaseSuite) -> Optional[bool]:
     return None
 
 
+# Which way a WAL check points: its test is true when the mode is WAL, when it is not,
+# or the test mixes both.
+WHEN_WAL, WHEN_NOT_WAL, UNSURE = 1, -1, 0
+
+
+def wal_polarity(test: cst.BaseExpression, comparison: cst.Comparison) -> int:
+    """Is ``test`` true when the mode ``comparison`` checks is WAL (``mode == "wal"``,
+    ``mode in ("wal", None)``, ``not mode != "wal"``) or when it is not?"""
+    operator = comparison.comparisons[0].operator
+    sign = WHEN_NOT_WAL if isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot)) else WHEN_WAL
+    flips = _negations_above(test, comparison)
+    if flips is None:
+        return UNSURE
+    return sign if flips % 2 == 0 else -sign
+
+
+def _negations_above(expr: cst.BaseExpression, target: cst.CSTNode, depth: int = 0) -> Optional[int]:
+    """How many ``not`` stand between ``expr`` and ``target`` (None: not found under
+    boolean operators and ``not``)."""
+    if expr is target:
+        return 0
+    if depth > 50:
+        return None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        inner = _negations_above(expr.expression, target, depth + 1)
+        return None if inner is None else inner + 1
+    if isinstance(expr, cst.BooleanOperation):
+        for side in (expr.left, expr.right):
+            found = _negations_above(side, target, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 class UnitWalker:
     """Second pass over one unit: sites in order, with handler, guard and flag context."""
 
@@ -228,11 +262,16 @@ class UnitWalker:
             # Code after `if test: raise` runs only when the test was false.
             branch.when_false.append((branch.when_true[1], end))
 
-    def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> bool:
+    def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> Optional[int]:
+        """Record the WAL checks in ``test``; their polarity (see :func:`wal_polarity`),
+        or None when it holds none."""
         comparisons = self.model.wal_check_comparisons(test, scope)
         for comparison in comparisons:
             self.facts.guards.append(GuardFacts(comparison, test, scope))
-        return bool(comparisons)
+        if not comparisons:
+            return None
+        polarities = {wal_polarity(test, comparison) for comparison in comparisons}
+        return polarities.pop() if len(polarities) == 1 else UNSURE
 
     def _statement(
         self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool, following: Optional[cst.CSTNode] = None
@@ -252,7 +291,9 @@ class UnitWalker:
                     self._add(small.value, ctx, small)
                 elif isinstance(small, cst.Assert):
                     self._add(small, ctx, small)
-                    if self._record_guards(small.test, ctx.scope):
+                    polarity = self._record_guards(small.test, ctx.scope)
+                    # `assert mode != "wal"` refuses WAL; `assert mode == "wal"` insists on it.
+                    if polarity is not None and polarity != WHEN_WAL:
                         guards = True
                         if top_level:
                             self.facts.refuses_wal = True
@@ -271,21 +312,26 @@ class UnitWalker:
             return guards
         if isinstance(statement, cst.If):
             self._add(statement.test, ctx, statement)
-            check = self._record_guards(statement.test, ctx.scope)
+            polarity = self._record_guards(statement.test, ctx.scope)
             flags = model.handler_flags(statement.test, ctx.scope) if ctx.handler is None else set()
             self.facts.flags.update(flags)
-            inner = ctx._replace(conditional=True, guarded=ctx.guarded or check, flagged=ctx.flagged or bool(flags))
+            # A branch is guarded where the mode is known not to be WAL: the body of
+            # `if mode != "wal":`, the else of `if mode == "wal":`, what follows an
+            # `if mode == "wal": raise`. The body of `if mode == "wal":` is not.
+            inner = ctx._replace(conditional=True, flagged=ctx.flagged or bool(flags))
+            body_ctx = inner._replace(guarded=ctx.guarded or polarity in (WHEN_NOT_WAL, UNSURE))
+            else_ctx = inner._replace(guarded=ctx.guarded or polarity in (WHEN_WAL, UNSURE))
             start = len(self.facts.sites)
             branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=_returned_constant(statement.body))
             self.facts.branches.append(branch)
-            self._block(small_statements(statement.body), inner)
+            self._block(small_statements(statement.body), body_ctx)
             branch.when_true = (start, len(self.facts.sites))
             if statement.orelse is not None:
                 else_start = len(self.facts.sites)
-                self._block(else_statements(statement.orelse), inner)
+                self._block(else_statements(statement.orelse), else_ctx)
                 branch.when_false.append((else_start, len(self.facts.sites)))
             exits = always_exits(statement.body)
-            if check and exits:
+            if polarity in (WHEN_WAL, UNSURE) and exits:
                 if top_level and any(
                     isinstance(s, cst.Raise)
                     for line in small_statements(statement.body)

@@ -54,20 +54,25 @@ class Outcome:
         return lines[0] if lines else ""
 
 
-def _check(root: Path, *paths: str) -> Outcome:
-    """Run `walint check` in-process with concise output; the good file's finding must be there."""
+def _invoke(root: Path, args) -> Outcome:
+    """Run walint in-process in ``root``: no traceback, no internal error."""
     runner = CliRunner()
     previous = os.getcwd()
     os.chdir(root)
     try:
-        result = runner.invoke(main, ["check", "--isolated", "--output-format", "concise", *(paths or ["."])])
+        result = runner.invoke(main, list(args))
     finally:
         os.chdir(previous)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-    outcome = Outcome(result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.output
     assert "internal error" not in result.output
-    assert GOOD_FINDING in outcome.finding("good.py"), result.output
+    return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+def _check(root: Path, *paths: str, options=()) -> Outcome:
+    """Run `walint check` in-process with concise output; the good file's finding must be there."""
+    outcome = _invoke(root, ["check", "--isolated", "--output-format", "concise", *options, *(paths or ["."])])
+    assert GOOD_FINDING in outcome.finding("good.py"), outcome.stdout + outcome.stderr
     return outcome
 
 
@@ -115,6 +120,63 @@ def test_unknown_coding_cookie(tree):
     outcome = _check(tree)
     assert outcome.exit_code == 1
     assert outcome.finding("klingon.py") == "klingon.py:1:1: WAL000 Cannot parse: unknown encoding: klingon"
+
+
+@pytest.mark.parametrize("codec", ["hex", "rot13", "uu_codec"])
+def test_coding_cookie_naming_a_bytes_to_bytes_codec(tree, codec):
+    """Python knows these codecs but refuses them as a source encoding; LibCST raised
+    LookupError, which stopped the run with a traceback."""
+    (tree / "codec.py").write_bytes(f"# coding: {codec}\n".encode() + GOOD.encode())
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert outcome.finding("codec.py") == (
+        f"codec.py:1:1: WAL000 Cannot parse: '{codec}' is not a text encoding; use codecs.decode() to handle arbitrary codecs"
+    )
+    # The code frame of the full report decodes the file too.
+    full = _invoke(tree, ["check", "--isolated", "codec.py", "good.py"])
+    assert full.exit_code == 1 and f"# coding: {codec}" in full.stdout
+    fixed = _invoke(tree, ["fix", "--isolated", "--diff", "codec.py", "good.py"])
+    assert fixed.exit_code == 1 and "codec.py" not in fixed.stdout and "+++ good.py" in fixed.stdout
+
+
+def test_source_encoding_never_names_a_codec_that_cannot_decode():
+    from walint.text import source_encoding
+
+    assert source_encoding(b"# coding: rot13\n") == "utf-8"
+    assert source_encoding(b"# coding: latin-1\n") == "iso-8859-1"
+    assert source_encoding(b"# coding: klingon\n") == "utf-8"
+
+
+@pytest.fixture
+def undecodable_name(tree):
+    """A file whose name is not UTF-8 (b"\\xff.py"), as POSIX allows."""
+    name = os.fsdecode(b"\xff.py")
+    try:
+        (tree / name).write_text(GOOD)
+    except (OSError, UnicodeError) as error:
+        pytest.skip(f"this file system refuses a name that is not UTF-8: {error}")
+    return name
+
+
+@pytest.mark.parametrize("output_format", ["full", "concise", "json", "json-lines", "sarif", "gitlab", "github"])
+def test_file_name_that_is_not_utf8_in_every_format(tree, undecodable_name, output_format):
+    """The project pass (module names as bytes), the SARIF URI and the GitLab/SARIF
+    fingerprints once raised UnicodeEncodeError on such a name."""
+    outcome = _invoke(tree, ["check", "--isolated", "--output-format", output_format, "."])
+    assert outcome.exit_code == 1
+    assert outcome.stdout.count("WAL001") >= 2, outcome.stdout
+    if output_format == "sarif":
+        assert '"uri": "%FF.py"' in outcome.stdout
+    if output_format in ("full", "concise", "github"):
+        assert "\\udcff.py" in outcome.stdout  # shown escaped, never as a raw surrogate
+
+
+def test_file_name_that_is_not_utf8_is_fixed_and_baselined(tree, undecodable_name):
+    assert _invoke(tree, ["check", "--isolated", "--write-baseline", "baseline.json", "."]).exit_code == 0
+    assert _invoke(tree, ["check", "--isolated", "--baseline", "baseline.json", "."]).exit_code == 0
+    outcome = _invoke(tree, ["fix", "--isolated", "."])
+    assert outcome.exit_code == 0, outcome.stderr
+    assert (tree / undecodable_name).read_text().startswith("from walint.runtime import apply_wal_with_fallback")
 
 
 def test_coding_cookie_that_does_not_match_the_bytes(tree):

@@ -172,7 +172,8 @@ def _check_source(
     rules = active_rules(settings)
     try:
         module = cst.parse_module(data)
-    except (cst.ParserSyntaxError, UnicodeError, SyntaxError) as error:
+    except (cst.ParserSyntaxError, UnicodeError, SyntaxError, LookupError) as error:
+        # LookupError: a coding cookie naming a bytes-to-bytes codec (hex, rot13).
         if not settings.enabled(PARSE_ERROR):
             return FileResult(path)
         finding = _parse_error(path, data, error)

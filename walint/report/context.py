@@ -100,5 +100,6 @@ def stable_fingerprints(findings: Sequence[Finding]) -> List[str]:
         key = "\0".join((relative_posix(finding.path), finding.code, finding.fingerprint))
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
-        hashes.append(hashlib.sha256(f"{key}\0{occurrence}".encode()).hexdigest())
+        # surrogateescape: a file name that is not UTF-8 hashes as the bytes it is.
+        hashes.append(hashlib.sha256(f"{key}\0{occurrence}".encode("utf-8", "surrogateescape")).hexdigest())
     return hashes

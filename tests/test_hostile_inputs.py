@@ -9,6 +9,7 @@ is still reported.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -294,20 +295,20 @@ def test_unreadable_file_and_directory_simulated(tree, monkeypatch):
     (tree / "secret.py").write_text(GOOD)
     (tree / "locked").mkdir()
     (tree / "locked" / "inner.py").write_text(GOOD)
-    real_scandir, real_read_bytes = os.scandir, Path.read_bytes
+    real_scandir, real_open = os.scandir, os.open
 
     def scandir(path="."):
         if os.path.basename(os.fspath(path)) == "locked":
             raise PermissionError(13, "Permission denied", os.fspath(path))
         return real_scandir(path)
 
-    def read_bytes(self):
-        if self.name == "secret.py":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+    def open_(path, *args, **kwargs):
+        if os.path.basename(os.fspath(path)) == "secret.py":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_)
     _assert_unreadable_reported(_check(tree))
 
 
@@ -493,3 +494,128 @@ def test_line_holding_only_a_backslash_continuation(tree):
     (tree / "continued.py").write_text("\\\n" + GOOD)
     outcome = _check(tree)
     assert outcome.finding("continued.py").startswith("continued.py:6:9: WAL001 ")
+
+
+# ----- only regular files, and never more than a bounded read -----------------------------
+
+
+def _fifo(path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    os.mkfifo(path)
+
+
+def test_fifo_named_like_a_python_file(tree):
+    """Opening a FIFO for reading blocks until someone writes: the run hung forever."""
+    _fifo(tree / "x.py")
+    walked = _check(tree)
+    assert walked.exit_code == 1  # in a walk it is not a file: skipped
+    assert walked.error("x.py") == ""
+    named = _check(tree, "x.py", "good.py")
+    assert named.exit_code == 2
+    assert named.error("x.py") == "walint: error: x.py: is a FIFO, not a regular file; not read"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_symlink_to_dev_zero_named_on_the_command_line(tree):
+    """It never ends: reading it whole ate all the memory there was."""
+    os.symlink("/dev/zero", tree / "zero.py")
+    assert _check(tree).error("zero.py") == ""
+    named = _check(tree, "zero.py", "good.py")
+    assert named.exit_code == 2
+    assert named.error("zero.py") == "walint: error: zero.py: is a character device, not a regular file; not read"
+
+
+def test_file_over_the_read_limit_is_reported_not_read(tree, monkeypatch):
+    monkeypatch.setattr(walint.discovery, "MAX_READ_BYTES", 2**20)
+    (tree / "huge.py").write_bytes(b"x = 1\n" * (2**20 // 3))
+    outcome = _check(tree)
+    assert outcome.exit_code == 2
+    assert outcome.error("huge.py") == (
+        "walint: error: huge.py: too large to read: 2.0 MB, over the 1 MB limit (exclude it to skip it)"
+    )
+
+
+def test_reader_stops_at_its_limit_when_the_file_grows_while_read(tmp_path, monkeypatch):
+    path = tmp_path / "growing.py"
+    path.write_bytes(b"x = 1\n")
+    real_fstat = os.fstat
+
+    def fstat(fd):  # the size it had when stat'ed; it is larger by the time it is read
+        status = real_fstat(fd)
+        if stat.S_ISREG(status.st_mode):
+            path.write_bytes(b"x" * 5000)
+        return status
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    with pytest.raises(walint.discovery.Unreadable, match="too large to read"):
+        walint.discovery.read_regular(path, limit=1000)
+
+
+def test_fifo_named_gitignore_does_not_hang_the_walk(tree):
+    _fifo(tree / ".gitignore")
+    assert _check(tree).exit_code == 1
+
+
+def _config_error(tree: Path, *args: str) -> Outcome:
+    outcome = _invoke(tree, ["check", "--output-format", "concise", *args, "."])
+    assert outcome.exit_code == 2, outcome.stdout + outcome.stderr
+    return outcome
+
+
+def test_pyproject_that_is_not_utf8_is_a_configuration_error(tree):
+    (tree / "pyproject.toml").write_bytes(b'[tool.walint]\nselect = ["WAL001"]\n# caf\xe9\n')
+    for args in ((), ("--config", "pyproject.toml")):
+        outcome = _config_error(tree, *args)
+        assert outcome.stderr.startswith("walint: error: "), outcome.stderr
+        assert "pyproject.toml: invalid TOML: not UTF-8 (" in outcome.stderr
+        assert "Traceback" not in outcome.stderr
+
+
+def test_pyproject_nested_too_deeply_is_a_configuration_error(tree):
+    (tree / "pyproject.toml").write_text("[tool.walint]\nselect = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    outcome = _config_error(tree, "--config", "pyproject.toml")
+    assert outcome.stderr == "walint: error: pyproject.toml: invalid TOML: nested too deeply\n"
+
+
+@pytest.mark.parametrize("option", ["--config", "--baseline"])
+def test_config_or_baseline_that_is_a_fifo(tree, option):
+    _fifo(tree / "named-pipe")
+    extra = ("--isolated",) if option == "--baseline" else ()
+    outcome = _config_error(tree, *extra, option, "named-pipe")
+    assert outcome.stderr.startswith("walint: error: named-pipe: ")
+    assert "is a FIFO, not a regular file; not read" in outcome.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_baseline_dev_zero(tree):
+    outcome = _config_error(tree, "--isolated", "--baseline", "/dev/zero")
+    assert outcome.stderr == (
+        "walint: error: /dev/zero: cannot read the baseline: is a character device, not a regular file; not read\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "document, reason",
+    [
+        ('{"version": 1, "findings": [{"path": "good.py", "code": "WAL001", "fingerprint": "x", "count": 1e309}]}',
+         "bad entry: count inf is not a positive whole number"),
+        ('{"version": 1, "findings": [{"path": "good.py", "code": "WAL001", "fingerprint": "x", "count": true}]}',
+         "bad entry: count True is not a positive whole number"),
+        ('{"version": 1, "findings": [{"path": ["a"], "code": "WAL001", "fingerprint": "x", "count": 1}]}',
+         "bad entry: path, code and fingerprint must be strings"),
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+        ("[]", "bad entry: list indices must be integers or slices, not str"),
+    ],
+    ids=["count-1e309", "count-true", "path-list", "nested-100k", "list"],
+)
+def test_baseline_that_walint_did_not_write(tree, document, reason):
+    (tree / "baseline.json").write_text(document)
+    outcome = _config_error(tree, "--isolated", "--baseline", "baseline.json")
+    assert outcome.stderr == f"walint: error: baseline.json: not a walint baseline ({reason})\n"
+
+
+def test_baseline_that_is_not_utf8(tree):
+    (tree / "baseline.json").write_bytes(b'{"version": 1, "findings": [], "x": "\xff"}')
+    outcome = _config_error(tree, "--isolated", "--baseline", "baseline.json")
+    assert outcome.stderr.startswith("walint: error: baseline.json: not a walint baseline (not UTF-8: ")

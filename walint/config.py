@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from walint.console import warn
-from walint.discovery import nearest_folder, trusted_ancestors, untrusted_reason
+from walint.discovery import Unreadable, nearest_folder, read_regular, trusted_ancestors, untrusted_reason
 from walint.settings import Settings
 
 if sys.version_info >= (3, 11):
@@ -155,13 +155,23 @@ class _Where:
 
 
 def _read_toml(path: Path) -> Dict[str, Any]:
+    """The parsed file; any way it cannot be read or is not TOML is a :class:`ConfigError`."""
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        data = read_regular(path)
+    except Unreadable as error:
+        raise ConfigError(f"{path}: {error}") from None
     except OSError as error:
         raise ConfigError(f"{path}: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({error})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 def _walint_table(path: Path, document: Dict[str, Any]) -> Optional[Dict[str, Any]]:

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from walint.discovery import Unreadable, read_regular
 from walint.findings import Finding
 from walint.text import LINE_BREAK_RE, source_encoding
 
@@ -43,9 +44,8 @@ class SourceLines:
             data = self._given.get(path)
             if data is None:
                 try:
-                    with open(path, "rb") as handle:
-                        data = handle.read()
-                except OSError:
+                    data = read_regular(path)
+                except (OSError, Unreadable):  # replaced by a FIFO or a huge file since the check
                     data = b""
             self._cache[path] = _decode_lines(data)
         return self._cache[path]

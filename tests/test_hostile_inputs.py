@@ -619,3 +619,74 @@ def test_baseline_that_is_not_utf8(tree):
     (tree / "baseline.json").write_bytes(b'{"version": 1, "findings": [], "x": "\xff"}')
     outcome = _config_error(tree, "--isolated", "--baseline", "baseline.json")
     assert outcome.stderr.startswith("walint: error: baseline.json: not a walint baseline (not UTF-8: ")
+
+
+# ----- suppressions are comments, read from tokens ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "        conn.execute('PRAGMA journal_mode=DELETE'); log('  # noqa')\n",
+        "        conn.execute('PRAGMA journal_mode=DELETE', ('#noqa: WAL001',))\n",
+        "        conn.execute('PRAGMA journal_mode=DELETE'); log(\"\"\"# walint: ignore[WAL001]\"\"\")\n",
+    ],
+    ids=["noqa-in-string", "noqa-code-in-string", "walint-ignore-in-string"],
+)
+def test_suppression_text_inside_a_string_literal_does_not_suppress(tree, line):
+    (tree / "sneaky.py").write_text(GOOD.rsplit("\n", 2)[0] + "\n" + line)
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert outcome.finding("sneaky.py").startswith("sneaky.py:5:9: WAL001 ")
+
+
+def test_string_that_looks_like_a_suppression_then_a_real_one(tree):
+    (tree / "both.py").write_text(GOOD.replace("DELETE')\n", "DELETE'); log('#noqa: WAL002')  # noqa: WAL001\n"))
+    outcome = _check(tree)
+    assert outcome.finding("both.py") == ""
+
+
+def test_suppression_in_a_file_with_cr_line_endings(tree):
+    (tree / "cr.py").write_bytes(GOOD.replace("DELETE')\n", "DELETE')  # noqa: WAL001\n").replace("\n", "\r").encode())
+    assert _check(tree).finding("cr.py") == ""
+
+
+def test_bare_walint_ignore_suppresses_every_code_on_its_line(tree):
+    (tree / "bare.py").write_text(GOOD.replace("DELETE')\n", "DELETE')  # walint: ignore\n"))
+    (tree / "ignored.py").write_text(GOOD.replace("DELETE')\n", "DELETE')  # walint: ignored\n"))
+    outcome = _check(tree)
+    assert outcome.finding("bare.py") == ""
+    assert outcome.finding("ignored.py").startswith("ignored.py:5:9: WAL001 ")  # not the same word
+
+
+def test_unused_bare_walint_ignore_is_reported_as_written(tree):
+    (tree / "stale.py").write_text("conn.execute('PRAGMA journal_mode=WAL')  # walint: ignore\n")
+    outcome = _check(tree, options=("--report-unused-noqa",))
+    assert outcome.finding("stale.py") == "stale.py:1:42: WAL100 Unused `walint: ignore`: no finding on this line"
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ('select = [""]', "select: unknown rule selector ''"),
+        ('select = [","]', "select: unknown rule selector ','"),
+        ('select = [" , "]', "select: unknown rule selector ' , '"),
+        ('ignore = [""]', "ignore: unknown rule selector ''"),
+        ("per-file-ignores = { 'x.py' = [''] }", "per-file-ignores.'x.py': unknown rule selector ''"),
+    ],
+)
+def test_empty_rule_selector_in_config_is_an_error(tree, setting, message):
+    """`select = [""]` once selected no rule at all: every check passed, silently."""
+    (tree / "pyproject.toml").write_text(f"[tool.walint]\n{setting}\n")
+    outcome = _invoke(tree, ["check", "--output-format", "concise", "."])
+    assert outcome.exit_code == 2
+    assert outcome.stderr == f"walint: error: {tree / 'pyproject.toml'}: [tool.walint] {message} (no rule code in it)\n"
+    assert outcome.stdout == ""
+
+
+@pytest.mark.parametrize("flag", ["--select", "--ignore", "--extend-select"])
+@pytest.mark.parametrize("value", ["", ",", " "])
+def test_empty_rule_selector_on_the_command_line_is_an_error(tree, flag, value):
+    outcome = _invoke(tree, ["check", "--isolated", flag, value, "."])
+    assert outcome.exit_code == 2
+    assert outcome.stderr == f"walint: error: {flag}: unknown rule selector {value!r} (no rule code in it)\n"

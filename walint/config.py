@@ -128,6 +128,11 @@ def parse_codes(values: Iterable[str], where: str) -> Codes:
     """Rule codes or prefixes (``WAL001``, ``WAL00``), each checked against the catalogue."""
     from walint.rules import ALL_RULES
 
+    values = tuple(values)
+    for value in values:
+        if not value.replace(",", "").strip():
+            # `select = [""]` or `--select ''` would otherwise select nothing, silently.
+            raise ConfigError(f"{where}: unknown rule selector {value!r} (no rule code in it)")
     codes = tuple(code.strip().upper() for value in values for code in value.split(",") if code.strip())
     for code in codes:
         if not any(rule.code.startswith(code) for rule in ALL_RULES):

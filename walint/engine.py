@@ -18,7 +18,7 @@ from walint.text import LINE_BREAK_RE
 from walint.rules import ALL_RULES, Report, Rule
 from walint.settings import Settings
 # suppressed_codes stays importable from here, where callers first found it.
-from walint.suppressions import is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
+from walint.suppressions import LineComments, is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
 from walint.summary import ModuleSummary
 
 # Defined with the rule catalogue, which the fast path reads without importing the rules.
@@ -227,6 +227,7 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
     assert isinstance(module, cst.Module)
     positions = positions_of(module)  # PositionProvider's answers, for the nodes asked about
     lines = LINE_BREAK_RE.split(module.code)
+    line_comments = LineComments(module.code)  # a `# noqa` inside a string is no comment
     findings: Dict[Tuple[str, int, int], Finding] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
     used: Dict[int, Set[str]] = {}
@@ -239,7 +240,7 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
         if code == UNUSED_SUPPRESSION:
             comments.append((start, end, line))
             continue
-        if is_suppressed(code, line):
+        if line_comments.suppresses(start.row, line, code):
             used.setdefault(start.row, set()).add(code)
             continue
         fix, no_fix_reason = _fix(module, report)
@@ -255,7 +256,7 @@ def _findings(path: str, module: "object", reports: Sequence[Tuple[str, Report]]
         )
         findings.setdefault((code, start.row, start.column), finding)
     for start, end, line in comments:
-        suppression = parse_suppression(line)
+        suppression = line_comments.suppression(start.row, line)
         # Only naming WAL100 itself silences it: a blanket comment cannot hide its own staleness.
         if suppression is None or UNUSED_SUPPRESSION in suppression.codes:
             continue

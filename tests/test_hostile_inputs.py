@@ -690,3 +690,50 @@ def test_empty_rule_selector_on_the_command_line_is_an_error(tree, flag, value):
     outcome = _invoke(tree, ["check", "--isolated", flag, value, "."])
     assert outcome.exit_code == 2
     assert outcome.stderr == f"walint: error: {flag}: unknown rule selector {value!r} (no rule code in it)\n"
+
+
+# ----- one display path, one file ----------------------------------------------------------
+
+
+@pytest.fixture
+def dotdot_through_a_symlink(tmp_path):
+    """``x.py`` and ``d/../x.py``: with ``d`` a symlink to ``elsewhere/sub`` they are two
+    files, ``x.py`` and ``elsewhere/x.py``, which normpath made one name."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    project.mkdir()
+    (project / "good.py").write_text(GOOD)
+    (project / "x.py").write_text(GOOD)
+    (elsewhere / "x.py").write_text(GOOD.replace("DELETE", "TRUNCATE"))
+    os.symlink(elsewhere / "sub", project / "d")
+    return project, elsewhere
+
+
+def test_two_files_never_share_a_display_path(dotdot_through_a_symlink):
+    project, _ = dotdot_through_a_symlink
+    dotdot = os.path.join("d", "..", "x.py")
+    outcome = _invoke(project, ["check", "--isolated", "--output-format", "concise", "x.py", dotdot, "good.py"])
+    assert outcome.exit_code == 1
+    lines = outcome.stdout.splitlines()
+    assert "x.py:5:9: WAL001 [*] Journal mode `DELETE` set in an `except` handler" in "\n".join(lines)
+    assert any(line.startswith(f"{dotdot}:5:9: WAL001 [*] Journal mode `TRUNCATE`") for line in lines), lines
+    # The code frame of each comes from its own file.
+    full = _invoke(project, ["check", "--isolated", "x.py", dotdot])
+    assert "5 |         conn.execute('PRAGMA journal_mode=TRUNCATE')" in full.stdout
+    assert "5 |         conn.execute('PRAGMA journal_mode=DELETE')" in full.stdout
+
+
+def test_both_files_sharing_a_name_once_are_fixed(dotdot_through_a_symlink):
+    project, elsewhere = dotdot_through_a_symlink
+    outcome = _invoke(project, ["fix", "--isolated", "x.py", os.path.join("d", "..", "x.py")])
+    assert outcome.exit_code == 0, outcome.stderr
+    for path in (project / "x.py", elsewhere / "x.py"):
+        assert "apply_wal_with_fallback(conn)" in path.read_text()
+
+
+def test_display_is_normalised_when_that_names_the_same_file(tree, monkeypatch):
+    (tree / "d").mkdir()
+    candidates = [c.display for c in walint.discovery.discover([str(tree / "d" / ".." / "good.py")])]
+    assert candidates == [str(tree / "good.py")]
+    monkeypatch.chdir(tree)
+    assert [c.display for c in walint.discovery.discover(["./d/../good.py"])] == ["good.py"]

@@ -248,6 +248,7 @@ def discover(
     """
     excluded = _exclusion(exclude)
     seen = set()
+    displays = set()
     out: List[Candidate] = []
     for given in paths:
         if not os.path.lexists(given):
@@ -263,8 +264,22 @@ def discover(
             if key in seen:
                 continue
             seen.add(key)
-            out.append(Candidate(Path(file), os.path.normpath(file), problem))
+            display = _display(file, key)
+            if display in displays:  # two files, one name: show the real path of the later
+                display = key
+            displays.add(display)
+            out.append(Candidate(Path(file), display, problem))
     return out
+
+
+def _display(file: str, real: str) -> str:
+    """The path to show for ``file``: normalised (``./a//b.py`` -> ``a/b.py``) when that
+    names the same file. ``d/../x.py`` is ``x.py`` only when ``d`` is a plain directory;
+    through a symlink it is another file, and keeps the path as given."""
+    normal = os.path.normpath(file)
+    if ".." not in file.replace(os.sep, "/").split("/"):
+        return normal
+    return normal if os.path.realpath(normal) == real else file
 
 
 def is_candidate(data: bytes, tokens: Sequence[bytes]) -> bool:

@@ -101,7 +101,8 @@ def apply_fixes(data: bytes, fixes: Sequence[Finding]) -> bytes:
 
 
 def _key(path: "os.PathLike[str] | str") -> str:
-    return os.path.normcase(os.path.abspath(os.fspath(path)))
+    # realpath, not abspath: "d/../x.py" with d a symlink is not "x.py".
+    return os.path.normcase(os.path.realpath(os.fspath(path)))
 
 
 class _Sources:

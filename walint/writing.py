@@ -34,7 +34,8 @@ def real_root(root: str) -> str:
     symlink named on the command line does not let writes escape to where it points."""
     if os.path.isdir(root):
         return os.path.realpath(root)
-    return os.path.realpath(os.path.dirname(os.path.abspath(root)))
+    # dirname before abspath: abspath("d/../x.py") drops "d/.." without resolving d.
+    return os.path.realpath(os.path.dirname(root) or os.curdir)
 
 
 def write_output(path: str, data: bytes) -> None:

@@ -737,3 +737,173 @@ def test_display_is_normalised_when_that_names_the_same_file(tree, monkeypatch):
     assert candidates == [str(tree / "good.py")]
     monkeypatch.chdir(tree)
     assert [c.display for c in walint.discovery.discover(["./d/../good.py"])] == ["good.py"]
+
+
+# ----- writes that lose nothing ------------------------------------------------------------
+
+import signal  # noqa: E402
+import time  # noqa: E402
+
+import walint.writing as writing  # noqa: E402
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+FIXED_MARK = "apply_wal_with_fallback(conn)"
+
+
+def _fix_file(path: Path) -> Outcome:
+    return _invoke(path.parent, ["fix", "--isolated", "--no-cache", path.name])
+
+
+def _temporaries(directory: Path):
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".walint-tmp"))
+
+
+def _during_the_write(monkeypatch, action) -> None:
+    """Run ``action`` once walint has compared the file and is writing its replacement
+    (the temporary file's fsync): the window a lost update used to slip through."""
+    real_fsync = os.fsync
+    done = []
+
+    def fsync(fd):
+        real_fsync(fd)
+        if not done:
+            done.append(True)
+            action()
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_an_edit_saved_while_walint_writes_is_not_overwritten(tree, monkeypatch):
+    store = tree / "good.py"
+    _during_the_write(monkeypatch, lambda: store.write_text(GOOD + "# saved by a person meanwhile\n"))
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert outcome.error("good.py") == "walint: error: good.py: changed on disk while walint was fixing it; not written"
+    assert store.read_text().endswith("# saved by a person meanwhile\n")
+    assert _temporaries(tree) == []
+
+
+def test_an_editor_saving_by_rename_while_walint_writes_is_not_overwritten(tree, monkeypatch):
+    store = tree / "good.py"
+
+    def editor_save():  # same bytes, new file: the path no longer names what walint read
+        (tree / "good.py~").write_text(GOOD)
+        os.replace(tree / "good.py~", store)
+
+    _during_the_write(monkeypatch, editor_save)
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert "changed on disk while walint was fixing it; not written" in outcome.error("good.py")
+    assert store.read_text() == GOOD
+
+
+def test_a_file_locked_by_another_walint_is_left_alone(tree):
+    fcntl = pytest.importorskip("fcntl")
+    store = tree / "good.py"
+    with open(store, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert outcome.error("good.py") == "walint: error: good.py: is being written by another walint process; not written"
+    assert store.read_text() == GOOD
+
+
+def test_a_hard_linked_file_is_refused_and_both_names_keep_their_content(tree):
+    store = tree / "good.py"
+    os.link(store, tree / "twin.txt")
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert outcome.error("good.py") == (
+        "walint: error: good.py: has 2 hard links, which replacing it would separate; "
+        "not written (fix it by hand, or break the links first)"
+    )
+    assert store.read_text() == GOOD and (tree / "twin.txt").read_text() == GOOD
+    assert os.stat(store).st_ino == os.stat(tree / "twin.txt").st_ino
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("number", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_during_the_write_removes_the_temporary_file(tree, monkeypatch, number):
+    store = tree / "good.py"
+    signum = getattr(signal, number, None)
+    if signum is None:
+        pytest.skip(f"no {number} here")
+    _during_the_write(monkeypatch, lambda: os.kill(os.getpid(), signum))
+    expected = KeyboardInterrupt if number == "SIGINT" else SystemExit
+    with pytest.raises(expected):
+        writing.replace_file(str(store), GOOD.encode(), b"x = 1\n")
+    assert _temporaries(tree) == []
+    assert store.read_text() == GOOD
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+
+
+def _leftover(directory: Path, name: str, age_seconds: float) -> Path:
+    path = directory / name
+    path.write_text("half a file\n")
+    then = time.time() - age_seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_the_next_fix_removes_temporary_files_a_killed_walint_left(tree):
+    hour = 3600
+    stale = _leftover(tree, ".good.py.k3j_9zq1.walint-tmp", hour)
+    young = _leftover(tree, ".good.py.a1b2c3d4.walint-tmp", 10)  # a write in progress, perhaps
+    others = [
+        _leftover(tree, ".good.py.a1b2c3d4.walint-tmp.bak", hour),  # not walint's name
+        _leftover(tree, ".good.py.toolong99.walint-tmp", hour),
+        _leftover(tree, ".other.py.a1b2c3d4.walint-tmp", hour),  # beside a file not written
+        _leftover(tree, "good.py.a1b2c3d4.walint-tmp", hour),
+    ]
+    os.symlink(stale.name, tree / ".good.py.zzzzzzzz.walint-tmp")  # a symlink is never removed
+    outcome = _fix_file(tree / "good.py")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert FIXED_MARK in (tree / "good.py").read_text()
+    assert not stale.exists()
+    assert young.exists() and all(path.exists() for path in others)
+    assert os.path.lexists(tree / ".good.py.zzzzzzzz.walint-tmp")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to give a file to a second user")
+def test_a_stale_temporary_file_of_another_user_is_left(tree):
+    other = _leftover(tree, ".good.py.a1b2c3d4.walint-tmp", 3600)
+    os.chown(other, 4242, 4242)
+    assert _fix_file(tree / "good.py").exit_code == 0
+    assert other.exists()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="only root can make a set-user-ID file of another user")
+def test_root_fixing_a_setuid_file_keeps_its_owner_and_mode(tree):
+    store = tree / "good.py"
+    os.chown(store, 4242, 4343)
+    store.chmod(0o4755)
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 0, outcome.stderr
+    status = os.stat(store)
+    assert FIXED_MARK in store.read_text()
+    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (4242, 4343, 0o4755)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to give the file to a second user")
+def test_a_group_member_cannot_take_a_file_from_its_owner(tree, monkeypatch):
+    """A group member may write a group-writable file but not chown the rewritten copy
+    back to its owner (the kernel refuses, as simulated here): the file is left alone
+    rather than silently becoming the fixer's."""
+    store = tree / "good.py"
+    os.chown(store, 4242, 4343)
+    store.chmod(0o664)
+
+    def chown(path, uid, gid, *args, **kwargs):
+        raise PermissionError(1, "Operation not permitted", path)
+
+    monkeypatch.setattr(os, "chown", chown)
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    error = outcome.error("good.py")
+    assert error.startswith(
+        "walint: error: good.py: is owned by 4242:4343 (user:group), which walint cannot give the "
+        f"rewritten file (it would belong to {os.geteuid()}:"
+    ) and error.endswith("); not written"), error
+    status = os.stat(store)
+    assert (status.st_uid, status.st_gid, store.read_text()) == (4242, 4343, GOOD)
+    assert _temporaries(tree) == []

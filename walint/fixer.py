@@ -8,9 +8,7 @@ leaves the given roots, and never over a file that changed on disk since it was 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -20,7 +18,7 @@ from walint.findings import Edit, Finding
 from walint.fixes import apply_edits, overlaps
 from walint.runner import RunResult, check_files, check_stdin, drop_per_file_ignores
 from walint.settings import Settings
-from walint.writing import inside, real_root, write_atomically
+from walint.writing import inside, real_root, replace_file
 
 if TYPE_CHECKING:
     from walint.cache import Cache
@@ -224,18 +222,5 @@ def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -
     real_roots = [real_root(root) for root in roots]
     if not inside(target, real_roots):
         return "is a symlink to a file outside the checked paths; not written"
-    try:
-        status = os.stat(target)
-        if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
-            return "is read-only; not written"
-        with open(target, "rb") as handle:
-            now = handle.read()
-    except OSError as error:
-        return f"cannot be read back before writing: {error.strerror or error}"
-    if hashlib.sha256(now).digest() != hashlib.sha256(before).digest():
-        return "changed on disk while walint was fixing it; not written"
-    try:
-        write_atomically(target, after, status)
-    except OSError as error:
-        return f"cannot be written: {error.strerror or error}; the file is unchanged"
-    return None
+    # Read back, compare, write, compare again and rename: see replace_file for what it refuses.
+    return replace_file(target, before, after)

@@ -18,7 +18,7 @@ import stat
 import tempfile
 import threading
 import time
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 
 class UnsafeWrite(Exception):
@@ -183,33 +183,52 @@ TEMPORARY_SUFFIX = ".walint-tmp"
 STALE_AFTER_SECONDS = 15 * 60
 
 
+_ANY_TEMPORARY_RE = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}" + re.escape(TEMPORARY_SUFFIX))
+# Directory -> {file name -> its stale temporaries}: each directory is listed once a run,
+# however many of its files are written.
+_stale: Dict[str, Dict[str, List[str]]] = {}
+
+
 def remove_stale_temporaries(path: str, now: Optional[float] = None) -> List[str]:
     """Remove the temporary files a killed walint left beside ``path`` and return their
     names: only regular files named exactly as walint names them for ``path``
     (``.NAME.xxxxxxxx.walint-tmp``), owned by this user and older than
     :data:`STALE_AFTER_SECONDS`. Anything else, and any error, is left alone."""
     directory = os.path.dirname(path) or "."
-    pattern = re.compile(re.escape(f".{os.path.basename(path)}.") + "[a-z0-9_]{8}" + re.escape(TEMPORARY_SUFFIX))
-    limit = (time.time() if now is None else now) - STALE_AFTER_SECONDS
+    by_name = _stale.get(directory)
+    if by_name is None:
+        by_name = _stale[directory] = _stale_temporaries(directory, now)
     removed = []
+    for name in by_name.pop(os.path.basename(path), []):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            continue
+        removed.append(name)
+    return removed
+
+
+def _stale_temporaries(directory: str, now: Optional[float]) -> Dict[str, List[str]]:
+    limit = (time.time() if now is None else now) - STALE_AFTER_SECONDS
+    found: Dict[str, List[str]] = {}
     try:
         entries = list(os.scandir(directory))
     except OSError:
-        return removed
+        return found
     for entry in entries:
-        if not pattern.fullmatch(entry.name):
+        match = _ANY_TEMPORARY_RE.fullmatch(entry.name)
+        if match is None:
             continue
         try:
             status = entry.stat(follow_symlinks=False)
-            if not stat.S_ISREG(status.st_mode) or status.st_mtime > limit:
-                continue
-            if hasattr(os, "geteuid") and status.st_uid != os.geteuid():
-                continue
-            os.unlink(entry.path)
         except OSError:
             continue
-        removed.append(entry.name)
-    return removed
+        if not stat.S_ISREG(status.st_mode) or status.st_mtime > limit:
+            continue
+        if hasattr(os, "geteuid") and status.st_uid != os.geteuid():
+            continue
+        found.setdefault(match.group("name"), []).append(entry.name)
+    return found
 
 
 CHANGED_ON_DISK = "changed on disk while walint was fixing it; not written"

@@ -70,7 +70,13 @@ def test_a_module_without_findings_is_byte_identical(module):
 @given(hypothesmith_programs())
 def test_fix_never_breaks_programs_from_the_grammar(program):
     source = program.encode()
-    if cst.parse_module(source).bytes != source:
+    try:
+        reproduced = cst.parse_module(source).bytes == source
+    except cst.ParserSyntaxError:
+        # hypothesmith writes some programs LibCST rejects ("\\\r\n" at the end): a
+        # WAL000, never rewritten.
+        reproduced = False
+    if not reproduced:
         # A layout LibCST cannot reproduce: fix must refuse the file, never rewrite it.
         fixed, run = fix_bytes("generated.py", source, SETTINGS, unsafe=True)
         assert fixed == source

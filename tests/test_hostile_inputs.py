@@ -9,6 +9,7 @@ is still reported.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -54,20 +55,25 @@ class Outcome:
         return lines[0] if lines else ""
 
 
-def _check(root: Path, *paths: str) -> Outcome:
-    """Run `walint check` in-process with concise output; the good file's finding must be there."""
+def _invoke(root: Path, args) -> Outcome:
+    """Run walint in-process in ``root``: no traceback, no internal error."""
     runner = CliRunner()
     previous = os.getcwd()
     os.chdir(root)
     try:
-        result = runner.invoke(main, ["check", "--isolated", "--output-format", "concise", *(paths or ["."])])
+        result = runner.invoke(main, list(args))
     finally:
         os.chdir(previous)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-    outcome = Outcome(result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.output
     assert "internal error" not in result.output
-    assert GOOD_FINDING in outcome.finding("good.py"), result.output
+    return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+def _check(root: Path, *paths: str, options=()) -> Outcome:
+    """Run `walint check` in-process with concise output; the good file's finding must be there."""
+    outcome = _invoke(root, ["check", "--isolated", "--output-format", "concise", *options, *(paths or ["."])])
+    assert GOOD_FINDING in outcome.finding("good.py"), outcome.stdout + outcome.stderr
     return outcome
 
 
@@ -115,6 +121,63 @@ def test_unknown_coding_cookie(tree):
     outcome = _check(tree)
     assert outcome.exit_code == 1
     assert outcome.finding("klingon.py") == "klingon.py:1:1: WAL000 Cannot parse: unknown encoding: klingon"
+
+
+@pytest.mark.parametrize("codec", ["hex", "rot13", "uu_codec"])
+def test_coding_cookie_naming_a_bytes_to_bytes_codec(tree, codec):
+    """Python knows these codecs but refuses them as a source encoding; LibCST raised
+    LookupError, which stopped the run with a traceback."""
+    (tree / "codec.py").write_bytes(f"# coding: {codec}\n".encode() + GOOD.encode())
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert outcome.finding("codec.py") == (
+        f"codec.py:1:1: WAL000 Cannot parse: '{codec}' is not a text encoding; use codecs.decode() to handle arbitrary codecs"
+    )
+    # The code frame of the full report decodes the file too.
+    full = _invoke(tree, ["check", "--isolated", "codec.py", "good.py"])
+    assert full.exit_code == 1 and f"# coding: {codec}" in full.stdout
+    fixed = _invoke(tree, ["fix", "--isolated", "--diff", "codec.py", "good.py"])
+    assert fixed.exit_code == 1 and "codec.py" not in fixed.stdout and "+++ good.py" in fixed.stdout
+
+
+def test_source_encoding_never_names_a_codec_that_cannot_decode():
+    from walint.text import source_encoding
+
+    assert source_encoding(b"# coding: rot13\n") == "utf-8"
+    assert source_encoding(b"# coding: latin-1\n") == "iso-8859-1"
+    assert source_encoding(b"# coding: klingon\n") == "utf-8"
+
+
+@pytest.fixture
+def undecodable_name(tree):
+    """A file whose name is not UTF-8 (b"\\xff.py"), as POSIX allows."""
+    name = os.fsdecode(b"\xff.py")
+    try:
+        (tree / name).write_text(GOOD)
+    except (OSError, UnicodeError) as error:
+        pytest.skip(f"this file system refuses a name that is not UTF-8: {error}")
+    return name
+
+
+@pytest.mark.parametrize("output_format", ["full", "concise", "json", "json-lines", "sarif", "gitlab", "github"])
+def test_file_name_that_is_not_utf8_in_every_format(tree, undecodable_name, output_format):
+    """The project pass (module names as bytes), the SARIF URI and the GitLab/SARIF
+    fingerprints once raised UnicodeEncodeError on such a name."""
+    outcome = _invoke(tree, ["check", "--isolated", "--output-format", output_format, "."])
+    assert outcome.exit_code == 1
+    assert outcome.stdout.count("WAL001") >= 2, outcome.stdout
+    if output_format == "sarif":
+        assert '"uri": "%FF.py"' in outcome.stdout
+    if output_format in ("full", "concise", "github"):
+        assert "\\udcff.py" in outcome.stdout  # shown escaped, never as a raw surrogate
+
+
+def test_file_name_that_is_not_utf8_is_fixed_and_baselined(tree, undecodable_name):
+    assert _invoke(tree, ["check", "--isolated", "--write-baseline", "baseline.json", "."]).exit_code == 0
+    assert _invoke(tree, ["check", "--isolated", "--baseline", "baseline.json", "."]).exit_code == 0
+    outcome = _invoke(tree, ["fix", "--isolated", "."])
+    assert outcome.exit_code == 0, outcome.stderr
+    assert (tree / undecodable_name).read_text().startswith("from walint.runtime import apply_wal_with_fallback")
 
 
 def test_coding_cookie_that_does_not_match_the_bytes(tree):
@@ -232,20 +295,20 @@ def test_unreadable_file_and_directory_simulated(tree, monkeypatch):
     (tree / "secret.py").write_text(GOOD)
     (tree / "locked").mkdir()
     (tree / "locked" / "inner.py").write_text(GOOD)
-    real_scandir, real_read_bytes = os.scandir, Path.read_bytes
+    real_scandir, real_open = os.scandir, os.open
 
     def scandir(path="."):
         if os.path.basename(os.fspath(path)) == "locked":
             raise PermissionError(13, "Permission denied", os.fspath(path))
         return real_scandir(path)
 
-    def read_bytes(self):
-        if self.name == "secret.py":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+    def open_(path, *args, **kwargs):
+        if os.path.basename(os.fspath(path)) == "secret.py":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_)
     _assert_unreadable_reported(_check(tree))
 
 
@@ -431,3 +494,416 @@ def test_line_holding_only_a_backslash_continuation(tree):
     (tree / "continued.py").write_text("\\\n" + GOOD)
     outcome = _check(tree)
     assert outcome.finding("continued.py").startswith("continued.py:6:9: WAL001 ")
+
+
+# ----- only regular files, and never more than a bounded read -----------------------------
+
+
+def _fifo(path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    os.mkfifo(path)
+
+
+def test_fifo_named_like_a_python_file(tree):
+    """Opening a FIFO for reading blocks until someone writes: the run hung forever."""
+    _fifo(tree / "x.py")
+    walked = _check(tree)
+    assert walked.exit_code == 1  # in a walk it is not a file: skipped
+    assert walked.error("x.py") == ""
+    named = _check(tree, "x.py", "good.py")
+    assert named.exit_code == 2
+    assert named.error("x.py") == "walint: error: x.py: is a FIFO, not a regular file; not read"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_symlink_to_dev_zero_named_on_the_command_line(tree):
+    """It never ends: reading it whole ate all the memory there was."""
+    os.symlink("/dev/zero", tree / "zero.py")
+    assert _check(tree).error("zero.py") == ""
+    named = _check(tree, "zero.py", "good.py")
+    assert named.exit_code == 2
+    assert named.error("zero.py") == "walint: error: zero.py: is a character device, not a regular file; not read"
+
+
+def test_file_over_the_read_limit_is_reported_not_read(tree, monkeypatch):
+    monkeypatch.setattr(walint.discovery, "MAX_READ_BYTES", 2**20)
+    (tree / "huge.py").write_bytes(b"x = 1\n" * (2**20 // 3))
+    outcome = _check(tree)
+    assert outcome.exit_code == 2
+    assert outcome.error("huge.py") == (
+        "walint: error: huge.py: too large to read: 2.0 MB, over the 1 MB limit (exclude it to skip it)"
+    )
+
+
+def test_reader_stops_at_its_limit_when_the_file_grows_while_read(tmp_path, monkeypatch):
+    path = tmp_path / "growing.py"
+    path.write_bytes(b"x = 1\n")
+    real_fstat = os.fstat
+
+    def fstat(fd):  # the size it had when stat'ed; it is larger by the time it is read
+        status = real_fstat(fd)
+        if stat.S_ISREG(status.st_mode):
+            path.write_bytes(b"x" * 5000)
+        return status
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    with pytest.raises(walint.discovery.Unreadable, match="too large to read"):
+        walint.discovery.read_regular(path, limit=1000)
+
+
+def test_fifo_named_gitignore_does_not_hang_the_walk(tree):
+    _fifo(tree / ".gitignore")
+    assert _check(tree).exit_code == 1
+
+
+def _config_error(tree: Path, *args: str) -> Outcome:
+    outcome = _invoke(tree, ["check", "--output-format", "concise", *args, "."])
+    assert outcome.exit_code == 2, outcome.stdout + outcome.stderr
+    return outcome
+
+
+def test_pyproject_that_is_not_utf8_is_a_configuration_error(tree):
+    (tree / "pyproject.toml").write_bytes(b'[tool.walint]\nselect = ["WAL001"]\n# caf\xe9\n')
+    for args in ((), ("--config", "pyproject.toml")):
+        outcome = _config_error(tree, *args)
+        assert outcome.stderr.startswith("walint: error: "), outcome.stderr
+        assert "pyproject.toml: invalid TOML: not UTF-8 (" in outcome.stderr
+        assert "Traceback" not in outcome.stderr
+
+
+def test_pyproject_nested_too_deeply_is_a_configuration_error(tree):
+    (tree / "pyproject.toml").write_text("[tool.walint]\nselect = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    outcome = _config_error(tree, "--config", "pyproject.toml")
+    assert outcome.stderr == "walint: error: pyproject.toml: invalid TOML: nested too deeply\n"
+
+
+@pytest.mark.parametrize("option", ["--config", "--baseline"])
+def test_config_or_baseline_that_is_a_fifo(tree, option):
+    _fifo(tree / "named-pipe")
+    extra = ("--isolated",) if option == "--baseline" else ()
+    outcome = _config_error(tree, *extra, option, "named-pipe")
+    assert outcome.stderr.startswith("walint: error: named-pipe: ")
+    assert "is a FIFO, not a regular file; not read" in outcome.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_baseline_dev_zero(tree):
+    outcome = _config_error(tree, "--isolated", "--baseline", "/dev/zero")
+    assert outcome.stderr == (
+        "walint: error: /dev/zero: cannot read the baseline: is a character device, not a regular file; not read\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "document, reason",
+    [
+        ('{"version": 1, "findings": [{"path": "good.py", "code": "WAL001", "fingerprint": "x", "count": 1e309}]}',
+         "bad entry: count inf is not a positive whole number"),
+        ('{"version": 1, "findings": [{"path": "good.py", "code": "WAL001", "fingerprint": "x", "count": true}]}',
+         "bad entry: count True is not a positive whole number"),
+        ('{"version": 1, "findings": [{"path": ["a"], "code": "WAL001", "fingerprint": "x", "count": 1}]}',
+         "bad entry: path, code and fingerprint must be strings"),
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+        ("[]", "bad entry: list indices must be integers or slices, not str"),
+    ],
+    ids=["count-1e309", "count-true", "path-list", "nested-100k", "list"],
+)
+def test_baseline_that_walint_did_not_write(tree, document, reason):
+    (tree / "baseline.json").write_text(document)
+    outcome = _config_error(tree, "--isolated", "--baseline", "baseline.json")
+    assert outcome.stderr == f"walint: error: baseline.json: not a walint baseline ({reason})\n"
+
+
+def test_baseline_that_is_not_utf8(tree):
+    (tree / "baseline.json").write_bytes(b'{"version": 1, "findings": [], "x": "\xff"}')
+    outcome = _config_error(tree, "--isolated", "--baseline", "baseline.json")
+    assert outcome.stderr.startswith("walint: error: baseline.json: not a walint baseline (not UTF-8: ")
+
+
+# ----- suppressions are comments, read from tokens ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "        conn.execute('PRAGMA journal_mode=DELETE'); log('  # noqa')\n",
+        "        conn.execute('PRAGMA journal_mode=DELETE', ('#noqa: WAL001',))\n",
+        "        conn.execute('PRAGMA journal_mode=DELETE'); log(\"\"\"# walint: ignore[WAL001]\"\"\")\n",
+    ],
+    ids=["noqa-in-string", "noqa-code-in-string", "walint-ignore-in-string"],
+)
+def test_suppression_text_inside_a_string_literal_does_not_suppress(tree, line):
+    (tree / "sneaky.py").write_text(GOOD.rsplit("\n", 2)[0] + "\n" + line)
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert outcome.finding("sneaky.py").startswith("sneaky.py:5:9: WAL001 ")
+
+
+def test_string_that_looks_like_a_suppression_then_a_real_one(tree):
+    (tree / "both.py").write_text(GOOD.replace("DELETE')\n", "DELETE'); log('#noqa: WAL002')  # noqa: WAL001\n"))
+    outcome = _check(tree)
+    assert outcome.finding("both.py") == ""
+
+
+def test_suppression_in_a_file_with_cr_line_endings(tree):
+    (tree / "cr.py").write_bytes(GOOD.replace("DELETE')\n", "DELETE')  # noqa: WAL001\n").replace("\n", "\r").encode())
+    assert _check(tree).finding("cr.py") == ""
+
+
+def test_bare_walint_ignore_suppresses_every_code_on_its_line(tree):
+    (tree / "bare.py").write_text(GOOD.replace("DELETE')\n", "DELETE')  # walint: ignore\n"))
+    (tree / "ignored.py").write_text(GOOD.replace("DELETE')\n", "DELETE')  # walint: ignored\n"))
+    outcome = _check(tree)
+    assert outcome.finding("bare.py") == ""
+    assert outcome.finding("ignored.py").startswith("ignored.py:5:9: WAL001 ")  # not the same word
+
+
+def test_unused_bare_walint_ignore_is_reported_as_written(tree):
+    (tree / "stale.py").write_text("conn.execute('PRAGMA journal_mode=WAL')  # walint: ignore\n")
+    outcome = _check(tree, options=("--report-unused-noqa",))
+    assert outcome.finding("stale.py") == "stale.py:1:42: WAL100 Unused `walint: ignore`: no finding on this line"
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ('select = [""]', "select: unknown rule selector ''"),
+        ('select = [","]', "select: unknown rule selector ','"),
+        ('select = [" , "]', "select: unknown rule selector ' , '"),
+        ('ignore = [""]', "ignore: unknown rule selector ''"),
+        ("per-file-ignores = { 'x.py' = [''] }", "per-file-ignores.'x.py': unknown rule selector ''"),
+    ],
+)
+def test_empty_rule_selector_in_config_is_an_error(tree, setting, message):
+    """`select = [""]` once selected no rule at all: every check passed, silently."""
+    (tree / "pyproject.toml").write_text(f"[tool.walint]\n{setting}\n")
+    outcome = _invoke(tree, ["check", "--output-format", "concise", "."])
+    assert outcome.exit_code == 2
+    assert outcome.stderr == f"walint: error: {tree / 'pyproject.toml'}: [tool.walint] {message} (no rule code in it)\n"
+    assert outcome.stdout == ""
+
+
+@pytest.mark.parametrize("flag", ["--select", "--ignore", "--extend-select"])
+@pytest.mark.parametrize("value", ["", ",", " "])
+def test_empty_rule_selector_on_the_command_line_is_an_error(tree, flag, value):
+    outcome = _invoke(tree, ["check", "--isolated", flag, value, "."])
+    assert outcome.exit_code == 2
+    assert outcome.stderr == f"walint: error: {flag}: unknown rule selector {value!r} (no rule code in it)\n"
+
+
+# ----- one display path, one file ----------------------------------------------------------
+
+
+@pytest.fixture
+def dotdot_through_a_symlink(tmp_path):
+    """``x.py`` and ``d/../x.py``: with ``d`` a symlink to ``elsewhere/sub`` they are two
+    files, ``x.py`` and ``elsewhere/x.py``, which normpath made one name."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    project.mkdir()
+    (project / "good.py").write_text(GOOD)
+    (project / "x.py").write_text(GOOD)
+    (elsewhere / "x.py").write_text(GOOD.replace("DELETE", "TRUNCATE"))
+    os.symlink(elsewhere / "sub", project / "d")
+    return project, elsewhere
+
+
+def test_two_files_never_share_a_display_path(dotdot_through_a_symlink):
+    project, _ = dotdot_through_a_symlink
+    dotdot = os.path.join("d", "..", "x.py")
+    outcome = _invoke(project, ["check", "--isolated", "--output-format", "concise", "x.py", dotdot, "good.py"])
+    assert outcome.exit_code == 1
+    lines = outcome.stdout.splitlines()
+    assert "x.py:5:9: WAL001 [*] Journal mode `DELETE` set in an `except` handler" in "\n".join(lines)
+    assert any(line.startswith(f"{dotdot}:5:9: WAL001 [*] Journal mode `TRUNCATE`") for line in lines), lines
+    # The code frame of each comes from its own file.
+    full = _invoke(project, ["check", "--isolated", "x.py", dotdot])
+    assert "5 |         conn.execute('PRAGMA journal_mode=TRUNCATE')" in full.stdout
+    assert "5 |         conn.execute('PRAGMA journal_mode=DELETE')" in full.stdout
+
+
+def test_both_files_sharing_a_name_once_are_fixed(dotdot_through_a_symlink):
+    project, elsewhere = dotdot_through_a_symlink
+    outcome = _invoke(project, ["fix", "--isolated", "x.py", os.path.join("d", "..", "x.py")])
+    assert outcome.exit_code == 0, outcome.stderr
+    for path in (project / "x.py", elsewhere / "x.py"):
+        assert "apply_wal_with_fallback(conn)" in path.read_text()
+
+
+def test_display_is_normalised_when_that_names_the_same_file(tree, monkeypatch):
+    (tree / "d").mkdir()
+    candidates = [c.display for c in walint.discovery.discover([str(tree / "d" / ".." / "good.py")])]
+    assert candidates == [str(tree / "good.py")]
+    monkeypatch.chdir(tree)
+    assert [c.display for c in walint.discovery.discover(["./d/../good.py"])] == ["good.py"]
+
+
+# ----- writes that lose nothing ------------------------------------------------------------
+
+import signal  # noqa: E402
+import time  # noqa: E402
+
+import walint.writing as writing  # noqa: E402
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+FIXED_MARK = "apply_wal_with_fallback(conn)"
+
+
+def _fix_file(path: Path) -> Outcome:
+    return _invoke(path.parent, ["fix", "--isolated", "--no-cache", path.name])
+
+
+def _temporaries(directory: Path):
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".walint-tmp"))
+
+
+def _during_the_write(monkeypatch, action) -> None:
+    """Run ``action`` once walint has compared the file and is writing its replacement
+    (the temporary file's fsync): the window a lost update used to slip through."""
+    real_fsync = os.fsync
+    done = []
+
+    def fsync(fd):
+        real_fsync(fd)
+        if not done:
+            done.append(True)
+            action()
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_an_edit_saved_while_walint_writes_is_not_overwritten(tree, monkeypatch):
+    store = tree / "good.py"
+    _during_the_write(monkeypatch, lambda: store.write_text(GOOD + "# saved by a person meanwhile\n"))
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert outcome.error("good.py") == "walint: error: good.py: changed on disk while walint was fixing it; not written"
+    assert store.read_text().endswith("# saved by a person meanwhile\n")
+    assert _temporaries(tree) == []
+
+
+def test_an_editor_saving_by_rename_while_walint_writes_is_not_overwritten(tree, monkeypatch):
+    store = tree / "good.py"
+
+    def editor_save():  # same bytes, new file: the path no longer names what walint read
+        (tree / "good.py~").write_text(GOOD)
+        os.replace(tree / "good.py~", store)
+
+    _during_the_write(monkeypatch, editor_save)
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert "changed on disk while walint was fixing it; not written" in outcome.error("good.py")
+    assert store.read_text() == GOOD
+
+
+def test_a_file_locked_by_another_walint_is_left_alone(tree):
+    fcntl = pytest.importorskip("fcntl")
+    store = tree / "good.py"
+    with open(store, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert outcome.error("good.py") == "walint: error: good.py: is being written by another walint process; not written"
+    assert store.read_text() == GOOD
+
+
+def test_a_hard_linked_file_is_refused_and_both_names_keep_their_content(tree):
+    store = tree / "good.py"
+    os.link(store, tree / "twin.txt")
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    assert outcome.error("good.py") == (
+        "walint: error: good.py: has 2 hard links, which replacing it would separate; "
+        "not written (fix it by hand, or break the links first)"
+    )
+    assert store.read_text() == GOOD and (tree / "twin.txt").read_text() == GOOD
+    assert os.stat(store).st_ino == os.stat(tree / "twin.txt").st_ino
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("number", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_during_the_write_removes_the_temporary_file(tree, monkeypatch, number):
+    store = tree / "good.py"
+    signum = getattr(signal, number, None)
+    if signum is None:
+        pytest.skip(f"no {number} here")
+    _during_the_write(monkeypatch, lambda: os.kill(os.getpid(), signum))
+    expected = KeyboardInterrupt if number == "SIGINT" else SystemExit
+    with pytest.raises(expected):
+        writing.replace_file(str(store), GOOD.encode(), b"x = 1\n")
+    assert _temporaries(tree) == []
+    assert store.read_text() == GOOD
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+
+
+def _leftover(directory: Path, name: str, age_seconds: float) -> Path:
+    path = directory / name
+    path.write_text("half a file\n")
+    then = time.time() - age_seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_the_next_fix_removes_temporary_files_a_killed_walint_left(tree):
+    hour = 3600
+    stale = _leftover(tree, ".good.py.k3j_9zq1.walint-tmp", hour)
+    young = _leftover(tree, ".good.py.a1b2c3d4.walint-tmp", 10)  # a write in progress, perhaps
+    others = [
+        _leftover(tree, ".good.py.a1b2c3d4.walint-tmp.bak", hour),  # not walint's name
+        _leftover(tree, ".good.py.toolong99.walint-tmp", hour),
+        _leftover(tree, ".other.py.a1b2c3d4.walint-tmp", hour),  # beside a file not written
+        _leftover(tree, "good.py.a1b2c3d4.walint-tmp", hour),
+    ]
+    os.symlink(stale.name, tree / ".good.py.zzzzzzzz.walint-tmp")  # a symlink is never removed
+    outcome = _fix_file(tree / "good.py")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert FIXED_MARK in (tree / "good.py").read_text()
+    assert not stale.exists()
+    assert young.exists() and all(path.exists() for path in others)
+    assert os.path.lexists(tree / ".good.py.zzzzzzzz.walint-tmp")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to give a file to a second user")
+def test_a_stale_temporary_file_of_another_user_is_left(tree):
+    other = _leftover(tree, ".good.py.a1b2c3d4.walint-tmp", 3600)
+    os.chown(other, 4242, 4242)
+    assert _fix_file(tree / "good.py").exit_code == 0
+    assert other.exists()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="only root can make a set-user-ID file of another user")
+def test_root_fixing_a_setuid_file_keeps_its_owner_and_mode(tree):
+    store = tree / "good.py"
+    os.chown(store, 4242, 4343)
+    store.chmod(0o4755)
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 0, outcome.stderr
+    status = os.stat(store)
+    assert FIXED_MARK in store.read_text()
+    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (4242, 4343, 0o4755)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to give the file to a second user")
+def test_a_group_member_cannot_take_a_file_from_its_owner(tree, monkeypatch):
+    """A group member may write a group-writable file but not chown the rewritten copy
+    back to its owner (the kernel refuses, as simulated here): the file is left alone
+    rather than silently becoming the fixer's."""
+    store = tree / "good.py"
+    os.chown(store, 4242, 4343)
+    store.chmod(0o664)
+
+    def chown(path, uid, gid, *args, **kwargs):
+        raise PermissionError(1, "Operation not permitted", path)
+
+    monkeypatch.setattr(os, "chown", chown)
+    outcome = _fix_file(store)
+    assert outcome.exit_code == 2
+    error = outcome.error("good.py")
+    assert error.startswith(
+        "walint: error: good.py: is owned by 4242:4343 (user:group), which walint cannot give the "
+        f"rewritten file (it would belong to {os.geteuid()}:"
+    ) and error.endswith("); not written"), error
+    status = os.stat(store)
+    assert (status.st_uid, status.st_gid, store.read_text()) == (4242, 4343, GOOD)
+    assert _temporaries(tree) == []

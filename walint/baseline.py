@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
+from walint.discovery import Unreadable, read_regular
 from walint.findings import Finding
 from walint.writing import UnsafeWrite, write_output
 
@@ -43,18 +44,34 @@ class Baseline:
 
     @classmethod
     def load(cls, file: Path) -> "Baseline":
+        """The baseline in ``file``; :class:`BaselineError` for anything walint did not write."""
         try:
-            document = json.loads(file.read_text(encoding="utf-8"))
+            data = read_regular(file)
+        except Unreadable as error:
+            raise BaselineError(f"{file}: cannot read the baseline: {error}") from None
         except OSError as error:
             raise BaselineError(f"{file}: cannot read the baseline: {error.strerror or error}") from None
+        try:
+            document = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise BaselineError(f"{file}: not a walint baseline (not UTF-8: {error})") from None
         except ValueError as error:
             raise BaselineError(f"{file}: not a walint baseline (invalid JSON: {error})") from None
+        except RecursionError:
+            raise BaselineError(f"{file}: not a walint baseline (JSON nested too deeply)") from None
         try:
             if document["version"] != FORMAT_VERSION:
                 raise BaselineError(f"{file}: baseline version {document['version']!r} is not {FORMAT_VERSION}")
             known: Counter[Key] = Counter()
             for entry in document["findings"]:
-                known[(entry["path"], entry["code"], entry["fingerprint"])] += int(entry["count"])
+                key = (entry["path"], entry["code"], entry["fingerprint"])
+                count = entry["count"]
+                if not all(isinstance(part, str) for part in key):
+                    raise TypeError("path, code and fingerprint must be strings")
+                # bool is an int; 1e309 is a float (infinity) that int() cannot take.
+                if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                    raise ValueError(f"count {count!r} is not a positive whole number")
+                known[key] += count
         except (KeyError, TypeError, ValueError) as error:
             raise BaselineError(f"{file}: not a walint baseline (bad entry: {error})") from None
         return cls(_root(file), known)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from walint.console import warn
-from walint.discovery import nearest_folder, trusted_ancestors, untrusted_reason
+from walint.discovery import Unreadable, nearest_folder, read_regular, trusted_ancestors, untrusted_reason
 from walint.settings import Settings
 
 if sys.version_info >= (3, 11):
@@ -128,6 +128,11 @@ def parse_codes(values: Iterable[str], where: str) -> Codes:
     """Rule codes or prefixes (``WAL001``, ``WAL00``), each checked against the catalogue."""
     from walint.rules import ALL_RULES
 
+    values = tuple(values)
+    for value in values:
+        if not value.replace(",", "").strip():
+            # `select = [""]` or `--select ''` would otherwise select nothing, silently.
+            raise ConfigError(f"{where}: unknown rule selector {value!r} (no rule code in it)")
     codes = tuple(code.strip().upper() for value in values for code in value.split(",") if code.strip())
     for code in codes:
         if not any(rule.code.startswith(code) for rule in ALL_RULES):
@@ -155,13 +160,23 @@ class _Where:
 
 
 def _read_toml(path: Path) -> Dict[str, Any]:
+    """The parsed file; any way it cannot be read or is not TOML is a :class:`ConfigError`."""
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        data = read_regular(path)
+    except Unreadable as error:
+        raise ConfigError(f"{path}: {error}") from None
     except OSError as error:
         raise ConfigError(f"{path}: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({error})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 def _walint_table(path: Path, document: Dict[str, Any]) -> Optional[Dict[str, Any]]:

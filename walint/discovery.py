@@ -68,9 +68,8 @@ class _GitIgnore:
     def enter(self, directory: str) -> None:
         path = os.path.join(directory, ".gitignore")
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                lines = handle.read().splitlines()
-        except OSError:
+            lines = read_regular(path).decode("utf-8", errors="replace").splitlines()
+        except (OSError, Unreadable):
             return
         import pathspec
 
@@ -249,6 +248,7 @@ def discover(
     """
     excluded = _exclusion(exclude)
     seen = set()
+    displays = set()
     out: List[Candidate] = []
     for given in paths:
         if not os.path.lexists(given):
@@ -264,8 +264,22 @@ def discover(
             if key in seen:
                 continue
             seen.add(key)
-            out.append(Candidate(Path(file), os.path.normpath(file), problem))
+            display = _display(file, key)
+            if display in displays:  # two files, one name: show the real path of the later
+                display = key
+            displays.add(display)
+            out.append(Candidate(Path(file), display, problem))
     return out
+
+
+def _display(file: str, real: str) -> str:
+    """The path to show for ``file``: normalised (``./a//b.py`` -> ``a/b.py``) when that
+    names the same file. ``d/../x.py`` is ``x.py`` only when ``d`` is a plain directory;
+    through a symlink it is another file, and keeps the path as given."""
+    normal = os.path.normpath(file)
+    if ".." not in file.replace(os.sep, "/").split("/"):
+        return normal
+    return normal if os.path.realpath(normal) == real else file
 
 
 def is_candidate(data: bytes, tokens: Sequence[bytes]) -> bool:
@@ -276,10 +290,96 @@ def is_candidate(data: bytes, tokens: Sequence[bytes]) -> bool:
     return any(token in lowered for token in tokens)
 
 
-def read_bytes(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
-    """The file's bytes, or a message saying why it could not be read."""
+# The most walint reads of any one file it is given (a source, a configuration, a
+# baseline). Sources over walint.engine.MAX_SOURCE_BYTES are reported rather than parsed,
+# but a larger file may still be skipped by the prefilter, so the reader allows more; a
+# file beyond this is reported, never read whole (a 10 GB file named *.py, or one that
+# grows as it is read).
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+
+class Unreadable(Exception):
+    """A file walint will not read; the message says why (a FIFO, a device, too large)."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _refuse_irregular(status: os.stat_result) -> None:
+    if stat.S_ISDIR(status.st_mode):
+        raise IsADirectoryError(21, "Is a directory")
+    if not stat.S_ISREG(status.st_mode):
+        kind = _kind(status.st_mode)
+        raise Unreadable(f"is {kind}, not a regular file; not read" if kind.startswith("a ") else f"is {kind}; not read")
+
+
+def _too_large(size: int, limit: int) -> Unreadable:
+    return Unreadable(
+        f"too large to read: {size / 2**20:.1f} MB, over the {limit // 2**20} MB limit (exclude it to skip it)"
+    )
+
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after the stat opens without a writer
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def read_regular(path: "os.PathLike[str] | str", limit: Optional[int] = None) -> bytes:
+    """The bytes of the regular file at ``path`` (symlinks followed), at most ``limit``.
+
+    The one reader of user data: sources, configuration and baselines. Anything but a
+    regular file (a FIFO, which would block the run forever; ``/dev/zero``, which never
+    ends; a socket) is refused before it is opened and again after (``fstat`` on what
+    was opened, without blocking), and a file larger than ``limit`` (default
+    :data:`MAX_READ_BYTES`) raises
+    :class:`Unreadable` instead of being read. Raises OSError as ``open`` would
+    (IsADirectoryError for a directory).
+    """
+    if limit is None:
+        limit = MAX_READ_BYTES
+    _refuse_irregular(os.stat(path))
+    fd = os.open(path, _OPEN_FLAGS)
     try:
-        return path.read_bytes(), None
+        status = os.fstat(fd)
+        _refuse_irregular(status)
+        if status.st_size > limit:
+            raise _too_large(status.st_size, limit)
+        chunks = []
+        total = 0
+        while True:
+            # The size first, then until end of file: it may have grown since the fstat.
+            want = max(status.st_size - total, 0) + 1 if not chunks else 1024 * 1024
+            chunk = os.read(fd, min(want, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(total, limit)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_bytes(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
+    """The file's bytes, or a message saying why it could not be read (see :func:`read_regular`)."""
+    try:
+        return read_regular(path), None
+    except Unreadable as error:
+        return None, str(error)
     except IsADirectoryError:
         return None, "is a directory"
     except FileNotFoundError:

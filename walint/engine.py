@@ -18,7 +18,7 @@ from walint.text import LINE_BREAK_RE
 from walint.rules import ALL_RULES, Report, Rule
 from walint.settings import RENDER_ALL, RENDER_NONE, Settings
 # suppressed_codes stays importable from here, where callers first found it.
-from walint.suppressions import is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
+from walint.suppressions import LineComments, is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
 from walint.summary import ModuleSummary
 
 # Defined with the rule catalogue, which the fast path reads without importing the rules.
@@ -177,7 +177,8 @@ def _check_source(
     rules = active_rules(settings)
     try:
         module = cst.parse_module(data)
-    except (cst.ParserSyntaxError, UnicodeError, SyntaxError) as error:
+    except (cst.ParserSyntaxError, UnicodeError, SyntaxError, LookupError) as error:
+        # LookupError: a coding cookie naming a bytes-to-bytes codec (hex, rot13).
         if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
         finding = _parse_error(path, data, error)
@@ -234,6 +235,7 @@ def _findings(
     assert isinstance(module, cst.Module)
     positions = positions_of(module)  # PositionProvider's answers, for the nodes asked about
     lines = LINE_BREAK_RE.split(module.code)
+    line_comments = LineComments(module.code)  # a `# noqa` inside a string is no comment
     findings: Dict[Tuple[str, int, int], Finding] = {}
     plans: Dict[Tuple[str, int, int], object] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
@@ -247,7 +249,7 @@ def _findings(
         if code == UNUSED_SUPPRESSION:
             comments.append((start, end, line))
             continue
-        if is_suppressed(code, line):
+        if line_comments.suppresses(start.row, line, code):
             used.setdefault(start.row, set()).add(code)
             continue
         # per-file-ignores, here with the comments: an ignored finding is never rendered
@@ -270,7 +272,7 @@ def _findings(
             if report.fix is not None:
                 plans[key] = report.fix
     for start, end, line in comments:
-        suppression = parse_suppression(line)
+        suppression = line_comments.suppression(start.row, line)
         # Only naming WAL100 itself silences it: a blanket comment cannot hide its own staleness.
         if suppression is None or UNUSED_SUPPRESSION in suppression.codes:
             continue

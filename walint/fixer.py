@@ -10,9 +10,7 @@ given roots, and never over a file that changed on disk since it was read.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -22,7 +20,7 @@ from walint.findings import Edit, Finding
 from walint.render import apply_edits, overlaps
 from walint.runner import Reader, RunResult, check_files
 from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
-from walint.writing import inside, real_root, write_atomically
+from walint.writing import inside, real_root, replace_file
 
 if TYPE_CHECKING:
     from walint.cache import Cache
@@ -108,7 +106,8 @@ def apply_fixes(data: bytes, fixes: Sequence[Finding]) -> bytes:
 
 
 def _key(path: "os.PathLike[str] | str") -> str:
-    return os.path.normcase(os.path.abspath(os.fspath(path)))
+    # realpath, not abspath: "d/../x.py" with d a symlink is not "x.py".
+    return os.path.normcase(os.path.realpath(os.fspath(path)))
 
 
 class _Sources:
@@ -237,18 +236,5 @@ def write_change(path: str, before: bytes, after: bytes, roots: Sequence[str]) -
     real_roots = [real_root(root) for root in roots]
     if not inside(target, real_roots):
         return "is a symlink to a file outside the checked paths; not written"
-    try:
-        status = os.stat(target)
-        if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
-            return "is read-only; not written"
-        with open(target, "rb") as handle:
-            now = handle.read()
-    except OSError as error:
-        return f"cannot be read back before writing: {error.strerror or error}"
-    if hashlib.sha256(now).digest() != hashlib.sha256(before).digest():
-        return "changed on disk while walint was fixing it; not written"
-    try:
-        write_atomically(target, after, status)
-    except OSError as error:
-        return f"cannot be written: {error.strerror or error}; the file is unchanged"
-    return None
+    # Read back, compare, write, compare again and rename: see replace_file for what it refuses.
+    return replace_file(target, before, after)

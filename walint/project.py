@@ -246,7 +246,9 @@ def downgrade_helpers(summaries: Iterable[Tuple[str, ModuleSummary]]) -> List[He
             name = facts.qualname.rsplit(".", 1)[-1]
             if name.startswith("__") or name in _COMMON_NAMES or len(name) < 4:
                 continue
-            helper = Helper(name.encode(), module.encode(), str(root))
+            # A file name need not be UTF-8 (bytes a POSIX name holds arrive as surrogates):
+            # compare it with the source bytes as the file system spells it.
+            helper = Helper(name.encode(), module.encode("utf-8", "surrogateescape"), str(root))
             helpers[(helper.name, helper.module, helper.package_root)] = helper
     return sorted(helpers.values(), key=lambda h: (h.name, h.module, h.package_root))
 

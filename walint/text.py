@@ -6,6 +6,7 @@ form feeds and other separators, which would put comments and findings on the wr
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import tokenize
@@ -21,8 +22,22 @@ def split_lines(text: str) -> List[str]:
 
 
 def source_encoding(data: bytes) -> str:
-    """The encoding a Python file declares (coding cookie or BOM), or UTF-8."""
+    """The encoding a Python file declares (coding cookie or BOM), or UTF-8.
+
+    A cookie naming no codec, or a codec that does not decode bytes to text (``hex``,
+    ``rot13``, ``uu_codec``: Python refuses those files), gives UTF-8 too, so that
+    ``data.decode(source_encoding(data), errors="replace")`` never raises.
+    """
     try:
-        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        name = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
     except (SyntaxError, LookupError):
         return "utf-8"
+    return name if is_text_encoding(name) else "utf-8"
+
+
+def is_text_encoding(name: str) -> bool:
+    """Does ``name`` name a codec that decodes bytes to str (Python's own test for a cookie)?"""
+    try:
+        return getattr(codecs.lookup(name), "_is_text_encoding", True)
+    except LookupError:
+        return False

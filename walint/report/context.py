@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from walint.discovery import Unreadable, read_regular
 from walint.findings import Finding
 from walint.text import LINE_BREAK_RE, source_encoding
 
@@ -43,9 +44,8 @@ class SourceLines:
             data = self._given.get(path)
             if data is None:
                 try:
-                    with open(path, "rb") as handle:
-                        data = handle.read()
-                except OSError:
+                    data = read_regular(path)
+                except (OSError, Unreadable):  # replaced by a FIFO or a huge file since the check
                     data = b""
             self._cache[path] = _decode_lines(data)
         return self._cache[path]
@@ -100,5 +100,6 @@ def stable_fingerprints(findings: Sequence[Finding]) -> List[str]:
         key = "\0".join((relative_posix(finding.path), finding.code, finding.fingerprint))
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
-        hashes.append(hashlib.sha256(f"{key}\0{occurrence}".encode()).hexdigest())
+        # surrogateescape: a file name that is not UTF-8 hashes as the bytes it is.
+        hashes.append(hashlib.sha256(f"{key}\0{occurrence}".encode("utf-8", "surrogateescape")).hexdigest())
     return hashes

@@ -24,7 +24,10 @@ FINGERPRINT_KEY = "walintFingerprint/v1"
 def _uri(path: str) -> str:
     """Relative to the checkout (the working directory) where possible, as code scanning wants."""
     relative = relative_posix(path)
-    return PurePath(os.path.abspath(path)).as_uri() if os.path.isabs(relative) else quote(relative)
+    if os.path.isabs(relative):
+        return PurePath(os.path.abspath(path)).as_uri()
+    # A file name that is not UTF-8 is percent-encoded as the bytes it is, like as_uri() does.
+    return quote(relative.encode("utf-8", "surrogateescape"))
 
 
 def _region(start: Location, end: Location) -> Dict[str, int]:

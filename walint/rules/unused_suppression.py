@@ -22,8 +22,8 @@ class UnusedSuppression(Rule):
 
     Only walint's own codes are checked, so `# noqa: E501, WAL001` reports `WAL001`
     alone, and a bare `# noqa` is never reported (it may be there for another linter).
-    A bare `# walint: ignore[]` is walint's alone, and is reported when nothing on its
-    line is. A code whose rule is not selected suppresses nothing, so it is reported
+    A bare `# walint: ignore` (or `# walint: ignore[]`) is walint's alone, and is reported
+    when nothing on its line is. A code whose rule is not selected suppresses nothing, so it is reported
     too.
 
     ## Why is this bad?

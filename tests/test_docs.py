@@ -44,17 +44,25 @@ def test_python_dash_m_walint_docs_check_passes_on_the_repository():
 
 def test_a_page_is_the_docstring_with_a_heading_and_status():
     page = render_page(RULES_BY_CODE["WAL001"])
-    assert page.startswith("# unguarded-fallback (WAL001)\n\nFix is available. On by default.\n\n## What it does\n")
+    assert page.startswith("# unguarded-fallback (WAL001)\n\nFix is sometimes available. On by default.\n\n## What it does\n")
     assert RULES_BY_CODE["WAL001"].documentation() in page
     off = render_page(RULES_BY_CODE["WAL100"])
     assert "Off by default: select `WAL100` to turn it on." in off
 
 
-def test_fixable_comes_from_the_rule_class(monkeypatch):
-    monkeypatch.setattr(RULES_BY_CODE["WAL002"], "fixable", True)
-    assert "Fix is available." in render_page(RULES_BY_CODE["WAL002"])
+def test_fix_availability_comes_from_the_rules_examples(monkeypatch):
+    from walint.rules.base import ALWAYS, NEVER, Invalid
+
+    rule = RULES_BY_CODE["WAL002"]
+    examples = [example for example in rule.INVALID if "expect: WAL002" in example.code]
+    monkeypatch.setattr(rule, "INVALID", tuple(Invalid(e.code, fixed=e.fixed or e.code) for e in examples))
+    assert rule.fix_availability() == ALWAYS
+    assert "Fix is always available." in render_page(rule)
+    monkeypatch.setattr(rule, "INVALID", tuple(Invalid(e.code) for e in examples))
+    assert rule.fix_availability() == NEVER
+    assert "Fix is not available." in render_page(rule)
     rows = json.loads(CliRunner().invoke(main, ["rules", "--output-format", "json"]).output)
-    assert {row["code"]: row["fixable"] for row in rows}["WAL002"] is True
+    assert {row["code"]: row["fixable"] for row in rows}["WAL002"] is False
 
 
 def test_rules_lists_code_name_fixable_default_as_text_and_json():
@@ -63,7 +71,7 @@ def test_rules_lists_code_name_fixable_default_as_text_and_json():
     header, *rows = listing.output.splitlines()
     assert header.split() == ["Code", "Name", "Fixable", "Default", "Summary"]
     assert [row.split()[:4] for row in rows] == [
-        [rule.code, rule.name, "yes" if rule.fixable else "no", "on" if rule.default_enabled else "off"] for rule in ALL_RULES
+        [rule.code, rule.name, "yes" if rule.fixable() else "no", "on" if rule.default_enabled else "off"] for rule in ALL_RULES
     ]
     as_json = json.loads(CliRunner().invoke(main, ["rules", "--output-format", "json"]).output)
     assert [row["code"] for row in as_json] == [rule.code for rule in ALL_RULES]

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Type
 
 from walint.report.context import RuleInfo
 from walint.rules import ALL_RULES, Rule
+from walint.rules.base import ALWAYS, SOMETIMES
 
 DEFAULT_DIRECTORY = "rules"
 # A page named for a rule code; other files in the directory are left alone.
@@ -29,7 +30,7 @@ def rule_info(rule: Type[Rule]) -> RuleInfo:
         name=rule.name,
         summary=rule.summary(),
         explanation=rule.documentation(),
-        fixable=rule.fixable,
+        fixable=rule.fixable(),
         default_enabled=rule.default_enabled,
     )
 
@@ -40,7 +41,9 @@ def rule_infos() -> Dict[str, RuleInfo]:
 
 def render_page(rule: Type[Rule]) -> str:
     """What ``walint explain CODE`` prints, and what ``rules/CODE.md`` holds."""
-    fix = "Fix is available." if rule.fixable else "Fix is not available."
+    fix = {ALWAYS: "Fix is always available.", SOMETIMES: "Fix is sometimes available."}.get(
+        rule.fix_availability(), "Fix is not available."
+    )
     default = "On by default." if rule.default_enabled else f"Off by default: select `{rule.code}` to turn it on."
     return f"# {rule.name} ({rule.code})\n\n{fix} {default}\n\n{rule.documentation()}\n"
 

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
 
 
+ALWAYS, SOMETIMES, NEVER = "always", "sometimes", "never"
+
+
 @dataclass(frozen=True)
 class Valid:
     """Code the rule must accept."""
@@ -53,8 +56,6 @@ class Rule:
     # Case-insensitive byte strings; a file holding none of them is never parsed for this rule.
     tokens: ClassVar[Tuple[bytes, ...]] = ()
     default_enabled: ClassVar[bool] = True
-    # Whether `walint fix` can repair what this rule finds (shown by `walint rules`).
-    fixable: ClassVar[bool] = False
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 
@@ -68,6 +69,21 @@ class Rule:
     def helper(self) -> HelperSpec:
         """Where this run's fixes import the safe helper from (``helper`` setting)."""
         return HelperSpec.from_setting(self.settings.helper)
+
+    @classmethod
+    def fix_availability(cls) -> str:
+        """Whether `walint fix` can repair what this rule finds: ALWAYS, SOMETIMES or NEVER
+        (ruff's FixAvailability). Derived from the examples, as Fixit derives AUTOFIX:
+        every INVALID example of this rule carries its `fixed` code, some do, or none."""
+        marked = [example for example in cls.INVALID if f"expect: {cls.code}" in example.code]
+        fixed = [example for example in marked if example.fixed is not None]
+        if not fixed:
+            return NEVER
+        return ALWAYS if len(fixed) == len(marked) else SOMETIMES
+
+    @classmethod
+    def fixable(cls) -> bool:
+        return cls.fix_availability() != NEVER
 
     @classmethod
     def documentation(cls) -> str:

@@ -74,7 +74,6 @@ class ConnectSkipsGuard(Rule):
 
     code = "WAL003"
     name = "connect-skips-guard"
-    fixable = True
     tokens = (b"journal_mode", b"disable_wal")
 
     VALID = (

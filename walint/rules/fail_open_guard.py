@@ -131,7 +131,6 @@ class FailOpenGuard(Rule):
     code = "WAL005"
     name = "fail-open-guard"
     tokens = (b"journal_mode",)
-    fixable = True
 
     VALID = (
         Valid(
@@ -207,7 +206,20 @@ def _mode_on_disk(path):
 def fallback(conn, path):
     if _mode_on_disk(path) != "wal":  # expect: WAL005
         conn.execute("PRAGMA journal_mode=DELETE")
-"""
+""",
+            fixed="""
+def _mode_on_disk(path):
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError:
+        return None
+    return "wal" if header[18:20] == b"\\x02\\x02" else "delete"
+
+def fallback(conn, path):
+    if _mode_on_disk(path) not in ("wal", None):  # expect: WAL005
+        conn.execute("PRAGMA journal_mode=DELETE")
+""",
         ),
         Invalid(
             """

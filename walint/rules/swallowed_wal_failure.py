@@ -118,7 +118,6 @@ class SwallowedWalFailure(Rule):
     code = "WAL004"
     name = "swallowed-wal-failure"
     tokens = (b"journal_mode", b"enable_wal")
-    fixable = True
 
     VALID = (
         Valid(
@@ -174,7 +173,14 @@ def enable_wal(conn):
         conn.execute("PRAGMA journal_mode=WAL")  # expect: WAL004
     except sqlite3.OperationalError as exc:
         log.warning("WAL unavailable: %s", exc)
-"""
+""",
+            fixed="""
+from walint.runtime import apply_wal_with_fallback
+
+def enable_wal(conn):
+    # expect: WAL004
+    apply_wal_with_fallback(conn)
+""",
         ),
         Invalid(
             """

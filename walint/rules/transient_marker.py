@@ -94,7 +94,6 @@ class TransientMarker(Rule):
 
     code = "WAL002"
     name = "transient-marker"
-    fixable = True
     tokens = (
         b"disk i/o",
         b"database is locked",
@@ -175,7 +174,13 @@ _ERRORS = frozenset({"database is busy", "locking protocol"})  # expect: WAL002
 
 def wal_unsupported(exc):
     return any(marker in str(exc).lower() for marker in _ERRORS)
-"""
+""",
+            fixed="""
+_ERRORS = frozenset({"locking protocol"})  # expect: WAL002
+
+def wal_unsupported(exc):
+    return any(marker in str(exc).lower() for marker in _ERRORS)
+""",
         ),
         Invalid(
             """
@@ -189,7 +194,19 @@ def enable_wal(conn):
         if not _is_incompatible(exc):
             raise
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
-"""
+""",
+            fixed="""
+def _is_incompatible(exc):
+    return exc.sqlite_errorname in ("SQLITE_PROTOCOL",)  # expect: WAL002
+
+def enable_wal(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if not _is_incompatible(exc):
+            raise
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+""",
         ),
     )
 

@@ -103,7 +103,6 @@ class UnguardedFallback(Rule):
     code = "WAL001"
     name = "unguarded-fallback"
     tokens = (b"journal_mode", b"disable_wal")
-    fixable = True
 
     VALID = (
         Valid(
@@ -191,7 +190,16 @@ async def enable_wal(db):
     except Exception as exc:
         if "locking protocol" in str(exc):
             await db.execute(FALLBACK)  # expect: WAL001
-"""
+""",
+            fixed="""
+from walint.runtime import apply_wal_with_fallback_async
+
+FALLBACK = "PRAGMA main.journal_mode = 'truncate'"
+
+async def enable_wal(db):
+    # expect: WAL001
+    await apply_wal_with_fallback_async(db)
+""",
         ),
         Invalid(
             """
@@ -237,7 +245,21 @@ def enable_wal(conn):
         actual = None
     if actual != "wal":
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
-"""
+""",
+            fixed="""
+import sqlite3
+from walint.runtime import journal_mode_on_disk
+
+def enable_wal(conn):
+    try:
+        actual = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    except sqlite3.OperationalError:
+        actual = None
+    if actual != "wal":
+        if journal_mode_on_disk(conn) in ("wal", None):
+            raise sqlite3.OperationalError("refusing to leave WAL: the database is (or may be) in WAL on disk")
+        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+""",
         ),
         Invalid(
             """
@@ -249,7 +271,17 @@ def enable_wal(conn):
         conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.OperationalError:
         _use_rollback_journal(conn)  # expect: WAL001
-"""
+""",
+            fixed="""
+from walint.runtime import apply_wal_with_fallback
+
+def _use_rollback_journal(conn):
+    conn.execute("PRAGMA journal_mode=DELETE")
+
+def enable_wal(conn):
+    # expect: WAL001
+    apply_wal_with_fallback(conn)
+""",
         ),
     )
 

@@ -137,8 +137,6 @@ def check_files(
         index = ProjectIndex([project.root], project.bases)
     else:
         index = ProjectIndex(roots or [os.path.dirname(c.display) or "." for c in candidates[:1]])
-    for key in universe:
-        index.register(key)
     analyser = _Analyser(settings, cache, jobs, read, observer)
     observer.expect(len(named))
     with observer.phase("prefilter"):
@@ -150,7 +148,10 @@ def check_files(
     with observer.phase("analyse"):
         analysed = analyser.check_many([(universe[key].display, universe[key].path) for key in to_check])
     with observer.phase("project"):
-        _project_pass(index, analysed, skipped, analyser)
+        if analysed:  # naming every module costs a stat per folder: only when imports can be followed
+            for key in universe:
+                index.register(key)
+            _project_pass(index, analysed, skipped, analyser)
     reported = {candidate.display for candidate in named.values()}
     for display, file_result in analysed.items():
         if display not in reported:

@@ -79,7 +79,7 @@ class Cache:
         mac, payload = raw[:64], raw[65:]
         if not hmac.compare_digest(mac, self._mac(key, payload).encode("ascii")):
             return None
-        from walint.engine import FileResult
+        from walint.findings import FileResult
         from walint.plain import PlainDataError, from_plain
 
         try:

@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
@@ -33,7 +34,8 @@ from walint.report import CARRIES_EDITS, FORMATS, ReportContext, RuleInfo, Sourc
 from walint.report import statistics as statistics_report
 from walint.cache import Cache
 from walint.catalogue import UNUSED_SUPPRESSION
-from walint.runner import Reader, RunResult, check_files, default_jobs, serving
+from walint.project import naming_bases, project_root
+from walint.runner import Observer, Project, Reader, RunResult, check_files, default_jobs, serving
 from walint.settings import RENDER_ALL, Settings
 from walint.writing import UnsafeWrite, write_output
 
@@ -166,6 +168,8 @@ class Inputs:
     files: List[Candidate]
     stdin: Optional[StdinSource] = None
     read: Reader = read_bytes
+    # The configuration file in use, whose folder is the project root.
+    config: Optional[str] = None
 
 
 def resolve_inputs(
@@ -180,7 +184,7 @@ def resolve_inputs(
         fail("`-` (standard input) cannot be combined with other paths")
     reading_stdin = list(paths) == [STDIN_PATH]
     try:
-        file_options = _file_options(paths, selection, reading_stdin)
+        file_options, config = _file_options(paths, selection, reading_stdin)
         settings = resolve_settings(file_options, _command_line_options(selection, extend_select, helper))
     except ConfigError as error:
         fail(str(error))
@@ -189,22 +193,47 @@ def resolve_inputs(
         excluded = bool(settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude))
         stdin = StdinSource(display, sys.stdin.buffer.read(), excluded)
         files = [] if excluded else [Candidate(Path(display), display)]
-        return Inputs(settings, files, stdin, serving(display, stdin.data))
+        return Inputs(settings, files, stdin, serving(display, stdin.data), config)
     try:
         files = discover(paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude)
     except PathNotFound as missing:
         fail(f"{missing}: no such file or directory")
-    return Inputs(settings, files)
+    return Inputs(settings, files, config=config)
 
 
-def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin: bool) -> Options:
+def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin: bool) -> Tuple[Options, Optional[str]]:
+    """The configuration file's options, and the file (None: defaults only)."""
     if selection.isolated:
-        return Options()
+        return Options(), None
     if selection.config_file:
-        return load_config(Path(selection.config_file))
+        return load_config(Path(selection.config_file)), selection.config_file
     start = (selection.stdin_filename or ".") if reading_stdin else (paths[0] if paths else ".")
     found = find_config(start)
-    return load_config(found) if found else Options()
+    return (load_config(found), str(found)) if found else (Options(), None)
+
+
+def find_project(paths: Sequence[str], inputs: Inputs) -> Optional[Project]:
+    """The project the files belong to (see :func:`walint.project.project_root`), with
+    every Python file in it; None when there is none (the paths given are the project).
+
+    Its files are found as a walk of the root finds them (``.gitignore`` and the pruned
+    folders apply) except that ``exclude`` does not: an excluded module still tells the
+    files that import it what it does; its own findings are never reported.
+    """
+    if inputs.stdin is not None:
+        start = [inputs.stdin.display] if inputs.stdin.display != STDIN_PATH else []
+        if not start:
+            return None
+    else:
+        start = list(paths or ["."])
+    root = project_root(start, inputs.config)
+    if root is None:
+        return None
+    try:
+        files = discover([root], (), inputs.settings.respect_gitignore)
+    except PathNotFound:
+        return None
+    return Project(root, naming_bases(root), files)
 
 
 def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ...], helper: Optional[str] = None) -> Options:
@@ -224,6 +253,74 @@ def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ..
     )
 
 
+# ----- progress and verbosity ------------------------------------------------------------
+
+# A progress bar appears once a run has this many files to go through, or has lasted this long.
+PROGRESS_MIN_FILES = 2000
+PROGRESS_AFTER_SECONDS = 1.0
+
+
+class RunObserver(Observer):
+    """The command line's :class:`Observer`: a progress bar on a terminal's stderr for long
+    runs (never when piped, with ``-q`` or when ``CI`` is set), and the phase timings for
+    ``--verbose``."""
+
+    def __init__(self, show_progress: bool) -> None:
+        super().__init__()
+        self.show_progress = show_progress
+        self.started = time.perf_counter()
+        self.total = 0
+        self.done = 0
+        self.bar: Optional[object] = None
+        self.project: Optional[Project] = None
+
+    def expect(self, files: int) -> None:
+        self.total += files
+        if self.bar is not None:
+            self.bar.length = self.total  # type: ignore[attr-defined]
+
+    def advance(self, files: int = 1) -> None:
+        self.done += files
+        if self.bar is None and self.show_progress and (
+            self.total >= PROGRESS_MIN_FILES or time.perf_counter() - self.started > PROGRESS_AFTER_SECONDS
+        ):
+            self.bar = click.progressbar(length=max(self.total, 1), label="Checking", file=sys.stderr, show_pos=True)
+            self.bar.__enter__()  # type: ignore[attr-defined]
+            self.bar.update(self.done)  # type: ignore[attr-defined]
+        elif self.bar is not None:
+            self.bar.update(files)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+            self.bar = None
+
+
+def wants_progress(quiet: bool, verbose: bool = False) -> bool:
+    """A progress bar only for a person watching a terminal: not piped, quiet or in CI."""
+    return not quiet and not os.environ.get("CI") and sys.stderr.isatty()
+
+
+def print_verbose(inputs: Inputs, result: RunResult, observer: RunObserver) -> None:
+    """What was checked and where the time went, per phase, on stderr."""
+    project = observer.project
+    if project is not None:
+        click.echo(f"walint: project root {printable(project.root)} ({len(project.files)} Python files)", err=True)
+    else:
+        click.echo("walint: no project root (no configuration file or .git above the paths): the paths are the project", err=True)
+    if inputs.config:
+        click.echo(f"walint: configuration {printable(inputs.config)}", err=True)
+    click.echo(
+        f"walint: checked {result.files_checked} files, parsed {result.files_parsed}; "
+        f"for context read {result.context_read} more and parsed {result.context_parsed}",
+        err=True,
+    )
+    total = time.perf_counter() - observer.started
+    for phase in ("discovery", "prefilter", "analyse", "project", "report"):
+        click.echo(f"walint: {phase:<10} {observer.timings.get(phase, 0.0):8.3f} s", err=True)
+    click.echo(f"walint: {'total':<10} {total:8.3f} s (since the command started)", err=True)
+
+
 # ----- the commands ----------------------------------------------------------------------
 
 
@@ -241,6 +338,7 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="Count the findings per rule instead of listing them.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else (no summary).")
+@click.option("-v", "--verbose", is_flag=True, help="Say what is checked and where the time went, on stderr.")
 @click.option("--report-unused-noqa", is_flag=True, help=f"Report suppression comments that suppress nothing ({UNUSED_SUPPRESSION}).")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Report only findings not recorded in this baseline.")
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record today's findings in this baseline and exit 0.")
@@ -253,6 +351,7 @@ def check(
     statistics: bool,
     exit_zero: bool,
     quiet: bool,
+    verbose: bool,
     report_unused_noqa: bool,
     baseline_file: Optional[str],
     write_baseline_file: Optional[str],
@@ -262,10 +361,15 @@ def check(
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
-    inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
+    observer = RunObserver(wants_progress(quiet))
+    with observer.phase("discovery"):
+        inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
     if output_format in CARRIES_EDITS and not statistics and not write_baseline_file:
         inputs = replace(inputs, settings=replace(inputs.settings, render_fixes=RENDER_ALL))
-    result = _run(paths, inputs, jobs, cache)
+    try:
+        result = _run(paths, inputs, jobs, cache, observer)
+    finally:
+        observer.close()
     _print_errors(result.errors)
     findings = result.findings
     try:
@@ -279,19 +383,32 @@ def check(
             findings = Baseline.load(Path(baseline_file)).new_findings(findings)
     except BaselineError as error:
         fail(str(error))
-    _write_report(findings, inputs, output_format, output_file, statistics, quiet)
+    with observer.phase("report"):
+        _write_report(findings, inputs, output_format, output_file, statistics, quiet)
+    if verbose:
+        print_verbose(inputs, result, observer)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
 
 
-def _run(paths: Sequence[str], inputs: Inputs, jobs: int = 1, cache: Optional[Cache] = None) -> RunResult:
+def _run(
+    paths: Sequence[str], inputs: Inputs, jobs: int = 1, cache: Optional[Cache] = None, observer: Optional[Observer] = None
+) -> RunResult:
+    observer = observer if observer is not None else Observer()
+    with observer.phase("discovery"):
+        project = find_project(paths, inputs)
     roots, cache = _roots_and_cache(paths, inputs, cache)
-    return check_files(inputs.files, inputs.settings, roots=roots, jobs=jobs, cache=cache, read=inputs.read)
+    if isinstance(observer, RunObserver):
+        observer.project = project
+    return check_files(
+        inputs.files, inputs.settings, roots=roots, jobs=jobs, cache=cache, read=inputs.read, project=project, observer=observer
+    )
 
 
 def _roots_and_cache(paths: Sequence[str], inputs: Inputs, cache: Optional[Cache]) -> Tuple[List[str], Optional[Cache]]:
-    """Standard input is checked on its own (no roots to index) and never cached."""
+    """Nothing is cached for standard input; without a project, its modules are named
+    from its own folder."""
     if inputs.stdin is not None:
         return [], None
     return list(paths or ["."]), cache
@@ -363,9 +480,12 @@ def fix(
     inputs = resolve_inputs(paths, selection, helper=helper)
     stdin = inputs.stdin
     roots, cache = _roots_and_cache(paths, inputs, cache)
+    project = find_project(paths, inputs)
     # Standard input is never written back: its fixed source goes to stdout.
     write = not diff and stdin is None
-    run = fixer.fix(inputs.files, inputs.settings, roots, unsafe_fixes, write=write, jobs=jobs, cache=cache, read=inputs.read)
+    run = fixer.fix(
+        inputs.files, inputs.settings, roots, unsafe_fixes, write=write, jobs=jobs, cache=cache, read=inputs.read, project=project
+    )
     if diff:
         for display, (before, after) in sorted(run.changes.items()):
             click.echo(unified_diff(display, before, after), nl=False)

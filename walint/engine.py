@@ -10,10 +10,10 @@ import gc
 import sys
 import threading
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
-from walint.findings import Finding, Fix, Location
+from walint.findings import FileResult, Finding, Fix, Location  # FileResult: importable from here too
 from walint.text import LINE_BREAK_RE
 from walint.rules import ALL_RULES, Report, Rule
 from walint.settings import RENDER_ALL, RENDER_NONE, Settings
@@ -32,18 +32,6 @@ MAX_SOURCE_BYTES = 8 * 1024 * 1024
 
 # Python ends a line at \n, \r\n or \r only; str.splitlines() also breaks at form feeds
 # and other separators, which would put a suppression comment on the wrong line.
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """What checking one file produced."""
-
-    path: str
-    findings: Tuple[Finding, ...] = ()
-    # Internal errors: a rule that crashed on this file. The run goes on; the exit code is 2.
-    errors: Tuple[str, ...] = ()
-    # What other modules may import from this one (None when it did not parse).
-    summary: Optional[ModuleSummary] = None
 
 
 def _reported(code: str, path: str, settings: Settings) -> bool:

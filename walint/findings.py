@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from walint.summary import ModuleSummary
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -59,3 +61,16 @@ class Finding:
     @property
     def sort_key(self) -> tuple:
         return (self.path, self.location, self.code, self.message)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What checking one file produced (here, not in the engine, so that a run served from
+    the cache never imports the engine, the rules or LibCST)."""
+
+    path: str
+    findings: Tuple[Finding, ...] = ()
+    # Internal errors: a rule that crashed on this file. The run goes on; the exit code is 2.
+    errors: Tuple[str, ...] = ()
+    # What other modules may import from this one (None when it did not parse).
+    summary: Optional[ModuleSummary] = None

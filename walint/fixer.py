@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tupl
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Edit, Finding
 from walint.render import apply_edits, overlaps
-from walint.runner import Reader, RunResult, check_files
+from walint.runner import Project, Reader, RunResult, check_files
 from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
 from walint.writing import inside, real_root, replace_file
 
@@ -150,16 +150,17 @@ def fix_files(
     jobs: int = 1,
     cache: Optional["Cache"] = None,
     read: Reader = read_bytes,
+    project: Optional[Project] = None,
 ) -> FixRun:
     """Fix the files in memory until no fix applies; nothing is written here (see
-    :func:`fix`). ``jobs``, ``cache`` and ``read`` are as for ``check_files``."""
+    :func:`fix`). ``jobs``, ``cache``, ``read`` and ``project`` are as for ``check_files``."""
     sources = _Sources(read)
     run = FixRun()
     refused: set = set()
     settings = rendering(settings, unsafe)
 
     def check() -> RunResult:
-        return check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read)
+        return check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read, project=project)
 
     result = check()
     for _ in range(MAX_ROUNDS):
@@ -198,6 +199,7 @@ def fix(
     jobs: int = 1,
     cache: Optional["Cache"] = None,
     read: Reader = read_bytes,
+    project: Optional[Project] = None,
 ) -> FixRun:
     """``walint fix``: fix the files, then write each changed one (unless ``write`` is
     False: ``--diff``, or standard input, whose fixed source the caller prints).
@@ -205,7 +207,7 @@ def fix(
     A write that is refused leaves the file as it was, is an error in the run, and its
     fixes count as remaining.
     """
-    run = fix_files(candidates, settings, roots, unsafe, jobs=jobs, cache=cache, read=read)
+    run = fix_files(candidates, settings, roots, unsafe, jobs=jobs, cache=cache, read=read, project=project)
     if write:
         for display, (before, after) in sorted(run.changes.items()):
             problem = write_change(display, before, after, roots)

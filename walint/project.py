@@ -88,13 +88,13 @@ class ModuleRef:
 class ProjectIndex:
     """Module names and paths of the run, mapped to their summaries."""
 
-    def __init__(self, roots: Sequence[str]) -> None:
+    def __init__(self, roots: Sequence[str], bases: Optional[Sequence[str]] = None) -> None:
         self.roots = list(roots)
         self._by_name: Dict[str, str] = {}
         self._by_path: Dict[str, ModuleSummary] = {}
         self._names_of: Dict[str, Set[str]] = {}
         self._packages: Dict[str, Tuple[str, ...]] = {}
-        self._bases = _bases(self.roots)
+        self._bases = tuple(bases) if bases is not None else _bases(self.roots)
 
     def register(self, path: str) -> None:
         """Know the module names of a file, before or without its summary."""
@@ -286,3 +286,58 @@ def calls_helper(path: str, data: bytes, helpers: Sequence[Helper]) -> bool:
         if (relative and inside) or absolute:
             return True
     return False
+
+
+# ----- the project: its root, its files, and which of them a run needs ------------------
+
+# The lines and parenthesised spans an import can name a module in: the same spans
+# `calls_helper` looks for a helper's module in, so the words found here are a superset.
+_IMPORT_SPAN_RE = re.compile(rb"(?m)^[ \t]*(?:from|import)[ \t][^\n]*(?:\\\r?\n[^\n]*)*|import[ \t]*\([^)]*")
+_WORD_RE = re.compile(rb"[A-Za-z0-9_]+")
+_ROLLBACK_QUOTED = tuple(
+    quote + mode + quote for mode in (b"delete", b"truncate", b"persist", b"memory", b"off") for quote in (b"'", b'"')
+)
+
+
+def import_words(data: bytes) -> Tuple[bytes, ...]:
+    """Every word on the file's import lines (and in ``import (...)`` spans): the module a
+    file can import or call a helper from is among them."""
+    if b"import" not in data:
+        return ()
+    spans = _IMPORT_SPAN_RE.findall(data)
+    return tuple(set(_WORD_RE.findall(b"\n".join(spans)))) if spans else ()
+
+
+def has_rollback_literal(data: bytes) -> bool:
+    """:data:`ROLLBACK_LITERAL_RE`, without a case-insensitive regex over the whole file."""
+    lowered = data.lower()
+    return any(literal in lowered for literal in _ROLLBACK_QUOTED)
+
+
+def module_stem(path: str) -> str:
+    """The last part of the dotted name ``path`` is imported under: its stem, or its
+    package's name for ``__init__``."""
+    directory, name = os.path.split(path)
+    stem = name.rsplit(".", 1)[0]
+    return os.path.basename(directory) if stem == "__init__" else stem
+
+
+def project_root(paths: Sequence[str], config: Optional[str]) -> Optional[str]:
+    """The folder of the configuration file in use, else the repository root (the nearest
+    trusted folder holding ``.git``) above the first path, else None: no project beyond
+    the paths given."""
+    from walint.discovery import repository_root
+
+    if config is not None:
+        return os.path.dirname(os.path.abspath(config))
+    return repository_root(paths[0] if paths else ".")
+
+
+def naming_bases(root: str, src: Sequence[str] = ()) -> Tuple[str, ...]:
+    """What modules are named relative to: the root, its ``src/``, and ``src`` entries."""
+    bases = list(_bases([root]))
+    for entry in src:
+        base = os.path.abspath(os.path.join(root, entry))
+        if base not in bases:
+            bases.append(base)
+    return tuple(bases)

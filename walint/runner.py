@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
+import time
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from walint.cache import Cache
 from walint.catalogue import prefilter_tokens_for
 from walint.discovery import Candidate, is_candidate, read_bytes
 from walint.findings import Finding
-from walint.project import ROLLBACK_LITERAL_RE, Helper, ProjectIndex, calls_helper, downgrade_helpers
+from walint.project import (
+    ROLLBACK_LITERAL_RE,
+    Helper,
+    ProjectIndex,
+    calls_helper,
+    downgrade_helpers,
+    has_rollback_literal,
+    import_words,
+    module_stem,
+)
 from walint.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +40,9 @@ class RunResult:
     errors: List[tuple] = field(default_factory=list)
     files_checked: int = 0
     files_parsed: int = 0
+    # Project files outside the paths given that the run read or analysed for context.
+    context_read: int = 0
+    context_parsed: int = 0
 
 
 # Reads a file: its bytes, or None and why not. `walint fix` passes one that serves its edits.
@@ -39,12 +55,57 @@ POOL_MIN_FILES = 2
 POOL_MIN_BYTES = 1_000_000
 
 
+@dataclass(frozen=True)
+class Project:
+    """The project the checked files belong to: its root, the folders modules are named
+    from (the root, its ``src/`` and the ``src`` setting), and every Python file in it."""
+
+    root: str
+    bases: Tuple[str, ...]
+    files: Sequence[Candidate] = ()
+
+
+class Observer:
+    """Hears how a run goes: the time each phase took, and progress through the files.
+
+    The command line's shows a progress bar and, with ``--verbose``, the timings; this one
+    only keeps the timings.
+    """
+
+    def __init__(self) -> None:
+        self.timings: Dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+
+    def expect(self, files: int) -> None:
+        """``files`` more units of work are coming (a read, or an analysis)."""
+
+    def advance(self, files: int = 1) -> None:
+        """``files`` units of work are done."""
+
+
 def default_jobs() -> int:
     """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def _key(candidate: Candidate) -> str:
+    """One file's identity in a run: its absolute path, or its real path where folding a
+    ``..`` would name another file (``d/../x.py`` with ``d`` a symlink elsewhere)."""
+    path = str(candidate.path)
+    absolute = os.path.abspath(path)
+    if ".." in Path(path).parts and os.path.realpath(path) != os.path.realpath(absolute):
+        return os.path.realpath(path)
+    return absolute
 
 
 def check_files(
@@ -55,41 +116,153 @@ def check_files(
     jobs: int = 1,
     cache: Optional[Cache] = None,
     read: Reader = read_bytes,
+    project: Optional[Project] = None,
+    observer: Optional[Observer] = None,
 ) -> RunResult:
-    """Check every file, then let findings follow imports between the files of the run.
+    """Check every file, then let findings follow imports between the files of the project.
 
-    ``roots`` are the paths given on the command line; modules are named relative to
-    them (and to their ``src/``) as well as by their package layout. With ``jobs`` above
-    1 the candidate files are analysed in a process pool when there are enough of them;
-    with a ``cache``, a file whose result is cached is not parsed at all. Neither changes
-    the findings.
+    With a ``project``, modules are named from its root, and the project's other files
+    that the files given can import from, call into or be imported by are read (and, when
+    they matter, analysed) too, but only the findings of ``candidates`` are reported: a
+    file's findings do not depend on which files were named. Without one, the project is
+    the files given, named relative to ``roots`` (and their ``src/``). With ``jobs``
+    above 1 the candidate files are analysed in a process pool when there are enough of
+    them; with a ``cache``, a file whose result is cached is not parsed at all. Neither
+    changes the findings.
     """
+    observer = observer if observer is not None else Observer()
     tokens = prefilter_tokens_for(settings)
     result = RunResult()
-    index = ProjectIndex(roots or [os.path.dirname(c.display) or "." for c in candidates[:1]])
-    analyser = _Analyser(settings, cache, jobs, read)
-    to_check: List[Tuple[str, bytes]] = []
-    skipped: Dict[str, Candidate] = {}
+    named: Dict[str, Candidate] = {}
     for candidate in candidates:
-        data, problem = read(candidate.path) if candidate.problem is None else (None, candidate.problem)
-        if data is None:
-            result.errors.append((candidate.display, problem))
-            continue
-        result.files_checked += 1
-        index.register(candidate.display)
-        if is_candidate(data, tokens):
-            to_check.append((candidate.display, data))
-        else:
-            skipped[os.path.abspath(candidate.display)] = candidate
-    analysed = analyser.check_many(to_check)
-    _project_pass(index, analysed, skipped, analyser)
-    result.files_parsed = len(analysed)
+        named.setdefault(_key(candidate), candidate)
+    universe: Dict[str, Candidate] = dict(named)
+    if project is not None:
+        for candidate in project.files:
+            universe.setdefault(_key(candidate), candidate)
+        index = ProjectIndex([project.root], project.bases)
+    else:
+        index = ProjectIndex(roots or [os.path.dirname(c.display) or "." for c in candidates[:1]])
+    analyser = _Analyser(settings, cache, jobs, read, observer)
+    observer.expect(len(named))
+    with observer.phase("prefilter"):
+        selected = _select(named, universe, tokens, read, result, observer)
+    to_check = [key for key, is_candidate_ in selected.items() if is_candidate_]
+    skipped = {key: universe[key] for key, is_candidate_ in selected.items() if not is_candidate_}
+    result.context_read = len(selected) - result.files_checked
+    observer.expect(len(to_check))
+    with observer.phase("analyse"):
+        analysed = analyser.check_many([(universe[key].display, universe[key].path) for key in to_check])
+    with observer.phase("project"):
+        if analysed:  # naming every module costs a stat per folder: only when imports can be followed
+            for key in universe:
+                index.register(key)
+            _project_pass(index, analysed, skipped, analyser)
+    reported = {candidate.display for candidate in named.values()}
     for display, file_result in analysed.items():
+        if display not in reported:
+            result.context_parsed += 1
+            continue
+        result.files_parsed += 1
         result.findings.extend(file_result.findings)
         result.errors.extend((display, error) for error in file_result.errors)
     result.findings.sort(key=lambda f: f.sort_key)
     result.errors.sort()
     return result
+
+
+def _select(
+    named: Mapping[str, Candidate],
+    universe: Mapping[str, Candidate],
+    tokens: Sequence[bytes],
+    read: Reader,
+    result: RunResult,
+    observer: Observer,
+) -> Dict[str, bool]:
+    """The files the run needs, each with whether it passed the prefilter (an unreadable
+    one is left out): the files named, and, when the project holds more, every project
+    file that can change their findings.
+
+    That is the closure of the files named under: the modules a file's import lines can
+    name (words on them that are a project module's last name part) and the packages
+    holding it (relative imports), since their facts reach it; and, for a file that only
+    becomes a candidate when an analysed module imports it (it holds a quoted rollback
+    mode), the files that can import it. The textual tests over-approximate what the
+    project pass resolves, so the pass over these files finds for the named ones what a
+    pass over the whole project would.
+    """
+    full = len(universe) == len(named)
+    selected: Dict[str, bool] = {}
+    seen: Set[str] = set()
+    queue = deque(named)
+    stems: Optional[Dict[bytes, List[str]]] = None
+    importers: Optional[Dict[bytes, List[str]]] = None
+    while queue:
+        key = queue.popleft()
+        if key in seen:
+            continue
+        seen.add(key)
+        candidate = universe[key]
+        data, problem = read(candidate.path) if candidate.problem is None else (None, candidate.problem)
+        if key in named:
+            observer.advance()
+        if data is None:
+            if key in named:
+                result.errors.append((candidate.display, problem))
+            continue
+        if key in named:
+            result.files_checked += 1
+        passed = is_candidate(data, tokens)
+        selected[key] = passed
+        if full:
+            continue
+        if stems is None:
+            stems = _by_stem(universe)
+        for word in import_words(data):
+            queue.extend(stems.get(word, ()))
+        queue.extend(_package_inits(key, universe))
+        if not passed and has_rollback_literal(data):
+            if importers is None:
+                importers = _by_imported_word(universe, read)
+            stem = module_stem(key)
+            queue.extend(importers.get(stem.encode("utf-8", "surrogateescape"), ()))
+            if os.path.basename(key).startswith("__init__."):
+                package = os.path.dirname(key) + os.sep
+                queue.extend(other for other in universe if other.startswith(package))
+    return selected
+
+
+def _by_stem(universe: Iterable[str]) -> Dict[bytes, List[str]]:
+    stems: Dict[bytes, List[str]] = {}
+    for key in universe:
+        stems.setdefault(module_stem(key).encode("utf-8", "surrogateescape"), []).append(key)
+    return stems
+
+
+def _package_inits(key: str, universe: Mapping[str, Candidate]) -> List[str]:
+    """The ``__init__`` files of the packages holding ``key``, innermost first."""
+    found: List[str] = []
+    directory = os.path.dirname(key)
+    while True:
+        inits = [os.path.join(directory, name) for name in ("__init__.py", "__init__.pyi")]
+        present = [init for init in inits if init in universe]
+        if not present:
+            return found
+        found.extend(present)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return found
+        directory = parent
+
+
+def _by_imported_word(universe: Mapping[str, Candidate], read: Reader) -> Dict[bytes, List[str]]:
+    """Each word on the import lines of the project's files, and the files it is on."""
+    found: Dict[bytes, List[str]] = {}
+    for key, candidate in universe.items():
+        data, _ = read(candidate.path) if candidate.problem is None else (None, None)
+        for word in import_words(data) if data is not None else ():
+            found.setdefault(word, []).append(key)
+    return found
 
 
 def check_source(
@@ -107,18 +280,22 @@ def _check_in_worker(item: Tuple[str, bytes, Settings]) -> "FileResult":
 
 
 class _Analyser:
-    """Runs ``check_source`` for the run: through the cache, in a pool or in-process, and
-    keeps each analysed file's bytes so the project pass never reads a file twice."""
+    """Runs ``check_source`` for the run: through the cache, in a pool or in-process.
 
-    def __init__(self, settings: Settings, cache: Optional[Cache], jobs: int, read: Reader = read_bytes) -> None:
+    It holds no file's bytes longer than its analysis: the project pass reads a file again
+    on the rare occasion it must analyse it again."""
+
+    def __init__(
+        self, settings: Settings, cache: Optional[Cache], jobs: int, read: Reader = read_bytes, observer: Optional[Observer] = None
+    ) -> None:
         self.settings = settings
         self.cache = cache
         self.jobs = max(1, jobs)
         self.read = read
-        self.sources: Dict[str, bytes] = {}
+        self.observer = observer if observer is not None else Observer()
+        self.paths: Dict[str, Path] = {}
 
     def check(self, display: str, data: bytes, external: Optional[Mapping[str, object]] = None) -> "FileResult":
-        self.sources[display] = data
         key = self.cache.key(display, data, self.settings, external) if self.cache is not None else ""
         cached = self.cache.get(key) if self.cache is not None else None
         if cached is not None:
@@ -131,27 +308,60 @@ class _Analyser:
             self.cache.put(key, file_result)
         return file_result
 
-    def check_many(self, items: Sequence[Tuple[str, bytes]]) -> Dict[str, "FileResult"]:
-        """Results in the order of ``items``, whatever order they were computed in."""
+    def check_again(self, display: str, external: Mapping[str, object]) -> Optional["FileResult"]:
+        data, _ = self.read(self.paths[display])
+        return None if data is None else self.check(display, data, external)
+
+    def check_many(self, items: Sequence[Tuple[str, Path]]) -> Dict[str, "FileResult"]:
+        """Results in the order of ``items``, whatever order they were computed in.
+
+        Files are read one at a time; in-process, each is analysed before the next is
+        read, so one file's bytes and one syntax tree are alive at a time. Only the files
+        a pool will analyse are held together.
+        """
         results: Dict[str, "FileResult"] = {}
-        missing: List[Tuple[str, bytes, str]] = []
-        for display, data in items:
-            self.sources[display] = data
+        missing: List[Tuple[str, Path, str]] = []
+        for display, path in items:
+            self.paths[display] = path
+            data, problem = self.read(path)
+            if data is None:
+                from walint.findings import FileResult
+
+                results[display] = FileResult(display, errors=(f"cannot read: {problem}",))
+                continue
             key = self.cache.key(display, data, self.settings) if self.cache is not None else ""
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None:
                 results[display] = cached  # type: ignore[assignment]
+                self.observer.advance()
             else:
-                missing.append((display, data, key))
+                missing.append((display, path, key))
         workers = min(self.jobs, len(missing))
-        if workers > 1 and len(missing) >= POOL_MIN_FILES and sum(len(d) for _, d, _ in missing) >= POOL_MIN_BYTES:
-            computed = self._in_pool(missing, workers)
-        else:
-            computed = {display: _check_in_worker((display, data, self.settings)) for display, data, _ in missing}
-        for display, data, key in missing:
-            if self.cache is not None and display in computed:
-                self.cache.put(key, computed[display])
-        return {display: results.get(display) or computed[display] for display, _ in items}
+        pooled = workers > 1 and len(missing) >= POOL_MIN_FILES
+        if pooled:
+            loaded = [(display, self.read(path)[0] or b"", key) for display, path, key in missing]
+            pooled = sum(len(data) for _, data, _ in loaded) >= POOL_MIN_BYTES
+            if pooled:
+                for display, file_result in self._in_pool(loaded, workers).items():
+                    results[display] = file_result
+                    self.observer.advance()
+                del loaded
+        for display, path, key in missing:
+            if pooled:
+                file_result = results[display]
+            else:
+                data, problem = self.read(path)
+                if data is None:
+                    from walint.findings import FileResult
+
+                    results[display] = FileResult(display, errors=(f"cannot read: {problem}",))
+                    continue
+                file_result = results[display] = _check_in_worker((display, data, self.settings))
+                del data
+                self.observer.advance()
+            if self.cache is not None:
+                self.cache.put(key, file_result)
+        return {display: results[display] for display, _ in items}
 
     def _in_pool(self, missing: Sequence[Tuple[str, bytes, str]], workers: int) -> Dict[str, "FileResult"]:
         # Largest first, so that no worker is left with a big file at the end.
@@ -164,7 +374,7 @@ class _Analyser:
             alone, still = _run_pool([(display, data)], self.settings, 1)
             results.update(alone)
             if still:
-                from walint.engine import FileResult
+                from walint.findings import FileResult
 
                 results[display] = FileResult(display, errors=("the process analysing this file crashed",))
         return results
@@ -198,12 +408,18 @@ _MAX_PROJECT_ROUNDS = 6
 def _project_pass(
     index: ProjectIndex, analysed: Dict[str, "FileResult"], skipped: Dict[str, Candidate], analyser: _Analyser
 ) -> None:
-    """Join the summaries until no file learns anything new from the files it imports."""
+    """Join the summaries until no file learns anything new from the files it imports.
+
+    Linear in the files: a skipped file is read at most once to index the words on its
+    import lines (and only once some helper downgrades), then again only if it names the
+    module of a helper that downgrades.
+    """
     for display, file_result in analysed.items():
         if file_result.summary is not None:
             index.add(display, file_result.summary)
 
     def adopt(candidate: Candidate, data: bytes) -> None:
+        analyser.paths[candidate.display] = candidate.path
         file_result = analyser.check(candidate.display, data)
         analysed[candidate.display] = file_result
         if file_result.summary is not None:
@@ -223,6 +439,24 @@ def _project_pass(
     # token. A helper's facts may only show once its own imports are known, and an adopted
     # file may export a helper in turn, so the scan runs again each round for new helpers.
     scanned: Set[Helper] = set()
+    by_word: Dict[bytes, List[str]] = {}
+    indexed: List[bool] = []
+
+    def callers_of(helpers: Sequence[Helper]) -> List[str]:
+        """The skipped files whose import lines name a helper's module."""
+        if not indexed:
+            for key, candidate in skipped.items():
+                data, _ = analyser.read(candidate.path)
+                for word in import_words(data) if data is not None else ():
+                    by_word.setdefault(word, []).append(key)
+            indexed.append(True)
+        found: Set[str] = set()
+        for helper in helpers:
+            if _WORD_RE.fullmatch(helper.module):
+                found.update(by_word.get(helper.module, ()))
+            else:
+                found.update(skipped)
+        return sorted(key for key in found if key in skipped)
 
     def adopt_callers() -> bool:
         helpers = [
@@ -232,7 +466,8 @@ def _project_pass(
         ]
         scanned.update(helpers)
         adopted = False
-        for key, candidate in sorted(skipped.items()) if helpers else ():
+        for key in callers_of(helpers) if helpers else ():
+            candidate = skipped[key]
             data, _ = analyser.read(candidate.path)
             if data is not None and calls_helper(candidate.display, data, helpers):
                 del skipped[key]
@@ -250,13 +485,18 @@ def _project_pass(
             if external == externals.get(display, {}):
                 continue
             externals[display] = external
-            updated = analyser.check(display, analyser.sources[display], external)
+            updated = analyser.check_again(display, external)
+            if updated is None:
+                continue
             analysed[display] = updated
             if updated.summary is not None and updated.summary != file_result.summary:
                 index.add(display, updated.summary)
                 changed = True
         if not changed:
             break
+
+
+_WORD_RE = re.compile(rb"[A-Za-z0-9_]+")
 
 
 def serving(display: str, data: bytes, fallback: Reader = read_bytes) -> Reader:

@@ -1,0 +1,117 @@
+"""Whole-project context: a file's findings do not depend on which files are named.
+
+For any subset S of a project's files, `walint check S` reports exactly the findings of
+`walint check .` that lie in S (issue 12, item 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from walint.cli import main
+
+HELPERS = {
+    "direct": 'def fall_back(conn):\n    conn.execute("PRAGMA journal_mode=DELETE")\n',
+    "default": 'def fall_back(conn, mode="TRUNCATE"):\n    conn.execute(f"PRAGMA journal_mode={mode}")\n',
+    "constant": 'from .consts import FALLBACK\n\n\ndef fall_back(conn):\n    conn.execute("PRAGMA journal_mode=" + FALLBACK)\n',
+}
+IMPORTS = {
+    "relative": ("from .helper import fall_back\n", "fall_back(conn)"),
+    "absolute": ("from pkg.helper import fall_back\n", "fall_back(conn)"),
+    "module": ("from pkg import helper\n", "helper.fall_back(conn)"),
+}
+
+
+def caller(style: str, in_handler: bool) -> str:
+    imported, call = IMPORTS[style]
+    body = (
+        f"    try:\n        conn.execute('PRAGMA journal_mode=WAL')\n    except sqlite3.OperationalError:\n        {call}\n"
+        if in_handler
+        else f"    {call}\n"
+    )
+    return f"import sqlite3\n\n{imported}\n\ndef open_db(path):\n    conn = sqlite3.connect(path)\n{body}    return conn\n"
+
+
+projects = st.fixed_dictionaries(
+    {
+        "helper": st.sampled_from(sorted(HELPERS)),
+        "callers": st.lists(st.tuples(st.sampled_from(sorted(IMPORTS)), st.booleans()), min_size=1, max_size=3),
+        "outside": st.booleans(),  # a caller outside the package, importing it absolutely
+    }
+)
+
+
+def write_project(root: Path, spec: Dict[str, object]) -> List[str]:
+    (root / ".git").mkdir()
+    package = root / "pkg"
+    package.mkdir()
+    files = {"pkg/__init__.py": "", "pkg/helper.py": HELPERS[spec["helper"]]}  # type: ignore[index]
+    if spec["helper"] == "constant":
+        files["pkg/consts.py"] = 'FALLBACK = "DELETE"\n'
+    for number, (style, in_handler) in enumerate(spec["callers"]):  # type: ignore[arg-type]
+        files[f"pkg/caller{number}.py"] = caller(style, in_handler)
+    if spec["outside"]:
+        files["app.py"] = caller("absolute", True)
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return sorted(files)
+
+
+def findings(root: Path, paths: Sequence[str]) -> List[Tuple[str, int, str]]:
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        result = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "json", *paths])
+    finally:
+        os.chdir(previous)
+    assert result.exit_code in (0, 1), result.output
+    return sorted((os.path.normpath(f["filename"]), f["location"]["row"], f["code"]) for f in json.loads(result.stdout))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=projects, data=st.data())
+def test_a_subset_reports_what_the_whole_project_reports_there(spec: Dict[str, object], data: st.DataObject) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        files = write_project(root, spec)
+        everything = findings(root, ["."])
+        handled = [n for n, (_, in_handler) in enumerate(spec["callers"]) if in_handler]  # type: ignore[arg-type]
+        for number in handled:
+            assert any(f[0] == f"pkg/caller{number}.py" and f[2] == "WAL001" for f in everything), everything
+        for _ in range(2):
+            subset = data.draw(st.lists(st.sampled_from(files), min_size=1, max_size=len(files), unique=True))
+            full = {os.path.abspath(root / p) for p in subset}
+            expected = [f for f in everything if os.path.abspath(root / f[0]) in full]
+            assert findings(root, subset) == expected, subset
+
+
+def test_the_fixture_reports_the_same_whether_the_file_or_its_folder_is_named() -> None:
+    folder = Path(__file__).parent.parent / "fixtures" / "project" / "kanban"
+    attachments = str(folder / "attachments.py")
+    alone = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "concise", attachments])
+    assert "attachments.py:15:9: WAL001" in alone.stdout
+
+
+def test_stdin_named_inside_a_project_uses_the_project_as_context() -> None:
+    folder = Path(__file__).parent.parent / "fixtures" / "project" / "kanban"
+    source = (folder / "attachments.py").read_bytes()
+    result = CliRunner().invoke(
+        main, ["check", "-", "--stdin-filename", str(folder / "attachments.py"), "--output-format", "concise"], input=source
+    )
+    assert "attachments.py:15:9: WAL001" in result.stdout
+
+
+def test_verbose_says_where_the_time_went() -> None:
+    folder = Path(__file__).parent.parent / "fixtures" / "project" / "kanban"
+    result = CliRunner().invoke(main, ["check", "--no-cache", "-v", "-q", str(folder / "attachments.py")])
+    for phase in ("discovery", "prefilter", "analyse", "project", "report"):
+        assert f"walint: {phase}" in result.stderr
+    assert "project root" in result.stderr

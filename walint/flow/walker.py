@@ -22,7 +22,7 @@ from walint.semantic.model import (
     iter_subexpressions,
     small_statements,
 )
-from walint.tree import preorder
+from walint.tree import children
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -122,11 +122,16 @@ def _collect(node: Optional[cst.CSTNode]) -> List[cst.CSTNode]:
     """The calls, and ``.journal_mode`` reads, inside one expression or statement."""
     if node is None:
         return []
-    return [
-        found
-        for found in preorder(node)
-        if isinstance(found, cst.Call) or (isinstance(found, cst.Attribute) and found.attr.value == "journal_mode")
-    ]
+    found: List[cst.CSTNode] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Lambda):
+            continue  # its body runs where the lambda is called, not here
+        if isinstance(current, cst.Call) or (isinstance(current, cst.Attribute) and current.attr.value == "journal_mode"):
+            found.append(current)
+        stack.extend(reversed(children(current)))
+    return found
 
 
 _GUARD_EXIT = (cst.Raise, cst.Return)

@@ -59,6 +59,16 @@ def _may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Sc
     return any(b.kind == "value" and isinstance(b.value, cst.Name) and b.value.value == "None" for b in bindings)
 
 
+def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Comparison) -> bool:
+    """Does a rollback mode follow the comparison in its function, or does the function
+    answer with it (a predicate such as ``def may_downgrade(conn): return ...``)?"""
+    facts = model.facts(unit)
+    if any(comparison in set(iter_subexpressions(value, limit=400)) for value in facts.returns):
+        return True
+    here = model.line_of(comparison)
+    return any(model.is_rollback_site(site) and model.line_of(site.node) >= here for site in facts.sites)
+
+
 def _is_none_test(test: cst.BaseExpression, names: Set[str]) -> bool:
     """``x is None``, ``x == None``, ``not x``, or either side of an ``or`` being one."""
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
@@ -246,6 +256,8 @@ def fallback(conn):
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for unit in model.units:
             for guard in model.facts(unit).guards:
+                if not _guards_something(model, unit, guard.comparison):
+                    continue  # a test's assert, a message: nothing downgrades behind it
                 problem = self._problem(model, unit, guard.comparison, guard.test, guard.scope)
                 if problem is not None:
                     message, fix, no_fix_reason = problem

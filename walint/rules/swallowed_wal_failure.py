@@ -66,14 +66,19 @@ def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
 
 
 def _escalates(handler: cst.CSTNode) -> bool:
-    """Does the handler re-raise, or return something the caller must look at?"""
+    """Does the handler re-raise, or return a failure the caller must look at (``False``,
+    the exception, a call's answer)? Returning the connection, a mode string or None
+    hands the caller a connection in an unknown mode: that is swallowing."""
+    caught = handler.name.name.value if getattr(handler, "name", None) is not None else None  # type: ignore[attr-defined]
     for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
         if isinstance(node, cst.Raise):
             return True
-        if isinstance(node, cst.Return) and node.value is not None and not (
-            isinstance(node.value, cst.Name) and node.value.value == "None"
-        ):
-            return True
+        if isinstance(node, cst.Return) and node.value is not None:
+            value = node.value
+            if isinstance(value, cst.Name) and value.value in ("True", "False", caught):
+                return True
+            if isinstance(value, (cst.Call, cst.Await, cst.Tuple, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)):
+                return True
     return False
 
 

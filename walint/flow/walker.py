@@ -177,38 +177,63 @@ def _returned_constant(block: cst.BaseSuite) -> Optional[bool]:
     return None
 
 
-# Which way a WAL check points: its test is true when the mode is WAL, when it is not,
-# or the test mixes both.
-WHEN_WAL, WHEN_NOT_WAL, UNSURE = 1, -1, 0
+def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.Comparison, bool]]) -> Tuple[bool, bool]:
+    """Does ``test`` being true, and being false, prove the mode is not WAL?
+
+    ``checks`` are the comparisons of a read mode in ``test``, each with whether its
+    literal is "wal" (else it is a rollback mode such as "delete"). ``mode == "wal"``
+    proves it when false, ``mode != "delete"`` when false, ``mode == "delete"`` when
+    true. Through ``not``, ``and`` (true only) and ``or`` (false only) the proof
+    carries; a check inside anything else (a call, say) is read as guarding both ways,
+    since its direction cannot be told."""
+    when_true = when_false = False
+    for comparison, is_wal in checks:
+        true_side = _implies_not_wal(test, comparison, True, is_wal)
+        false_side = _implies_not_wal(test, comparison, False, is_wal)
+        if true_side is None and false_side is None:
+            return True, True
+        when_true = when_true or bool(true_side)
+        when_false = when_false or bool(false_side)
+    return when_true, when_false
 
 
-def wal_polarity(test: cst.BaseExpression, comparison: cst.Comparison) -> int:
-    """Is ``test`` true when the mode ``comparison`` checks is WAL (``mode == "wal"``,
-    ``mode in ("wal", None)``, ``not mode != "wal"``) or when it is not?"""
-    operator = comparison.comparisons[0].operator
-    sign = WHEN_NOT_WAL if isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot)) else WHEN_WAL
-    flips = _negations_above(test, comparison)
-    if flips is None:
-        return UNSURE
-    return sign if flips % 2 == 0 else -sign
-
-
-def _negations_above(expr: cst.BaseExpression, target: cst.CSTNode, depth: int = 0) -> Optional[int]:
-    """How many ``not`` stand between ``expr`` and ``target`` (None: not found under
-    boolean operators and ``not``)."""
+def _implies_not_wal(
+    expr: cst.BaseExpression, target: cst.Comparison, when: bool, is_wal: bool, depth: int = 0
+) -> Optional[bool]:
+    """Does ``expr`` evaluating to ``when`` prove, through ``target``, that the mode is
+    not WAL? None when ``target`` is not reached through ``not``/``and``/``or``."""
     if expr is target:
-        return 0
+        operator = target.comparisons[0].operator
+        positive = isinstance(operator, (cst.Equal, cst.In, cst.Is))
+        negative = isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot))
+        if is_wal:
+            return (positive and not when) or (negative and when)
+        return (positive and when) or (negative and not when)
     if depth > 50:
         return None
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
-        inner = _negations_above(expr.expression, target, depth + 1)
-        return None if inner is None else inner + 1
+        return _implies_not_wal(expr.expression, target, not when, is_wal, depth + 1)
     if isinstance(expr, cst.BooleanOperation):
-        for side in (expr.left, expr.right):
-            found = _negations_above(side, target, depth + 1)
-            if found is not None:
-                return found
+        for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
+            found = _implies_not_wal(side, target, when, is_wal, depth + 1)
+            if found is None:
+                continue
+            # `a and check` true: both hold; false: perhaps only `a` failed. `or` the reverse.
+            # Except `mode != "wal" and <check>` in a helper that sets `mode`: when the
+            # first part fails, the mode it sets is WAL, and nothing is downgraded.
+            if isinstance(expr.operator, cst.And):
+                return found if when or _compares_with_wal(other) else False
+            return found if not when else False
     return None
+
+
+def _compares_with_wal(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Comparison) and any(
+        isinstance(operand, cst.SimpleString)
+        and isinstance(operand.evaluated_value, str)
+        and operand.evaluated_value.lower() == "wal"
+        for operand in [expr.left] + [c.comparator for c in expr.comparisons]
+    )
 
 
 class UnitWalker:
@@ -267,16 +292,14 @@ class UnitWalker:
             # Code after `if test: raise` runs only when the test was false.
             branch.when_false.append((branch.when_true[1], end))
 
-    def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> Optional[int]:
-        """Record the WAL checks in ``test``; their polarity (see :func:`wal_polarity`),
-        or None when it holds none."""
+    def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> Tuple[bool, bool]:
+        """Record the WAL checks in ``test`` (for WAL005); whether the test being true,
+        and being false, proves the mode is not WAL (:func:`guarded_sides`)."""
         comparisons = self.model.wal_check_comparisons(test, scope)
         for comparison in comparisons:
             self.facts.guards.append(GuardFacts(comparison, test, scope))
-        if not comparisons:
-            return None
-        polarities = {wal_polarity(test, comparison) for comparison in comparisons}
-        return polarities.pop() if len(polarities) == 1 else UNSURE
+        checks = [(c, True) for c in comparisons] + [(c, False) for c in self.model.rollback_mode_checks(test, scope)]
+        return guarded_sides(test, checks) if checks else (False, False)
 
     def _statement(
         self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool, following: Optional[cst.CSTNode] = None
@@ -296,9 +319,9 @@ class UnitWalker:
                     self._add(small.value, ctx, small)
                 elif isinstance(small, cst.Assert):
                     self._add(small, ctx, small)
-                    polarity = self._record_guards(small.test, ctx.scope)
+                    proves_not_wal, _ = self._record_guards(small.test, ctx.scope)
                     # `assert mode != "wal"` refuses WAL; `assert mode == "wal"` insists on it.
-                    if polarity is not None and polarity != WHEN_WAL:
+                    if proves_not_wal:
                         guards = True
                         if top_level:
                             self.facts.refuses_wal = True
@@ -317,15 +340,15 @@ class UnitWalker:
             return guards
         if isinstance(statement, cst.If):
             self._add(statement.test, ctx, statement)
-            polarity = self._record_guards(statement.test, ctx.scope)
+            true_side, false_side = self._record_guards(statement.test, ctx.scope)
             flags = model.handler_flags(statement.test, ctx.scope) if ctx.handler is None else set()
             self.facts.flags.update(flags)
             # A branch is guarded where the mode is known not to be WAL: the body of
             # `if mode != "wal":`, the else of `if mode == "wal":`, what follows an
             # `if mode == "wal": raise`. The body of `if mode == "wal":` is not.
             inner = ctx._replace(conditional=True, flagged=ctx.flagged or bool(flags))
-            body_ctx = inner._replace(guarded=ctx.guarded or polarity in (WHEN_NOT_WAL, UNSURE))
-            else_ctx = inner._replace(guarded=ctx.guarded or polarity in (WHEN_WAL, UNSURE))
+            body_ctx = inner._replace(guarded=ctx.guarded or true_side)
+            else_ctx = inner._replace(guarded=ctx.guarded or false_side)
             start = len(self.facts.sites)
             branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=_returned_constant(statement.body))
             self.facts.branches.append(branch)
@@ -336,7 +359,7 @@ class UnitWalker:
                 self._block(else_statements(statement.orelse), else_ctx)
                 branch.when_false.append((else_start, len(self.facts.sites)))
             exits = always_exits(statement.body)
-            if polarity in (WHEN_WAL, UNSURE) and exits:
+            if false_side and exits:
                 if top_level and any(
                     isinstance(s, cst.Raise)
                     for line in small_statements(statement.body)

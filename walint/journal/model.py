@@ -546,6 +546,26 @@ class ModuleModel(SemanticModel):
             found.append(node)
         return found
 
+    def rollback_mode_checks(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:
+        """Comparisons in ``test`` of the mode read from the database with a rollback mode
+        (``journal_mode_on_disk(conn) != "delete"``): fail-closed by construction, since
+        None and "wal" both differ from "delete"."""
+        found = []
+        for node in iter_subexpressions(test, limit=400):
+            if not isinstance(node, cst.Comparison) or len(node.comparisons) != 1:
+                continue
+            operands = [node.left, node.comparisons[0].comparator]
+            literals = [o for o in operands if isinstance(o, cst.SimpleString)]
+            if len(literals) != 1:
+                continue
+            value = literals[0].evaluated_value
+            if not isinstance(value, str) or value.lower() not in ROLLBACK_MODES:
+                continue
+            other = operands[1] if literals[0] is operands[0] else operands[0]
+            if self.probe_calls(other, scope):
+                found.append(node)
+        return found
+
     def _holds_wal_attempt(self, operands: Sequence[cst.BaseExpression], scope: Scope) -> bool:
         """Do these operands carry the answer of ``PRAGMA journal_mode=WAL`` itself?"""
         for operand in operands:

@@ -279,7 +279,7 @@ def check(
             findings = Baseline.load(Path(baseline_file)).new_findings(findings)
     except BaselineError as error:
         fail(str(error))
-    _write_report(findings, inputs, output_format, output_file, statistics, quiet)
+    _write_report(findings, inputs, output_format, output_file, statistics, quiet, result.errors)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
@@ -304,9 +304,12 @@ def _write_report(
     output_file: Optional[str],
     statistics: bool,
     quiet: bool,
+    errors: Sequence[Tuple[str, str]] = (),
 ) -> None:
     # Only SARIF lists the rules whatever was found; a clean run need not load them.
-    context = _report_context(inputs, output_file, quiet, with_rules=bool(findings) or output_format == "sarif")
+    context = _report_context(
+        inputs, output_file, quiet, with_rules=bool(findings) or output_format == "sarif", errors=errors
+    )
     if statistics:
         as_json = output_format in ("json", "json-lines")
         text = (statistics_report.render_json if as_json else statistics_report.render_text)(findings, context)
@@ -404,17 +407,26 @@ def _finish_fix(
         context = _report_context(inputs, None, quiet=True, stdin_data=fixed_stdin, err=err)
         click.echo(FORMATS[output_format](run.remaining, context), nl=False, err=err, color=context.colour)
     if not quiet:
-        total = run.fixed + len(run.remaining)
-        noun = "error" if total == 1 else "errors"
-        hidden = sum(1 for f in run.remaining if f.fix is not None and not f.fix.is_safe)
-        more = f"\n[*] {hidden} more fixable with `walint fix --unsafe-fixes`." if hidden else ""
-        if total:
-            click.echo(f"Found {total} {noun} ({run.fixed} fixed, {len(run.remaining)} remaining).{more}", err=err)
-        else:
-            click.echo("All checks passed!", err=err)
+        click.echo(fix_summary(run.fixed, run.remaining, len(run.errors)), err=err)
     if run.errors or not run.converged:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if run.remaining else EXIT_CLEAN)
+
+
+def fix_summary(fixed: int, remaining: Sequence[Finding], unchecked: int = 0, unsafe_fixes: bool = False) -> str:
+    """What `fix` did, in ruff's words; never "All checks passed!" when a file went unchecked."""
+    from walint.report.context import plural
+
+    total = fixed + len(remaining)
+    if not total and not unchecked:
+        return "All checks passed!"
+    lines = [f"Found {plural(total, 'error')} ({fixed} fixed, {len(remaining)} remaining)."] if total else []
+    hidden = sum(1 for f in remaining if f.fix is not None and not f.fix.is_safe and not unsafe_fixes)
+    if hidden:
+        lines.append(f"[*] {hidden} more fixable with `walint fix --unsafe-fixes`.")
+    if unchecked:
+        lines.append(f"{plural(unchecked, 'file')} could not be checked (see the errors above).")
+    return "\n".join(lines)
 
 
 def unified_diff(display: str, before: bytes, after: bytes) -> str:
@@ -477,6 +489,7 @@ def _report_context(
     stdin_data: Optional[bytes] = None,
     err: bool = False,
     with_rules: bool = True,
+    errors: Sequence[Tuple[str, str]] = (),
 ) -> ReportContext:
     """How to render findings: code frames from the files (or stdin), colour on a terminal."""
     stdin = inputs.stdin
@@ -486,6 +499,7 @@ def _report_context(
         source_lines=SourceLines({stdin.display: stdin_data if stdin_data is not None else stdin.data} if stdin else None),
         colour=output_file is None and use_colour(stream.isatty()),
         show_summary=not quiet,
+        errors=tuple(errors),
     )
 
 

@@ -25,7 +25,7 @@ import click
 
 from walint import __version__
 from walint.baseline import Baseline, BaselineError
-from walint.console import printable
+from walint.console import printable, warn
 from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded, read_bytes
 from walint.findings import Finding
@@ -194,7 +194,15 @@ def resolve_inputs(
         files = discover(paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude)
     except PathNotFound as missing:
         fail(f"{missing}: no such file or directory")
+    warn_when_nothing_to_check(files)
     return Inputs(settings, files)
+
+
+def warn_when_nothing_to_check(files: Sequence[Candidate]) -> None:
+    """ruff's warning when every path given was excluded or held no Python file, so that a
+    clean result over nothing is never mistaken for a clean project."""
+    if not files:
+        warn("No Python files found under the given path(s)")
 
 
 def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin: bool) -> Options:
@@ -241,6 +249,7 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="Count the findings per rule instead of listing them.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else (no summary).")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and check nothing.")
 @click.option("--report-unused-noqa", is_flag=True, help=f"Report suppression comments that suppress nothing ({UNUSED_SUPPRESSION}).")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Report only findings not recorded in this baseline.")
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record today's findings in this baseline and exit 0.")
@@ -253,6 +262,7 @@ def check(
     statistics: bool,
     exit_zero: bool,
     quiet: bool,
+    show_files: bool,
     report_unused_noqa: bool,
     baseline_file: Optional[str],
     write_baseline_file: Optional[str],
@@ -263,6 +273,8 @@ def check(
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
     inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
+    if show_files:
+        list_files(inputs)
     if output_format in CARRIES_EDITS and not statistics and not write_baseline_file:
         inputs = replace(inputs, settings=replace(inputs.settings, render_fixes=RENDER_ALL))
     result = _run(paths, inputs, jobs, cache)
@@ -283,6 +295,13 @@ def check(
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def list_files(inputs: Inputs) -> NoReturn:
+    """``--show-files``: the files a check would read, one a line, sorted; exit 0."""
+    for display in sorted(candidate.display for candidate in inputs.files):
+        click.echo(printable(display))
+    sys.exit(EXIT_CLEAN)
 
 
 def _run(paths: Sequence[str], inputs: Inputs, jobs: int = 1, cache: Optional[Cache] = None) -> RunResult:

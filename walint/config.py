@@ -79,7 +79,9 @@ def resolve_settings(file: Options, command_line: Options) -> Settings:
         "select": pick("select"),
         "extend_select": added("extend_select"),
         "ignore": pick("ignore") or (),
-        "exclude": tuple(pick("exclude") or ()) + added("extend_exclude"),
+        # `exclude` replaces the default list (ruff's); `extend-exclude` adds to either.
+        "exclude": tuple(pick("exclude") if pick("exclude") is not None else defaults.exclude)
+        + added("extend_exclude"),
         "per_file_ignores": pick("per_file_ignores") or (),
         "respect_gitignore": pick("respect_gitignore"),
         "force_exclude": pick("force_exclude"),

@@ -217,6 +217,7 @@ def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin:
 
 def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ...], helper: Optional[str] = None) -> Options:
     def codes(values: Tuple[str, ...], flag: str) -> Optional[Tuple[str, ...]]:
+        check_selectors(values, flag)
         return parse_codes(values, flag) if values else None
 
     extended = (codes(selection.extend_select, "--extend-select") or ()) + extend_select
@@ -230,6 +231,14 @@ def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ..
         force_exclude=selection.force_exclude,
         helper=parse_helper(helper, "--helper") if helper is not None else None,
     )
+
+
+def check_selectors(values: Sequence[str], flag: str) -> None:
+    """An empty rule selector (``--select ''``, ``--ignore WAL001,``) is an error, as in
+    ruff: it would otherwise select nothing, or ignore nothing, without a word."""
+    for value in values:
+        if any(not part.strip() for part in value.split(",")):
+            raise ConfigError(f"invalid value {value!r} for '{flag}': Unknown rule selector: ``")
 
 
 # ----- the commands ----------------------------------------------------------------------

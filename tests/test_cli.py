@@ -115,7 +115,7 @@ def test_unused_suppressions_are_reported_only_when_asked(tmp_path):
     assert _unused(tmp_path, source) == [(1, "WAL002", _unused(tmp_path, source)[0][2])]
     reported = _unused(tmp_path, source, "--report-unused-noqa")
     assert [(row, code) for row, code, _ in reported] == [(1, "WAL002"), (3, "WAL100")]
-    assert reported[1][2] == "Unused `noqa` for `WAL004`: no such finding on this line"
+    assert reported[1][2] == "Unused `noqa` directive (unused: `WAL004`)"
     assert _unused(tmp_path, source, "--extend-select", "WAL100") == reported
     assert _unused(tmp_path, source, "--report-unused-noqa", "--ignore", "WAL100") == reported[:1]
 
@@ -124,7 +124,7 @@ def test_unused_suppression_only_names_the_unused_codes_and_leaves_other_tools_a
     source = VULNERABLE.replace("DELETE')\n", "DELETE')  # walint: ignore[WAL001, WAL002]  # noqa: E501\n")
     rows = _unused(tmp_path, source, "--report-unused-noqa")
     assert [(row, code, message) for row, code, message in rows if code == "WAL100"] == [
-        (6, "WAL100", "Unused `walint: ignore` for `WAL002`: no such finding on this line")
+        (6, "WAL100", "Unused `walint: ignore` directive (unused: `WAL002`)")
     ]
     plain = "x = 1  # noqa: E501\ny = 2  # noqa\n"
     assert _unused(tmp_path, plain, "--report-unused-noqa") == []
@@ -134,7 +134,27 @@ def test_unused_suppression_in_a_file_with_nothing_else_to_report(tmp_path):
     source = "import sqlite3  # walint: ignore[]\nconn.execute('PRAGMA journal_mode=WAL')  # noqa: WAL001\n"
     rows = _unused(tmp_path, source, "--report-unused-noqa")
     assert [(row, code) for row, code, _ in rows] == [(1, "WAL100"), (2, "WAL100")]
-    assert rows[0][2] == "Unused `walint: ignore[]`: no finding on this line"
+    assert rows[0][2] == "Unused blanket `walint: ignore` directive"
+
+
+def test_unused_suppression_says_why_as_ruffs_rule_does_and_its_fix_removes_the_codes(tmp_path):
+    source = (
+        "conn.execute('PRAGMA journal_mode=WAL')  # noqa: WAL001, WAL005, WAL999, E501  # keep me\n"
+        "conn.execute('PRAGMA journal_mode=WAL')  # walint: ignore[WAL001]\n"
+    )
+    rows = _unused(tmp_path, source, "--report-unused-noqa", "--ignore", "WAL005")
+    assert [message for _, _, message in rows] == [
+        "Unused `noqa` directive (unused: `WAL001`; non-enabled: `WAL005`; unknown: `WAL999`)",
+        "Unused `walint: ignore` directive (unused: `WAL001`)",
+    ]
+    listed = _run("rules", "--output-format", "json")
+    assert [rule["fixable"] for rule in json.loads(listed.output) if rule["code"] == "WAL100"] == [True]
+    fixed = _run("fix", "--extend-select", "WAL100", "--ignore", "WAL005", str(tmp_path))
+    assert fixed.exit_code == 0, fixed.output
+    assert (tmp_path / "store.py").read_text() == (
+        "conn.execute('PRAGMA journal_mode=WAL')  # noqa: E501  # keep me\n"
+        "conn.execute('PRAGMA journal_mode=WAL')\n"
+    )
 
 
 def test_naming_wal100_keeps_a_deliberate_suppression(tmp_path):

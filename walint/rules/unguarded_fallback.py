@@ -210,6 +210,7 @@ def open_board(path):
 """,
             fixed="""
 import sqlite3
+
 from walint.runtime import journal_mode_on_disk
 
 _use_wal = True
@@ -223,7 +224,10 @@ def open_board(path):
         _use_wal = False
     if not _use_wal:
         if journal_mode_on_disk(conn) in ("wal", None):
-            raise sqlite3.OperationalError("refusing to leave WAL: the database is (or may be) in WAL on disk")
+            raise sqlite3.OperationalError(
+                "refusing to leave WAL: the database is"
+                " (or may be) in WAL on disk"
+            )
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
     return conn
 """,

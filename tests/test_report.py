@@ -89,7 +89,7 @@ def test_full_shows_the_fix_title_or_why_there_is_none(store):
     fixed = FORMATS["full"]([_finding(store, fix=FIX)], _context())
     assert "store.py:5:9: WAL001 [*] Journal mode" in fixed
     assert "  = help: Replace the fallback with `apply_wal_with_fallback`\n" in fixed
-    assert "[*] 1 fixable with `walint fix`." in fixed
+    assert "[*] 1 fixable with the `--fix` option." in fixed
     unfixed = FORMATS["full"]([_finding(store, no_fix_reason="the handler also closes the pool")], _context())
     assert "  = note: the handler also closes the pool\n" in unfixed
 
@@ -307,7 +307,7 @@ def test_statistics(store):
         "1\tWAL002\t[*] transient-marker",
         "Found 3 errors.",
         # The markers are named as such but never tested in sight: an unsafe removal.
-        "[*] 2 fixable with `walint fix` (1 more with `walint fix --unsafe-fixes`).",
+        "[*] 2 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option).",
     ]
     as_json = json.loads(_cli("--statistics", "--output-format", "json", ".").output)
     assert as_json[0] == {"code": "WAL001", "name": "unguarded-fallback", "count": 2, "fixable": True}

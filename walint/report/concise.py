@@ -17,11 +17,13 @@ def format_finding(finding: Finding, context: ReportContext) -> str:
 
 
 def fix_hint(fixable: int, hidden: int) -> str:
-    """The line about what `walint fix` would do, or "" when no fix is available at all."""
-    if not fixable and not hidden:
-        return ""
-    more = f" ({hidden} more with `walint fix --unsafe-fixes`)" if hidden else ""
-    return f"[*] {fixable} fixable with `walint fix`{more}."
+    """ruff's line about what ``--fix`` would do, or "" when no fix is available at all."""
+    hidden_text = (
+        f"{plural(hidden, 'hidden fix', 'hidden fixes')} can be enabled with the `--unsafe-fixes` option"
+    )
+    if fixable:
+        return f"[*] {fixable} fixable with the `--fix` option" + (f" ({hidden_text})." if hidden else ".")
+    return f"No fixes available ({hidden_text})." if hidden else ""
 
 
 def summary(findings: Sequence[Finding], unchecked: int = 0, unsafe_fixes: bool = False) -> str:

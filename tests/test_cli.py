@@ -10,6 +10,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from walint import __version__
 from walint.cli import main
 from walint.rules import ALL_RULES
 
@@ -36,7 +37,10 @@ def test_findings_exit_1_with_ruff_style_lines(tmp_path):
     # Named as markers, but no test on them is in sight: the removal is offered as unsafe.
     assert lines[0].startswith(f"{path}:1:46: WAL002 Transient error `disk i/o error`")
     assert lines[1].startswith(f"{path}:6:9: WAL001 [*] ")
-    assert lines[-2:] == ["Found 2 errors.", "[*] 1 fixable with `walint fix` (1 more with `walint fix --unsafe-fixes`)."]
+    assert lines[-2:] == [
+        "Found 2 errors.",
+        "[*] 1 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option).",
+    ]
 
 
 def test_clean_exit_0(tmp_path):
@@ -93,7 +97,9 @@ def test_rules_and_explain():
     """The catalogue commands in brief; tests/test_docs.py covers them in full."""
     listing = _run("rules")
     assert listing.exit_code == 0
-    assert [line.split()[0] for line in listing.output.splitlines()[1:]] == [rule.code for rule in ALL_RULES]
+    rows = [line for line in listing.output.splitlines()[1:] if not line.startswith(" ")]  # wrapped summaries
+    assert [line.split()[0] for line in rows] == [rule.code for rule in ALL_RULES]
+    assert all(len(line) <= 80 for line in listing.output.splitlines())  # not a terminal: 80 columns
     as_json = json.loads(_run("rules", "--output-format", "json").output)
     assert as_json[1]["name"] == "unguarded-fallback"
     explained = _run("explain", "wal001")
@@ -115,7 +121,7 @@ def test_unused_suppressions_are_reported_only_when_asked(tmp_path):
     assert _unused(tmp_path, source) == [(1, "WAL002", _unused(tmp_path, source)[0][2])]
     reported = _unused(tmp_path, source, "--report-unused-noqa")
     assert [(row, code) for row, code, _ in reported] == [(1, "WAL002"), (3, "WAL100")]
-    assert reported[1][2] == "Unused `noqa` for `WAL004`: no such finding on this line"
+    assert reported[1][2] == "Unused `noqa` directive (unused: `WAL004`)"
     assert _unused(tmp_path, source, "--extend-select", "WAL100") == reported
     assert _unused(tmp_path, source, "--report-unused-noqa", "--ignore", "WAL100") == reported[:1]
 
@@ -124,7 +130,7 @@ def test_unused_suppression_only_names_the_unused_codes_and_leaves_other_tools_a
     source = VULNERABLE.replace("DELETE')\n", "DELETE')  # walint: ignore[WAL001, WAL002]  # noqa: E501\n")
     rows = _unused(tmp_path, source, "--report-unused-noqa")
     assert [(row, code, message) for row, code, message in rows if code == "WAL100"] == [
-        (6, "WAL100", "Unused `walint: ignore` for `WAL002`: no such finding on this line")
+        (6, "WAL100", "Unused `walint: ignore` directive (unused: `WAL002`)")
     ]
     plain = "x = 1  # noqa: E501\ny = 2  # noqa\n"
     assert _unused(tmp_path, plain, "--report-unused-noqa") == []
@@ -134,7 +140,27 @@ def test_unused_suppression_in_a_file_with_nothing_else_to_report(tmp_path):
     source = "import sqlite3  # walint: ignore[]\nconn.execute('PRAGMA journal_mode=WAL')  # noqa: WAL001\n"
     rows = _unused(tmp_path, source, "--report-unused-noqa")
     assert [(row, code) for row, code, _ in rows] == [(1, "WAL100"), (2, "WAL100")]
-    assert rows[0][2] == "Unused `walint: ignore[]`: no finding on this line"
+    assert rows[0][2] == "Unused blanket `walint: ignore` directive"
+
+
+def test_unused_suppression_says_why_as_ruffs_rule_does_and_its_fix_removes_the_codes(tmp_path):
+    source = (
+        "conn.execute('PRAGMA journal_mode=WAL')  # noqa: WAL001, WAL005, WAL999, E501  # keep me\n"
+        "conn.execute('PRAGMA journal_mode=WAL')  # walint: ignore[WAL001]\n"
+    )
+    rows = _unused(tmp_path, source, "--report-unused-noqa", "--ignore", "WAL005")
+    assert [message for _, _, message in rows] == [
+        "Unused `noqa` directive (unused: `WAL001`; non-enabled: `WAL005`; unknown: `WAL999`)",
+        "Unused `walint: ignore` directive (unused: `WAL001`)",
+    ]
+    listed = _run("rules", "--output-format", "json")
+    assert [rule["fixable"] for rule in json.loads(listed.output) if rule["code"] == "WAL100"] == [True]
+    fixed = _run("fix", "--extend-select", "WAL100", "--ignore", "WAL005", str(tmp_path))
+    assert fixed.exit_code == 0, fixed.output
+    assert (tmp_path / "store.py").read_text() == (
+        "conn.execute('PRAGMA journal_mode=WAL')  # noqa: E501  # keep me\n"
+        "conn.execute('PRAGMA journal_mode=WAL')\n"
+    )
 
 
 def test_naming_wal100_keeps_a_deliberate_suppression(tmp_path):
@@ -152,3 +178,68 @@ def test_python_dash_m_and_console_script(tmp_path):
     script = Path(sys.executable).with_name("walint")
     if script.exists():
         assert subprocess.run([str(script), "--version"], capture_output=True, text=True).returncode == 0
+
+
+# ----- a ruff user's habits --------------------------------------------------------------
+
+
+def test_check_fix_equals_walint_fix_and_show_fixes_lists_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("store.py").write_text(VULNERABLE.split("\n", 1)[1])  # the fixable fallback alone
+    result = _run("check", "--no-cache", "--fix", "--show-fixes", "store.py")
+    assert result.exit_code == 0, result.output
+    assert "apply_wal_with_fallback(conn)" in Path("store.py").read_text()
+    assert "Fixed 1 error:\n- store.py:\n    1 \u00d7 WAL001 (unguarded-fallback)\n" in result.output
+    assert result.output.rstrip().endswith("Found 1 error (1 fixed, 0 remaining).")
+
+
+def test_fix_exit_codes_and_report_options(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = VULNERABLE.split("\n", 1)[1]
+    Path("store.py").write_text(source)
+    on_fix = _run("fix", "--no-cache", "--exit-non-zero-on-fix", "store.py")
+    assert on_fix.exit_code == 1
+    Path("store.py").write_text(VULNERABLE)
+    remaining = _run("fix", "--no-cache", "--exit-zero", "--output-format", "json", "-o", "left.json", "store.py")
+    assert remaining.exit_code == 0, remaining.output
+    assert [entry["code"] for entry in json.loads(Path("left.json").read_text())] == ["WAL002"]
+    stats = _run("fix", "--no-cache", "--statistics", "store.py")
+    assert stats.output.startswith("1\tWAL002\t")
+
+
+def test_clean_version_and_colour(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("store.py").write_text(VULNERABLE)
+    assert _run("check", "--cache-dir", "cache", "store.py").exit_code == 1 and Path("cache").is_dir()
+    cleaned = _run("clean", "--cache-dir", "cache")
+    assert cleaned.exit_code == 0 and not Path("cache").exists()
+    Path("src").mkdir()
+    assert _run("clean", "--cache-dir", "src").exit_code == 2 and Path("src").is_dir()  # not a walint cache
+    assert _run("version").output == f"walint {__version__}\n"
+    assert "\x1b[" in _run("check", "--no-cache", "--color", "always", "store.py").output
+    assert "\x1b[" not in _run("check", "--no-cache", "--color", "never", "store.py").output
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert "\x1b[" in _run("check", "--no-cache", "store.py").output
+    assert "\x1b[32m+" in _run("fix", "--no-cache", "--diff", "store.py").output
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in _run("check", "--no-cache", "store.py").output
+
+
+def test_every_error_reads_walint_error_and_exits_2(tmp_path):
+    for args in (["check", "--bogus"], ["check", "--output-format", "xml"], ["nope"], ["explain"]):
+        result = subprocess.run([sys.executable, "-m", "walint", *args], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("walint: error: "), (args, result.stderr)
+        assert "Usage:" not in result.stderr and "Error:" not in result.stderr
+
+
+def test_help_does_not_cut_command_descriptions():
+    listing = _run("--help").output.split("Commands:", 1)[1]
+    assert "..." not in listing
+    for command in ("check", "fix", "rules", "explain", "helper", "clean", "version"):
+        assert f"  {command} " in listing
+
+
+def test_rule_summaries_are_sentences():
+    for rule in ALL_RULES:
+        assert rule.summary().endswith("."), (rule.code, rule.summary())

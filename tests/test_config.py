@@ -238,3 +238,11 @@ def test_the_readme_example_is_a_valid_configuration(tmp_path):
     (tmp_path / "pyproject.toml").write_text(example)
     settings = resolve_settings(load_config(tmp_path / "pyproject.toml"), Options())
     assert settings.extend_select == ("WAL100",) and settings.helper == "myapp.db:apply_wal"
+
+
+def test_an_empty_rule_selector_on_the_command_line_is_an_error(tmp_path):
+    (tmp_path / "store.py").write_text("conn.execute('PRAGMA journal_mode=DELETE')\n")
+    for flag, value in [("--select", ""), ("--ignore", "WAL001,"), ("--extend-select", " ")]:
+        result = _check(flag, value, str(tmp_path))
+        assert result.exit_code == 2, (flag, result.output)
+        assert f"walint: error: {flag}: unknown rule selector" in result.output

@@ -21,13 +21,46 @@ def _touch(path, text="x = 1\n"):
     path.write_text(text)
 
 
-def test_walks_python_files_and_prunes_the_usual_directories(tmp_path):
+def test_walks_python_files_and_prunes_ruffs_default_excludes(tmp_path):
     for name in ["pkg/a.py", "pkg/sub/b.pyi", "pkg/notes.txt", ".git/hooks/x.py", ".venv/lib/y.py",
-                 "venv/lib/z.py", "pkg/__pycache__/c.py", "build/lib/d.py", "dist/e.py",
-                 ".hidden/f.py", "node_modules/g.py", "pkg.egg-info/h.py", "myenv/lib/i.py"]:
+                 "venv/lib/z.py", "build/lib/d.py", "dist/e.py", "node_modules/g.py",
+                 "src/site-packages/k.py", "deep/er/_build/l.py", ".hidden/f.py", "env/i.py"]:
         _touch(tmp_path / name)
-    (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
-    assert _names(tmp_path) == ["pkg/a.py", "pkg/sub/b.pyi"]
+    # Only the documented list is pruned (as in ruff): a hidden folder or one named `env` is code.
+    assert _names(tmp_path) == [".hidden/f.py", "env/i.py", "pkg/a.py", "pkg/sub/b.pyi"]
+    # `exclude = []` replaces the list: nothing is pruned.
+    assert len(_names(tmp_path, exclude=())) == 12
+
+
+def test_default_excludes_follow_the_exclude_and_extend_exclude_settings(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from walint.cli import main
+    from walint.discovery import DEFAULT_EXCLUDE
+
+    assert DEFAULT_EXCLUDE[:3] == (".bzr", ".direnv", ".eggs") and "build" in DEFAULT_EXCLUDE
+    monkeypatch.chdir(tmp_path)
+    for name in ["src/build/a.py", "src/pkg/b.py", "src/gen/c.py"]:
+        _touch(tmp_path / name)
+
+    def shown(*args):
+        result = CliRunner().invoke(main, ["check", "--show-files", *args])
+        assert result.exit_code == 0, result.output
+        return result.output.splitlines()
+
+    assert shown("src") == ["src/gen/c.py", "src/pkg/b.py"]
+    assert shown("--exclude", "gen", "src") == ["src/build/a.py", "src/pkg/b.py"]
+    assert shown("--extend-exclude", "gen", "src") == ["src/pkg/b.py"]
+    (tmp_path / "pyproject.toml").write_text("[tool.walint]\nexclude = []\n")
+    assert shown("src") == ["src/build/a.py", "src/gen/c.py", "src/pkg/b.py"]
+    (tmp_path / "pyproject.toml").write_text('[tool.walint]\nextend-exclude = ["pkg"]\n')
+    assert shown("src") == ["src/gen/c.py"]
+    # A path named on the command line is checked, unless --force-exclude.
+    assert shown("src/build/a.py") == ["src/build/a.py"]
+    assert shown("src/build") == ["src/build/a.py"]
+    excluded = CliRunner().invoke(main, ["check", "--force-exclude", "src/build/a.py"])
+    assert excluded.exit_code == 0
+    assert "walint: warning: No Python files found under the given path(s)" in excluded.output
 
 
 def test_gitignore_is_honoured_and_can_be_turned_off(tmp_path):

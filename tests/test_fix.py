@@ -29,6 +29,7 @@ def connect(path):
 '''
 
 FIXED = '''import sqlite3
+
 from walint.runtime import apply_wal_with_fallback
 
 

@@ -89,4 +89,4 @@ def test_safe_mode_leaves_unsafe_fixes_alone(tmp_path, capsys):
     shutil.copyfile(case, target)
     assert run(["fix", str(target)]) == 1
     assert target.read_bytes() == case.read_bytes()
-    assert "1 more fixable with `walint fix --unsafe-fixes`" in capsys.readouterr().out
+    assert "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option)." in capsys.readouterr().out

@@ -662,7 +662,7 @@ def test_bare_walint_ignore_suppresses_every_code_on_its_line(tree):
 def test_unused_bare_walint_ignore_is_reported_as_written(tree):
     (tree / "stale.py").write_text("conn.execute('PRAGMA journal_mode=WAL')  # walint: ignore\n")
     outcome = _check(tree, options=("--report-unused-noqa",))
-    assert outcome.finding("stale.py") == "stale.py:1:42: WAL100 Unused `walint: ignore`: no finding on this line"
+    assert outcome.finding("stale.py") == "stale.py:1:42: WAL100 [*] Unused blanket `walint: ignore` directive"
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_check_renders_nothing_yet_shows_what_is_fixable(tree, renders, output_f
     assert sum(renders.values()) == 0
     if output_format in ("full", "concise"):
         assert "[*]" in result.output
-        assert "fixable with `walint fix`" in result.output
+        assert "fixable with the `--fix` option" in result.output
 
 
 def test_statistics_and_baselines_render_nothing(tree, renders):

@@ -41,7 +41,8 @@ def test_manifest_declares_both_hooks_the_way_pre_commit_reads_them():
     assert hooks["walint-fix"]["entry"] == "walint fix --force-exclude"
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert hook["types"] == ["python"]
+        # Stubs too: `types: [python]` alone would skip every `.pyi`.
+        assert hook["types_or"] == ["python", "pyi"]
         assert hook["require_serial"] is True
 
 
@@ -124,6 +125,7 @@ def test_pre_commit_try_repo_fails_on_a_fallback_then_the_fix_hook_repairs_it(tm
     work = tmp_path / "work"
     (work / "legacy").mkdir(parents=True)
     (work / "store.py").write_text(VULNERABLE)
+    (work / "stubs.pyi").write_text(VULNERABLE)
     (work / "legacy" / "old.py").write_text(VULNERABLE)  # excluded: must stay quiet by name too
     (work / "pyproject.toml").write_text("[tool.walint]\nexclude = ['legacy']\n")
     _git("init", "-q", cwd=work)
@@ -154,6 +156,7 @@ def test_pre_commit_try_repo_fails_on_a_fallback_then_the_fix_hook_repairs_it(tm
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "walint" in failed.stdout and "Failed" in failed.stdout
     assert "store.py:8:9: WAL001" in failed.stdout
+    assert "stubs.pyi:8:9: WAL001" in failed.stdout
     assert "legacy" not in failed.stdout.split("hook id: walint", 1)[1]
 
     fixed = try_repo("walint-fix")

@@ -89,7 +89,7 @@ def test_full_shows_the_fix_title_or_why_there_is_none(store):
     fixed = FORMATS["full"]([_finding(store, fix=FIX)], _context())
     assert "store.py:5:9: WAL001 [*] Journal mode" in fixed
     assert "  = help: Replace the fallback with `apply_wal_with_fallback`\n" in fixed
-    assert "[*] 1 fixable with `walint fix`." in fixed
+    assert "[*] 1 fixable with the `--fix` option." in fixed
     unfixed = FORMATS["full"]([_finding(store, no_fix_reason="the handler also closes the pool")], _context())
     assert "  = note: the handler also closes the pool\n" in unfixed
 
@@ -307,7 +307,7 @@ def test_statistics(store):
         "1\tWAL002\t[*] transient-marker",
         "Found 3 errors.",
         # The markers are named as such but never tested in sight: an unsafe removal.
-        "[*] 2 fixable with `walint fix` (1 more with `walint fix --unsafe-fixes`).",
+        "[*] 2 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option).",
     ]
     as_json = json.loads(_cli("--statistics", "--output-format", "json", ".").output)
     assert as_json[0] == {"code": "WAL001", "name": "unguarded-fallback", "count": 2, "fixable": True}
@@ -334,3 +334,55 @@ def test_errors_still_exit_2_with_exit_zero(store):
 def test_explain_prints_the_rule_page():
     result = CliRunner().invoke(main, ["explain", "wal001"])
     assert result.exit_code == 0 and result.output == render_page(RULES_BY_CODE["WAL001"])
+
+
+# ----- files that could not be checked are part of every report ------------------------
+
+
+def test_every_format_reports_a_file_that_could_not_be_checked(store):
+    errors = (("huge.py", "too large to check"),)
+    context = _context(errors=errors)
+    for name in ("full", "concise"):
+        text = FORMATS[name]([], context)
+        assert "All checks passed!" not in text
+        assert text.splitlines()[-1] == "1 file could not be checked (see the errors above)."
+    assert json.loads(FORMATS["json"]([], context)) == [
+        {
+            "code": "E902",
+            "message": "too large to check",
+            "filename": "huge.py",
+            "location": {"row": 1, "column": 1},
+            "end_location": {"row": 1, "column": 1},
+            "fix": None,
+            "url": None,
+            "noqa_row": None,
+        }
+    ]
+    assert [json.loads(line)["code"] for line in FORMATS["json-lines"]([_finding(store)], context).splitlines()] == [
+        "E902",
+        "WAL001",
+    ]
+    assert FORMATS["github"]([], context) == "::error file=huge.py,title=E902::could not be checked: too large to check\n"
+    assert json.loads(FORMATS["gitlab"]([], context))[0]["check_name"] == "E902"
+    sarif = FORMATS["sarif"]([], context)
+    _validate_sarif(sarif)
+    (invocation,) = json.loads(sarif)["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["message"]["text"] == "could not be checked: too large to check"
+    assert statistics.render_text([], context).splitlines()[-1].startswith("1 file could not be checked")
+
+
+def test_cli_never_says_all_checks_passed_over_an_unchecked_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("ok.py").write_text("x = 1\n")
+    os.symlink("gone.py", "dangling.py")
+    for name in FORMATS:
+        result = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", name, "ok.py", "dangling.py"])
+        assert result.exit_code == 2, (name, result.output)
+        assert "All checks passed!" not in result.output
+        assert "dangling.py" in result.output, name
+        if name not in ("full", "concise"):
+            assert "E902" in result.output or "could not be checked" in result.output, name
+    fixed = CliRunner().invoke(main, ["fix", "--no-cache", "ok.py", "dangling.py"])
+    assert fixed.exit_code == 2 and "All checks passed!" not in fixed.output
+    assert "1 file could not be checked" in fixed.output

@@ -26,7 +26,7 @@ import click
 
 from walint import __version__
 from walint.baseline import Baseline, BaselineError
-from walint.console import printable
+from walint.console import printable, warn
 from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded, read_bytes
 from walint.findings import Finding
@@ -198,7 +198,15 @@ def resolve_inputs(
         files = discover(paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude)
     except PathNotFound as missing:
         fail(f"{missing}: no such file or directory")
+    warn_when_nothing_to_check(files)
     return Inputs(settings, files, config=config)
+
+
+def warn_when_nothing_to_check(files: Sequence[Candidate]) -> None:
+    """ruff's warning when every path given was excluded or held no Python file, so that a
+    clean result over nothing is never mistaken for a clean project."""
+    if not files:
+        warn("No Python files found under the given path(s)")
 
 
 def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin: bool) -> Tuple[Options, Optional[str]]:
@@ -321,24 +329,121 @@ def print_verbose(inputs: Inputs, result: RunResult, observer: RunObserver) -> N
     click.echo(f"walint: {'total':<10} {total:8.3f} s (since the command started)", err=True)
 
 
+# ----- fixing and colour, shared by `check` and `fix` -------------------------------------
+
+
+@dataclass(frozen=True)
+class FixRequest:
+    """How to fix and what to show afterwards: `walint fix` and `walint check --fix`."""
+
+    diff: bool = False
+    unsafe_fixes: bool = False
+    helper: Optional[str] = None
+    output_format: str = "full"
+    output_file: Optional[str] = None
+    quiet: bool = False
+    statistics: bool = False
+    exit_zero: bool = False
+    exit_non_zero_on_fix: bool = False
+    show_fixes: bool = False
+
+
+_SHOW_FIXES = click.option("--show-fixes", is_flag=True, help="List the fixes applied, per file.")
+
+
+# `--color`: "auto" (a terminal, unless NO_COLOR; FORCE_COLOR forces it), "always", "never".
+_colour_choice = "auto"
+
+
+def use_colour(is_tty: bool) -> bool:
+    """Colour per ``--color``; in "auto", only on a terminal and never when NO_COLOR is set
+    (no-color.org), unless FORCE_COLOR is (force-color.org)."""
+    if _colour_choice != "auto":
+        return _colour_choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    return is_tty or bool(os.environ.get("FORCE_COLOR"))
+
+
+def colour_option(command: Callable[..., None]) -> Callable[..., None]:
+    """Add ``--color [auto|always|never]`` (ruff's spelling and default)."""
+
+    @functools.wraps(command)
+    def with_colour(color: str, **kwargs: object) -> None:
+        global _colour_choice
+        _colour_choice = color
+        command(**kwargs)
+
+    return click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help="Colour the output: on a terminal (auto; NO_COLOR and FORCE_COLOR are honoured), always or never.",
+    )(with_colour)
+
+
+def coloured_diff(text: str, colour: bool) -> str:
+    """A unified diff with ruff's colours: removed lines red, added green, hunks cyan."""
+    if not colour:
+        return text
+    styles = (("+++", "1"), ("---", "1"), ("@@", "36"), ("+", "32"), ("-", "31"))
+    lines = []
+    for line in text.splitlines():
+        style = next((code for prefix, code in styles if line.startswith(prefix)), None)
+        lines.append(f"\x1b[{style}m{line}\x1b[0m" if style else line)
+    return "".join(line + "\n" for line in lines)
+
+
 # ----- the commands ----------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class WalintGroup(click.Group):
+    """The ``walint`` group: every error, click's usage errors included, is printed the one
+    way, ``walint: error: ...`` on stderr, and exits 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as error:
+            show_click_error(error)
+            sys.exit(EXIT_ERROR)
+        except click.Abort:
+            click.echo("walint: error: aborted", err=True)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
+
+
+def show_click_error(error: click.ClickException) -> None:
+    """``walint: error: message``, then for a usage error where to find help (as ruff does)."""
+    click.echo(f"walint: error: {printable(error.format_message())}", err=True)
+    context = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and context is not None:
+        click.echo(f"For more information, try '{context.command_path} --help'.", err=True)
+
+
+@click.group(cls=WalintGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="walint")
 def main() -> None:
     """Find and fix SQLite journal-mode fallbacks that can corrupt a shared database."""
 
 
-@main.command()
+@main.command(short_help="Check PATHS for journal-mode hazards.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @file_selection_options
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply the fixes, as `walint fix` does.")
+@click.option("--unsafe-fixes", is_flag=True, help="Count unsafe fixes as available (and apply them with --fix).")
+@_SHOW_FIXES
+@colour_option
 @click.option("--output-format", type=click.Choice(list(FORMATS)), default="full", show_default=True)
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--statistics", is_flag=True, help="Count the findings per rule instead of listing them.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else (no summary).")
 @click.option("-v", "--verbose", is_flag=True, help="Say what is checked and where the time went, on stderr.")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and check nothing.")
 @click.option("--report-unused-noqa", is_flag=True, help=f"Report suppression comments that suppress nothing ({UNUSED_SUPPRESSION}).")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Report only findings not recorded in this baseline.")
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record today's findings in this baseline and exit 0.")
@@ -346,12 +451,16 @@ def main() -> None:
 def check(
     paths: Sequence[str],
     selection: FileSelection,
+    apply_fixes: bool,
+    unsafe_fixes: bool,
+    show_fixes: bool,
     output_format: str,
     output_file: Optional[str],
     statistics: bool,
     exit_zero: bool,
     quiet: bool,
     verbose: bool,
+    show_files: bool,
     report_unused_noqa: bool,
     baseline_file: Optional[str],
     write_baseline_file: Optional[str],
@@ -361,9 +470,24 @@ def check(
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     if baseline_file and write_baseline_file:
         fail("--baseline and --write-baseline cannot be combined")
+    if apply_fixes:
+        if baseline_file or write_baseline_file or show_files:
+            fail("--fix cannot be combined with --baseline, --write-baseline or --show-files")
+        request = FixRequest(
+            unsafe_fixes=unsafe_fixes,
+            output_format=output_format,
+            output_file=output_file,
+            quiet=quiet,
+            statistics=statistics,
+            exit_zero=exit_zero,
+            show_fixes=show_fixes,
+        )
+        run_fix(paths, selection, request, jobs, cache)
     observer = RunObserver(wants_progress(quiet))
     with observer.phase("discovery"):
         inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
+    if show_files:
+        list_files(inputs)
     if output_format in CARRIES_EDITS and not statistics and not write_baseline_file:
         inputs = replace(inputs, settings=replace(inputs.settings, render_fixes=RENDER_ALL))
     try:
@@ -384,12 +508,19 @@ def check(
     except BaselineError as error:
         fail(str(error))
     with observer.phase("report"):
-        _write_report(findings, inputs, output_format, output_file, statistics, quiet)
+        _write_report(findings, inputs, output_format, output_file, statistics, quiet, result.errors, unsafe_fixes)
     if verbose:
         print_verbose(inputs, result, observer)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def list_files(inputs: Inputs) -> NoReturn:
+    """``--show-files``: the files a check would read, one a line, sorted; exit 0."""
+    for display in sorted(candidate.display for candidate in inputs.files):
+        click.echo(printable(display))
+    sys.exit(EXIT_CLEAN)
 
 
 def _run(
@@ -421,9 +552,14 @@ def _write_report(
     output_file: Optional[str],
     statistics: bool,
     quiet: bool,
+    errors: Sequence[Tuple[str, str]] = (),
+    unsafe_fixes: bool = False,
 ) -> None:
     # Only SARIF lists the rules whatever was found; a clean run need not load them.
-    context = _report_context(inputs, output_file, quiet, with_rules=bool(findings) or output_format == "sarif")
+    context = _report_context(
+        inputs, output_file, quiet, with_rules=bool(findings) or output_format == "sarif", errors=errors
+    )
+    context = replace(context, unsafe_fixes=unsafe_fixes)
     if statistics:
         as_json = output_format in ("json", "json-lines")
         text = (statistics_report.render_json if as_json else statistics_report.render_text)(findings, context)
@@ -440,7 +576,7 @@ def _write_report(
         fail(f"{output_file}: cannot write the report: {error.strerror or error}")
 
 
-@main.command()
+@main.command(short_help="Fix PATHS in place.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @file_selection_options
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there are any.")
@@ -452,59 +588,72 @@ def _write_report(
 )
 @click.option(
     "--output-format",
-    type=click.Choice(["full", "concise"]),
+    type=click.Choice(list(FORMATS)),
     default="full",
     show_default=True,
     help="How to show the findings that remain.",
 )
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Write the report of what remains here.")
+@click.option("--statistics", is_flag=True, help="Count the remaining findings per rule instead of listing them.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when anything was fixed, even if nothing remains.")
+@_SHOW_FIXES
+@colour_option
 @click.option("-q", "--quiet", is_flag=True, help="Print the remaining findings and nothing else.")
 @run_options
 def fix(
     paths: Sequence[str],
     selection: FileSelection,
-    diff: bool,
-    unsafe_fixes: bool,
-    helper: Optional[str],
-    output_format: str,
-    quiet: bool,
     jobs: int,
     cache: Optional[Cache],
+    **options: object,
 ) -> None:
     """Fix PATHS in place (default: the current directory; `-`: stdin to stdout).
 
     Safe fixes are applied (`walint explain CODE` says which are which); the file is
     re-checked and fixed again until nothing changes, then written atomically.
     """
+    run_fix(paths, selection, FixRequest(**options), jobs, cache)  # type: ignore[arg-type]
+
+
+def run_fix(paths: Sequence[str], selection: FileSelection, request: FixRequest, jobs: int, cache: Optional[Cache]) -> NoReturn:
     from walint import fixer
 
-    inputs = resolve_inputs(paths, selection, helper=helper)
+    inputs = resolve_inputs(paths, selection, helper=request.helper)
     stdin = inputs.stdin
     roots, cache = _roots_and_cache(paths, inputs, cache)
     project = find_project(paths, inputs)
     # Standard input is never written back: its fixed source goes to stdout.
-    write = not diff and stdin is None
+    write = not request.diff and stdin is None
     run = fixer.fix(
-        inputs.files, inputs.settings, roots, unsafe_fixes, write=write, jobs=jobs, cache=cache, read=inputs.read, project=project
+        inputs.files,
+        inputs.settings,
+        roots,
+        request.unsafe_fixes,
+        write=write,
+        jobs=jobs,
+        cache=cache,
+        read=inputs.read,
+        project=project,
     )
-    if diff:
+    if request.diff:
+        colour = use_colour(sys.stdout.isatty())
         for display, (before, after) in sorted(run.changes.items()):
-            click.echo(unified_diff(display, before, after), nl=False)
+            click.echo(coloured_diff(unified_diff(display, before, after), colour), nl=False, color=colour)
     fixed_stdin = None
     if stdin is not None:
         # What cannot be fixed (an excluded name, a refused fix) comes back unchanged.
         fixed_stdin = run.changes.get(stdin.display, (stdin.data, stdin.data))[1]
-        if not diff:
+        if not request.diff:
             sys.stdout.buffer.write(fixed_stdin)
             sys.stdout.flush()
-    _finish_fix(run, inputs, output_format, quiet, diff, err=stdin is not None, fixed_stdin=fixed_stdin)
+    _finish_fix(run, inputs, request, err=stdin is not None, fixed_stdin=fixed_stdin)
 
 
 def _finish_fix(
     run: FixRun,
     inputs: Inputs,
-    output_format: str,
-    quiet: bool,
-    diff: bool,
+    request: FixRequest,
     err: bool,
     fixed_stdin: Optional[bytes] = None,
 ) -> NoReturn:
@@ -515,26 +664,77 @@ def _finish_fix(
             "this is a bug in walint, please report it with the file",
             err=True,
         )
-    if diff:
-        if not quiet:
+    if request.diff:
+        if not request.quiet:
             noun = "error" if run.fixed == 1 else "errors"
             click.echo(f"Would fix {run.fixed} {noun} ({len(run.remaining)} remaining).", err=True)
         sys.exit(EXIT_ERROR if run.errors else (EXIT_FINDINGS if run.changes else EXIT_CLEAN))
-    if run.remaining:
-        context = _report_context(inputs, None, quiet=True, stdin_data=fixed_stdin, err=err)
-        click.echo(FORMATS[output_format](run.remaining, context), nl=False, err=err, color=context.colour)
-    if not quiet:
-        total = run.fixed + len(run.remaining)
-        noun = "error" if total == 1 else "errors"
-        hidden = sum(1 for f in run.remaining if f.fix is not None and not f.fix.is_safe)
-        more = f"\n[*] {hidden} more fixable with `walint fix --unsafe-fixes`." if hidden else ""
-        if total:
-            click.echo(f"Found {total} {noun} ({run.fixed} fixed, {len(run.remaining)} remaining).{more}", err=err)
+    machine = request.output_format not in ("full", "concise") or request.statistics
+    if run.remaining or machine:
+        context = _report_context(
+            inputs, request.output_file, quiet=True, stdin_data=fixed_stdin, err=err, errors=run.errors
+        )
+        if request.statistics:
+            as_json = request.output_format in ("json", "json-lines")
+            text = (statistics_report.render_json if as_json else statistics_report.render_text)(run.remaining, context)
         else:
-            click.echo("All checks passed!", err=err)
+            text = FORMATS[request.output_format](run.remaining, context)
+        _emit(text, request.output_file, context.colour, err)
+    if request.show_fixes and run.fixed_in:
+        click.echo(show_fixes(run.fixed_in), err=True)
+    if not request.quiet:
+        click.echo(fix_summary(run.fixed, run.remaining, len(run.errors)), err=err or machine)
     if run.errors or not run.converged:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if run.remaining else EXIT_CLEAN)
+    if request.exit_non_zero_on_fix and run.fixed:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_FINDINGS if run.remaining and not request.exit_zero else EXIT_CLEAN)
+
+
+def _emit(text: str, output_file: Optional[str], colour: bool, err: bool = False) -> None:
+    """A report to stdout (stderr beside fixed stdin), or to ``output_file``."""
+    if output_file is None:
+        click.echo(text, nl=False, color=colour, err=err)
+        return
+    try:
+        write_output(output_file, text.encode("utf-8"))
+    except UnsafeWrite as error:
+        fail(f"{output_file}: {error}")
+    except OSError as error:
+        fail(f"{output_file}: cannot write the report: {error.strerror or error}")
+
+
+def show_fixes(fixed_in: Dict[str, List[Finding]]) -> str:
+    """ruff's ``--show-fixes`` listing: each file, then how many of each rule were fixed."""
+    from collections import Counter
+
+    from walint.report.context import plural
+
+    total = sum(len(findings) for findings in fixed_in.values())
+    lines = [f"Fixed {plural(total, 'error')}:"]
+    names = {code: info.name for code, info in _rule_infos().items()}
+    for display in sorted(fixed_in):
+        lines.append(f"- {printable(display)}:")
+        for code, count in sorted(Counter(f.code for f in fixed_in[display]).items()):
+            lines.append(f"    {count} \u00d7 {code} ({names.get(code, code)})")
+    return "\n".join(lines) + "\n"
+
+
+def fix_summary(fixed: int, remaining: Sequence[Finding], unchecked: int = 0, unsafe_fixes: bool = False) -> str:
+    """What `fix` did, in ruff's words; never "All checks passed!" when a file went unchecked."""
+    from walint.report.concise import fix_hint
+    from walint.report.context import plural
+
+    total = fixed + len(remaining)
+    if not total and not unchecked:
+        return "All checks passed!"
+    lines = [f"Found {plural(total, 'error')} ({fixed} fixed, {len(remaining)} remaining)."] if total else []
+    hidden = sum(1 for f in remaining if f.fix is not None and not f.fix.is_safe and not unsafe_fixes)
+    if hidden:
+        lines.append(fix_hint(0, hidden))
+    if unchecked:
+        lines.append(f"{plural(unchecked, 'file')} could not be checked (see the errors above).")
+    return "\n".join(lines)
 
 
 def unified_diff(display: str, before: bytes, after: bytes) -> str:
@@ -553,7 +753,7 @@ def unified_diff(display: str, before: bytes, after: bytes) -> str:
     return text
 
 
-@main.command("helper")
+@main.command("helper", short_help="Write a copy of the safe helper module.")
 @click.option(
     "-o",
     "--output",
@@ -597,6 +797,7 @@ def _report_context(
     stdin_data: Optional[bytes] = None,
     err: bool = False,
     with_rules: bool = True,
+    errors: Sequence[Tuple[str, str]] = (),
 ) -> ReportContext:
     """How to render findings: code frames from the files (or stdin), colour on a terminal."""
     stdin = inputs.stdin
@@ -606,6 +807,7 @@ def _report_context(
         source_lines=SourceLines({stdin.display: stdin_data if stdin_data is not None else stdin.data} if stdin else None),
         colour=output_file is None and use_colour(stream.isatty()),
         show_summary=not quiet,
+        errors=tuple(errors),
     )
 
 
@@ -615,12 +817,7 @@ def _rule_infos() -> Dict[str, RuleInfo]:
     return rule_infos()
 
 
-def use_colour(is_tty: bool) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
-    return is_tty and not os.environ.get("NO_COLOR")
-
-
-@main.command("rules")
+@main.command("rules", short_help="List every rule.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_rules(output_format: str) -> None:
     """List every rule: code, name, whether it can fix, whether it is on by default."""
@@ -639,15 +836,24 @@ def list_rules(output_format: str) -> None:
         ]
         click.echo(json.dumps(rows, indent=2))
         return
+    import shutil
+    import textwrap
+
     width = max(len(info.name) for info in infos.values())
+    indent = 7 + 1 + width + 2 + 7 + 2 + 7 + 2
+    # The summary column wraps at the terminal's width (80 columns when not a terminal).
+    room = max(30, shutil.get_terminal_size((80, 24)).columns - indent)
     click.echo(f"{'Code':<7} {'Name':<{width}}  Fixable  Default  Summary")
     for info in infos.values():
         fixable = "yes" if info.fixable else "no"
         default = "on" if info.default_enabled else "off"
-        click.echo(f"{info.code:<7} {info.name:<{width}}  {fixable:<7}  {default:<7}  {info.summary}")
+        lines = textwrap.wrap(info.summary, room) or [""]
+        click.echo(f"{info.code:<7} {info.name:<{width}}  {fixable:<7}  {default:<7}  {lines[0]}")
+        for line in lines[1:]:
+            click.echo(" " * indent + line)
 
 
-@main.command()
+@main.command(short_help="Print a rule's documentation.")
 @click.argument("code")
 def explain(code: str) -> None:
     """Print the documentation of rule CODE (the same text as rules/CODE.md)."""
@@ -660,6 +866,37 @@ def explain(code: str) -> None:
     click.echo(render_page(rule), nl=False)
 
 
+@main.command(short_help="Remove the cache directory.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    envvar="WALINT_CACHE_DIR",
+    default=".walint_cache",
+    show_default=True,
+    help="The cache to remove (env: WALINT_CACHE_DIR).",
+)
+def clean(cache_dir: str) -> None:
+    """Remove the cache of per-file results (what `--cache-dir` names), as `ruff clean` does.
+
+    Only a directory walint created (it holds walint's marker `.gitignore`) is removed.
+    """
+    import shutil
+
+    path = Path(cache_dir)
+    if not path.exists():
+        return
+    if path.is_symlink() or not (path / ".gitignore").is_file():
+        fail(f"{cache_dir}: not a walint cache; remove it yourself if you meant to")
+    shutil.rmtree(path, ignore_errors=False)
+    click.echo(f"Removing cache at: {printable(str(path))}", err=True)
+
+
+@main.command(short_help="Print walint's version.")
+def version() -> None:
+    """Print walint's version (as `walint --version` does)."""
+    click.echo(f"walint {__version__}")
+
+
 def run(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI in-process and return its exit code (for tests and embedding)."""
     try:
@@ -669,6 +906,6 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
     except click.ClickException as error:
-        error.show()
+        show_click_error(error)
         return EXIT_ERROR
     return EXIT_CLEAN

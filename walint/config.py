@@ -79,7 +79,9 @@ def resolve_settings(file: Options, command_line: Options) -> Settings:
         "select": pick("select"),
         "extend_select": added("extend_select"),
         "ignore": pick("ignore") or (),
-        "exclude": tuple(pick("exclude") or ()) + added("extend_exclude"),
+        # `exclude` replaces the default list (ruff's); `extend-exclude` adds to either.
+        "exclude": tuple(pick("exclude") if pick("exclude") is not None else defaults.exclude)
+        + added("extend_exclude"),
         "per_file_ignores": pick("per_file_ignores") or (),
         "respect_gitignore": pick("respect_gitignore"),
         "force_exclude": pick("force_exclude"),
@@ -130,9 +132,12 @@ def parse_codes(values: Iterable[str], where: str) -> Codes:
 
     values = tuple(values)
     for value in values:
+        # `select = [""]`, `--select ''` or `--ignore WAL001,` would otherwise select (or
+        # ignore) nothing for that part, silently; ruff calls it an unknown selector.
         if not value.replace(",", "").strip():
-            # `select = [""]` or `--select ''` would otherwise select nothing, silently.
             raise ConfigError(f"{where}: unknown rule selector {value!r} (no rule code in it)")
+        if any(not part.strip() for part in value.split(",")):
+            raise ConfigError(f"{where}: unknown rule selector {value!r} (an empty code between commas)")
     codes = tuple(code.strip().upper() for value in values for code in value.split(",") if code.strip())
     for code in codes:
         if not any(rule.code.startswith(code) for rule in ALL_RULES):

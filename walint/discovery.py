@@ -1,8 +1,9 @@
 """Turn command-line paths into the Python files to check, and skip the ones that cannot matter.
 
-Directories are walked for ``*.py`` with version-control, virtualenv, cache, build and
-hidden directories pruned and ``.gitignore`` honoured; files named on the command line
-are always checked. The byte prefilter then drops every file that holds none of the
+Directories are walked for ``*.py`` and ``*.pyi`` with the ``exclude`` patterns pruned
+(by default ruff's list of version-control, virtualenv, cache and build directories,
+:data:`DEFAULT_EXCLUDE`) and ``.gitignore`` honoured; files named on the command line
+are always checked, unless ``--force-exclude``. The byte prefilter then drops every file that holds none of the
 tokens the active rules declare, before anything is parsed.
 """
 
@@ -15,19 +16,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
-SKIPPED_DIRECTORIES = frozenset(
-    {
-        "__pycache__",
-        "__pypackages__",
-        "_build",
-        "build",
-        "dist",
-        "node_modules",
-        "site-packages",
-        "venv",
-        "env",
-        "buck-out",
-    }
+# The `exclude` setting's default: ruff's list, so a ruff user's habits carry over. Setting
+# `exclude` replaces it (`exclude = []` walks everything); `extend-exclude` adds to it.
+DEFAULT_EXCLUDE: Tuple[str, ...] = (
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
 )
 
 
@@ -44,19 +61,6 @@ class Candidate:
     # Why it cannot be checked, when discovery already knows: an unreadable directory,
     # whose files are reported this way instead of silently going unchecked.
     problem: Optional[str] = None
-
-
-def _is_virtualenv(directory: str) -> bool:
-    return os.path.exists(os.path.join(directory, "pyvenv.cfg"))
-
-
-def _skip_directory(name: str, full: str) -> bool:
-    return (
-        name.startswith(".")
-        or name in SKIPPED_DIRECTORIES
-        or name.endswith(".egg-info")
-        or _is_virtualenv(full)
-    )
 
 
 class _GitIgnore:
@@ -181,7 +185,7 @@ def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[Tuple[str, O
             except OSError:
                 continue
             if is_dir:
-                if _skip_directory(entry.name, full) or excluded(full):
+                if excluded(full):
                     continue
                 if respect_gitignore and gitignore.ignored(full, True):
                     continue
@@ -237,7 +241,7 @@ def _exclusion(patterns: Sequence[str]):
 
 def discover(
     paths: Iterable[str],
-    exclude: Sequence[str] = (),
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
     respect_gitignore: bool = True,
     force_exclude: bool = False,
 ) -> List[Candidate]:

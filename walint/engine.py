@@ -228,14 +228,14 @@ def _findings(
     plans: Dict[Tuple[str, int, int], object] = {}
     # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
     used: Dict[int, Set[str]] = {}
-    comments: List[Tuple[Location, Location, str]] = []
+    comments: List[Tuple[Location, Location, str, Report]] = []
     for code, report in reports:
         span = positions[report.node]
         start = Location(span.start.line, span.start.column + 1)
         end = Location(span.end.line, span.end.column + 1)
         line = lines[start.row - 1] if start.row - 1 < len(lines) else ""
         if code == UNUSED_SUPPRESSION:
-            comments.append((start, end, line))
+            comments.append((start, end, line, report))
             continue
         if line_comments.suppresses(start.row, line, code):
             used.setdefault(start.row, set()).add(code)
@@ -259,16 +259,22 @@ def _findings(
             findings[key] = finding
             if report.fix is not None:
                 plans[key] = report.fix
-    for start, end, line in comments:
+    for start, end, line, report in comments:
         suppression = line_comments.suppression(start.row, line)
         # Only naming WAL100 itself silences it: a blanket comment cannot hide its own staleness.
         if suppression is None or UNUSED_SUPPRESSION in suppression.codes:
             continue
         unused = suppression.unused_codes(used.get(start.row, set()))
-        if unused and not settings.ignored_in_file(UNUSED_SUPPRESSION, path):
-            message = unused_message(suppression, unused)
-            finding = Finding(path, UNUSED_SUPPRESSION, message, start, end, fingerprint=" ".join(line.split()))
-            findings.setdefault((UNUSED_SUPPRESSION, start.row, start.column), finding)
+        key = (UNUSED_SUPPRESSION, start.row, start.column)
+        if unused and not settings.ignored_in_file(UNUSED_SUPPRESSION, path) and key not in findings:
+            from walint.rules import unused_suppression
+
+            plan = unused_suppression.fix_plan(report, suppression, unused)
+            message = unused_suppression.message(suppression, unused, settings)
+            fingerprint = " ".join(line.split())
+            findings[key] = Finding(path, UNUSED_SUPPRESSION, message, start, end, fix=_planned_fix(plan), fingerprint=fingerprint)
+            if plan is not None:
+                plans[key] = plan
     if settings.render_fixes != RENDER_NONE and plans:
         _render(module, findings, plans, settings.render_fixes)
     return tuple(sorted(findings.values(), key=lambda f: f.sort_key))
@@ -276,9 +282,13 @@ def _findings(
 
 def _planned(report: Report) -> Optional[Fix]:
     """The fix a report plans, before anything is rendered: its title and applicability."""
-    if report.fix is None:
+    return _planned_fix(report.fix)
+
+
+def _planned_fix(plan: "Optional[object]") -> Optional[Fix]:
+    if plan is None:
         return None
-    return Fix(report.fix.title, report.fix.applicability)
+    return Fix(plan.title, plan.applicability)  # type: ignore[attr-defined]
 
 
 def _render(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from walint.discovery import matches_path
+from walint.discovery import DEFAULT_EXCLUDE, matches_path
 
 # Which fix plans the engine renders into edits (``Settings.render_fixes``). Plans cost
 # nothing until rendered; rendering costs a transform of the whole file, so only the
@@ -30,7 +30,7 @@ class Settings:
     select: Optional[Tuple[str, ...]] = None  # None: every rule that is on by default
     extend_select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
-    exclude: Tuple[str, ...] = ()
+    exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
     # (file pattern, rule code prefixes) pairs.
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     respect_gitignore: bool = True

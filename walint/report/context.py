@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from walint.discovery import Unreadable, read_regular
 from walint.findings import Finding
@@ -69,12 +69,26 @@ class ReportContext:
     colour: bool = False
     # The closing "Found N errors." / "All checks passed!" of the text formats.
     show_summary: bool = True
+    # (path, why) for each file that could not be checked: every format reports them.
+    errors: Sequence[Tuple[str, str]] = ()
+    # `check --unsafe-fixes`: unsafe fixes count as fixable, not hidden.
+    unsafe_fixes: bool = False
 
     def paint(self, text: str, *styles: str) -> str:
         if not self.colour or not styles:
             return text
         codes = ";".join(_ANSI[style] for style in styles)
         return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+# The code machine-readable reports give a file that could not be checked (unreadable, too
+# large, a crash while analysing it): ruff's io-error, which tools reading ruff's output know.
+CHECK_ERROR_CODE = "E902"
+
+
+def plural(count: int, singular: str, plural_form: Optional[str] = None) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 def relative_posix(path: str) -> str:

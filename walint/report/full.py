@@ -65,5 +65,5 @@ def render(findings: Sequence[Finding], context: ReportContext) -> str:
             block.append(f"{pad}= {context.paint('note', 'bold')}: {printable(finding.no_fix_reason)}")
         blocks.append("\n".join(block) + "\n")
     if context.show_summary:
-        blocks.append(concise.summary(findings) + "\n")
+        blocks.append(concise.summary(findings, len(context.errors), context.unsafe_fixes) + "\n")
     return "\n".join(blocks)

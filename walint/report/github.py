@@ -9,7 +9,7 @@ from typing import Sequence
 
 from walint.console import printable
 from walint.findings import Finding
-from walint.report.context import ReportContext, relative_posix
+from walint.report.context import CHECK_ERROR_CODE, ReportContext, relative_posix
 
 
 def _escape_data(text: str) -> str:
@@ -34,5 +34,13 @@ def format_finding(finding: Finding) -> str:
     return f"::error {joined}::{_escape_data(finding.message)}"
 
 
+def format_error(path: str, problem: str) -> str:
+    """A file that could not be checked: an annotation on the file, not on a line."""
+    properties = {"file": relative_posix(path), "title": CHECK_ERROR_CODE}
+    joined = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::error {joined}::{_escape_data(f'could not be checked: {problem}')}"
+
+
 def render(findings: Sequence[Finding], context: ReportContext) -> str:
-    return "".join(format_finding(f) + "\n" for f in findings)
+    errors = [format_error(path, problem) for path, problem in context.errors]
+    return "".join(line + "\n" for line in errors + [format_finding(f) for f in findings])

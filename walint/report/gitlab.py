@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Sequence
 
 from walint.findings import Finding
-from walint.report.context import ReportContext, relative_posix, stable_fingerprints
+from walint.report.context import CHECK_ERROR_CODE, ReportContext, relative_posix, stable_fingerprints
 
 
 def render(findings: Sequence[Finding], context: ReportContext) -> str:
@@ -26,4 +27,16 @@ def render(findings: Sequence[Finding], context: ReportContext) -> str:
         }
         for finding, fingerprint in zip(findings, stable_fingerprints(findings))
     ]
-    return json.dumps(issues, indent=2) + "\n"
+    # A file that could not be checked is an issue on its first line: a merge request must
+    # not show a clean report for code nobody looked at.
+    errors = [
+        {
+            "description": f"{CHECK_ERROR_CODE}: could not be checked: {problem}",
+            "check_name": CHECK_ERROR_CODE,
+            "fingerprint": hashlib.sha256(f"{relative_posix(path)}\0{CHECK_ERROR_CODE}\0{problem}".encode()).hexdigest(),
+            "severity": "critical",
+            "location": {"path": relative_posix(path), "lines": {"begin": 1}},
+        }
+        for path, problem in context.errors
+    ]
+    return json.dumps(errors + issues, indent=2) + "\n"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from walint.findings import Finding, Fix
-from walint.report.context import ReportContext
+from walint.report.context import CHECK_ERROR_CODE, ReportContext
 
 # Relative to the repository root, where `rules/` holds one page per rule.
 DOCS_URL = "rules/{code}.md"
@@ -42,5 +42,26 @@ def as_dict(finding: Finding) -> dict:
     }
 
 
+def error_dict(path: str, problem: str) -> dict:
+    """A file that could not be checked, as ruff reports an io-error (E902): at 1:1, no fix."""
+    return {
+        "code": CHECK_ERROR_CODE,
+        "message": problem,
+        "filename": path,
+        "location": {"row": 1, "column": 1},
+        "end_location": {"row": 1, "column": 1},
+        "fix": None,
+        "url": None,
+        "noqa_row": None,
+    }
+
+
+def entries(findings: Sequence[Finding], context: ReportContext) -> List[dict]:
+    """The findings and the files that could not be checked, in path order."""
+    rows = [((path, 0), error_dict(path, problem)) for path, problem in context.errors]
+    rows += [((f.path, 1), as_dict(f)) for f in findings]
+    return [row for _, row in sorted(rows, key=lambda item: item[0])]
+
+
 def render(findings: Sequence[Finding], context: ReportContext) -> str:
-    return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"
+    return json.dumps(entries(findings, context), indent=2) + "\n"

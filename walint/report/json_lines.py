@@ -7,8 +7,8 @@ from typing import Sequence
 
 from walint.findings import Finding
 from walint.report.context import ReportContext
-from walint.report.json_format import as_dict
+from walint.report.json_format import entries
 
 
 def render(findings: Sequence[Finding], context: ReportContext) -> str:
-    return "".join(json.dumps(as_dict(f)) + "\n" for f in findings)
+    return "".join(json.dumps(entry) + "\n" for entry in entries(findings, context))

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from walint import __version__
 from walint.findings import Finding, Fix, Location
-from walint.report.context import ReportContext, RuleInfo, relative_posix, stable_fingerprints
+from walint.report.context import CHECK_ERROR_CODE, ReportContext, RuleInfo, relative_posix, stable_fingerprints
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # The partialFingerprints key; bump the suffix if the fingerprint's recipe changes.
@@ -87,6 +87,21 @@ def _result(finding: Finding, fingerprint: str, rule_index: Optional[int]) -> Di
     return result
 
 
+def _invocation(context: ReportContext) -> Dict[str, Any]:
+    return {
+        "executionSuccessful": not context.errors,
+        "toolExecutionNotifications": [
+            {
+                "level": "error",
+                "message": {"text": f"could not be checked: {problem}"},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(path)}}}],
+                "descriptor": {"id": CHECK_ERROR_CODE},
+            }
+            for path, problem in context.errors
+        ],
+    }
+
+
 def render(findings: Sequence[Finding], context: ReportContext) -> str:
     rules: List[RuleInfo] = sorted(context.rules.values(), key=lambda info: info.code)
     index = {info.code: position for position, info in enumerate(rules)}
@@ -103,6 +118,9 @@ def render(findings: Sequence[Finding], context: ReportContext) -> str:
                         "rules": [_rule(info) for info in rules],
                     }
                 },
+                # Files that could not be checked: a dashboard must not read their silence
+                # as clean code.
+                "invocations": [_invocation(context)],
                 "columnKind": "unicodeCodePoints",
                 "results": [
                     _result(finding, fingerprint, index.get(finding.code))

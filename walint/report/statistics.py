@@ -28,7 +28,7 @@ def render_text(findings: Sequence[Finding], context: ReportContext) -> str:
         for code, name, count, fixable in rows
     ]
     if context.show_summary:
-        lines.append(concise.summary(findings))
+        lines.append(concise.summary(findings, len(context.errors), context.unsafe_fixes))
     return "".join(line + "\n" for line in lines)
 
 

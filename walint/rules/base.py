@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator, Optional, Sequence, Tuple
 
@@ -96,4 +97,8 @@ class Rule:
         doc = cls.documentation()
         _, _, rest = doc.partition("## What it does")
         text = " ".join(rest.strip().split("\n\n", 1)[0].split())
-        return text or cls.name
+        # The first sentence only; one that introduces a list ends there, with a full stop.
+        sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+        if sentence.endswith(":"):
+            sentence = sentence[:-1].rstrip() + "."
+        return sentence or cls.name

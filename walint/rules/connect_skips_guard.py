@@ -128,13 +128,17 @@ def connect(path):
             fixed="""
 import os
 import sqlite3
+
 from walint.runtime import journal_mode_on_disk
 
 def connect(path):
     conn = sqlite3.connect(path)
     if os.environ.get("BOARD_NO_WAL"):
         if journal_mode_on_disk(conn) in ("wal", None):
-            raise sqlite3.OperationalError("refusing to leave WAL: the database is (or may be) in WAL on disk")
+            raise sqlite3.OperationalError(
+                "refusing to leave WAL: the database is"
+                " (or may be) in WAL on disk"
+            )
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL003
     return conn
 """,

@@ -197,6 +197,7 @@ async def enable_wal(db):
 """,
             fixed="""
 import contextlib
+
 from walint.runtime import apply_wal_with_fallback_async
 
 async def enable_wal(db):

@@ -218,6 +218,7 @@ def open_board(path):
 """,
             fixed="""
 import sqlite3
+
 from walint.runtime import journal_mode_on_disk
 
 _use_wal = True
@@ -231,7 +232,10 @@ def open_board(path):
         _use_wal = False
     if not _use_wal:
         if journal_mode_on_disk(conn) in ("wal", None):
-            raise sqlite3.OperationalError("refusing to leave WAL: the database is (or may be) in WAL on disk")
+            raise sqlite3.OperationalError(
+                "refusing to leave WAL: the database is"
+                " (or may be) in WAL on disk"
+            )
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
     return conn
 """,
@@ -248,6 +252,7 @@ def enable_wal(conn):
 """,
             fixed="""
 import sqlite3
+
 from walint.runtime import journal_mode_on_disk
 
 def enable_wal(conn):
@@ -257,7 +262,10 @@ def enable_wal(conn):
         actual = None
     if actual != "wal":
         if journal_mode_on_disk(conn) in ("wal", None):
-            raise sqlite3.OperationalError("refusing to leave WAL: the database is (or may be) in WAL on disk")
+            raise sqlite3.OperationalError(
+                "refusing to leave WAL: the database is"
+                " (or may be) in WAL on disk"
+            )
         conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
 """,
         ),

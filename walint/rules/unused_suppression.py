@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, AbstractSet, Dict, Iterator, List, Optional, Tuple, Union
 
 import libcst as cst
 
+from walint.catalogue import RULE_TOKENS
+from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, Report, Rule, Valid
-from walint.suppressions import parse_suppression
+from walint.settings import Settings
+from walint.suppressions import IGNORE_RE, NOQA_RE, WALINT_PREFIX, Suppression, parse_suppression
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -23,8 +27,10 @@ class UnusedSuppression(Rule):
     Only walint's own codes are checked, so `# noqa: E501, WAL001` reports `WAL001`
     alone, and a bare `# noqa` is never reported (it may be there for another linter).
     A bare `# walint: ignore` (or `# walint: ignore[]`) is walint's alone, and is reported
-    when nothing on its line is. A code whose rule is not selected suppresses nothing, so it is reported
-    too.
+    when nothing on its line is. As ruff's RUF100 does, the message says why each code is
+    there for nothing: `unused` (its rule is on and reported nothing on the line),
+    `non-enabled` (its rule is not selected in this run) or `unknown` (no walint rule has
+    that code).
 
     ## Why is this bad?
     A suppression outlives the code it was written for. Once the fallback under it is
@@ -43,7 +49,11 @@ class UnusedSuppression(Rule):
     ```
 
     ## Fix safety
-    There is no fix yet; delete the code from the comment, or the comment.
+    The fix is safe: it removes the codes that suppress nothing from the comment, and
+    the whole directive when none is left (text after it in the comment stays). Codes of
+    other tools are kept. A code reported as `non-enabled` is removed too, as ruff
+    does; select its rule (or keep the comment with `# noqa: WAL100`) if another run
+    enables it.
     """
 
     code = "WAL100"
@@ -64,24 +74,143 @@ except sqlite3.OperationalError:
         Valid('conn.execute("PRAGMA journal_mode=WAL")  # noqa\n'),
     )
     INVALID = (
-        Invalid('conn.execute("PRAGMA journal_mode=WAL")  # noqa: WAL001  # expect: WAL100\n'),
+        Invalid(
+            'conn.execute("PRAGMA journal_mode=WAL")  # noqa: WAL001  # expect: WAL100\n',
+            fixed='conn.execute("PRAGMA journal_mode=WAL")  # expect: WAL100\n',
+        ),
+        Invalid(
+            'conn.execute("PRAGMA journal_mode=WAL")  # noqa: E501, WAL001  # expect: WAL100\n',
+            fixed='conn.execute("PRAGMA journal_mode=WAL")  # noqa: E501  # expect: WAL100\n',
+        ),
         Invalid(
             """
 try:
     conn.execute("PRAGMA journal_mode=WAL")
 except sqlite3.OperationalError:
     conn.execute("PRAGMA journal_mode=DELETE")  # walint: ignore[WAL001, WAL002]  # expect: WAL100
-"""
+""",
+            fixed="""
+try:
+    conn.execute("PRAGMA journal_mode=WAL")
+except sqlite3.OperationalError:
+    conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL100
+""",
         ),
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         # Every walint suppression comment is a candidate; the engine keeps the ones that
         # suppressed nothing once it knows what the other rules reported on each line.
-        import libcst.matchers as m  # 0.3 s to import: only when this rule is selected
+        finder = _CommentFinder()
+        model.module.visit(finder)
+        for holder, owner in finder.found:
+            assert holder.comment is not None
+            yield SuppressionReport(holder.comment, "Unused suppression", holder=holder, owner=owner)
 
-        for comment in m.findall(model.module, m.Comment()):
-            assert isinstance(comment, cst.Comment)
-            if parse_suppression(comment.value) is not None:
-                yield Report(comment, "Unused suppression")
 
+_Holder = Union[cst.TrailingWhitespace, cst.EmptyLine]
+# The nearest node a fix can rewrite around a comment (comments and whitespace are below
+# what the renderer walks): the comment's line, its block, or the module.
+_OWNERS = (cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.BaseCompoundStatement, cst.IndentedBlock, cst.Module)
+
+
+class _CommentFinder(cst.CSTVisitor):
+    """Each comment that holds a suppression, with the node that holds it and its owner."""
+
+    def __init__(self) -> None:
+        self.owners: List[cst.CSTNode] = []
+        self.found: List[Tuple[_Holder, cst.CSTNode]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, _OWNERS):
+            self.owners.append(node)
+        elif isinstance(node, (cst.TrailingWhitespace, cst.EmptyLine)) and node.comment is not None:
+            if self.owners and parse_suppression(node.comment.value) is not None:
+                self.found.append((node, self.owners[-1]))
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if isinstance(original_node, _OWNERS):
+            self.owners.pop()
+
+
+@dataclass(frozen=True)
+class SuppressionReport(Report):
+    """A suppression comment, with the node that holds it and the node a fix rewrites."""
+
+    holder: Optional[_Holder] = None
+    owner: Optional[cst.CSTNode] = None
+
+
+# ----- why a code is unused, and the fix ----------------------------------------------------
+
+UNUSED, NON_ENABLED, UNKNOWN = "unused", "non-enabled", "unknown"
+
+
+def classify(codes: Tuple[str, ...], settings: Settings) -> Dict[str, List[str]]:
+    """ruff's RUF100 reasons for the codes a comment names that suppressed nothing."""
+    reasons: Dict[str, List[str]] = {UNUSED: [], NON_ENABLED: [], UNKNOWN: []}
+    for code in codes:
+        if code not in RULE_TOKENS:
+            reasons[UNKNOWN].append(code)
+        elif not settings.enabled(code, RULE_TOKENS[code][0]):
+            reasons[NON_ENABLED].append(code)
+        else:
+            reasons[UNUSED].append(code)
+    return reasons
+
+
+def message(suppression: Suppression, unused: Tuple[str, ...], settings: Settings) -> str:
+    """``Unused `noqa` directive (unused: `WAL001`; non-enabled: `WAL005`)``, as RUF100 says it."""
+    if unused == ("*",):
+        return f"Unused blanket `{suppression.form}` directive"
+    reasons = classify(unused, settings)
+    parts = [
+        f"{reason}: {', '.join(f'`{code}`' for code in codes)}"
+        for reason, codes in reasons.items()
+        if codes
+    ]
+    return f"Unused `{suppression.form}` directive ({'; '.join(parts)})"
+
+
+def rewritten_comment(comment: str, suppression: Suppression, unused: AbstractSet[str]) -> str:
+    """``comment`` without the ``unused`` codes; without the directive when none is left
+    (a bare ``walint: ignore[]`` that suppressed nothing has ``unused == {"*"}``)."""
+    pattern = IGNORE_RE if suppression.form == "walint: ignore" else NOQA_RE
+    match = pattern.search(comment)
+    if match is None:
+        return comment
+    kept = [code for code in suppression.codes if code not in unused]
+    if not kept or "*" in unused:
+        replacement = ""
+    elif suppression.form == "walint: ignore":
+        replacement = f"# walint: ignore[{', '.join(kept)}]"
+    else:
+        replacement = f"# noqa: {', '.join(kept)}"
+    if replacement:
+        return comment[: match.start()] + replacement + comment[match.end() :]
+    before, after = comment[: match.start()].rstrip(), comment[match.end() :].strip()
+    if before.strip("# "):
+        return f"{before}  {after}" if after else before
+    if not after:
+        return ""
+    return after if after.startswith("#") else f"# {after}"
+
+
+def fix_plan(report: Report, suppression: Suppression, unused: Tuple[str, ...]) -> Optional[FixPlan]:
+    """The safe fix: the comment without the codes that suppress nothing, or no comment."""
+    holder, owner = getattr(report, "holder", None), getattr(report, "owner", None)
+    if holder is None or owner is None or holder.comment is None:
+        return None
+    title = f"Remove unused `{suppression.form}` directive"
+    ours = {code for code in unused if code == "*" or code.startswith(WALINT_PREFIX)}
+    text = rewritten_comment(holder.comment.value, suppression, ours)
+    if text:
+        rewritten = owner.deep_replace(holder, holder.with_changes(comment=cst.Comment(text)))
+    elif isinstance(holder, cst.TrailingWhitespace):
+        rewritten = owner.deep_replace(holder, holder.with_changes(whitespace=cst.SimpleWhitespace(""), comment=None))
+    else:
+        rewritten = owner.deep_remove(holder)
+    if not isinstance(rewritten, cst.CSTNode):
+        return None
+    return FixPlan(title, SAFE, {owner: rewritten})

@@ -1061,3 +1061,20 @@ def test_cpythons_own_test_files_are_not_analysed_not_a_syntax_error(tree, name)
     assert outcome.exit_code == 2
     assert outcome.finding("stdlib.py") == ""
     assert "stdlib.py: not analysed: LibCST cannot parse this file" in outcome.error("stdlib.py")
+
+
+def test_stdin_is_read_through_a_bound(monkeypatch):
+    monkeypatch.setattr(walint.discovery, "MAX_READ_BYTES", 2**20)
+    result = CliRunner().invoke(main, ["check", "--isolated", "-"], input=b"x = 1\n" * 2**18)
+    assert result.exit_code == 2
+    assert result.stderr == "walint: error: standard input: too large to read: over the 1 MB limit\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_stdin_from_dev_zero_is_an_error_not_all_the_memory():
+    with open("/dev/zero", "rb") as zero:
+        result = subprocess.run(
+            [sys.executable, "-m", "walint", "check", "--isolated", "-"], stdin=zero, capture_output=True, timeout=120
+        )
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("walint: error: standard input: too large to read: over the ")

@@ -187,7 +187,7 @@ def resolve_inputs(
     if reading_stdin:
         display = selection.stdin_filename or STDIN_PATH
         excluded = bool(settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude))
-        stdin = StdinSource(display, sys.stdin.buffer.read(), excluded)
+        stdin = StdinSource(display, read_stdin(), excluded)
         files = [] if excluded else [Candidate(Path(display), display)]
         return Inputs(settings, files, stdin, serving(display, stdin.data))
     try:
@@ -195,6 +195,18 @@ def resolve_inputs(
     except PathNotFound as missing:
         fail(f"{missing}: no such file or directory")
     return Inputs(settings, files)
+
+
+def read_stdin() -> bytes:
+    """Standard input, at most ``discovery.MAX_READ_BYTES`` of it (``/dev/zero`` never
+    ends); more is an error (exit 2), never read whole."""
+    from walint import discovery
+
+    limit = discovery.MAX_READ_BYTES
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        fail(f"standard input: too large to read: over the {limit // 2**20} MB limit")
+    return data
 
 
 def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin: bool) -> Options:

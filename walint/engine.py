@@ -24,11 +24,12 @@ from walint.summary import ModuleSummary
 # Defined with the rule catalogue, which the fast path reads without importing the rules.
 from walint.catalogue import PARSE_ERROR, UNUSED_SUPPRESSION  # noqa: E402
 
-# Larger files are reported, not parsed: LibCST needs about 8 s and 550 MB a megabyte of
-# dense source, so a 20 MB generated file would take minutes and gigabytes. The largest
-# hand-written and generated modules in the standard library and common packages are
-# under 4 MB.
-MAX_SOURCE_BYTES = 8 * 1024 * 1024
+# Larger files are reported, not parsed: LibCST needs about 6 s and 500 MB a megabyte of
+# dense source, growing faster than the size (dense generated rows, whole analysis:
+# 1 MB 5.3 s and 520 MB, 2 MB 12.4 s and 1.0 GB, 4 MB 23 s and 2.0 GB; a 6.8 MB file
+# took 92 s and 7 GB), so 8 MB would be minutes. The largest hand-written and generated
+# modules in the standard library and common packages are under 4 MB.
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
 
 # Python ends a line at \n, \r\n or \r only; str.splitlines() also breaks at form feeds
 # and other separators, which would put a suppression comment on the wrong line.

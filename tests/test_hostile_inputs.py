@@ -907,3 +907,174 @@ def test_a_group_member_cannot_take_a_file_from_its_owner(tree, monkeypatch):
     status = os.stat(store)
     assert (status.st_uid, status.st_gid, store.read_text()) == (4242, 4343, GOOD)
     assert _temporaries(tree) == []
+
+
+# ----- LibCST's limits: a crash or a runaway costs one file, with a clear message ---------
+
+
+from walint import engine, screen, supervisor  # noqa: E402
+
+_REAL_ANALYSE = engine._analyse
+
+
+def _aborts_when_isolated(*args):
+    """engine._analyse, except that in the supervisor's child it dies as LibCST's native
+    parser does on input it cannot handle (pickled by name into the child)."""
+    if supervisor.isolated():
+        os.abort()
+    return _REAL_ANALYSE(*args)
+
+
+# Nested past screen.ISOLATE_DEPTH but well within MAX_DEPTH: analysed in a child process.
+RISKY = "# journal_mode\nFLAG = " + "not " * (screen.ISOLATE_DEPTH + 50) + "False\n"
+CRASHED = "walint: error: risky.py: the parser crashed on this file (killed by SIGABRT)"
+
+
+@pytest.mark.parametrize("options", [["-j", "1"], []], ids=["jobs-1", "default-jobs"])
+def test_a_parser_crash_costs_one_file(tree, monkeypatch, options):
+    """Before, LibCST's SIGSEGV killed the run: exit 139, no output, every finding lost."""
+    (tree / "risky.py").write_text(RISKY)
+    monkeypatch.setattr(engine, "_analyse", _aborts_when_isolated)
+    outcome = _check(tree, options=options)
+    assert outcome.exit_code == 2
+    assert outcome.error("risky.py") == CRASHED
+    assert outcome.finding("risky.py") == ""
+
+
+def test_a_parser_crash_on_stdin_and_in_fix(tree, monkeypatch):
+    monkeypatch.setattr(engine, "_analyse", _aborts_when_isolated)
+    runner = CliRunner()
+    result = runner.invoke(main, ["check", "--isolated", "--stdin-filename", "risky.py", "-"], input=RISKY)
+    assert result.exit_code == 2, result.output
+    assert "walint: error: risky.py: the parser crashed on this file (killed by SIGABRT)" in result.stderr
+    (tree / "risky.py").write_text(RISKY)
+    fixed = _invoke(tree, ["fix", "--isolated", "."])
+    assert fixed.exit_code == 2
+    assert fixed.error("risky.py") == CRASHED
+    assert (tree / "good.py").read_text().startswith("from walint.runtime import apply_wal_with_fallback")
+    assert (tree / "risky.py").read_text() == RISKY
+
+
+def test_a_risky_file_is_analysed_in_a_child_process(tree):
+    (tree / "risky.py").write_text(GOOD + RISKY)
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    assert GOOD_FINDING in outcome.finding("risky.py")
+
+
+def test_a_boolean_chain_that_crashed_libcst_is_not_analysed(tree):
+    # 8,000 operands, 48 KB: LibCST's parser overflowed an 8 MB stack (SIGSEGV).
+    (tree / "chain.py").write_text("# journal_mode\na = " + " and ".join(["a"] * 8000) + "\n")
+    outcome = _check(tree)
+    assert outcome.exit_code == 2
+    assert outcome.error("chain.py") == (
+        f"walint: error: chain.py: not analysed: code nested 8001 levels deep (line 2), over the limit of "
+        f"{screen.MAX_DEPTH}: LibCST's time and memory grow with the square of the nesting"
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["(" * 1300 + "1" + ")" * 1300, "[" * 2000 + "]" * 2000, "f(" * 2000 + ")" * 2000, "{1:" * 2000 + "1" + "}" * 2000],
+    ids=["parentheses", "lists", "calls", "dicts"],
+)
+def test_brackets_nested_past_pythons_limit_are_a_syntax_error(tree, source):
+    """LibCST crashed (SIGSEGV) on these; Python refuses more than 200 nested brackets."""
+    (tree / "brackets.py").write_text("# journal_mode\na = " + source + "\n")
+    outcome = _check(tree)
+    assert outcome.exit_code == 1
+    line = outcome.finding("brackets.py")
+    assert line.startswith("brackets.py:2:") and line.endswith(" WAL000 Cannot parse: too many nested parentheses"), line
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "a if a else " * (screen.MAX_DEPTH + 1) + "a",  # was 60 KB -> 4.3 GB and minutes
+        " + ".join(["a"] * (screen.MAX_DEPTH + 2)),  # was 16 KB -> 5.5 s, 80 KB -> over 300 s
+        "f" + "()" * (screen.MAX_DEPTH + 1),
+        "lambda: " * (screen.MAX_DEPTH + 1) + "a",
+    ],
+    ids=["conditional", "sum", "calls", "lambdas"],
+)
+@pytest.mark.parametrize("output_format", ["concise", "json", "sarif"])
+def test_code_nested_past_the_budget_is_not_analysed(tree, expression, output_format):
+    (tree / "deep.py").write_text(f"# journal_mode\nx = 1\nvalue = {expression}\n")
+    outcome = _invoke(tree, ["check", "--isolated", "--output-format", output_format, "."])
+    assert outcome.exit_code == 2
+    assert outcome.error("deep.py").startswith(
+        f"walint: error: deep.py: not analysed: code nested {screen.MAX_DEPTH + 2} levels deep (line 3), over the limit"
+    )
+    assert "WAL001" in outcome.stdout and "good.py" in outcome.stdout  # the other file's finding
+    for wal000 in (" WAL000 ", '"code": "WAL000"', '"ruleId": "WAL000"'):  # never a parse error
+        assert wal000 not in outcome.stdout
+
+
+def test_many_deep_statements_are_not_analysed(tree):
+    depth = screen.MAX_DEPTH * 2 // 3
+    statements = int(screen.MAX_DEEP_WORK / depth**2) + 1
+    (tree / "deep.py").write_text("# journal_mode\n" + f"x = {'-' * depth}1\n" * statements)
+    outcome = _check(tree)
+    assert outcome.exit_code == 2
+    assert outcome.error("deep.py").startswith("walint: error: deep.py: not analysed: too much deeply nested code")
+
+
+def test_code_too_deep_for_pythons_own_parser_is_not_analysed(tree):
+    (tree / "deep.py").write_text("# journal_mode\nx = " + " + ".join(["a"] * 20_000) + "\n")
+    outcome = _check(tree)
+    if outcome.finding("deep.py"):  # a Python that calls it a syntax error ("too complex")
+        assert " WAL000 Cannot parse: " in outcome.finding("deep.py")
+    else:
+        assert outcome.exit_code == 2
+        assert "deep.py: not analysed: " in outcome.error("deep.py")
+
+
+LIBCST_REJECTS = [
+    "QUERY = (\n" + "    'x'\n" * 5000 + ")\n",  # 5,000 implicitly concatenated strings
+    "(pars): bool = True\n",  # a parenthesized annotated name, as in typinganndata/ann_module.py
+    "def f():\n    (no_such_global): int\n",  # as in test_grammar.py
+]
+
+
+@pytest.mark.parametrize("source", LIBCST_REJECTS, ids=["strings", "annotation", "annotation-in-function"])
+def test_valid_python_libcst_cannot_parse_is_not_analysed_not_a_syntax_error(tree, source):
+    """Before: WAL000 "Cannot parse", telling the user their valid file had a syntax error."""
+    compile(source, "valid.py", "exec")
+    (tree / "valid.py").write_text("# journal_mode\n" + source)
+    outcome = _check(tree)
+    assert outcome.exit_code == 2
+    assert outcome.finding("valid.py") == ""
+    assert outcome.error("valid.py").startswith(
+        "walint: error: valid.py: not analysed: LibCST cannot parse this file, which Python accepts (Syntax Error @ "
+    )
+
+
+@pytest.mark.parametrize("name", ["test/test_grammar.py", "test/typinganndata/ann_module.py"])
+def test_cpythons_own_test_files_are_not_analysed_not_a_syntax_error(tree, name):
+    import sysconfig
+
+    source = Path(sysconfig.get_paths()["stdlib"], name)
+    if not source.exists():
+        pytest.skip(f"{name} is not installed")
+    (tree / "stdlib.py").write_bytes(TOKEN + source.read_bytes())
+    outcome = _check(tree)
+    assert outcome.exit_code == 2
+    assert outcome.finding("stdlib.py") == ""
+    assert "stdlib.py: not analysed: LibCST cannot parse this file" in outcome.error("stdlib.py")
+
+
+def test_stdin_is_read_through_a_bound(monkeypatch):
+    monkeypatch.setattr(walint.discovery, "MAX_READ_BYTES", 2**20)
+    result = CliRunner().invoke(main, ["check", "--isolated", "-"], input=b"x = 1\n" * 2**18)
+    assert result.exit_code == 2
+    assert result.stderr == "walint: error: standard input: too large to read: over the 1 MB limit\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_stdin_from_dev_zero_is_an_error_not_all_the_memory():
+    with open("/dev/zero", "rb") as zero:
+        result = subprocess.run(
+            [sys.executable, "-m", "walint", "check", "--isolated", "-"], stdin=zero, capture_output=True, timeout=120
+        )
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("walint: error: standard input: too large to read: over the ")

@@ -249,19 +249,34 @@ def test_only_constants_that_can_matter_make_the_project_pass_analyse_a_file_aga
     assert [(f.path.rsplit("/", 1)[-1], f.code) for f in result.findings] == [("fallback.py", "WAL001")]
 
 
+def _dies_on_crash_py(item):
+    # Pickled by name into the pool's workers, which import this module.
+    import os
+
+    from walint import runner
+
+    if item[0].endswith("crash.py"):
+        os.abort()
+    return runner.check_source(*item)
+
+
 def test_a_file_that_crashes_its_worker_is_an_error_and_the_others_are_still_checked(tmp_path, monkeypatch):
     from walint import runner
     from walint.discovery import discover
 
     monkeypatch.setattr(runner, "POOL_MIN_BYTES", 0)
-    # LibCST's native parser dies (SIGSEGV) on nesting this deep.
-    (tmp_path / "crash.py").write_text("journal_mode = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n")
+    # The worker dies on crash.py as it would if LibCST's native parser crashed (the
+    # screen keeps every input known to crash it away from it).
+    monkeypatch.setattr(runner, "_check_in_worker", _dies_on_crash_py)
+    (tmp_path / "crash.py").write_text("journal_mode = 1\n")
     (tmp_path / "fine.py").write_text(
         "import sqlite3\nconn = sqlite3.connect('x')\ntry:\n    conn.execute('PRAGMA journal_mode=WAL')\n"
         "except sqlite3.OperationalError:\n    conn.execute('PRAGMA journal_mode=DELETE')\n"
     )
     result = runner.check_files(discover([str(tmp_path)]), Settings(), roots=[str(tmp_path)], jobs=2)
-    assert [(p.rsplit("/", 1)[-1], e) for p, e in result.errors] == [("crash.py", "the process analysing this file crashed")]
+    assert [(p.rsplit("/", 1)[-1], e) for p, e in result.errors] == [
+        ("crash.py", "the parser crashed on this file (its worker process died)")
+    ]
     assert [(f.path.rsplit("/", 1)[-1], f.code) for f in result.findings] == [("fine.py", "WAL001")]
 
 

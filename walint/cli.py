@@ -191,7 +191,7 @@ def resolve_inputs(
     if reading_stdin:
         display = selection.stdin_filename or STDIN_PATH
         excluded = bool(settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude))
-        stdin = StdinSource(display, sys.stdin.buffer.read(), excluded)
+        stdin = StdinSource(display, read_stdin(), excluded)
         files = [] if excluded else [Candidate(Path(display), display)]
         return Inputs(settings, files, stdin, serving(display, stdin.data), config)
     try:
@@ -207,6 +207,18 @@ def warn_when_nothing_to_check(files: Sequence[Candidate]) -> None:
     clean result over nothing is never mistaken for a clean project."""
     if not files:
         warn("No Python files found under the given path(s)")
+
+
+def read_stdin() -> bytes:
+    """Standard input, at most ``discovery.MAX_READ_BYTES`` of it (``/dev/zero`` never
+    ends); more is an error (exit 2), never read whole."""
+    from walint import discovery
+
+    limit = discovery.MAX_READ_BYTES
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        fail(f"standard input: too large to read: over the {limit // 2**20} MB limit")
+    return data
 
 
 def _file_options(paths: Sequence[str], selection: FileSelection, reading_stdin: bool) -> Tuple[Options, Optional[str]]:

@@ -24,11 +24,12 @@ from walint.summary import ModuleSummary
 # Defined with the rule catalogue, which the fast path reads without importing the rules.
 from walint.catalogue import PARSE_ERROR, UNUSED_SUPPRESSION  # noqa: E402
 
-# Larger files are reported, not parsed: LibCST needs about 8 s and 550 MB a megabyte of
-# dense source, so a 20 MB generated file would take minutes and gigabytes. The largest
-# hand-written and generated modules in the standard library and common packages are
-# under 4 MB.
-MAX_SOURCE_BYTES = 8 * 1024 * 1024
+# Larger files are reported, not parsed: LibCST needs about 6 s and 500 MB a megabyte of
+# dense source, growing faster than the size (dense generated rows, whole analysis:
+# 1 MB 5.3 s and 520 MB, 2 MB 12.4 s and 1.0 GB, 4 MB 23 s and 2.0 GB; a 6.8 MB file
+# took 92 s and 7 GB), so 8 MB would be minutes. The largest hand-written and generated
+# modules in the standard library and common packages are under 4 MB.
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
 
 # Python ends a line at \n, \r\n or \r only; str.splitlines() also breaks at form feeds
 # and other separators, which would put a suppression comment on the wrong line.
@@ -89,6 +90,12 @@ def check_source(
     their dots) to what the project pass knows of them: FunctionFacts, or the values of
     a string constant.
 
+    First :mod:`walint.screen` compiles the file with Python's parser and measures its
+    nesting: a file beyond what LibCST parses in bounded time and memory is an error
+    ("not analysed: ..."), never minutes; one near where LibCST's native parser can crash
+    is analysed in a child process, so that a crash is this file's error and the run
+    goes on. A file Python accepts but LibCST cannot parse is an error too, not WAL000.
+
     A file nested deeper than the interpreter's stack allows (a long implicit string
     concatenation is a chain of nested nodes) is analysed again in a thread with a large
     stack; one too deep even for that is a WAL000 finding saying it was skipped.
@@ -96,18 +103,48 @@ def check_source(
     if len(data) > MAX_SOURCE_BYTES:
         size, limit = len(data) / 2**20, MAX_SOURCE_BYTES // 2**20
         return FileResult(path, errors=(f"too large to check: {size:.1f} MB, over the {limit} MB limit (exclude it to skip it)",))
+    from walint import screen, supervisor
+
+    verdict = screen.screen(data)
+    if verdict.refusal is not None:
+        return FileResult(path, errors=(f"not analysed: {verdict.refusal}",))
+    if verdict.syntax_error is not None and verdict.syntax_error_is_final:
+        # A syntax error LibCST could crash on (brackets nested past Python's limit).
+        if not _reported(PARSE_ERROR, path, settings):
+            return FileResult(path)
+        return FileResult(path, (_parse_error(path, data, verdict.syntax_error),))
+    accepted = verdict.python_accepts
+    if verdict.isolate and not supervisor.isolated():
+        try:
+            return supervisor.run_isolated(_analyse, path, data, settings, external, accepted, True)
+        except supervisor.Crashed as crash:
+            return FileResult(path, errors=(f"the parser crashed on this file ({crash})",))
+    return _analyse(path, data, settings, external, accepted)
+
+
+def _analyse(
+    path: str,
+    data: bytes,
+    settings: Settings,
+    external: Optional[Mapping[str, object]],
+    accepted: bool,
+    deep_first: bool = False,
+) -> FileResult:
+    """:func:`check_source` once the screen has passed the file: in-process, or in the
+    child process the supervisor started (``deep_first``: straight onto a large stack)."""
     # The cyclic garbage collector would walk the whole syntax tree again and again while
     # the analysis allocates (a third of the run on large files); the little cyclic garbage
     # a file leaves is collected once it is done.
     collecting = gc.isenabled()
     gc.disable()
     try:
+        if not deep_first:
+            try:
+                return _check_source(path, data, settings, external, accepted)
+            except RecursionError:
+                pass
         try:
-            return _check_source(path, data, settings, external)
-        except RecursionError:
-            pass
-        try:
-            return _on_deep_stack(_check_source, path, data, settings, external)
+            return _on_deep_stack(_check_source, path, data, settings, external, accepted)
         except RecursionError:
             if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
@@ -157,15 +194,27 @@ def _on_deep_stack(function: Callable[..., FileResult], *args: object) -> FileRe
 
 
 def _check_source(
-    path: str, data: bytes, settings: Settings, external: Optional[Mapping[str, object]] = None
+    path: str,
+    data: bytes,
+    settings: Settings,
+    external: Optional[Mapping[str, object]] = None,
+    python_accepts: bool = False,
 ) -> FileResult:
-    """:func:`check_source`, raising RecursionError for a file nested too deeply."""
+    """:func:`check_source`, raising RecursionError for a file nested too deeply.
+
+    ``python_accepts``: Python's parser accepted the file, so LibCST rejecting it is
+    LibCST's limit, not the file's syntax error.
+    """
     import libcst as cst
 
     rules = active_rules(settings)
     try:
         module = cst.parse_module(data)
     except (cst.ParserSyntaxError, UnicodeError, SyntaxError, LookupError) as error:
+        if python_accepts and isinstance(error, cst.ParserSyntaxError):
+            # (A UnicodeError stays WAL000: Python lets invalid UTF-8 pass in a comment.)
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return FileResult(path, errors=(f"not analysed: LibCST cannot parse this file, which Python accepts ({reason})",))
         # LookupError: a coding cookie naming a bytes-to-bytes codec (hex, rot13).
         if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
@@ -198,7 +247,7 @@ def _check_source(
         summary = None
         errors.append(f"internal error while summarising: {type(error).__name__}: {error}")
     if errors:
-        rejected = _python_syntax_error(data)
+        rejected = None if python_accepts else _python_syntax_error(data)
         if rejected is not None:
             # LibCST accepted a literal that Python rejects (a NUL byte in a string, an
             # unknown \N{...} escape) and a rule choked on its value: the file is not

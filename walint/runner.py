@@ -376,7 +376,7 @@ class _Analyser:
             if still:
                 from walint.findings import FileResult
 
-                results[display] = FileResult(display, errors=("the process analysing this file crashed",))
+                results[display] = FileResult(display, errors=("the parser crashed on this file (its worker process died)",))
         return results
 
 

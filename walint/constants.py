@@ -150,6 +150,8 @@ class StringFolder:
             return _union([self.values(expr.body, scope, depth), self.values(expr.orelse, scope, depth)])
         if isinstance(expr, cst.Call):
             return self._call(expr, scope, depth)
+        if isinstance(expr, cst.Subscript):
+            return self._subscript(expr, scope, depth)
         if isinstance(expr, (cst.Name, cst.Attribute)):
             resolution = self._resolve(expr, scope)
             if resolution is None:
@@ -163,6 +165,26 @@ class StringFolder:
                 groups.append((param_hole(resolution.parameter),))
             return _union(groups)
         return UNKNOWN
+
+    def _subscript(self, expr: cst.Subscript, scope: object, depth: int) -> Values:
+        """``MODES["fallback"]``: the value of a constant key of a dict literal the name is
+        bound to. Any other subscript is unknown (a key chosen at run time could be any)."""
+        if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+            return UNKNOWN
+        keys = self.values(expr.slice[0].slice.value, scope, depth)
+        if not keys or not all(is_known(k) for k in keys):
+            return UNKNOWN
+        groups: List[Values] = []
+        for mapping, mapping_scope in self.expressions(expr.value, scope):
+            if not isinstance(mapping, cst.Dict):
+                return UNKNOWN
+            entries = [e for e in mapping.elements if isinstance(e, cst.DictElement)]
+            for key in keys:
+                matching = [e.value for e in entries if key in self.values(e.key, mapping_scope, depth)]
+                if not matching:
+                    return UNKNOWN
+                groups.extend(self.values(value, mapping_scope, depth) for value in matching)
+        return _union(groups) if groups else UNKNOWN
 
     def _call(self, call: cst.Call, scope: object, depth: int) -> Values:
         func = call.func

@@ -177,6 +177,25 @@ def _returned_constant(block: cst.BaseSuite) -> Optional[bool]:
     return None
 
 
+def _pattern_strings(pattern: cst.MatchPattern) -> Set[Optional[str]]:
+    """The literal values a case pattern matches ("wal", None, ...), lower-cased; empty
+    for anything else (a capture, a wildcard)."""
+    if isinstance(pattern, cst.MatchOr):
+        found: Set[Optional[str]] = set()
+        for element in pattern.patterns:
+            inner = _pattern_strings(element.pattern)
+            if not inner:
+                return set()
+            found |= inner
+        return found
+    if isinstance(pattern, cst.MatchSingleton) and isinstance(pattern.value, cst.Name) and pattern.value.value == "None":
+        return {None}
+    if isinstance(pattern, cst.MatchValue) and isinstance(pattern.value, cst.SimpleString):
+        value = pattern.value.evaluated_value
+        return {value.lower()} if isinstance(value, str) else set()
+    return set()
+
+
 def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.Comparison, bool]]) -> Tuple[bool, bool]:
     """Does ``test`` being true, and being false, prove the mode is not WAL?
 
@@ -420,8 +439,16 @@ class UnitWalker:
             return False
         if isinstance(statement, cst.Match):
             self._add(statement.subject, ctx, statement)
+            # `match journal_mode_on_disk(conn): case "wal" | None: raise` refuses WAL for
+            # the cases after it; `case "delete":` is a mode that is not WAL.
+            probed = bool(model.probe_calls(statement.subject, ctx.scope))
+            wal_refused = False
             for case in statement.cases:
-                self._block(small_statements(case.body), ctx._replace(conditional=True))
+                values = _pattern_strings(case.pattern) if probed else set()
+                guarded = ctx.guarded or wal_refused or bool(values and "wal" not in values and None not in values)
+                self._block(small_statements(case.body), ctx._replace(conditional=True, guarded=guarded))
+                if "wal" in values and always_exits(case.body):
+                    wal_refused = True
             return False
         return False
 

@@ -336,6 +336,10 @@ def enable_wal(conn):
             elif name in _MATCH_METHODS:
                 for arg in expr.args:
                     self._operand(arg.value, polarity, scope, depth)
+                if isinstance(expr.func, cst.Attribute):  # `_NO_WAL.search(msg)`: the pattern
+                    self._operand(expr.func.value, polarity, scope, depth)
+            elif name == "compile" and expr.args:  # `re.compile(r"locking protocol|database is locked")`
+                self._operand(expr.args[0].value, polarity, scope, depth)
             else:
                 self._predicate(expr, polarity, scope, depth)
         elif isinstance(expr, (cst.Name, cst.Attribute)):

@@ -389,8 +389,12 @@ class SemanticModel:
             first = False
         return [], False
 
-    def class_scope_for(self, owner: cst.BaseExpression, scope: Scope) -> Optional[Scope]:
-        """The class an attribute's owner denotes: ``self``/``cls`` in a method, or a class name."""
+    def class_scope_for(self, owner: cst.BaseExpression, scope: Scope, _depth: int = 0) -> Optional[Scope]:
+        """The class an attribute's owner denotes: ``self``/``cls`` in a method, a class
+        name, an instance made on the spot (``Policy(conn).apply()``) or a name bound only
+        to one (``policy = Policy(conn)``)."""
+        if isinstance(owner, cst.Call) and _depth < 3:
+            return self.class_scope_for(owner.func, scope, _depth + 1)
         if not isinstance(owner, cst.Name):
             return None
         if owner.value in ("self", "cls"):
@@ -402,6 +406,10 @@ class SemanticModel:
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
                 return self.class_scopes.get(binding.value)
+        if len(bindings) == 1 and bindings[0].kind == "value" and isinstance(bindings[0].value, cst.Call) and _depth < 3:
+            made_by = bindings[0].value.func
+            if isinstance(made_by, cst.Name) and bindings[0].scope is not None:
+                return self.class_scope_for(made_by, bindings[0].scope, _depth + 1)
         return None
 
     def bindings_of(self, expr: cst.BaseExpression, scope: Scope) -> Tuple[List[Binding], Optional[str]]:

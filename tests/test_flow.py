@@ -131,3 +131,35 @@ def test_states_stay_bounded():
     lines = "\n".join(f"    if c{i}:\n        v{i} = {i}" for i in range(2 * MAX_STATES))
     marks = _flow(f"def f():\n{lines}\n    mark(end)\n")
     assert 0 < len(marks["end"]) <= MAX_STATES
+
+
+def test_a_call_of_a_wal_trying_function_splits_the_paths():
+    module = cst.parse_module(
+        "def f(conn):\n"
+        "    if not try_wal(conn):\n"
+        "        mark(failed)\n"
+        "    ok = try_wal(conn)\n"
+        "    mark(after)\n"
+    )
+    function = module.body[0]
+    flow = ErrorPaths(lambda node: True, outcome=lambda call: (True, False)).run(
+        function.body.body, frozenset({PathState(False)})
+    )
+    marks = {module.code_for_node(n)[5:-1]: flow.states_before(n) for n in _small_statements(function)}
+    assert [s.failed for s in marks["failed"]] == [True]
+    # A path that failed at the first call stays failed; each call splits again.
+    assert {(s.failed, s.get("ok")) for s in marks["after"]} == {(False, True), (True, False), (True, True)}
+
+
+def test_statements_no_path_reaches_are_recorded_as_unreached():
+    marks = _flow(
+        """
+        def f(conn):
+            ok = True
+            if not ok:
+                mark(never)
+            return conn
+            mark(dead)
+        """
+    )
+    assert marks["never"] == frozenset() and marks["dead"] == frozenset()

@@ -28,6 +28,8 @@ class FunctionFacts:
     probe_normalises: bool = True
     # It raises when the database is in WAL: calling it guards what follows.
     refuses_wal: bool = False
+    # It tries WAL and answers True or False: the answer it gives when the switch failed.
+    wal_failure_return: Optional[bool] = None
     # It sets some journal mode, guarded or not: a handler calling it is not swallowing.
     sets_journal_mode: bool = False
     opens_connection: bool = False

@@ -85,8 +85,16 @@ class ErrorPaths:
     its handlers start failed paths.
     """
 
-    def __init__(self, attempts_wal: Callable[[cst.CSTNode], bool]) -> None:
+    def __init__(
+        self,
+        attempts_wal: Callable[[cst.CSTNode], bool],
+        outcome: Callable[[cst.Call], Optional[Tuple[Const, Const]]] = lambda call: None,
+        untracked: FrozenSet[str] = frozenset(),
+    ) -> None:
         self._attempts_wal = attempts_wal
+        # What a call of a function that tries WAL answers on success and on failure.
+        self._outcome = outcome
+        self._untracked = untracked
         self._at: Dict[int, States] = {}
         self._loops: List[_Loop] = []
 
@@ -106,10 +114,40 @@ class ErrorPaths:
         self._at[id(node)] = states if known is None else _bounded(known | states)
 
     def _statements(self, statements: Sequence[cst.CSTNode], states: States) -> States:
-        for statement in statements:
+        for index, statement in enumerate(statements):
             if not states:
-                break  # unreachable from here on
+                self._unreachable(statements[index:])
+                break
             states = self._statement(statement, states)
+        return states
+
+    def _unreachable(self, statements: Sequence[cst.CSTNode]) -> None:
+        """Record that no path reaches these statements (nor anything inside them)."""
+        for statement in statements:
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for small in statement.body:
+                    self._at.setdefault(id(small), frozenset())
+                continue
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            self._at.setdefault(id(statement), frozenset())
+            for suite in _suites(statement):
+                self._unreachable(_block(suite))
+
+    def _split_calls(self, expr: Optional[cst.BaseExpression], states: States) -> States:
+        """Each state twice for each call of a WAL-trying function in ``expr``: once as if
+        the switch worked, once (a failed path) as if it did not, holding the answer."""
+        if expr is None:
+            return states
+        for node in _calls(expr):
+            outcome = self._outcome(node)
+            if outcome is None:
+                continue
+            success, failure = outcome
+            key = call_key(node)
+            states = _bounded(
+                [s.bind(key, success) for s in states] + [PathState(True, s.env).bind(key, failure) for s in states]
+            )
         return states
 
     def _statement(self, statement: cst.CSTNode, states: States) -> States:
@@ -151,7 +189,7 @@ class ErrorPaths:
             self._loops[-1].continues.extend(states)
             return frozenset()
         if isinstance(small, cst.Assign):
-            out = states
+            out = self._split_calls(small.value, states)
             for target in small.targets:
                 out = frozenset(self._assign(target.target, small.value, s) for s in out)
             return _bounded(out)
@@ -161,6 +199,8 @@ class ErrorPaths:
         return states
 
     def _assign(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], state: PathState) -> PathState:
+        if isinstance(target, cst.Name) and target.value in self._untracked:
+            return state
         if isinstance(target, cst.Name):
             return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
         if isinstance(target, (cst.Tuple, cst.List)):
@@ -169,7 +209,7 @@ class ErrorPaths:
         return state
 
     def _if(self, statement: cst.If, states: States) -> States:
-        when_true, when_false = branch(statement.test, states)
+        when_true, when_false = branch(statement.test, self._split_calls(statement.test, states))
         out = set(self._statements(_block(statement.body), when_true))
         orelse = statement.orelse
         if orelse is None:
@@ -231,8 +271,46 @@ class ErrorPaths:
 # ----- evaluating constants and tests ---------------------------------------------------
 
 
+def call_key(call: cst.Call) -> str:
+    """The name under which a state keeps what one call answered on its path."""
+    return f"<call {id(call)}>"
+
+
+def _calls(expr: cst.BaseExpression) -> List[cst.Call]:
+    found = []
+    stack: List[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Lambda):
+            continue
+        if isinstance(node, cst.Call):
+            found.append(node)
+        stack.extend(node.children)
+    return found
+
+
+def _suites(statement: cst.CSTNode) -> List[cst.BaseSuite]:
+    """The blocks directly inside a compound statement."""
+    suites: List[cst.BaseSuite] = []
+    for name in ("body", "orelse", "finalbody"):
+        part = getattr(statement, name, None)
+        if isinstance(part, cst.If):
+            suites.append(cst.IndentedBlock(body=[part]))
+        elif isinstance(part, cst.BaseSuite):
+            suites.append(part)
+        elif part is not None and isinstance(getattr(part, "body", None), cst.BaseSuite):
+            suites.append(part.body)
+    for handler in getattr(statement, "handlers", ()):
+        suites.append(handler.body)
+    for case in getattr(statement, "cases", ()):
+        suites.append(case.body)
+    return suites
+
+
 def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
     """The constant ``expr`` evaluates to on this path, or UNKNOWN."""
+    if isinstance(expr, cst.Call):
+        return state.get(call_key(expr))
     if isinstance(expr, cst.SimpleString):
         value = expr.evaluated_value
         return value if isinstance(value, str) else UNKNOWN

@@ -98,6 +98,9 @@ class UnitFacts:
     refuses_wal: bool = False
     # It can return None: `return`, `return None`, a return in a handler, or falling off the end.
     returns_none: bool = False
+    # Each `return`, with the `except` handler it sits in (None outside handlers).
+    return_sites: List[Tuple[Optional[cst.BaseExpression], Optional[cst.ExceptHandler]]] = field(default_factory=list)
+    falls_off_end: bool = False
     tries: List[TryFacts] = field(default_factory=list)
     suppressions: List[SuppressFacts] = field(default_factory=list)
     guards: List[GuardFacts] = field(default_factory=list)
@@ -158,6 +161,17 @@ def _statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
                 return True
         elif isinstance(statement, cst.If) and statement.orelse is not None:
             if always_exits(statement.body) and _statements_exit(else_statements(statement.orelse)):
+                return True
+        elif isinstance(statement, cst.With) and always_exits(statement.body):
+            return True
+        elif isinstance(statement, (cst.Try, cst.TryStar)):
+            if statement.finalbody is not None and always_exits(statement.finalbody.body):
+                return True
+            # The body exits (or its else does), and so does every handler.
+            body_exits = always_exits(statement.body) or (
+                statement.orelse is not None and always_exits(statement.orelse.body)
+            )
+            if body_exits and statement.handlers and all(always_exits(h.body) for h in statement.handlers):
                 return True
     return False
 
@@ -271,7 +285,7 @@ class UnitWalker:
             self.facts.connect_listener = any(_is_connect_listener(d.decorator) for d in node.decorators)
             statements = small_statements(node.body)
             if not _statements_exit(statements):
-                self.facts.returns_none = True  # falls off the end
+                self.facts.returns_none = self.facts.falls_off_end = True
         else:
             statements = node.body
         self._block(statements, ctx, top_level=True)
@@ -333,6 +347,7 @@ class UnitWalker:
                 if isinstance(small, cst.Return):
                     if small.value is not None:
                         self.facts.returns.append(small.value)
+                    self.facts.return_sites.append((small.value, ctx.handler))
                     if small.value is None or is_none(small.value) or ctx.handler is not None:
                         self.facts.returns_none = True
                     self._add(small.value, ctx, small)

@@ -7,7 +7,7 @@ walks (:mod:`walint.flow`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -327,11 +327,30 @@ class ModuleModel(SemanticModel):
             probe_may_return_none=facts.returns_none,
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
+            wal_failure_return=self._wal_failure_return(unit),
             sets_journal_mode=sets_mode,
             opens_connection=opens,
         )
         self._function_facts[unit] = result
         return result
+
+    def _wal_failure_return(self, unit: Unit) -> Optional[bool]:
+        """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: the
+        constant it returns when the WAL switch failed, when that tells failure from
+        success (one constant from the handlers of a WAL ``try``, the other elsewhere)."""
+        facts = self.facts(unit)
+        if facts.falls_off_end or not facts.return_sites:
+            return None
+        failed, succeeded = set(), set()
+        for value, handler in facts.return_sites:
+            if not (isinstance(value, cst.Name) and value.value in ("True", "False")):
+                return None
+            try_facts = self.try_of_handler(handler, unit) if handler is not None else None
+            in_failure = try_facts is not None and self._attempts_wal(unit, try_facts.node)
+            (failed if in_failure else succeeded).add(value.value == "True")
+        if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded:
+            return failed.pop()
+        return None
 
     def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
         """``mode="DELETE"``: the values each parameter's default folds to."""
@@ -419,9 +438,20 @@ class ModuleModel(SemanticModel):
                 entry.add(PathState(True, ((name, value),)))
             node = unit.node
             statements = small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
-            flow = ErrorPaths(lambda try_node: self._attempts_wal(unit, try_node)).run(statements, frozenset(entry))
+            flow = ErrorPaths(
+                lambda try_node: self._attempts_wal(unit, try_node),
+                outcome=lambda call: self._call_outcome(call, unit.scope),
+                untracked=_names_shared_with_nested_functions(node),
+            ).run(statements, frozenset(entry))
             self._error_paths[unit] = flow
         return flow
+
+    def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, object]]:
+        """What a call of a WAL-trying function answers on success, and on failure."""
+        callee = self.callee(call, scope)
+        if callee is None or callee.wal_failure_return is None:
+            return None
+        return (not callee.wal_failure_return, callee.wal_failure_return)
 
     def _global_flag_values(self, handler: bool) -> Tuple[Tuple[str, object], ...]:
         """Module-level names some ``except`` handler sets to a constant, with the constant
@@ -456,6 +486,12 @@ class ModuleModel(SemanticModel):
             callee = self.callee(site.node, site.scope)
             return callee is not None and callee.sets_journal_mode and not callee.downgrades
         return False
+
+    def unreachable(self, site: Site) -> bool:
+        """Does no path reach this site (``if not wal_ok:`` where every path that gets
+        there set ``wal_ok = True``)?"""
+        states = self.error_paths(site.unit).states_before(site.statement)
+        return states is not None and not states
 
     def on_failure_path(self, site: Site) -> Optional[str]:
         """Is this rollback site reached on a path where a WAL attempt failed, and on no
@@ -625,3 +661,14 @@ def _is_flag_value(value: Optional[cst.CSTNode]) -> bool:
     if isinstance(value, cst.Name):
         return value.value in _FLAG_CONSTANTS
     return isinstance(value, (cst.Integer, cst.SimpleString))
+
+
+def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:
+    """Names a nested function rebinds (``nonlocal``/``global``): their value at any
+    point of the outer function cannot be told from its own statements."""
+    names: Set[str] = set()
+    if isinstance(node, cst.FunctionDef):
+        for inner in iter_subexpressions(node.body, limit=100_000):
+            if isinstance(inner, (cst.Nonlocal, cst.Global)):
+                names.update(item.name.value for item in inner.names)
+    return frozenset(names)

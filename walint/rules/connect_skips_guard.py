@@ -173,6 +173,8 @@ def open_board(path):
                 rollback = effect is not None and bool(effect.rollback_modes)
                 if rollback and (site.handler is not None or site.flagged or model.on_failure_path(site)):
                     continue  # WAL001 reports this statement
+                if rollback and model.unreachable(site):
+                    continue
                 node = site.node
                 if rollback and model.direct_effect(node, site.scope) is not None:
                     if site.conditional:

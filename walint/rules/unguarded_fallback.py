@@ -303,6 +303,8 @@ def enable_wal(conn):
             failure_path = None if site.handler is not None or site.flagged else model.on_failure_path(site)
             if site.handler is None and not site.flagged and failure_path is None:
                 continue
+            if site.flagged and model.unreachable(site):
+                continue  # the flag can never hold its failure value there
             mode = effect.rollback_modes[0].upper()
             if isinstance(site.node, cst.Call) and model.direct_effect(site.node, site.scope) is None:
                 what = f"`{callee_name(site.node)}()` sets journal mode `{mode}`"

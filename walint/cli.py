@@ -577,15 +577,7 @@ def _write_report(
         text = (statistics_report.render_json if as_json else statistics_report.render_text)(findings, context)
     else:
         text = FORMATS[output_format](findings, context)
-    if output_file is None:
-        click.echo(text, nl=False, color=context.colour)
-        return
-    try:
-        write_output(output_file, text.encode("utf-8"))
-    except UnsafeWrite as error:
-        fail(f"{output_file}: {error}")
-    except OSError as error:
-        fail(f"{output_file}: cannot write the report: {error.strerror or error}")
+    _emit(text, output_file, context.colour)
 
 
 @main.command(short_help="Fix PATHS in place.")

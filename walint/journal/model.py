@@ -1,38 +1,36 @@
 """What code does to a journal mode, per module: the effect of each call (SQL recognised
 by :mod:`walint.sql`, project functions followed through their facts), the probes that
-read the mode, the guards that refuse a downgrade, and the plain-data summary other
-modules import. Built on the semantic layer (:mod:`walint.semantic`) and the per-function
-walks (:mod:`walint.flow`).
+read the mode, the guards that refuse a downgrade (:mod:`walint.journal.guards`), the
+paths after a failed WAL attempt (:mod:`walint.journal.failures`), and the plain-data
+summary other modules import. Built on the semantic layer (:mod:`walint.semantic`) and
+the per-function walks (:mod:`walint.flow`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from walint.constants import Resolution, StringFolder, is_known
-from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker, refuses_none
+from walint.journal.failures import FailureQueries
+from walint.journal.guards import GuardQueries
+from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.model import (
     SemanticModel,
     Scope,
     Unit,
     collection_items,
     dotted_name,
-    is_none,
     iter_subexpressions,
-    small_statements,
     unwrap_collection,
 )
-from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, modes_set_by_sql, normalise_mode
+from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of
 
 if TYPE_CHECKING:
-    from walint.flow.error_paths import ErrorPaths, PathState
-
-# How a rollback site is on a failed WAL path (ModuleModel.on_failure_path).
-FAILED_PATH, MODE_FROM_VALUE = "failed-path", "mode-from-value"
+    from walint.flow.error_paths import ErrorPaths
 
 # Names of functions that read the mode on disk wherever they come from: walint's own helper.
 DEFAULT_GUARDS = frozenset({"journal_mode_on_disk"})
@@ -49,7 +47,6 @@ CONNECT_FUNCTIONS = frozenset(
         "sqlcipher3.connect",
     }
 )
-_FLAG_CONSTANTS = frozenset({"False", "None", "True"})
 
 # Answers "what is this imported dotted name": FunctionFacts, a tuple of string values for
 # a constant, or None. Supplied by the project pass; the default knows nothing.
@@ -60,7 +57,7 @@ def _no_external(origin: str) -> object:
     return None
 
 
-class ModuleModel(SemanticModel):
+class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
     """Everything the rules ask about one parsed module."""
 
     def __init__(
@@ -366,265 +363,9 @@ class ModuleModel(SemanticModel):
                     found.append((param.name.value, tuple(values)))
         return tuple(found)
 
-    def _answers_wal(self, value: cst.BaseExpression, scope: Scope) -> bool:
-        if isinstance(value, cst.IfExp):
-            return self._answers_wal(value.body, scope) or self._answers_wal(value.orelse, scope)
-        return self.mentions_wal(value, scope)
-
-    def _normalised(self, value: cst.BaseExpression, scope: Scope) -> bool:
-        """Is a returned mode certainly lower-case: ``.lower()``, a pragma read, or a literal?"""
-        if is_none(value):
-            return True
-        if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
-            text = value.evaluated_value
-            return isinstance(text, str) and text == text.lower()
-        if isinstance(value, cst.IfExp):
-            return self._normalised(value.body, scope) and self._normalised(value.orelse, scope)
-        methods = {
-            node.func.attr.value
-            for node in iter_subexpressions(value, limit=200)
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-        }
-        if methods & {"upper", "capitalize", "title"}:
-            return False
-        if methods & {"lower", "casefold"}:
-            return True
-        return any(
-            isinstance(node, cst.Call) and (self.direct_effect(node, scope) or ModeEffect()).reads
-            for node in iter_subexpressions(value, limit=200)
-        )  # SQLite answers the journal mode in lower case
-
-    def is_probe_node(self, node: cst.CSTNode, scope: Scope) -> bool:
-        """A call whose result is the journal mode: a read, the WAL pragma's own answer,
-        the configured guard, or a probe function of the project."""
-        if isinstance(node, cst.Attribute):
-            return node.attr.value == "journal_mode"
-        if not isinstance(node, cst.Call):
-            return False
-        if dotted_name(node.func).rsplit(".", 1)[-1] in self.guard_names:
-            return True
-        effect = self.direct_effect(node, scope)
-        if effect is not None:
-            return effect.reads or effect.sets_wal
-        callee = self.callee(node, scope)
-        return callee is not None and callee.probe
-
-    def probe_calls(self, expr: cst.BaseExpression, scope: Scope, _depth: int = 0) -> List[Tuple[cst.CSTNode, Scope]]:
-        """The probe calls whose answer ``expr`` carries, directly or through names."""
-        found: List[Tuple[cst.CSTNode, Scope]] = []
-        if _depth > 4:
-            return found
-        for node in iter_subexpressions(expr):
-            if isinstance(node, (cst.Call, cst.Attribute)) and self.is_probe_node(node, scope):
-                found.append((node, scope))
-            elif isinstance(node, (cst.Name, cst.Attribute)):
-                bindings, _ = self.bindings_of(node, scope)
-                for binding in bindings:
-                    if binding.kind == "value" and binding.value is not None and binding.scope is not None:
-                        found.extend(self.probe_calls(binding.value, binding.scope, _depth + 1))  # type: ignore[arg-type]
-        return found
-
-    # ----- paths after a failed WAL attempt (walint.flow) ---------------------------
-
-    def error_paths(self, unit: Unit) -> "ErrorPaths":
-        flow = self._error_paths.get(unit)
-        if flow is None:
-            from walint.flow.error_paths import ErrorPaths, PathState
-
-            entry = {PathState(False, self._global_flag_values(handler=False))}
-            # A module-global flag a handler cleared in an earlier call: the failure
-            # reaches this call through the flag's value.
-            for name, value in self._global_flag_values(handler=True):
-                entry.add(PathState(True, ((name, value),)))
-            node = unit.node
-            statements = small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
-            flow = ErrorPaths(
-                lambda try_node: self._attempts_wal(unit, try_node),
-                outcome=lambda call: self._call_outcome(call, unit.scope),
-                untracked=_names_shared_with_nested_functions(node),
-            ).run(statements, frozenset(entry))
-            self._error_paths[unit] = flow
-        return flow
-
-    def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, object]]:
-        """What a call of a WAL-trying function answers on success, and on failure."""
-        callee = self.callee(call, scope)
-        if callee is None or callee.wal_failure_return is None:
-            return None
-        return (not callee.wal_failure_return, callee.wal_failure_return)
-
-    def _global_flag_values(self, handler: bool) -> Tuple[Tuple[str, object], ...]:
-        """Module-level names some ``except`` handler sets to a constant, with the constant
-        they start with (``handler=False``) or the one a handler gives them."""
-        from walint.flow.error_paths import UNKNOWN, PathState, constant
-
-        found = []
-        for name, bindings in self.module_scope.bindings.items():
-            if "." in name or not any(b.in_handler and _is_flag_value(b.value) for b in bindings):
-                continue
-            for binding in bindings:
-                if binding.kind == "value" and binding.in_handler is handler:
-                    value = constant(binding.value, PathState(False))  # type: ignore[arg-type]
-                    if value is not UNKNOWN:
-                        found.append((name, value))
-                        break
-        return tuple(sorted(found, key=lambda item: item[0]))
-
-    def _attempts_wal(self, unit: Unit, try_node: cst.CSTNode) -> bool:
-        facts = self.facts(unit)
-        for try_facts in facts.tries:
-            if try_facts.node is try_node:
-                start, end = try_facts.body
-                return any(self._sets_wal(site) for site in facts.sites[start:end])
-        return False
-
-    def _sets_wal(self, site: Site) -> bool:
-        effect = self.effect(site)
-        if effect is not None and effect.sets_wal:
-            return True
-        if isinstance(site.node, cst.Call):
-            callee = self.callee(site.node, site.scope)
-            return callee is not None and callee.sets_journal_mode and not callee.downgrades
-        return False
-
-    def unreachable(self, site: Site) -> bool:
-        """Does no path reach this site (``if not wal_ok:`` where every path that gets
-        there set ``wal_ok = True``)?"""
-        states = self.error_paths(site.unit).states_before(site.statement)
-        return states is not None and not states
-
-    def on_failure_path(self, site: Site) -> Optional[str]:
-        """Is this rollback site reached on a path where a WAL attempt failed, and on no
-        path where none did? The failure may be carried by a value: a mode a handler
-        chose, a flag it cleared, a module-global flag an earlier call cleared.
-
-        Returns None when it is not, ``MODE_FROM_VALUE`` when a name in the statement
-        holds the rollback mode on the failed paths only (a guard in front of the
-        statement would also stop the WAL path), else ``FAILED_PATH``."""
-        states = self.error_paths(site.unit).states_before(site.statement)
-        if not states:
-            return None
-        names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
-        by_value = False
-
-        def downgrades_on(state: "PathState") -> bool:
-            nonlocal by_value
-            verdicts = set()
-            for name in names:
-                value = state.get(name)
-                if isinstance(value, str):
-                    modes = modes_set_by_sql(value) if "journal_mode" in value.lower() else [normalise_mode(value)]
-                    if modes:
-                        by_value = True
-                        verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
-            return True in verdicts or not verdicts  # a value that is WAL here decides: no downgrade
-
-        failing = any(state.failed and downgrades_on(state) for state in states)
-        if not failing or any(not state.failed and downgrades_on(state) for state in states):
-            return None
-        # A guard in front of the statement is right only when no WAL path runs it too.
-        return MODE_FROM_VALUE if by_value and any(not state.failed for state in states) else FAILED_PATH
-
     def is_rollback_site(self, site: Site) -> bool:
         effect = self.effect(site)
         return effect is not None and bool(effect.rollback_modes)
-
-    # ----- guards and flags --------------------------------------------------------
-
-    def mentions_wal(self, expr: cst.BaseExpression, scope: Scope) -> bool:
-        key = (expr, scope)
-        known = self._mentions_wal.get(key)
-        if known is None:
-            known = self._mentions_wal[key] = self._mentions_wal_uncached(expr, scope)
-        return known
-
-    def _mentions_wal_uncached(self, expr: cst.BaseExpression, scope: Scope) -> bool:
-        if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
-            return any(self.mentions_wal(e.value, scope) for e in expr.elements)
-        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Name, cst.Attribute)):
-            return any(v.lower() == "wal" for v in self.folder.values(expr, scope))
-        return False
-
-    def handler_flags(self, expr: cst.BaseExpression, scope: Scope) -> Set[str]:
-        """Names in ``expr`` that an ``except`` handler sets to a constant (a failure flag)."""
-        flags: Set[str] = set()
-        for node in iter_subexpressions(expr, limit=400):
-            if isinstance(node, (cst.Name, cst.Attribute)):
-                bindings, _ = self.bindings_of(node, scope)
-                if any(b.in_handler and _is_flag_value(b.value) for b in bindings):
-                    flags.add(dotted_name(node))
-        return flags
-
-    def wal_check_comparisons(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:
-        """Comparisons in ``test`` of the mode read from the database with "wal".
-
-        A name that a handler sets to a sentinel (``actual = None``) when the *WAL switch
-        itself* failed marks the error path, which such a comparison does not guard
-        unless it refuses None too. When a *read* of the mode failed, the comparison is
-        still a guard, and WAL005 judges whether None can get past it.
-        """
-        found = []
-        for node in iter_subexpressions(test, limit=400):
-            if not isinstance(node, cst.Comparison):
-                continue
-            operands = [node.left] + [c.comparator for c in node.comparisons]
-            if not any(self.mentions_wal(o, scope) for o in operands):
-                continue
-            probed = [o for o in operands if not self.mentions_wal(o, scope) and self.probe_calls(o, scope)]
-            if not probed:
-                continue
-            if (
-                not refuses_none(node, test)
-                and any(self.handler_flags(o, scope) for o in probed)
-                and self._holds_wal_attempt(probed, scope)
-            ):
-                continue
-            found.append(node)
-        return found
-
-    def rollback_mode_checks(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:
-        """Comparisons in ``test`` of the mode read from the database with a rollback mode
-        (``journal_mode_on_disk(conn) != "delete"``): fail-closed by construction, since
-        None and "wal" both differ from "delete"."""
-        found = []
-        for node in iter_subexpressions(test, limit=400):
-            if not isinstance(node, cst.Comparison) or len(node.comparisons) != 1:
-                continue
-            operands = [node.left, node.comparisons[0].comparator]
-            literals = [o for o in operands if isinstance(o, cst.SimpleString)]
-            if len(literals) != 1:
-                continue
-            value = literals[0].evaluated_value
-            if not isinstance(value, str) or value.lower() not in ROLLBACK_MODES:
-                continue
-            other = operands[1] if literals[0] is operands[0] else operands[0]
-            if self.probe_calls(other, scope):
-                found.append(node)
-        return found
-
-    def _holds_wal_attempt(self, operands: Sequence[cst.BaseExpression], scope: Scope) -> bool:
-        """Do these operands carry the answer of ``PRAGMA journal_mode=WAL`` itself?"""
-        for operand in operands:
-            for call, call_scope in self.probe_calls(operand, scope):
-                effect = self.direct_effect(call, call_scope)
-                if effect is not None and effect.sets_wal:
-                    return True
-        return False
-
-
-    def is_guard_call(self, statement: cst.CSTNode, scope: Scope) -> bool:
-        """A bare call of a function that raises when the database is in WAL."""
-        if isinstance(statement, cst.Expr):
-            value = statement.value
-            if isinstance(value, cst.Await):
-                value = value.expression
-            if isinstance(value, cst.Call):
-                unit = self.resolve_unit(value, scope)
-                if unit is not None:
-                    return unit not in self._in_progress and self.facts(unit).refuses_wal
-                callee = self.callee(value, scope)
-                return callee is not None and callee.refuses_wal
-        return False
 
     def summary(self) -> ModuleSummary:
         """What other modules may import from this one, as plain data."""
@@ -655,20 +396,3 @@ class ModuleModel(SemanticModel):
         if unit is self.module_unit:
             return False
         return self.function_facts(unit).opens_connection
-
-
-def _is_flag_value(value: Optional[cst.CSTNode]) -> bool:
-    if isinstance(value, cst.Name):
-        return value.value in _FLAG_CONSTANTS
-    return isinstance(value, (cst.Integer, cst.SimpleString))
-
-
-def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:
-    """Names a nested function rebinds (``nonlocal``/``global``): their value at any
-    point of the outer function cannot be told from its own statements."""
-    names: Set[str] = set()
-    if isinstance(node, cst.FunctionDef):
-        for inner in iter_subexpressions(node.body, limit=100_000):
-            if isinstance(inner, (cst.Nonlocal, cst.Global)):
-                names.update(item.name.value for item in inner.names)
-    return frozenset(names)

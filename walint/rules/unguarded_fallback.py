@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 import libcst as cst
 
-from walint.journal.model import MODE_FROM_VALUE
+from walint.journal.failures import MODE_FROM_VALUE
 from walint.fixes import FixPlan, HelperSpec, guard_fix, try_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.sql import callee_name

@@ -1,0 +1,135 @@
+"""Which paths run after a failed WAL attempt, as the rules ask it of a module: the
+dataflow of :mod:`walint.flow.error_paths` set up for one function (its entry states,
+the calls that report a failure, the names it cannot track). A mixin of
+:class:`walint.journal.model.ModuleModel`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, FrozenSet, Optional, Set, Tuple
+
+import libcst as cst
+
+from walint.journal.guards import is_flag_value
+from walint.semantic.model import Scope, Unit, iter_subexpressions, small_statements
+from walint.sql import ROLLBACK_MODES, modes_set_by_sql, normalise_mode
+
+if TYPE_CHECKING:
+    from walint.flow.error_paths import ErrorPaths, PathState
+    from walint.flow.walker import Site
+
+# How a rollback site is on a failed WAL path (FailureQueries.on_failure_path).
+FAILED_PATH, MODE_FROM_VALUE = "failed-path", "mode-from-value"
+
+
+class FailureQueries:
+    """Failed-WAL paths, asked of a :class:`ModuleModel`."""
+
+    def error_paths(self, unit: Unit) -> "ErrorPaths":
+        flow = self._error_paths.get(unit)
+        if flow is None:
+            from walint.flow.error_paths import ErrorPaths, PathState
+
+            entry = {PathState(False, self._global_flag_values(handler=False))}
+            # A module-global flag a handler cleared in an earlier call: the failure
+            # reaches this call through the flag's value.
+            for name, value in self._global_flag_values(handler=True):
+                entry.add(PathState(True, ((name, value),)))
+            node = unit.node
+            statements = small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
+            flow = ErrorPaths(
+                lambda try_node: self._attempts_wal(unit, try_node),
+                outcome=lambda call: self._call_outcome(call, unit.scope),
+                untracked=_names_shared_with_nested_functions(node),
+            ).run(statements, frozenset(entry))
+            self._error_paths[unit] = flow
+        return flow
+
+    def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, object]]:
+        """What a call of a WAL-trying function answers on success, and on failure."""
+        callee = self.callee(call, scope)
+        if callee is None or callee.wal_failure_return is None:
+            return None
+        return (not callee.wal_failure_return, callee.wal_failure_return)
+
+    def _global_flag_values(self, handler: bool) -> Tuple[Tuple[str, object], ...]:
+        """Module-level names some ``except`` handler sets to a constant, with the constant
+        they start with (``handler=False``) or the one a handler gives them."""
+        from walint.flow.error_paths import UNKNOWN, PathState, constant
+
+        found = []
+        for name, bindings in self.module_scope.bindings.items():
+            if "." in name or not any(b.in_handler and is_flag_value(b.value) for b in bindings):
+                continue
+            for binding in bindings:
+                if binding.kind == "value" and binding.in_handler is handler:
+                    value = constant(binding.value, PathState(False))  # type: ignore[arg-type]
+                    if value is not UNKNOWN:
+                        found.append((name, value))
+                        break
+        return tuple(sorted(found, key=lambda item: item[0]))
+
+    def _attempts_wal(self, unit: Unit, try_node: cst.CSTNode) -> bool:
+        facts = self.facts(unit)
+        for try_facts in facts.tries:
+            if try_facts.node is try_node:
+                start, end = try_facts.body
+                return any(self._sets_wal(site) for site in facts.sites[start:end])
+        return False
+
+    def _sets_wal(self, site: Site) -> bool:
+        effect = self.effect(site)
+        if effect is not None and effect.sets_wal:
+            return True
+        if isinstance(site.node, cst.Call):
+            callee = self.callee(site.node, site.scope)
+            return callee is not None and callee.sets_journal_mode and not callee.downgrades
+        return False
+
+    def unreachable(self, site: Site) -> bool:
+        """Does no path reach this site (``if not wal_ok:`` where every path that gets
+        there set ``wal_ok = True``)?"""
+        states = self.error_paths(site.unit).states_before(site.statement)
+        return states is not None and not states
+
+    def on_failure_path(self, site: Site) -> Optional[str]:
+        """Is this rollback site reached on a path where a WAL attempt failed, and on no
+        path where none did? The failure may be carried by a value: a mode a handler
+        chose, a flag it cleared, a module-global flag an earlier call cleared.
+
+        Returns None when it is not, ``MODE_FROM_VALUE`` when a name in the statement
+        holds the rollback mode on the failed paths only (a guard in front of the
+        statement would also stop the WAL path), else ``FAILED_PATH``."""
+        states = self.error_paths(site.unit).states_before(site.statement)
+        if not states:
+            return None
+        names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
+        by_value = False
+
+        def downgrades_on(state: "PathState") -> bool:
+            nonlocal by_value
+            verdicts = set()
+            for name in names:
+                value = state.get(name)
+                if isinstance(value, str):
+                    modes = modes_set_by_sql(value) if "journal_mode" in value.lower() else [normalise_mode(value)]
+                    if modes:
+                        by_value = True
+                        verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
+            return True in verdicts or not verdicts  # a value that is WAL here decides: no downgrade
+
+        failing = any(state.failed and downgrades_on(state) for state in states)
+        if not failing or any(not state.failed and downgrades_on(state) for state in states):
+            return None
+        # A guard in front of the statement is right only when no WAL path runs it too.
+        return MODE_FROM_VALUE if by_value and any(not state.failed for state in states) else FAILED_PATH
+
+
+def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:
+    """Names a nested function rebinds (``nonlocal``/``global``): their value at any
+    point of the outer function cannot be told from its own statements."""
+    names: Set[str] = set()
+    if isinstance(node, cst.FunctionDef):
+        for inner in iter_subexpressions(node.body, limit=100_000):
+            if isinstance(inner, (cst.Nonlocal, cst.Global)):
+                names.update(item.name.value for item in inner.names)
+    return frozenset(names)

@@ -20,6 +20,8 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
+from walint.semantic.model import dotted_name
+
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
 # Beyond this many distinct states at one point, states that agree on `failed` are merged
@@ -323,6 +325,8 @@ def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
         if expr.value in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[expr.value]
         return state.get(expr.value)
+    if isinstance(expr, cst.Attribute):  # `self._wal_failed`: known only where a caller says
+        return state.get(dotted_name(expr)) if dotted_name(expr) else UNKNOWN
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
         inner = truth(expr.expression, state)
         return UNKNOWN if inner is None else not inner

@@ -22,7 +22,8 @@ from walint.semantic.model import (
     iter_subexpressions,
     small_statements,
 )
-from walint.tree import children
+from walint.flow.error_paths import PathState, truth
+from walint.tree import children, preorder
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -254,10 +255,20 @@ def _implies_not_wal(
             # `a and check` true: both hold; false: perhaps only `a` failed. `or` the reverse.
             # Except `mode != "wal" and <check>` in a helper that sets `mode`: when the
             # first part fails, the mode it sets is WAL, and nothing is downgraded.
+            # So is `row and row[0] == "wal"`: the other part only asks whether the value
+            # compared is there at all.
             if isinstance(expr.operator, cst.And):
-                return found if when or _compares_with_wal(other) else False
+                return found if when or _compares_with_wal(other) or _tests_presence_of(other, target) else False
             return found if not when else False
     return None
+
+
+def _tests_presence_of(expr: cst.BaseExpression, comparison: cst.Comparison) -> bool:
+    """Is ``expr`` a bare name that the comparison itself reads (``row`` in ``row and
+    row[0] == "wal"``)?"""
+    if not isinstance(expr, cst.Name):
+        return False
+    return any(isinstance(node, cst.Name) and node.value == expr.value for node in preorder(comparison))
 
 
 def _compares_with_wal(expr: cst.BaseExpression) -> bool:
@@ -380,9 +391,16 @@ class UnitWalker:
             # A branch is guarded where the mode is known not to be WAL: the body of
             # `if mode != "wal":`, the else of `if mode == "wal":`, what follows an
             # `if mode == "wal": raise`. The body of `if mode == "wal":` is not.
-            inner = ctx._replace(conditional=True, flagged=ctx.flagged or bool(flags))
-            body_ctx = inner._replace(guarded=ctx.guarded or true_side)
-            else_ctx = inner._replace(guarded=ctx.guarded or false_side)
+            # The branch a failure flag's handler value takes is the error path; the other
+            # is where the flag says nothing failed.
+            on_failure = truth(statement.test, PathState(True, tuple(sorted(model.handler_flag_values(statement.test, ctx.scope).items())))) if flags else None
+            inner = ctx._replace(conditional=True)
+            body_ctx = inner._replace(
+                guarded=ctx.guarded or true_side, flagged=ctx.flagged or (bool(flags) and on_failure is not False)
+            )
+            else_ctx = inner._replace(
+                guarded=ctx.guarded or false_side, flagged=ctx.flagged or (bool(flags) and on_failure is not True)
+            )
             start = len(self.facts.sites)
             branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=_returned_constant(statement.body))
             self.facts.branches.append(branch)
@@ -408,9 +426,9 @@ class UnitWalker:
             raises_after = (statement.orelse is not None and always_exits(statement.orelse.body)) or (
                 isinstance(following, SIMPLE_LINES) and any(isinstance(s, cst.Raise) for s in following.body)
             )
-            # A loop over a non-empty literal runs its body at least once.
-            runs = isinstance(statement, cst.For) and bool(self.model.literal_elements(statement.iter, ctx.scope))
-            inner = ctx._replace(conditional=ctx.conditional or not runs, loop_raises=raises_after)
+            # A loop is no condition of its own: a retry loop or a loop over paths runs its
+            # body as the code around it does (an `if` inside it still counts).
+            inner = ctx._replace(loop_raises=raises_after)
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:
                 self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))

@@ -4,7 +4,7 @@ sets. A mixin of :class:`walint.journal.model.ModuleModel`."""
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -101,6 +101,21 @@ class GuardQueries:
                 if any(b.in_handler and is_flag_value(b.value) for b in bindings):
                     flags.add(dotted_name(node))
         return flags
+
+    def handler_flag_values(self, expr: cst.BaseExpression, scope: Scope) -> Dict[str, object]:
+        """The flags in ``expr`` (:meth:`handler_flags`) with the constant a handler gives them."""
+        from walint.flow.error_paths import UNKNOWN, PathState, constant
+
+        values: Dict[str, object] = {}
+        for node in iter_subexpressions(expr, limit=400):
+            if isinstance(node, (cst.Name, cst.Attribute)):
+                bindings, _ = self.bindings_of(node, scope)
+                for binding in bindings:
+                    if binding.in_handler and is_flag_value(binding.value):
+                        value = constant(binding.value, PathState(True))  # type: ignore[arg-type]
+                        if value is not UNKNOWN:
+                            values.setdefault(dotted_name(node), value)
+        return values
 
     def wal_check_comparisons(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:
         """Comparisons in ``test`` of the mode read from the database with "wal".

@@ -86,15 +86,33 @@ def _is_none_test(test: cst.BaseExpression, names: Set[str]) -> bool:
 def _none_refused_before(
     model: "ModuleModel", unit: "Unit", comparison: cst.Comparison, probed: List[Tuple[cst.BaseExpression, cst.CSTNode, "Scope"]]
 ) -> bool:
-    """Did an earlier ``if mode is None: raise`` (or ``return``) in the function already
-    take the unknown mode off the path to this comparison?"""
+    """Does an ``if mode is None: raise`` (or ``return``, or a fail-closed ``in ("wal",
+    None)`` check) take the unknown mode off the path before every downgrade this
+    comparison stands in front of? It may come before the comparison or after it."""
     names = {operand.value for operand, _, _ in probed if isinstance(operand, cst.Name)}
     if not names:
         return False
+    facts = model.facts(unit)
     here = model.line_of(comparison)
+    refusals = [
+        model.line_of(branch.node)
+        for branch in facts.branches
+        if always_exits(branch.node.body)
+        and (_is_none_test(branch.node.test, names) or _refuses_none_of(branch.node.test, names))
+    ]
+    downgrades = [model.line_of(site.node) for site in facts.sites if model.is_rollback_site(site)]
+    downgrades = [line for line in downgrades if line >= here] or [here]
+    return bool(refusals) and all(any(line < downgrade for line in refusals) for downgrade in downgrades)
+
+
+def _refuses_none_of(test: cst.BaseExpression, names: Set[str]) -> bool:
+    """``mode in ("wal", None)`` on one of ``names``: None and WAL refused together."""
     return any(
-        _is_none_test(branch.node.test, names) and always_exits(branch.node.body) and model.line_of(branch.node) < here
-        for branch in model.facts(unit).branches
+        isinstance(node, cst.Comparison)
+        and isinstance(node.left, cst.Name)
+        and node.left.value in names
+        and refuses_none(node, test)
+        for node in iter_subexpressions(test, limit=200)
     )
 
 

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from walint.fixer import FixRun
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as ruff and shells report Ctrl-C
 STDIN_PATH = "-"
 
 
@@ -470,9 +471,13 @@ class WalintGroup(click.Group):
         except click.ClickException as error:
             show_click_error(error)
             sys.exit(EXIT_ERROR)
-        except click.Abort:
+        except click.Abort as abort:
+            if isinstance(abort.__cause__, KeyboardInterrupt):
+                sys.exit(EXIT_INTERRUPTED)  # Ctrl-C: quietly, with the shell's code for SIGINT
             click.echo("walint: error: aborted", err=True)
             sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
 
 
@@ -726,8 +731,7 @@ def _finish_fix(
         )
     if request.diff:
         if not request.quiet:
-            noun = "error" if run.fixed == 1 else "errors"
-            click.echo(f"Would fix {run.fixed} {noun} ({len(run.remaining)} remaining).", err=True)
+            click.echo(diff_summary(run.fixed, run.remaining, request.unsafe_fixes), err=True)
         sys.exit(EXIT_ERROR if run.errors else (EXIT_FINDINGS if run.changes else EXIT_CLEAN))
     machine = request.output_format not in ("full", "concise") or request.statistics
     if run.remaining or machine:
@@ -795,6 +799,20 @@ def fix_summary(fixed: int, remaining: Sequence[Finding], unchecked: int = 0, un
     if unchecked:
         lines.append(f"{plural(unchecked, 'file')} could not be checked (see the errors above).")
     return "\n".join(lines)
+
+
+def diff_summary(fixed: int, remaining: Sequence[Finding], unsafe_fixes: bool = False) -> str:
+    """What `fix --diff` would do, in ruff's words: "Would fix 2 errors." or "No errors would
+    be fixed.", with the unsafe fixes left out counted as ruff counts them."""
+    from walint.report.context import plural
+
+    hidden = 0 if unsafe_fixes else sum(1 for f in remaining if f.fix is not None and not f.fix.is_safe)
+    fixes = plural(hidden, "fix", "fixes")
+    if fixed:
+        more = f" ({hidden} additional {fixes.split(' ', 1)[1]} available with `--unsafe-fixes`)" if hidden else ""
+        return f"Would fix {plural(fixed, 'error')}{more}."
+    more = f" ({fixes} available with `--unsafe-fixes`)" if hidden else ""
+    return f"No errors would be fixed{more}."
 
 
 def unified_diff(display: str, before: bytes, after: bytes) -> str:

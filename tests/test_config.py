@@ -246,3 +246,139 @@ def test_an_empty_rule_selector_on_the_command_line_is_an_error(tmp_path):
         result = _check(flag, value, str(tmp_path))
         assert result.exit_code == 2, (flag, result.output)
         assert f"walint: error: {flag}: unknown rule selector" in result.output
+
+
+# ----- include, extend-include, extend-per-file-ignores, cache-dir, jobs --------------------
+
+
+def test_include_replaces_and_extend_include_adds_to_the_files_a_walk_picks(tmp_path):
+    for name in ("a.py", "b.pyi", "c.pyw", "d.txt"):
+        (tmp_path / name).write_text(VULNERABLE)
+
+    def shown(*args):
+        result = CliRunner().invoke(main, ["check", "--show-files", *args, str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        return sorted(Path(line).name for line in result.output.splitlines())
+
+    assert shown() == ["a.py", "b.pyi"]
+    _pyproject(tmp_path, "extend-include = ['*.pyw']\n")
+    assert shown() == ["a.py", "b.pyi", "c.pyw"]
+    _pyproject(tmp_path, "include = ['*.pyw']\n")
+    assert shown() == ["c.pyw"]
+    assert shown("--include", "*.py") == ["a.py"]
+    assert shown("--extend-include", "*.txt") == ["c.pyw", "d.txt"]
+    # A file named on the command line is checked whatever its name, as in ruff.
+    named = CliRunner().invoke(main, ["check", "--show-files", str(tmp_path / "d.txt")])
+    assert named.output.strip().endswith("d.txt")
+
+
+def test_extend_per_file_ignores_adds_to_per_file_ignores(tmp_path):
+    (tmp_path / "store.py").write_text(VULNERABLE)
+    (tmp_path / "other.py").write_text(VULNERABLE)
+    (tmp_path / "third.py").write_text(VULNERABLE)
+    _pyproject(
+        tmp_path,
+        "per-file-ignores = { 'store.py' = ['WAL'] }\nextend-per-file-ignores = { 'other.py' = ['WAL001', 'WAL002'] }\n",
+    )
+    result = _check(str(tmp_path))
+    assert "store.py" not in result.output and "other.py" not in result.output and "third.py" in result.output
+    settings = resolve_settings(load_config(tmp_path / "pyproject.toml"), Options())
+    assert [codes for _, codes in settings.per_file_ignores] == [("WAL",), ("WAL001", "WAL002")]
+
+
+def test_jobs_and_cache_dir_come_from_the_file_and_the_command_line_overrides(tmp_path):
+    from walint.cli import Inputs, RunOptions
+
+    _pyproject(tmp_path, "jobs = 3\ncache-dir = 'build/walint'\n")
+    options = load_config(tmp_path / "pyproject.toml")
+    assert options.jobs == 3 and options.cache_dir == str(tmp_path / "build" / "walint")
+    inputs = Inputs(Settings(), [], config=str(tmp_path / "pyproject.toml"), options=options)
+    jobs, cache = RunOptions().resolve(inputs)
+    assert jobs == 3 and cache.root == tmp_path / "build" / "walint"
+    jobs, cache = RunOptions(jobs=1, cache_dir="elsewhere").resolve(inputs)
+    assert jobs == 1 and cache.root == Path("elsewhere")
+    assert RunOptions(no_cache=True).resolve(inputs) == (3, None)
+
+
+def test_the_cache_is_at_the_project_root_wherever_walint_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("WALINT_CACHE_DIR")
+    (tmp_path / ".git").mkdir()
+    _pyproject(tmp_path, "ignore = []\n")
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "sub" / "store.py").write_text(VULNERABLE)
+    monkeypatch.chdir(tmp_path / "pkg" / "sub")
+    assert _check(".").exit_code == 1
+    assert (tmp_path / ".walint_cache").is_dir() and not Path(".walint_cache").exists()
+    cleaned = CliRunner().invoke(main, ["clean"])
+    assert cleaned.exit_code == 0 and not (tmp_path / ".walint_cache").exists(), cleaned.output
+    # --isolated reads no configuration: the working directory is the root.
+    assert _check("--isolated", ".").exit_code == 1
+    assert Path(".walint_cache").is_dir()
+    # `cache-dir` is relative to the configuration file; WALINT_CACHE_DIR and --cache-dir win.
+    _pyproject(tmp_path, "cache-dir = 'build/cache'\n")
+    assert _check(".").exit_code == 1 and (tmp_path / "build" / "cache").is_dir()
+    monkeypatch.setenv("WALINT_CACHE_DIR", str(tmp_path / "from-env"))
+    assert _check(".").exit_code == 1 and (tmp_path / "from-env").is_dir()
+    assert _check("--cache-dir", str(tmp_path / "from-flag"), ".").exit_code == 1 and (tmp_path / "from-flag").is_dir()
+
+
+# ----- a value of the wrong type: exit 2, a message naming file, key and type ---------------
+
+WRONG_VALUES = [
+    "1",
+    "-3",
+    "1.5",
+    "true",
+    "'WAL001'",
+    "''",
+    "[1]",
+    "[[1]]",
+    "{ a = 1 }",
+    "[{ a = 1 }]",
+    "1979-05-27",
+    "[true]",
+    "['x']",
+    "{ 'x' = 1 }",
+    "{ 'x' = [1] }",
+]
+# The values among those that are right for a key: any string list, a path, a table.
+ACCEPTED = {
+    ("exclude", "['x']"),
+    ("extend-exclude", "['x']"),
+    ("include", "['x']"),
+    ("extend-include", "['x']"),
+    ("guard", "['x']"),
+    ("transient-markers", "['x']"),
+    ("permanent-markers", "['x']"),
+    ("cache-dir", "'WAL001'"),
+    ("jobs", "1"),
+    ("respect-gitignore", "true"),
+    ("force-exclude", "true"),
+}
+INTERNALS = ("object", "NoneType", "indices", "Traceback", "Error:", "str'", "int'", "dict'", "list'")
+
+
+def test_every_key_rejects_wrong_types_with_a_message_naming_file_key_and_type(tmp_path):
+    from walint.config import _CHECKS
+
+    (tmp_path / "store.py").write_text(VULNERABLE)
+    keys = [name.replace("_", "-") for name in _CHECKS]
+    problems = []
+    for key in keys:
+        for value in WRONG_VALUES:
+            if (key, value) in ACCEPTED:
+                continue
+            path = _pyproject(tmp_path, f"{key} = {value}\n")
+            result = CliRunner().invoke(main, ["check", str(tmp_path)])
+            output = result.output
+            if result.exit_code != 2 or not isinstance(result.exception, SystemExit):
+                problems.append(f"{key} = {value}: exit {result.exit_code} {result.exception!r} {output!r}")
+            elif f"{path}: [tool.walint] {key}" not in output or any(word in output for word in INTERNALS):
+                problems.append(f"{key} = {value}: {output!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_walint_table_of_the_wrong_type_is_an_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool]\nwalint = ['x']\n")
+    result = CliRunner().invoke(main, ["check", str(tmp_path)])
+    assert result.exit_code == 2 and "[tool.walint] must be a table" in result.output

@@ -110,9 +110,28 @@ def test_diff_prints_and_writes_nothing(store):
     assert result.exit_code == 1
     assert store.read_text() == VULNERABLE
     assert f"--- {store}" in result.output and "+    apply_wal_with_fallback(conn)" in result.output
-    assert "Would fix 1 error (0 remaining)." in result.output
+    assert "Would fix 1 error." in result.output
     store.write_text(FIXED)
-    assert _fix("--diff", str(store)).exit_code == 0
+    nothing = _fix("--diff", str(store))
+    assert nothing.exit_code == 0 and "No errors would be fixed." in nothing.output
+
+
+def test_diff_summary_in_ruffs_words():
+    from walint.cli import diff_summary
+    class _Fix:
+        def __init__(self, safe):
+            self.is_safe = safe
+
+    def finding(safe):
+        return type("F", (), {"fix": _Fix(safe)})()
+
+    assert diff_summary(2, []) == "Would fix 2 errors."
+    assert diff_summary(1, [finding(False)]) == "Would fix 1 error (1 additional fix available with `--unsafe-fixes`)."
+    assert diff_summary(1, [finding(False)], unsafe_fixes=True) == "Would fix 1 error."
+    assert diff_summary(0, [finding(False), finding(False), finding(True)]) == (
+        "No errors would be fixed (2 fixes available with `--unsafe-fixes`)."
+    )
+    assert diff_summary(0, []) == "No errors would be fixed."
 
 
 # ----- standard input ------------------------------------------------------------------------

@@ -8,7 +8,6 @@ ten seconds with a warm pip cache.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,8 @@ from click.testing import CliRunner
 from pre_commit.clientlib import load_manifest
 
 from walint.cli import main
+
+from checkout import copy_of_checkout, git as _git
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
@@ -92,36 +93,8 @@ def test_force_exclude_does_not_look_above_the_working_directory(tmp_path, monke
 # ----- the real pre-commit ------------------------------------------------------------------
 
 
-def _git(*args, cwd):
-    subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _hook_repository(destination: Path) -> Path:
-    """This checkout's files (tracked, and new ones not ignored) committed to a fresh repository.
-
-    pre-commit installs hooks from a commit; copying keeps the test independent of what
-    is committed in the checkout under test.
-    """
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
-    )
-    if listed.returncode != 0:
-        pytest.skip("not a git checkout: nothing for pre-commit to install from")
-    for name in filter(None, listed.stdout.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    _git("init", "-q", cwd=destination)
-    _git("add", "-A", cwd=destination)
-    _git("commit", "-q", "-m", "hooks under test", cwd=destination)
-    return destination
-
-
 def test_pre_commit_try_repo_fails_on_a_fallback_then_the_fix_hook_repairs_it(tmp_path):
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    hooks = _hook_repository(tmp_path / "hooks")
+    hooks = copy_of_checkout(tmp_path / "hooks")
     work = tmp_path / "work"
     (work / "legacy").mkdir(parents=True)
     (work / "store.py").write_text(VULNERABLE)

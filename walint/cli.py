@@ -27,12 +27,21 @@ import click
 from walint import __version__
 from walint.baseline import Baseline, BaselineError
 from walint.console import printable, warn
-from walint.config import ConfigError, Options, find_config, load_config, parse_codes, parse_helper, resolve_settings
+from walint.config import (
+    ConfigError,
+    Options,
+    find_config,
+    load_config,
+    parse_codes,
+    parse_helper,
+    resolve_run,
+    resolve_settings,
+)
 from walint.discovery import Candidate, PathNotFound, discover, is_excluded, read_bytes
 from walint.findings import Finding
 from walint.report import CARRIES_EDITS, FORMATS, ReportContext, RuleInfo, SourceLines
 from walint.report import statistics as statistics_report
-from walint.cache import Cache
+from walint.cache import DEFAULT_DIRECTORY, Cache
 from walint.catalogue import UNUSED_SUPPRESSION
 from walint.project import naming_bases, project_root
 from walint.runner import Observer, Project, Reader, RunResult, check_files, default_jobs, serving
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
     from walint.fixer import FixRun
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as ruff and shells report Ctrl-C
 STDIN_PATH = "-"
 
 
@@ -73,6 +83,8 @@ class FileSelection:
     extend_exclude: Tuple[str, ...]
     respect_gitignore: Optional[bool]
     force_exclude: Optional[bool]
+    include: Tuple[str, ...]
+    extend_include: Tuple[str, ...]
     stdin_filename: Optional[str]
 
 
@@ -95,6 +107,8 @@ _FILE_SELECTION_OPTIONS = (
         default=None,
         help="Apply the excludes to files named on the command line too (for pre-commit).",
     ),
+    click.option("--include", multiple=True, help="Files a directory walk checks (glob); replaces `include` [default: *.py, *.pyi]."),
+    click.option("--extend-include", multiple=True, help="Files a directory walk checks (glob), in addition."),
     click.option(
         "--stdin-filename",
         metavar="PATH",
@@ -116,19 +130,48 @@ _RUN_OPTIONS = (
         "--cache-dir",
         type=click.Path(file_okay=False),
         envvar="WALINT_CACHE_DIR",
-        default=".walint_cache",
-        show_default=True,
-        help="Where per-file results are cached (env: WALINT_CACHE_DIR).",
+        default=None,
+        help="Where per-file results are cached (env: WALINT_CACHE_DIR) [default: .walint_cache beside the configuration file, else here].",
     ),
 )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """--jobs, --no-cache and --cache-dir as given; ``jobs`` and ``cache-dir`` in the
+    configuration file fill in what they leave unset (:meth:`resolve`)."""
+
+    jobs: Optional[int] = None
+    no_cache: bool = False
+    cache_dir: Optional[str] = None
+
+    def resolve(self, inputs: "Inputs") -> Tuple[int, Optional[Cache]]:
+        """The processes to use and the cache (None: ``--no-cache``)."""
+        cache_dir, jobs = resolve_run(inputs.options, Options(cache_dir=self.cache_dir, jobs=self.jobs))
+        if self.no_cache:
+            return jobs or default_jobs(), None
+        return jobs or default_jobs(), Cache(cache_dir or default_cache_dir(inputs.config))
+
+
+def default_cache_dir(config: Optional[str]) -> str:
+    """``.walint_cache`` at the project root, as ruff puts ``.ruff_cache``: in the folder of
+    the configuration file in use, else the working directory."""
+    if config is None:
+        return DEFAULT_DIRECTORY
+    folder = os.path.dirname(config) or os.curdir
+    try:
+        here = os.path.samefile(folder, os.curdir)
+    except OSError:
+        here = False
+    return DEFAULT_DIRECTORY if here else os.path.join(folder, DEFAULT_DIRECTORY)
+
+
 def run_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add --jobs, --no-cache and --cache-dir; the command receives ``jobs`` and ``cache``."""
+    """Add --jobs, --no-cache and --cache-dir; the command receives them as ``run``."""
 
     @functools.wraps(command)
-    def with_run_options(jobs: Optional[int], no_cache: bool, cache_dir: str, **kwargs: object) -> None:
-        command(jobs=jobs or default_jobs(), cache=None if no_cache else Cache(cache_dir), **kwargs)
+    def with_run_options(jobs: Optional[int], no_cache: bool, cache_dir: Optional[str], **kwargs: object) -> None:
+        command(run=RunOptions(jobs, no_cache, cache_dir), **kwargs)
 
     for option in reversed(_RUN_OPTIONS):
         with_run_options = option(with_run_options)
@@ -170,6 +213,8 @@ class Inputs:
     read: Reader = read_bytes
     # The configuration file in use, whose folder is the project root.
     config: Optional[str] = None
+    # Its options (for ``jobs`` and ``cache-dir``, which are not settings).
+    options: Options = Options()
 
 
 def resolve_inputs(
@@ -193,13 +238,15 @@ def resolve_inputs(
         excluded = bool(settings.force_exclude and selection.stdin_filename and is_excluded(display, settings.exclude))
         stdin = StdinSource(display, read_stdin(), excluded)
         files = [] if excluded else [Candidate(Path(display), display)]
-        return Inputs(settings, files, stdin, serving(display, stdin.data), config)
+        return Inputs(settings, files, stdin, serving(display, stdin.data), config, file_options)
     try:
-        files = discover(paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude)
+        files = discover(
+            paths or ["."], settings.exclude, settings.respect_gitignore, settings.force_exclude, settings.include
+        )
     except PathNotFound as missing:
         fail(f"{missing}: no such file or directory")
     warn_when_nothing_to_check(files)
-    return Inputs(settings, files, config=config)
+    return Inputs(settings, files, config=config, options=file_options)
 
 
 def warn_when_nothing_to_check(files: Sequence[Candidate]) -> None:
@@ -269,6 +316,8 @@ def _command_line_options(selection: FileSelection, extend_select: Tuple[str, ..
         extend_exclude=selection.extend_exclude or None,
         respect_gitignore=selection.respect_gitignore,
         force_exclude=selection.force_exclude,
+        include=selection.include or None,
+        extend_include=selection.extend_include or None,
         helper=parse_helper(helper, "--helper") if helper is not None else None,
     )
 
@@ -422,9 +471,13 @@ class WalintGroup(click.Group):
         except click.ClickException as error:
             show_click_error(error)
             sys.exit(EXIT_ERROR)
-        except click.Abort:
+        except click.Abort as abort:
+            if isinstance(abort.__cause__, KeyboardInterrupt):
+                sys.exit(EXIT_INTERRUPTED)  # Ctrl-C: quietly, with the shell's code for SIGINT
             click.echo("walint: error: aborted", err=True)
             sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
 
 
@@ -476,8 +529,7 @@ def check(
     report_unused_noqa: bool,
     baseline_file: Optional[str],
     write_baseline_file: Optional[str],
-    jobs: int,
-    cache: Optional[Cache],
+    run: RunOptions,
 ) -> None:
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     if baseline_file and write_baseline_file:
@@ -494,7 +546,7 @@ def check(
             exit_zero=exit_zero,
             show_fixes=show_fixes,
         )
-        run_fix(paths, selection, request, jobs, cache)
+        run_fix(paths, selection, request, run)
     observer = RunObserver(wants_progress(quiet))
     with observer.phase("discovery"):
         inputs = resolve_inputs(paths, selection, (UNUSED_SUPPRESSION,) if report_unused_noqa else ())
@@ -502,6 +554,7 @@ def check(
         list_files(inputs)
     if output_format in CARRIES_EDITS and not statistics and not write_baseline_file:
         inputs = replace(inputs, settings=replace(inputs.settings, render_fixes=RENDER_ALL))
+    jobs, cache = run.resolve(inputs)
     try:
         result = _run(paths, inputs, jobs, cache, observer)
     finally:
@@ -608,8 +661,7 @@ def _write_report(
 def fix(
     paths: Sequence[str],
     selection: FileSelection,
-    jobs: int,
-    cache: Optional[Cache],
+    run: RunOptions,
     **options: object,
 ) -> None:
     """Fix PATHS in place (default: the current directory; `-`: stdin to stdout).
@@ -617,13 +669,14 @@ def fix(
     Safe fixes are applied (`walint explain CODE` says which are which); the file is
     re-checked and fixed again until nothing changes, then written atomically.
     """
-    run_fix(paths, selection, FixRequest(**options), jobs, cache)  # type: ignore[arg-type]
+    run_fix(paths, selection, FixRequest(**options), run)  # type: ignore[arg-type]
 
 
-def run_fix(paths: Sequence[str], selection: FileSelection, request: FixRequest, jobs: int, cache: Optional[Cache]) -> NoReturn:
+def run_fix(paths: Sequence[str], selection: FileSelection, request: FixRequest, options: RunOptions) -> NoReturn:
     from walint import fixer
 
     inputs = resolve_inputs(paths, selection, helper=request.helper)
+    jobs, cache = options.resolve(inputs)
     stdin = inputs.stdin
     roots, cache = _roots_and_cache(paths, inputs, cache)
     project = find_project(paths, inputs)
@@ -670,8 +723,7 @@ def _finish_fix(
         )
     if request.diff:
         if not request.quiet:
-            noun = "error" if run.fixed == 1 else "errors"
-            click.echo(f"Would fix {run.fixed} {noun} ({len(run.remaining)} remaining).", err=True)
+            click.echo(diff_summary(run.fixed, run.remaining, request.unsafe_fixes), err=True)
         sys.exit(EXIT_ERROR if run.errors else (EXIT_FINDINGS if run.changes else EXIT_CLEAN))
     machine = request.output_format not in ("full", "concise") or request.statistics
     if run.remaining or machine:
@@ -739,6 +791,20 @@ def fix_summary(fixed: int, remaining: Sequence[Finding], unchecked: int = 0, un
     if unchecked:
         lines.append(f"{plural(unchecked, 'file')} could not be checked (see the errors above).")
     return "\n".join(lines)
+
+
+def diff_summary(fixed: int, remaining: Sequence[Finding], unsafe_fixes: bool = False) -> str:
+    """What `fix --diff` would do, in ruff's words: "Would fix 2 errors." or "No errors would
+    be fixed.", with the unsafe fixes left out counted as ruff counts them."""
+    from walint.report.context import plural
+
+    hidden = 0 if unsafe_fixes else sum(1 for f in remaining if f.fix is not None and not f.fix.is_safe)
+    fixes = plural(hidden, "fix", "fixes")
+    if fixed:
+        more = f" ({hidden} additional {fixes.split(' ', 1)[1]} available with `--unsafe-fixes`)" if hidden else ""
+        return f"Would fix {plural(fixed, 'error')}{more}."
+    more = f" ({fixes} available with `--unsafe-fixes`)" if hidden else ""
+    return f"No errors would be fixed{more}."
 
 
 def unified_diff(display: str, before: bytes, after: bytes) -> str:
@@ -875,17 +941,32 @@ def explain(code: str) -> None:
     "--cache-dir",
     type=click.Path(file_okay=False),
     envvar="WALINT_CACHE_DIR",
-    default=".walint_cache",
-    show_default=True,
-    help="The cache to remove (env: WALINT_CACHE_DIR).",
+    default=None,
+    help="The cache to remove (env: WALINT_CACHE_DIR) [default: the one `check` here uses].",
 )
-def clean(cache_dir: str) -> None:
-    """Remove the cache of per-file results (what `--cache-dir` names), as `ruff clean` does.
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="The configuration whose cache to remove.")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+def clean(cache_dir: Optional[str], config_file: Optional[str], isolated: bool) -> None:
+    """Remove the cache of per-file results, as `ruff clean` does: the one a `check` run
+    here would use (`--cache-dir`, else `cache-dir` in [tool.walint], else
+    `.walint_cache` beside the configuration file, else here).
 
     Only a directory walint created (it holds walint's marker `.gitignore`) is removed.
     """
     import shutil
 
+    if cache_dir is None:
+        try:
+            config: Optional[str] = None
+            if config_file:
+                config = config_file
+            elif not isolated:
+                found = find_config(".")
+                config = str(found) if found else None
+            file_options = load_config(Path(config)) if config else Options()
+        except ConfigError as error:
+            fail(str(error))
+        cache_dir = file_options.cache_dir or default_cache_dir(config)
     path = Path(cache_dir)
     if not path.exists():
         return

@@ -7,8 +7,8 @@ names the file and the key, and the command exits 2. Patterns in the file are re
 the directory that holds it.
 
 The file and the command line are two :class:`Options` layers. A command-line flag
-replaces the key of the same name; ``extend-select`` and ``extend-exclude`` add to what
-the file says instead.
+replaces the key of the same name; ``extend-select``, ``extend-exclude``,
+``extend-include`` and ``extend-per-file-ignores`` add to what the file says instead.
 """
 
 from __future__ import annotations
@@ -62,6 +62,13 @@ class Options:
     transient_markers: Optional[Tuple[str, ...]] = None
     permanent_markers: Optional[Tuple[str, ...]] = None
     helper: Optional[str] = None
+    include: Optional[Tuple[str, ...]] = None
+    extend_include: Optional[Tuple[str, ...]] = None
+    extend_per_file_ignores: Optional[PerFileIgnores] = None
+    # How a run goes rather than what it finds: never part of :class:`Settings` (nor of
+    # the cache key). ``cache_dir`` is already anchored at the configuration's folder.
+    cache_dir: Optional[str] = None
+    jobs: Optional[int] = None
 
 
 def resolve_settings(file: Options, command_line: Options) -> Settings:
@@ -82,7 +89,10 @@ def resolve_settings(file: Options, command_line: Options) -> Settings:
         # `exclude` replaces the default list (ruff's); `extend-exclude` adds to either.
         "exclude": tuple(pick("exclude") if pick("exclude") is not None else defaults.exclude)
         + added("extend_exclude"),
-        "per_file_ignores": pick("per_file_ignores") or (),
+        # `include` replaces the default (`*.py`, `*.pyi`); `extend-include` adds to either.
+        "include": tuple(pick("include") if pick("include") is not None else defaults.include)
+        + added("extend_include"),
+        "per_file_ignores": tuple(pick("per_file_ignores") or ()) + added("extend_per_file_ignores"),
         "respect_gitignore": pick("respect_gitignore"),
         "force_exclude": pick("force_exclude"),
         "guards": pick("guard") or (),
@@ -91,6 +101,14 @@ def resolve_settings(file: Options, command_line: Options) -> Settings:
         "helper": pick("helper"),
     }
     return Settings(**{k: (getattr(defaults, k) if v is None else v) for k, v in values.items()})
+
+
+def resolve_run(file: Options, command_line: Options) -> Tuple[Optional[str], Optional[int]]:
+    """``cache-dir`` and ``jobs``: the command line's (or ``WALINT_CACHE_DIR``) over the file's;
+    None where neither sets it."""
+    cache_dir = command_line.cache_dir if command_line.cache_dir is not None else file.cache_dir
+    jobs = command_line.jobs if command_line.jobs is not None else file.jobs
+    return cache_dir, jobs
 
 
 def find_config(start: str) -> Optional[Path]:
@@ -227,6 +245,20 @@ def _check_per_file_ignores(value: Any, where: _Where, base: Path) -> PerFileIgn
     )
 
 
+def _check_cache_dir(value: Any, where: _Where, base: Path) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be a directory path (a non-empty string), like '.walint_cache'")
+    if "\0" in value:
+        raise ConfigError(f"{where} must be a directory path; it holds a NUL character")
+    return os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+
+
+def _check_jobs(value: Any, where: _Where, base: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where} must be a whole number of processes, 1 or more")
+    return value
+
+
 def _check_bool(value: Any, where: _Where, base: Path) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where} must be true or false")
@@ -267,4 +299,9 @@ _CHECKS: Dict[str, Callable[[Any, _Where, Path], Any]] = {
     "transient_markers": _check_markers,
     "permanent_markers": _check_markers,
     "helper": _check_helper,
+    "include": _check_patterns,
+    "extend_include": _check_patterns,
+    "extend_per_file_ignores": _check_per_file_ignores,
+    "cache_dir": _check_cache_dir,
+    "jobs": _check_jobs,
 }

@@ -1,6 +1,6 @@
 """Turn command-line paths into the Python files to check, and skip the ones that cannot matter.
 
-Directories are walked for ``*.py`` and ``*.pyi`` with the ``exclude`` patterns pruned
+Directories are walked for ``include`` (``*.py`` and ``*.pyi``) with the ``exclude`` patterns pruned
 (by default ruff's list of version-control, virtualenv, cache and build directories,
 :data:`DEFAULT_EXCLUDE`) and ``.gitignore`` honoured; files named on the command line
 are always checked, unless ``--force-exclude``. The byte prefilter then drops every file that holds none of the
@@ -18,6 +18,9 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 # The `exclude` setting's default: ruff's list, so a ruff user's habits carry over. Setting
 # `exclude` replaces it (`exclude = []` walks everything); `extend-exclude` adds to it.
+# The `include` setting's default: the files a directory walk picks. ruff's, less notebooks.
+DEFAULT_INCLUDE: Tuple[str, ...] = ("*.py", "*.pyi")
+
 DEFAULT_EXCLUDE: Tuple[str, ...] = (
     ".bzr",
     ".direnv",
@@ -157,7 +160,7 @@ def _git_root_ignores(root: str) -> List[str]:
     return []
 
 
-def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[Tuple[str, Optional[str]]]:
+def _walk(root: str, respect_gitignore: bool, excluded, included) -> Iterator[Tuple[str, Optional[str]]]:
     """(path, None) for each file to check, (directory, why) for a directory that cannot be listed."""
     gitignore = _GitIgnore()
     if respect_gitignore:
@@ -190,7 +193,7 @@ def _walk(root: str, respect_gitignore: bool, excluded) -> Iterator[Tuple[str, O
                 if respect_gitignore and gitignore.ignored(full, True):
                     continue
                 subdirectories.append(full)
-            elif is_file and entry.name.endswith((".py", ".pyi")):
+            elif is_file and included(full):
                 if excluded(full) or (respect_gitignore and gitignore.ignored(full, False)):
                     continue
                 yield full, None
@@ -244,13 +247,16 @@ def discover(
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
     respect_gitignore: bool = True,
     force_exclude: bool = False,
+    include: Sequence[str] = DEFAULT_INCLUDE,
 ) -> List[Candidate]:
     """Every file to check under ``paths``, each once, in a stable order.
 
-    Files named directly are checked even when ``exclude`` matches them, unless
+    A directory is walked for the files ``include`` matches. Files named directly are
+    checked whatever their name, and even when ``exclude`` matches them, unless
     ``force_exclude`` is set.
     """
     excluded = _exclusion(exclude)
+    included = _exclusion(include)
     seen = set()
     displays = set()
     out: List[Candidate] = []
@@ -260,7 +266,7 @@ def discover(
         if force_exclude and is_excluded(given, exclude):
             continue
         if os.path.isdir(given):
-            files: Iterable[Tuple[str, Optional[str]]] = _walk(given, respect_gitignore, excluded)
+            files: Iterable[Tuple[str, Optional[str]]] = _walk(given, respect_gitignore, excluded, included)
         else:
             files = [(given, None)]
         for file, problem in files:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from walint.discovery import DEFAULT_EXCLUDE, matches_path
+from walint.discovery import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, matches_path
 
 # Which fix plans the engine renders into edits (``Settings.render_fixes``). Plans cost
 # nothing until rendered; rendering costs a transform of the whole file, so only the
@@ -31,6 +31,8 @@ class Settings:
     extend_select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
+    # The files a directory walk picks (ruff's `include`), as patterns like `exclude`'s.
+    include: Tuple[str, ...] = DEFAULT_INCLUDE
     # (file pattern, rule code prefixes) pairs.
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     respect_gitignore: bool = True

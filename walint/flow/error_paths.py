@@ -226,6 +226,7 @@ class ErrorPaths:
     def _loop(self, statement: cst.CSTNode, states: States, test: Optional[cst.BaseExpression]) -> States:
         head = states
         exits: set = set()
+        iterated: set = set()  # the states after at least one pass through the body
         loop = _Loop()
         self._loops.append(loop)
         try:
@@ -233,11 +234,17 @@ class ErrorPaths:
                 enter, leave = branch(test, head) if test is not None else (head, head)
                 exits |= leave
                 after = self._statements(_block(statement.body), enter)  # type: ignore[attr-defined]
+                iterated |= after | frozenset(loop.continues)
                 head = _bounded(head | after | frozenset(loop.continues))
         finally:
             self._loops.pop()
         orelse = getattr(statement, "orelse", None)
-        normal = _bounded(exits | head) if test is None else _bounded(exits)
+        if test is not None:
+            normal = _bounded(exits)
+        elif _runs_at_least_once(statement):  # `for attempt in range(3):` is left only after a pass
+            normal = _bounded(iterated)
+        else:
+            normal = _bounded(exits | head)
         if orelse is not None:
             normal = self._statements(_block(orelse.body), normal)
         return _bounded(set(normal) | set(loop.breaks))
@@ -271,6 +278,23 @@ class ErrorPaths:
 
 
 # ----- evaluating constants and tests ---------------------------------------------------
+
+
+def _runs_at_least_once(statement: cst.CSTNode) -> bool:
+    """A ``for`` over ``range(N)`` (a literal N > 0, or a count such as ``retries``), or
+    over a non-empty literal."""
+    iterable = getattr(statement, "iter", None)
+    if isinstance(iterable, (cst.Tuple, cst.List, cst.Set)):
+        return bool(iterable.elements)
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range":
+        bounds = [arg.value for arg in iterable.args]
+        if bounds and all(isinstance(b, cst.Integer) for b in bounds):
+            numbers = [int(b.value, 0) for b in bounds]  # type: ignore[union-attr]
+            start, stop = (0, numbers[0]) if len(numbers) == 1 else (numbers[0], numbers[1])
+            return stop > start
+        # `for attempt in range(retries):` is a retry loop; one that never tries is no use.
+        return len(bounds) == 1
+    return False
 
 
 def call_key(call: cst.Call) -> str:

@@ -49,6 +49,15 @@ def catches_database_errors(exceptions: Sequence[cst.BaseExpression]) -> bool:
     return False
 
 
+def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"]) -> bool:
+    """Does a failed WAL attempt reach a rollback mode later in the function (a success
+    flag tested after the ``try``, the ``else`` of a retry loop)?"""
+    return any(
+        model.is_rollback_site(site) and site.handler is None and model.on_failure_path(site) is not None
+        for site in sites
+    )
+
+
 def _mode_names(model: "ModuleModel", sites: Sequence["Site"]) -> Set[str]:
     """Names the SQL of this function's journal-mode pragmas is built from."""
     names: Set[str] = set()
@@ -65,6 +74,9 @@ def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
     return [] if kind is None else [kind]
 
 
+_ENDS_THE_PROCESS = frozenset({"sys.exit", "exit", "quit", "os._exit", "os.abort"})
+
+
 def _escalates(handler: cst.CSTNode) -> bool:
     """Does the handler re-raise, or return a failure the caller must look at (``False``,
     the exception, a call's answer)? Returning the connection, a mode string or None
@@ -72,6 +84,8 @@ def _escalates(handler: cst.CSTNode) -> bool:
     caught = handler.name.name.value if getattr(handler, "name", None) is not None else None  # type: ignore[attr-defined]
     for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
         if isinstance(node, cst.Raise):
+            return True
+        if isinstance(node, cst.Call) and dotted_name(node.func) in _ENDS_THE_PROCESS:
             return True
         if isinstance(node, cst.Return) and node.value is not None:
             value = node.value
@@ -234,6 +248,8 @@ def on_connect(dbapi_connection, record):
                         break  # the first catching handler decides: it raises, retries or falls back
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         break
+                    if _leads_to_a_downgrade(model, sites):
+                        break  # the failure is acted on later (WAL001 judges that downgrade)
                     fix, no_fix_reason = try_fix(model, unit, try_facts, self.helper)
                     for site in wal_sites:
                         yield Report(site.node, "Failure of `journal_mode=WAL` is swallowed; the connection "

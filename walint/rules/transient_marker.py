@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, Iterator, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from walint.semantic.model import Collection, Scope, collection_items, unwrap_collection
+from walint.semantic.model import Collection, Scope, collection_items, dotted_name, unwrap_collection
+from walint.tree import preorder
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
 from walint.rules.base import Invalid, Report, Rule, Valid
@@ -212,6 +213,7 @@ def enable_wal(conn):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         self._model = model
+        self._additions = _additions(model)
         self._polarity: Dict[int, Set[int]] = {}
         self._singles: Dict[int, cst.CSTNode] = {}
         self._seen: Set[Tuple[int, int]] = set()
@@ -231,6 +233,7 @@ def enable_wal(conn):
         for unit in model.units:  # `return any(m in text for m in MARKERS)`: a tested use
             for value in model.facts(unit).returns:
                 self._membership(value, UNKNOWN_USE, unit.scope, 0)
+        self._match_cases(model)
         reported: Set[int] = set()
         for node in self._singles.values():
             reported.add(id(node))
@@ -359,6 +362,9 @@ def enable_wal(conn):
             self._singles.setdefault(id(node), node)
             return
         if isinstance(node, (cst.Name, cst.Attribute)):
+            # `MARKERS.append("disk i/o error")` elsewhere adds to what the test sees.
+            for added, added_scope in self._additions.get(dotted_name(node), ()):
+                self._operand(added, polarity, added_scope, depth + 1)
             bindings, _ = self._model.bindings_of(node, scope)
             for binding in bindings:
                 if binding.value is None or binding.scope is None:
@@ -366,13 +372,35 @@ def enable_wal(conn):
                 if binding.kind in ("value", "iter"):
                     value = binding.value
                     assert isinstance(value, cst.BaseExpression)
+                    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):
+                        # `PERMANENT + FLAKY`, `BASE | EXTRA`: both parts are the markers.
+                        self._operand(value.left, polarity, binding.scope, depth + 1)
+                        self._operand(value.right, polarity, binding.scope, depth + 1)
+                        continue
                     computed = (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)
                     if binding.kind == "value" and isinstance(value, computed) and unwrap_collection(value) is None:
                         self._membership(value, polarity, binding.scope, depth + 1)
                     else:
                         self._operand(value, polarity, binding.scope, depth + 1)
         elif isinstance(node, cst.Call):
-            self._membership(node, polarity, scope, depth + 1)
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value in _NORMALISING_METHODS:
+                self._operand(node.func.value, polarity, scope, depth + 1)  # `m.lower() in msg`
+            else:
+                self._membership(node, polarity, scope, depth + 1)
+
+    def _match_cases(self, model: "ModuleModel") -> None:
+        """``match exc.sqlite_errorcode: case SQLITE_PROTOCOL | SQLITE_BUSY: <downgrade>``:
+        the values of a case whose body downgrades are markers that decide it."""
+        rollback = {id(site.node) for site in model.all_sites() if model.is_rollback_site(site)}
+        if not rollback:
+            return
+        for node in preorder(model.module):
+            if not isinstance(node, cst.Match):
+                continue
+            for case in node.cases:
+                if any(id(inner) in rollback for inner in preorder(case.body)):
+                    for value in _pattern_values(case.pattern):
+                        self._operand(value, +1, model.module_scope, 0)
 
     def _predicate(self, call: cst.Call, polarity: int, scope: Scope, depth: int) -> None:
         """Follow a call of a function of this module that answers "is this a marker?"."""
@@ -396,3 +424,27 @@ def remove_marker_fix(
     if replacement is None:
         return None
     return FixPlan("Remove the transient error from the markers", applicability, {collection: replacement})
+
+
+_NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})
+_ADDING_METHODS = frozenset({"append", "add", "extend", "update", "insert"})
+
+
+def _additions(model: "ModuleModel") -> Dict[str, List[Tuple[cst.BaseExpression, Scope]]]:
+    """Per collection name, what ``NAME.append(x)`` / ``.add`` / ``.extend`` calls add to it."""
+    found: Dict[str, List[Tuple[cst.BaseExpression, Scope]]] = {}
+    for site in model.all_sites():
+        call = site.node
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in _ADDING_METHODS:
+            receiver = dotted_name(call.func.value)
+            if receiver:
+                found.setdefault(receiver, []).extend((arg.value, site.scope) for arg in call.args)
+    return found
+
+
+def _pattern_values(pattern: cst.MatchPattern) -> List[cst.BaseExpression]:
+    if isinstance(pattern, cst.MatchOr):
+        return [value for element in pattern.patterns for value in _pattern_values(element.pattern)]
+    if isinstance(pattern, cst.MatchValue):
+        return [pattern.value]
+    return []

@@ -38,6 +38,8 @@ class PathState:
 
     failed: bool
     env: Tuple[Tuple[str, Const], ...] = ()
+    # The `try` (by id) whose handler these paths went through last.
+    failed_at: FrozenSet[int] = frozenset()
 
     def get(self, name: str) -> Const:
         for key, value in self.env:
@@ -49,7 +51,7 @@ class PathState:
         env = tuple((k, v) for k, v in self.env if k != name)
         if value is not UNKNOWN:
             env = tuple(sorted(env + ((name, value),), key=lambda item: item[0]))
-        return PathState(self.failed, env)
+        return PathState(self.failed, env, self.failed_at)
 
 
 def _bounded(states: Iterable[PathState]) -> States:
@@ -64,7 +66,8 @@ def _bounded(states: Iterable[PathState]) -> States:
         common = set(group[0].env)
         for state in group[1:]:
             common &= set(state.env)
-        merged.append(PathState(failed, tuple(sorted(common, key=lambda item: item[0]))))
+        failed_at = frozenset().union(*(state.failed_at for state in group))
+        merged.append(PathState(failed, tuple(sorted(common, key=lambda item: item[0])), failed_at))
     return frozenset(merged)
 
 
@@ -148,7 +151,7 @@ class ErrorPaths:
             success, failure = outcome
             key = call_key(node)
             states = _bounded(
-                [s.bind(key, success) for s in states] + [PathState(True, s.env).bind(key, failure) for s in states]
+                [s.bind(key, success) for s in states] + [PathState(True, s.env, s.failed_at).bind(key, failure) for s in states]
             )
         return states
 
@@ -266,7 +269,10 @@ class ErrorPaths:
         out |= normal
         failing = self._attempts_wal(statement)
         for handler in statement.handlers:  # type: ignore[attr-defined]
-            entry = frozenset(PathState(s.failed or failing, s.env) for s in raised)
+            entry = frozenset(
+                PathState(s.failed or failing, s.env, frozenset({id(statement)}) if failing else s.failed_at)
+                for s in raised
+            )
             if handler.name is not None:
                 entry = frozenset(self._assign(handler.name.name, None, s) for s in entry)
             out |= self._statements(_block(handler.body), _bounded(entry))

@@ -85,6 +85,11 @@ class FailureQueries:
             return callee is not None and callee.sets_journal_mode and not callee.downgrades
         return False
 
+    def failure_of_reaches(self, try_node: cst.CSTNode, site: Site) -> bool:
+        """Do paths through this ``try``'s handlers reach ``site``?"""
+        states = self.error_paths(site.unit).states_before(site.statement)  # type: ignore[attr-defined]
+        return bool(states) and any(id(try_node) in state.failed_at for state in states)
+
     def unreachable(self, site: Site) -> bool:
         """Does no path reach this site (``if not wal_ok:`` where every path that gets
         there set ``wal_ok = True``)?"""

@@ -49,11 +49,14 @@ def catches_database_errors(exceptions: Sequence[cst.BaseExpression]) -> bool:
     return False
 
 
-def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"]) -> bool:
-    """Does a failed WAL attempt reach a rollback mode later in the function (a success
-    flag tested after the ``try``, the ``else`` of a retry loop)?"""
+def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_node: cst.CSTNode) -> bool:
+    """Does a failed WAL attempt reach a rollback mode after this ``try`` in the function
+    (a success flag tested after it, the ``else`` of a retry loop around it)?"""
     return any(
-        model.is_rollback_site(site) and site.handler is None and model.on_failure_path(site) is not None
+        model.is_rollback_site(site)
+        and site.handler is None
+        and model.on_failure_path(site) is not None
+        and model.failure_of_reaches(try_node, site)
         for site in sites
     )
 
@@ -248,7 +251,7 @@ def on_connect(dbapi_connection, record):
                         break  # the first catching handler decides: it raises, retries or falls back
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         break
-                    if _leads_to_a_downgrade(model, sites):
+                    if _leads_to_a_downgrade(model, sites, try_facts.node):
                         break  # the failure is acted on later (WAL001 judges that downgrade)
                     fix, no_fix_reason = try_fix(model, unit, try_facts, self.helper)
                     for site in wal_sites:

@@ -17,8 +17,13 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from walint.catalogue import RULE_TOKENS
 from walint.summary import FunctionFacts, ModuleSummary
 
-# A quoted rollback mode: a module holding none cannot export a fallback-mode constant.
-ROLLBACK_LITERAL_RE = re.compile(rb"""['"](?:delete|truncate|persist|memory|off)['"]""", re.I)
+# A module-level name bound to a quoted rollback mode (`FALLBACK = "DELETE"`): the only
+# way a module can hand a rollback mode to the modules that import it (summaries pass on
+# module constants alone). A bare `"off"` or `"memory"` elsewhere is far too common to
+# make a file worth reading for.
+_ROLLBACK_CONSTANT_RE = re.compile(
+    rb"""(?mi)^[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[rub]?['"](?:delete|truncate|persist|memory|off)['"]"""
+)
 
 
 def module_names(path: str, roots: Sequence[str], packages: Optional[Dict[str, Tuple[str, ...]]] = None) -> Set[str]:
@@ -308,10 +313,13 @@ def import_words(data: bytes) -> Tuple[bytes, ...]:
     return tuple(set(_WORD_RE.findall(b"\n".join(spans)))) if spans else ()
 
 
-def has_rollback_literal(data: bytes) -> bool:
-    """:data:`ROLLBACK_LITERAL_RE`, without a case-insensitive regex over the whole file."""
+def exports_rollback_constant(data: bytes) -> bool:
+    """Does the module bind a module-level name to a quoted rollback mode? A cheap byte
+    test first, so most files never meet the regex."""
     lowered = data.lower()
-    return any(literal in lowered for literal in _ROLLBACK_QUOTED)
+    if not any(literal in lowered for literal in _ROLLBACK_QUOTED):
+        return False
+    return _ROLLBACK_CONSTANT_RE.search(data) is not None
 
 
 def module_stem(path: str) -> str:

@@ -16,12 +16,11 @@ from walint.catalogue import prefilter_tokens_for
 from walint.discovery import Candidate, is_candidate, read_bytes
 from walint.findings import Finding
 from walint.project import (
-    ROLLBACK_LITERAL_RE,
     Helper,
     ProjectIndex,
     calls_helper,
     downgrade_helpers,
-    has_rollback_literal,
+    exports_rollback_constant,
     import_words,
     module_stem,
 )
@@ -221,7 +220,7 @@ def _select(
         for word in import_words(data):
             queue.extend(stems.get(word, ()))
         queue.extend(_package_inits(key, universe))
-        if not passed and has_rollback_literal(data):
+        if not passed and exports_rollback_constant(data):
             if importers is None:
                 importers = _by_imported_word(universe, read)
             stem = module_stem(key)
@@ -433,7 +432,7 @@ def _project_pass(
             candidate = skipped.pop(target, None)
             if candidate is not None:
                 data, _ = analyser.read(candidate.path)
-                if data is not None and ROLLBACK_LITERAL_RE.search(data):
+                if data is not None and exports_rollback_constant(data):
                     adopt(candidate, data)
     # Files that call an exported downgrading helper can hold a finding without holding a
     # token. A helper's facts may only show once its own imports are known, and an adopted

@@ -223,3 +223,13 @@ def test_a_new_cache_ignores_itself_and_is_private(tmp_path, capsys):
     assert (cache_dir / ".gitignore").read_text().splitlines()[-1] == "*"
     assert (cache_dir / "CACHEDIR.TAG").read_bytes().startswith(b"Signature: 8a477f597d28d172789f06886806bc55")
     assert stat.S_IMODE(cache_dir.stat().st_mode) & 0o077 == 0
+
+
+def test_a_cache_an_earlier_walint_created_is_still_used(tmp_path, capsys):
+    project = _project(tmp_path)
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir(mode=0o700)
+    (cache_dir / "CACHEDIR.TAG").write_bytes(b"Signature: 8a477f597d28d172789f06886806bc55\n# Created by walint.\n")
+    code, findings, err = _check(project, cache_dir, capsys)
+    assert code == 1 and len(findings) == 1 and "running without the cache" not in err
+    assert _entries(cache_dir)

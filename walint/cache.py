@@ -207,9 +207,13 @@ def _is_walint_cache(root: Path) -> bool:
     except OSError:
         return False
     try:
-        return stat.S_ISREG(os.fstat(fd).st_mode) and os.read(fd, len(_TAG) + 1) == _TAG
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        tag = os.read(fd, 4096)
     finally:
         os.close(fd)
+    # Earlier walint versions wrote "# Created by walint." under the same signature.
+    return tag.startswith(_TAG_SIGNATURE) and b"walint" in tag[len(_TAG_SIGNATURE) :]
 
 
 # ----- the per-user secret and walint's own code ----------------------------------------

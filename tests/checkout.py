@@ -11,6 +11,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The fallback the hooks and the README's commands are tried on.
+VULNERABLE = (
+    "import sqlite3\n"
+    "\n"
+    "\n"
+    "def enable_wal(conn):\n"
+    "    try:\n"
+    "        conn.execute('PRAGMA journal_mode=WAL')\n"
+    "    except sqlite3.OperationalError:\n"
+    "        conn.execute('PRAGMA journal_mode=DELETE')\n"
+)
+
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "walint tests",
     "GIT_AUTHOR_EMAIL": "tests@walint.invalid",

@@ -18,21 +18,10 @@ from pre_commit.clientlib import load_manifest
 
 from walint.cli import main
 
-from checkout import copy_of_checkout, git as _git
+from checkout import VULNERABLE, copy_of_checkout, git as _git
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
-
-VULNERABLE = (
-    "import sqlite3\n"
-    "\n"
-    "\n"
-    "def enable_wal(conn):\n"
-    "    try:\n"
-    "        conn.execute('PRAGMA journal_mode=WAL')\n"
-    "    except sqlite3.OperationalError:\n"
-    "        conn.execute('PRAGMA journal_mode=DELETE')\n"
-)
 
 
 def test_manifest_declares_both_hooks_the_way_pre_commit_reads_them():

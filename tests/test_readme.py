@@ -26,7 +26,7 @@ from typing import List, Optional
 import pytest
 import yaml
 
-from checkout import GIT_IDENTITY, ROOT, copy_of_checkout, git
+from checkout import GIT_IDENTITY, ROOT, VULNERABLE, copy_of_checkout, git
 from walint.config import Options, _CHECKS, load_config, resolve_settings
 
 README = ROOT / "README.md"
@@ -36,17 +36,6 @@ _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 _MARKER = re.compile(r"^\s*<!--\s*snippet:\s*(?P<marker>.*?)\s*-->\s*$")
 _EXITS = re.compile(r"#.*?\bexits? (?P<code>\d+)\b")
 PRE_COMMIT_HEADER = "# .pre-commit-config.yaml"
-
-VULNERABLE = (
-    "import sqlite3\n"
-    "\n"
-    "\n"
-    "def enable_wal(conn):\n"
-    "    try:\n"
-    "        conn.execute('PRAGMA journal_mode=WAL')\n"
-    "    except sqlite3.OperationalError:\n"
-    "        conn.execute('PRAGMA journal_mode=DELETE')\n"
-)
 
 # What pip says when it cannot reach an index (or the index lacks a dependency).
 _NO_INDEX = re.compile(

@@ -129,8 +129,10 @@ def _corrupted(draw):
 
 @given(_corrupted())
 def test_check_never_raises_on_corrupted_modules(data):
+    """Bytes Python rejects are a WAL000 finding; the only error is the clear one for
+    Python that LibCST cannot parse (a form feed inside an indented block, say)."""
     result = check_source("generated.py", data, SETTINGS)
-    assert result.errors == (), result.errors
+    assert all(e.startswith("not analysed: LibCST cannot parse") for e in result.errors), result.errors
 
 
 @given(hypothesmith_programs())

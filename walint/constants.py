@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -34,6 +34,24 @@ def param_of(value: str) -> Optional[str]:
     """The parameter name if ``value`` is exactly one parameter placeholder."""
     match = _PARAM_HOLE_RE.fullmatch(value)
     return match.group(1) if match else None
+
+
+def parameters_in(text: str) -> List[str]:
+    """The names of the parameter placeholders in ``text``."""
+    return _PARAM_HOLE_RE.findall(text)
+
+
+def substitute(template: str, values: Mapping[str, Values]) -> Values:
+    """``template`` with each parameter placeholder replaced by the values a caller passes
+    for that parameter (``HOLE`` for one it does not)."""
+    parts: List[Values] = []
+    last = 0
+    for match in _PARAM_HOLE_RE.finditer(template):
+        parts.append((template[last : match.start()],))
+        parts.append(values.get(match.group(1), UNKNOWN))
+        last = match.end()
+    parts.append((template[last:],))
+    return _product(parts)
 
 
 def is_known(value: str) -> bool:

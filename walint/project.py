@@ -202,7 +202,7 @@ def _may_matter(values: Tuple[str, ...]) -> bool:
 def _interesting(facts: FunctionFacts) -> bool:
     return bool(
         facts.downgrades
-        or facts.downgrade_params
+        or facts.sql_templates
         or facts.unguarded_downgrade
         or facts.probe
         or facts.refuses_wal
@@ -244,7 +244,7 @@ def downgrade_helpers(summaries: Iterable[Tuple[str, ModuleSummary]]) -> List[He
         while (root.parent / "__init__.py").exists() and root.parent != root:
             root = root.parent
         for facts in summary.functions:
-            if not (facts.downgrades or facts.downgrade_params or facts.unguarded_downgrade):
+            if not (facts.downgrades or facts.sql_templates or facts.unguarded_downgrade):
                 continue
             if "<locals>" in facts.qualname:
                 continue

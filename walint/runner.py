@@ -25,6 +25,7 @@ from walint.project import (
     module_stem,
 )
 from walint.settings import Settings
+from walint.summary import ModuleSummary
 
 if TYPE_CHECKING:
     from walint.engine import FileResult
@@ -423,17 +424,20 @@ def _project_pass(
         analysed[candidate.display] = file_result
         if file_result.summary is not None:
             index.add(candidate.display, file_result.summary)
+            adopt_constant_sources(candidate.display, file_result.summary)
 
-    # Modules imported by analysed files that may export a fallback-mode constant.
-    for display, file_result in list(analysed.items()):
-        if file_result.summary is None:
-            continue
-        for target in set(index.unparsed_targets(display, file_result.summary)):
+    def adopt_constant_sources(display: str, summary: ModuleSummary) -> None:
+        """The modules ``display`` imports that may export a fallback-mode constant."""
+        for target in sorted(set(index.unparsed_targets(display, summary))):
             candidate = skipped.pop(target, None)
             if candidate is not None:
                 data, _ = analyser.read(candidate.path)
                 if data is not None and exports_rollback_constant(data):
                     adopt(candidate, data)
+
+    for display, file_result in list(analysed.items()):
+        if file_result.summary is not None:
+            adopt_constant_sources(display, file_result.summary)
     # Files that call an exported downgrading helper can hold a finding without holding a
     # token. A helper's facts may only show once its own imports are known, and an adopted
     # file may export a helper in turn, so the scan runs again each round for new helpers.
@@ -466,7 +470,9 @@ def _project_pass(
         scanned.update(helpers)
         adopted = False
         for key in callers_of(helpers) if helpers else ():
-            candidate = skipped[key]
+            candidate = skipped.get(key)
+            if candidate is None:
+                continue  # adopted meanwhile, as a module an adopted caller imports
             data, _ = analyser.read(candidate.path)
             if data is not None and calls_helper(candidate.display, data, helpers):
                 del skipped[key]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
@@ -120,20 +120,32 @@ def _sql_arguments(call: cst.Call) -> Iterable[cst.BaseExpression]:
             yield arg.value
 
 
+def sql_texts(call: cst.Call, folder: StringFolder, scope: object) -> Iterator[List[str]]:
+    """For a call of the execute family, the texts each SQL argument can hold (one list
+    per argument, in order); nothing for any other call."""
+    if _EXECUTE_NAME_RE.match(callee_name(call)):
+        for argument in _sql_arguments(call):
+            yield [text for text in folder.values(argument, scope) if text != HOLE]
+
+
+def effect_of_sql(texts: Iterable[str]) -> Optional[ModeEffect]:
+    """What running any of ``texts`` does to the journal mode, or None when nothing."""
+    sets: List[str] = []
+    reads = False
+    for text in texts:
+        sets.extend(modes_set_by_sql(text))
+        reads = reads or reads_journal_mode(text)
+    return ModeEffect(tuple(dict.fromkeys(sets)), reads) if sets or reads else None
+
+
 def classify_call(call: cst.Call, folder: StringFolder, scope: object) -> Optional[ModeEffect]:
     """How ``call`` touches the journal mode, or None when it does not."""
     name = callee_name(call)
     if _EXECUTE_NAME_RE.match(name):
-        sets: List[str] = []
-        reads = False
-        for argument in _sql_arguments(call):
-            for text in folder.values(argument, scope):
-                if text == HOLE:
-                    continue
-                sets.extend(modes_set_by_sql(text))
-                reads = reads or reads_journal_mode(text)
-            if sets or reads:
-                return ModeEffect(tuple(dict.fromkeys(sets)), reads)
+        for texts in sql_texts(call, folder, scope):
+            effect = effect_of_sql(texts)
+            if effect is not None:
+                return effect
         return None
     if name == "pragma":
         positional = _positional(call)

@@ -18,8 +18,10 @@ class FunctionFacts:
     defaults: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     # Rollback modes the function always sets, unguarded, when called.
     downgrades: Tuple[str, ...] = ()
-    # Parameters whose argument becomes the journal mode it sets.
-    downgrade_params: Tuple[str, ...] = ()
+    # The pragmas it always runs whose text its parameters fill in, with a placeholder for
+    # each (`PRAGMA journal_mode=<mode>`, `PRAGMA <name> = <value>`): a caller substitutes
+    # its arguments to learn what its call sets.
+    sql_templates: Tuple[str, ...] = ()
     # "path:line" of a rollback mode it can reach without an on-disk guard, if any.
     unguarded_downgrade: Optional[str] = None
     # It returns the journal mode it read from the database.

@@ -40,6 +40,8 @@ class PathState:
     env: Tuple[Tuple[str, Const], ...] = ()
     # The `try` (by id) whose handler these paths went through last.
     failed_at: FrozenSet[int] = frozenset()
+    # Since the failure, a guard proved the mode on disk is not WAL.
+    guarded: bool = False
 
     def get(self, name: str) -> Const:
         for key, value in self.env:
@@ -51,7 +53,11 @@ class PathState:
         env = tuple((k, v) for k, v in self.env if k != name)
         if value is not UNKNOWN:
             env = tuple(sorted(env + ((name, value),), key=lambda item: item[0]))
-        return PathState(self.failed, env, self.failed_at)
+        return PathState(self.failed, env, self.failed_at, self.guarded)
+
+    def failing(self, at: FrozenSet[int]) -> "PathState":
+        """This state on the paths where a (new) WAL attempt just failed."""
+        return PathState(True, self.env, at, False)
 
 
 def _bounded(states: Iterable[PathState]) -> States:
@@ -67,7 +73,8 @@ def _bounded(states: Iterable[PathState]) -> States:
         for state in group[1:]:
             common &= set(state.env)
         failed_at = frozenset().union(*(state.failed_at for state in group))
-        merged.append(PathState(failed, tuple(sorted(common, key=lambda item: item[0])), failed_at))
+        guarded = all(state.guarded for state in group)
+        merged.append(PathState(failed, tuple(sorted(common, key=lambda item: item[0])), failed_at, guarded))
     return frozenset(merged)
 
 
@@ -95,8 +102,10 @@ class ErrorPaths:
         attempts_wal: Callable[[cst.CSTNode], bool],
         outcome: Callable[[cst.Call], Optional[Tuple[Const, Const]]] = lambda call: None,
         untracked: FrozenSet[str] = frozenset(),
+        guard_statements: FrozenSet[int] = frozenset(),
     ) -> None:
         self._attempts_wal = attempts_wal
+        self._guard_statements = guard_statements
         # What a call of a function that tries WAL answers on success and on failure.
         self._outcome = outcome
         self._untracked = untracked
@@ -124,6 +133,8 @@ class ErrorPaths:
                 self._unreachable(statements[index:])
                 break
             states = self._statement(statement, states)
+            if id(statement) in self._guard_statements:
+                states = _bounded(PathState(s.failed, s.env, s.failed_at, True) for s in states)
         return states
 
     def _unreachable(self, statements: Sequence[cst.CSTNode]) -> None:
@@ -151,7 +162,7 @@ class ErrorPaths:
             success, failure = outcome
             key = call_key(node)
             states = _bounded(
-                [s.bind(key, success) for s in states] + [PathState(True, s.env, s.failed_at).bind(key, failure) for s in states]
+                [s.bind(key, success) for s in states] + [s.failing(s.failed_at).bind(key, failure) for s in states]
             )
         return states
 
@@ -269,10 +280,7 @@ class ErrorPaths:
         out |= normal
         failing = self._attempts_wal(statement)
         for handler in statement.handlers:  # type: ignore[attr-defined]
-            entry = frozenset(
-                PathState(s.failed or failing, s.env, frozenset({id(statement)}) if failing else s.failed_at)
-                for s in raised
-            )
+            entry = frozenset(s.failing(frozenset({id(statement)})) if failing else s for s in raised)
             if handler.name is not None:
                 entry = frozenset(self._assign(handler.name.name, None, s) for s in entry)
             out |= self._statements(_block(handler.body), _bounded(entry))

@@ -109,6 +109,9 @@ class UnitFacts:
     flags: Set[str] = field(default_factory=set)
     # Decorated as a SQLAlchemy "connect" listener, so it receives a fresh connection.
     connect_listener: bool = False
+    # The statements (by id) after which the mode is known not to be WAL on every path:
+    # `if mode in ("wal", None): raise`, a call of a function that refuses WAL.
+    guard_statements: Set[int] = field(default_factory=set)
 
 
 class _Ctx(NamedTuple):
@@ -152,7 +155,31 @@ def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
             return True
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not) and isinstance(node.expression, cst.Name):
             return True  # `not mode or mode == "wal"`
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+            # `mode is not None and mode != "wal"`: the downgrade side needs a known mode.
+            downgrades_when_true = all(isinstance(c.operator, (cst.NotEqual, cst.NotIn)) for c in comparison.comparisons)
+            operands = {o.value for o in (comparison.left, *(c.comparator for c in comparison.comparisons)) if isinstance(o, cst.Name)}
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if (
+                    downgrades_when_true
+                    and _excludes_none(side, operands)
+                    and comparison in set(iter_subexpressions(other, limit=100))
+                ):
+                    return True
     return False
+
+
+def _excludes_none(test: cst.BaseExpression, names: Set[str]) -> bool:
+    """``mode is not None``, ``mode != None`` or a bare ``mode``, for one of ``names``:
+    true only for a known mode."""
+    if isinstance(test, cst.Name):
+        return test.value in names
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value in names
+        and any(isinstance(c.operator, (cst.IsNot, cst.NotEqual)) and is_none(c.comparator) for c in test.comparisons)
+    )
 
 
 def _statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
@@ -331,6 +358,7 @@ class UnitWalker:
                     pending.append(branch)
             if guards:
                 ctx = ctx._replace(guarded=True)
+                self.facts.guard_statements.add(id(statement))
         end = len(self.facts.sites)
         for branch in pending:
             # Code after `if test: raise` runs only when the test was false.

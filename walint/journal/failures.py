@@ -40,6 +40,7 @@ class FailureQueries:
                 lambda try_node: self._attempts_wal(unit, try_node),
                 outcome=lambda call: self._call_outcome(call, unit.scope),
                 untracked=_names_shared_with_nested_functions(node),
+                guard_statements=frozenset(self.facts(unit).guard_statements),
             ).run(statements, frozenset(entry))
             self._error_paths[unit] = flow
         return flow
@@ -122,7 +123,7 @@ class FailureQueries:
                         verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
             return True in verdicts or not verdicts  # a value that is WAL here decides: no downgrade
 
-        failing = any(state.failed and downgrades_on(state) for state in states)
+        failing = any(state.failed and not state.guarded and downgrades_on(state) for state in states)
         if not failing or any(not state.failed and downgrades_on(state) for state in states):
             return None
         # A guard in front of the statement is right only when no WAL path runs it too.

@@ -8,11 +8,11 @@ the per-function walks (:mod:`walint.flow`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from walint.constants import Resolution, StringFolder, is_known
+from walint.constants import HOLE, Resolution, StringFolder, is_known, param_hole, parameters_in, substitute
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
@@ -25,7 +25,7 @@ from walint.semantic.model import (
     iter_subexpressions,
     unwrap_collection,
 )
-from walint.sql import ROLLBACK_MODES, ModeEffect, classify_call, normalise_mode
+from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of
 
@@ -55,6 +55,46 @@ ExternalLookup = Callable[[str], object]
 
 def _no_external(origin: str) -> object:
     return None
+
+
+def _merged(effects: Sequence[ModeEffect]) -> Optional[ModeEffect]:
+    if not effects:
+        return None
+    return ModeEffect(tuple(dict.fromkeys(m for e in effects for m in e.sets)), any(e.reads for e in effects))
+
+
+def _fills_only(text: str, params: Sequence[str]) -> bool:
+    """``text`` has placeholders, and each stands for one of ``params``."""
+    holes = parameters_in(text)
+    return bool(holes) and HOLE not in text and all(hole in params for hole in holes)
+
+
+# Pragmas a helper builds from its parameters, at most, in what callers learn of it.
+_MAX_TEMPLATES = 8
+# A loop item: one expression, or the (key, value) pair of a dict's `.items()`.
+_Item = Union[cst.BaseExpression, Tuple[cst.BaseExpression, cst.BaseExpression]]
+# Loops over longer constant collections are not unrolled.
+_MAX_LOOP_ROWS = 64
+
+
+def _unpack(target: cst.BaseExpression, item: _Item, scope: Scope, row: Dict[str, Tuple[cst.BaseExpression, Scope]]) -> bool:
+    """Bind ``target``'s names in ``row`` to the parts of ``item``; False when the shapes differ."""
+    if isinstance(target, cst.Name):
+        if isinstance(item, tuple):
+            return False
+        row[target.value] = (item, scope)
+        return True
+    if not isinstance(target, (cst.Tuple, cst.List)):
+        return False
+    if isinstance(item, tuple):
+        parts: Sequence[cst.BaseExpression] = item
+    elif isinstance(item, (cst.Tuple, cst.List)) and not any(isinstance(e, cst.StarredElement) for e in item.elements):
+        parts = [e.value for e in item.elements]
+    else:
+        return False
+    if len(parts) != len(target.elements) or any(isinstance(e, cst.StarredElement) for e in target.elements):
+        return False
+    return all(_unpack(element.value, part, scope, row) for element, part in zip(target.elements, parts))
 
 
 class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
@@ -97,27 +137,67 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
                 continue
             if b.kind == "value":
                 expressions.append((b.value, b.scope))  # type: ignore[arg-type]
-            elif b.kind == "iter" and b.scope is not None:
-                # `for pragma in FALLBACK_PRAGMAS:`: each element of a literal it iterates.
-                expressions.extend(self.literal_elements(b.value, b.scope) or [(None, None)])  # type: ignore[arg-type]
+            elif b.kind == "iter" and b.scope is not None and b.target is not None:
+                # `for pragma in FALLBACK_PRAGMAS:`: what the name holds on each iteration.
+                rows = self.loop_rows(b.target, b.value, b.scope)  # type: ignore[arg-type]
+                held = [row[expr.value] for row in rows or () if expr.value in row] if isinstance(expr, cst.Name) else []
+                expressions.extend(held or [(None, None)])  # type: ignore[list-item]
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
 
-    def literal_elements(
-        self, iterable: Optional[cst.BaseExpression], scope: Scope
-    ) -> Optional[List[Tuple[cst.BaseExpression, Scope]]]:
-        """The elements of a tuple, list or set literal (or a name bound only to one), or
-        None when the iterable is anything else."""
-        literal = unwrap_collection(iterable) if iterable is not None else None
-        if literal is None and isinstance(iterable, (cst.Name, cst.Attribute)):
-            bindings, parameter = self.bindings_of(iterable, scope)
+    def loop_rows(
+        self, target: cst.BaseExpression, iterable: cst.BaseExpression, scope: Scope
+    ) -> Optional[List[Dict[str, Tuple[cst.BaseExpression, Scope]]]]:
+        """What each name of a loop target holds on each iteration of a loop over a constant
+        collection (``for pragma in PRAGMAS``, ``for key, value in SETTINGS.items()``, ``for
+        name, mode in (("journal_mode", "delete"), ...)``), or None for any other loop."""
+        items = self._iterated_items(iterable, scope)
+        if items is None:
+            return None
+        rows: List[Dict[str, Tuple[cst.BaseExpression, Scope]]] = []
+        for item, item_scope in items[:_MAX_LOOP_ROWS]:
+            row: Dict[str, Tuple[cst.BaseExpression, Scope]] = {}
+            if not _unpack(target, item, item_scope, row):
+                return None
+            rows.append(row)
+        return rows
+
+    def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple["_Item", Scope]]]:
+        """The items a loop over a constant collection sees: elements, dict keys, dict values
+        or (key, value) pairs for ``.keys()``, ``.values()`` and ``.items()``."""
+        view = None
+        func = iterable.func if isinstance(iterable, cst.Call) else None
+        if isinstance(iterable, cst.Call) and isinstance(func, cst.Attribute) and not iterable.args:
+            if func.attr.value in ("items", "keys", "values"):
+                view, iterable = func.attr.value, func.value
+        found = self._collection_literal(iterable, scope)
+        if found is None:
+            return None
+        literal, where = found
+        if isinstance(literal, cst.Dict):
+            entries = [e for e in literal.elements if isinstance(e, cst.DictElement)]
+            if len(entries) != len(literal.elements):
+                return None  # `**OTHER`: keys unknown
+            if view == "items":
+                return [((e.key, e.value), where) for e in entries]
+            return [(e.value if view == "values" else e.key, where) for e in entries]
+        if view is not None or any(isinstance(e, cst.StarredElement) for e in literal.elements):  # type: ignore[attr-defined]
+            return None
+        return [(item, where) for item in collection_items(literal)]
+
+    def _collection_literal(
+        self, expr: cst.BaseExpression, scope: Scope, depth: int = 0
+    ) -> Optional[Tuple[cst.BaseExpression, Scope]]:
+        """The collection literal ``expr`` is, or the one a name bound once holds."""
+        literal = unwrap_collection(expr)
+        if literal is not None:
+            return literal, scope
+        if depth < 4 and isinstance(expr, (cst.Name, cst.Attribute)):
+            bindings, parameter = self.bindings_of(expr, scope)
             if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
-                return self.literal_elements(bindings[0].value, bindings[0].scope)  # type: ignore[arg-type]
-            return None
-        if literal is None or isinstance(literal, cst.Dict):
-            return None
-        return [(item, scope) for item in collection_items(literal)]
+                return self._collection_literal(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
+        return None
 
     def callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         """What is known about the project function ``call`` calls, here or in another module."""
@@ -191,21 +271,54 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
             return ModeEffect(
                 tuple(dict.fromkeys(normalise_mode(v) for v in self.folder.values(node.value, site.scope) if is_known(v)))
             )
+        rows = self._unpacked_loop_rows(node, site.scope) if isinstance(node, cst.Call) else None
+        if rows:
+            # `for key, value in SETTINGS.items(): execute(f"PRAGMA {key}={value}")`: each
+            # iteration pairs one key with its own value, never with another entry's.
+            effects = [self._effect_in_row(node, site.scope, row) for row in rows]
+            return _merged([e for e in effects if e is not None])
         direct = self.direct_effect(node, site.scope)
         if direct is not None or not isinstance(node, cst.Call):
             return direct
         return self._call_effect(node, site.scope)
 
-    def _call_effect(self, call: cst.Call, scope: Scope, depth: int = 0) -> Optional[ModeEffect]:
-        """The effect of calling a project function, a lambda or a ``functools.partial``."""
+    def _unpacked_loop_rows(self, call: cst.Call, scope: Scope) -> Optional[List[Dict[str, Tuple[cst.BaseExpression, Scope]]]]:
+        """The iterations of the loop whose unpacked target names the arguments of ``call``
+        use together, when two or more of them are used."""
+        names = {n.value for arg in call.args for n in iter_subexpressions(arg.value, limit=200) if isinstance(n, cst.Name)}
+        for name in names:
+            bindings, _ = self.lookup(name, scope)
+            if len(bindings) != 1 or bindings[0].kind != "iter" or not isinstance(bindings[0].target, (cst.Tuple, cst.List)):
+                continue
+            binding = bindings[0]
+            rows = self.loop_rows(binding.target, binding.value, binding.scope)  # type: ignore[arg-type]
+            if rows and len(names & set(rows[0])) > 1:
+                return rows
+        return None
+
+    def _effect_in_row(self, call: cst.Call, scope: Scope, row: Dict[str, Tuple[cst.BaseExpression, Scope]]) -> Optional[ModeEffect]:
+        """The effect of ``call`` on one iteration of its loop: its target names hold ``row``."""
+
+        def resolve(expr: cst.BaseExpression, where: object) -> Optional[Resolution]:
+            if isinstance(expr, cst.Name) and where is scope and expr.value in row:
+                return Resolution([row[expr.value]])
+            return self.resolve(expr, where)
+
+        folder = StringFolder(resolve)
+        return classify_call(call, folder, scope) or self._call_effect(call, scope, folder=folder)
+
+    def _call_effect(
+        self, call: cst.Call, scope: Scope, depth: int = 0, folder: Optional[StringFolder] = None
+    ) -> Optional[ModeEffect]:
+        """The effect of calling a project function, a lambda or a ``functools.partial``
+        (``folder``: what the arguments hold, when a loop's iteration decides it)."""
         callee = self.callee(call, scope)
         if callee is None:
             return self._bound_callable_effect(call, scope, depth) if depth < 3 else None
-        modes = callee.downgrades + self._argument_modes(call, callee, scope)
-        if modes:
-            return ModeEffect(tuple(dict.fromkeys(modes)))
-        if callee.probe:
-            return ModeEffect(reads=True)
+        templated = self._templated_effect(call, callee, scope, folder or self.folder)
+        sets = callee.downgrades + (templated.sets if templated is not None else ())
+        if sets or callee.probe or templated is not None:
+            return ModeEffect(tuple(dict.fromkeys(sets)), callee.probe or (templated is not None and templated.reads))
         return None
 
     def _bound_callable_effect(self, call: cst.Call, scope: Scope, depth: int) -> Optional[ModeEffect]:
@@ -236,35 +349,33 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
                 effect = self.direct_effect(bound, where) or self._call_effect(bound, where, depth + 1)
                 if effect is not None:
                     effects.append(effect)
-        if not effects:
-            return None
-        return ModeEffect(tuple(dict.fromkeys(m for e in effects for m in e.sets)), any(e.reads for e in effects))
+        return _merged(effects)
 
-    def _argument_modes(self, call: cst.Call, callee: FunctionFacts, scope: Scope) -> Tuple[str, ...]:
-        """Rollback modes a caller passes to a helper that sets the mode from a parameter."""
-        if not callee.downgrade_params:
-            return ()
+    def _templated_effect(
+        self, call: cst.Call, callee: FunctionFacts, scope: Scope, folder: StringFolder
+    ) -> Optional[ModeEffect]:
+        """What a call of a helper that runs pragmas built from its parameters sets: the
+        helper's templates with the arguments (or the defaults) this call passes."""
+        if not callee.sql_templates:
+            return None
         params = list(callee.params)
         if callee.is_method and params and isinstance(call.func, cst.Attribute):
             params = params[1:]  # bound `self`/`cls`
-        passed: Dict[str, cst.BaseExpression] = {}
+        passed: Dict[str, Tuple[str, ...]] = {}
         index = 0
         for arg in call.args:
             if arg.star:
                 continue
             if arg.keyword is not None:
-                passed[arg.keyword.value] = arg.value
+                passed[arg.keyword.value] = folder.values(arg.value, scope)
             elif index < len(params):
-                passed[params[index]] = arg.value
+                passed[params[index]] = folder.values(arg.value, scope)
                 index += 1
-        defaults = dict(callee.defaults)
-        modes: List[str] = []
-        for parameter in callee.downgrade_params:
-            if parameter in passed:
-                modes.extend(normalise_mode(v) for v in self.folder.values(passed[parameter], scope) if is_known(v))
-            elif not any(arg.star for arg in call.args):  # `fallback(conn)`: the default decides
-                modes.extend(normalise_mode(v) for v in defaults.get(parameter, ()))
-        return tuple(m for m in modes if m in ROLLBACK_MODES)
+        if not any(arg.star for arg in call.args):  # `fallback(conn)`: the defaults decide
+            for parameter, values in callee.defaults:
+                passed.setdefault(parameter, values)
+        texts = [text for template in callee.sql_templates for text in substitute(template, passed)]
+        return effect_of_sql(texts)
 
     def function_facts(self, unit: Unit) -> FunctionFacts:
         """What callers need to know about one function of this module."""
@@ -277,7 +388,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
         self._function_facts[unit] = placeholder  # recursion sees "nothing known"
         facts = self.facts(unit)
         modes: List[str] = []
-        parameters: List[str] = []
+        templates: List[str] = []
         unguarded: Optional[str] = None
         probe = False
         sets_mode = False
@@ -290,6 +401,14 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
                 for arg in node.args:  # `connect` passed as a value: `creator=sqlite3.connect`
                     if self.qualified_name(arg.value, site.scope) in CONNECT_FUNCTIONS:
                         opens = True
+            if isinstance(node, cst.Call) and not site.conditional and not site.guarded:
+                # `execute(f"PRAGMA {name} = {value}")`: the caller's arguments decide.
+                templates.extend(
+                    text
+                    for texts in sql_texts(node, self.folder, site.scope)
+                    for text in texts
+                    if "pragma" in text.lower() and _fills_only(text, unit.scope.params)
+                )
             effect = self.effect(site)
             if isinstance(node, cst.Call) and (effect is None or not effect.rollback_modes):
                 callee = self.callee(node, site.scope)
@@ -309,16 +428,16 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
                 unguarded = self.location(node)
             if not site.conditional:
                 modes.extend(effect.rollback_modes)
-                parameters.extend(p for p in effect.parameter_modes if p in unit.scope.params)
+                templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
         result = FunctionFacts(
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
             is_method=unit.is_method,
-            defaults=self._constant_defaults(unit) if parameters else (),
+            defaults=self._constant_defaults(unit) if templates else (),
             downgrades=tuple(dict.fromkeys(modes)),
-            downgrade_params=tuple(dict.fromkeys(parameters)),
+            sql_templates=tuple(dict.fromkeys(templates))[:_MAX_TEMPLATES],
             unguarded_downgrade=unguarded,
             probe=probe or unit.name in self.guard_names,
             probe_may_return_none=facts.returns_none,

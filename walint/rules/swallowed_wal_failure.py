@@ -270,14 +270,14 @@ def on_connect(dbapi_connection, record):
     @staticmethod
     def _sets_mode(model: "ModuleModel", site: "Site") -> bool:
         """Any journal-mode set, even one whose mode is unknown (config-driven)."""
+        effect = model.effect(site)
+        if effect is not None and effect.sets:
+            return True
         if isinstance(site.node, cst.Call):
-            direct = model.direct_effect(site.node, site.scope)
-            if direct is not None and direct.sets:
-                return True
             callee = model.callee(site.node, site.scope)
             if callee is not None and callee.sets_journal_mode:
                 return True
-        return model.is_rollback_site(site)
+        return False
 
     @staticmethod
     def _sets_wal(model: "ModuleModel", site: "Site") -> bool:

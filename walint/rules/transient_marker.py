@@ -369,7 +369,8 @@ def enable_wal(conn):
             for binding in bindings:
                 if binding.value is None or binding.scope is None:
                     continue
-                if binding.kind in ("value", "iter"):
+                # A name unpacked from each item (`for code, text in ERRORS`) is not the collection.
+                if binding.kind == "value" or (binding.kind == "iter" and isinstance(binding.target, cst.Name)):
                     value = binding.value
                     assert isinstance(value, cst.BaseExpression)
                     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):

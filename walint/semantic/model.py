@@ -27,6 +27,9 @@ class Binding(NamedTuple):
     in_handler: bool = False
     # For imports, the dotted name bound: "sqlite3", "sqlite3.connect", ".helpers.fallback".
     origin: Optional[str] = None
+    # For loop targets, the whole target (`key, value` of `for key, value in D.items()`):
+    # names bound by one target take their values from the same iteration.
+    target: Optional[cst.BaseExpression] = None
 
 
 class Scope:
@@ -180,7 +183,13 @@ class _ScopeBuilder:
             if value is None:
                 self._bind_name(target.value, Binding("unknown", None, None))
             else:
-                self._bind_name(target.value, Binding(kind, value, self.scope))
+                self._bind_name(target.value, Binding(kind, value, self.scope, target=target if kind == "iter" else None))
+        elif kind == "iter" and value is not None and isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                if isinstance(element.value, cst.Name) and not isinstance(element, cst.StarredElement):
+                    self._bind_name(element.value.value, Binding("iter", value, self.scope, target=target))
+                else:
+                    self._bind(element.value, None)
         elif isinstance(target, (cst.Tuple, cst.List)):
             values: Sequence[Optional[cst.BaseExpression]]
             if kind == "value" and isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(

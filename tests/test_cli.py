@@ -249,14 +249,14 @@ def test_ctrl_c_exits_130_quietly(monkeypatch, capsys, tmp_path):
     """As ruff (and a shell) report SIGINT: exit 130, no error message, no traceback."""
     import pytest
 
-    import walint.cli as cli
+    from walint.cli import commands
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "resolve_inputs", interrupted)
+    monkeypatch.setattr(commands, "resolve_inputs", interrupted)
     with pytest.raises(SystemExit) as exit_:
-        cli.main.main(["check", str(tmp_path)], prog_name="walint")
+        commands.main.main(["check", str(tmp_path)], prog_name="walint")
     assert exit_.value.code == 130
     err = capsys.readouterr().err
     assert "error" not in err and "Traceback" not in err and "Abort" not in err

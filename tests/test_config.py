@@ -287,7 +287,8 @@ def test_extend_per_file_ignores_adds_to_per_file_ignores(tmp_path):
 
 
 def test_jobs_and_cache_dir_come_from_the_file_and_the_command_line_overrides(tmp_path):
-    from walint.cli import Inputs, RunOptions
+    from walint.cli.inputs import Inputs
+    from walint.cli.options import RunOptions
 
     _pyproject(tmp_path, "jobs = 3\ncache-dir = 'build/walint'\n")
     options = load_config(tmp_path / "pyproject.toml")

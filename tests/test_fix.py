@@ -117,7 +117,7 @@ def test_diff_prints_and_writes_nothing(store):
 
 
 def test_diff_summary_in_ruffs_words():
-    from walint.cli import diff_summary
+    from walint.cli.fixing import diff_summary
     class _Fix:
         def __init__(self, safe):
             self.is_safe = safe

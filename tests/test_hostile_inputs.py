@@ -369,7 +369,7 @@ def test_path_that_vanishes_between_discovery_and_reading(tree, monkeypatch):
         return found
 
     monkeypatch.setattr(walint.discovery, "discover", discover_then_delete)
-    monkeypatch.setattr("walint.cli.discover", discover_then_delete, raising=False)
+    monkeypatch.setattr("walint.cli.inputs.discover", discover_then_delete, raising=False)
     outcome = _check(tree)
     assert outcome.exit_code == 2
     assert outcome.error("fleeting.py") == (

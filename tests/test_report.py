@@ -16,8 +16,8 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from walint import cli
 from walint.cli import main
+from walint.cli.options import use_colour
 from walint.docs import render_page, rule_infos
 from walint.findings import Edit, Finding, Fix, Location
 from walint.report import FORMATS, ReportContext, SourceLines
@@ -172,9 +172,9 @@ def test_the_command_line_colours_a_terminal_only(store):
 
 def test_colour_on_a_terminal_unless_no_color(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert cli.use_colour(True) and not cli.use_colour(False)
+    assert use_colour(True) and not use_colour(False)
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli.use_colour(True)
+    assert not use_colour(True)
 
 
 # ----- machine formats --------------------------------------------------------------------

@@ -32,6 +32,8 @@ class FunctionFacts:
     refuses_wal: bool = False
     # It tries WAL and answers True or False: the answer it gives when the switch failed.
     wal_failure_return: Optional[bool] = None
+    # That answer is the first item of a tuple it returns (`return False, str(exc)`).
+    wal_failure_in_tuple: bool = False
     # It sets some journal mode, guarded or not: a handler calling it is not swallowing.
     sets_journal_mode: bool = False
     opens_connection: bool = False

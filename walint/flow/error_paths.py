@@ -220,8 +220,14 @@ class ErrorPaths:
         if isinstance(target, cst.Name):
             return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
         if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                state = self._assign(element.value, None, state)
+            # `ok, why = try_wal(conn)`: the answer is the first item of the tuple returned.
+            known = constant(value, state) if isinstance(value, cst.Call) else UNKNOWN
+            items = known if isinstance(known, tuple) and known is not UNKNOWN else ()
+            for index, element in enumerate(target.elements):
+                if index < len(items) and isinstance(element.value, cst.Name) and element.value.value not in self._untracked:
+                    state = state.bind(element.value.value, items[index])
+                else:
+                    state = self._assign(element.value, None, state)
         return state
 
     def _if(self, statement: cst.If, states: States) -> States:
@@ -244,12 +250,17 @@ class ErrorPaths:
         loop = _Loop()
         self._loops.append(loop)
         try:
-            for _ in range(2):  # twice: what one pass assigns reaches the next
+            for first in (True, False):  # twice: what one pass assigns reaches the next
                 enter, leave = branch(test, head) if test is not None else (head, head)
-                exits |= leave
+                if first:
+                    # A retry loop (`while time.monotonic() < deadline:`) is entered: only
+                    # a test known to be false skips it.
+                    exits |= leave - enter if test is not None else leave
                 after = self._statements(_block(statement.body), enter)  # type: ignore[attr-defined]
-                iterated |= after | frozenset(loop.continues)
-                head = _bounded(head | after | frozenset(loop.continues))
+                passed = after | frozenset(loop.continues)
+                iterated |= passed
+                exits |= branch(test, passed)[1] if test is not None else passed
+                head = _bounded(head | passed)
         finally:
             self._loops.pop()
         orelse = getattr(statement, "orelse", None)
@@ -258,7 +269,7 @@ class ErrorPaths:
         elif _runs_at_least_once(statement):  # `for attempt in range(3):` is left only after a pass
             normal = _bounded(iterated)
         else:
-            normal = _bounded(exits | head)
+            normal = _bounded(exits)
         if orelse is not None:
             normal = self._statements(_block(orelse.body), normal)
         return _bounded(set(normal) | set(loop.breaks))

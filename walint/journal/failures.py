@@ -50,7 +50,10 @@ class FailureQueries:
         callee = self.callee(call, scope)
         if callee is None or callee.wal_failure_return is None:
             return None
-        return (not callee.wal_failure_return, callee.wal_failure_return)
+        success, failure = not callee.wal_failure_return, callee.wal_failure_return
+        if callee.wal_failure_in_tuple:
+            return (success,), (failure,)  # the rest of the tuple is not known
+        return success, failure
 
     def _global_flag_values(self, handler: bool) -> Tuple[Tuple[str, object], ...]:
         """Module-level names some ``except`` handler sets to a constant, with the constant

@@ -333,11 +333,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
             if binding.kind != "value" or where is None:
                 continue
             if isinstance(value, cst.Lambda):
-                for inner in iter_subexpressions(value.body, limit=400):
-                    if isinstance(inner, cst.Call):
-                        effect = self.direct_effect(inner, where) or self._call_effect(inner, where, depth + 1)
-                        if effect is not None:
-                            effects.append(effect)
+                effects.extend(self._lambda_effects(value, where, call, scope, depth))
             elif isinstance(value, cst.Call) and dotted_name(value.func).rsplit(".", 1)[-1] == "partial" and value.args:
                 # The call the partial stands for: its bound arguments, then this call's.
                 arguments = [*value.args[1:], *call.args]
@@ -350,6 +346,34 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
                 if effect is not None:
                     effects.append(effect)
         return _merged(effects)
+
+    def _lambda_effects(
+        self, function: cst.Lambda, where: Scope, call: cst.Call, scope: Scope, depth: int
+    ) -> List[ModeEffect]:
+        """What calling a lambda runs: its calls, with the arguments ``call`` passes in
+        place of its parameters (``set_mode = lambda c, m: c.execute("PRAGMA journal_mode=" + m)``)."""
+        params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+        holes = {name: Resolution(parameter=name) for name in params}
+
+        def resolve(expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
+            if isinstance(expr, cst.Name) and expr.value in holes:
+                return holes[expr.value]
+            return self.resolve(expr, scope)
+
+        folder = StringFolder(resolve)
+        effects: List[ModeEffect] = []
+        for inner in iter_subexpressions(function.body, limit=400):
+            if not isinstance(inner, cst.Call):
+                continue
+            templates = [text for texts in sql_texts(inner, folder, where) for text in texts if _fills_only(text, params)]
+            if templates:
+                as_function = FunctionFacts("<lambda>", tuple(params), sql_templates=tuple(templates[:_MAX_TEMPLATES]))
+                effect = self._templated_effect(call, as_function, scope, self.folder)
+            else:
+                effect = self.direct_effect(inner, where) or self._call_effect(inner, where, depth + 1)
+            if effect is not None:
+                effects.append(effect)
+        return effects
 
     def _templated_effect(
         self, call: cst.Call, callee: FunctionFacts, scope: Scope, folder: StringFolder
@@ -431,6 +455,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
                 templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
+        failure_return, failure_in_tuple = self._wal_failure_return(unit)
         result = FunctionFacts(
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
@@ -443,30 +468,35 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
             probe_may_return_none=facts.returns_none,
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
-            wal_failure_return=self._wal_failure_return(unit),
+            wal_failure_return=failure_return,
+            wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,
             opens_connection=opens,
         )
         self._function_facts[unit] = result
         return result
 
-    def _wal_failure_return(self, unit: Unit) -> Optional[bool]:
+    def _wal_failure_return(self, unit: Unit) -> Tuple[Optional[bool], bool]:
         """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: the
         constant it returns when the WAL switch failed, when that tells failure from
-        success (one constant from the handlers of a WAL ``try``, the other elsewhere)."""
+        success (one constant from the handlers of a WAL ``try``, the other elsewhere),
+        and whether it is the first item of the tuples it returns (``return False, why``)."""
         facts = self.facts(unit)
         if facts.falls_off_end or not facts.return_sites:
-            return None
-        failed, succeeded = set(), set()
+            return None, False
+        failed, succeeded, shapes = set(), set(), set()
         for value, handler in facts.return_sites:
-            if not (isinstance(value, cst.Name) and value.value in ("True", "False")):
-                return None
+            in_tuple = isinstance(value, cst.Tuple) and bool(value.elements)
+            answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
+            if not (isinstance(answer, cst.Name) and answer.value in ("True", "False")):
+                return None, False
+            shapes.add(in_tuple)
             try_facts = self.try_of_handler(handler, unit) if handler is not None else None
             in_failure = try_facts is not None and self._attempts_wal(unit, try_facts.node)
-            (failed if in_failure else succeeded).add(value.value == "True")
-        if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded:
-            return failed.pop()
-        return None
+            (failed if in_failure else succeeded).add(answer.value == "True")
+        if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
+            return failed.pop(), shapes.pop()
+        return None, False
 
     def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
         """``mode="DELETE"``: the values each parameter's default folds to."""

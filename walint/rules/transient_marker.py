@@ -373,10 +373,17 @@ def enable_wal(conn):
                 if binding.kind == "value" or (binding.kind == "iter" and isinstance(binding.target, cst.Name)):
                     value = binding.value
                     assert isinstance(value, cst.BaseExpression)
-                    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):
-                        # `PERMANENT + FLAKY`, `BASE | EXTRA`: both parts are the markers.
+                    if (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr))) or (
+                        isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or)
+                    ):
+                        # `PERMANENT + FLAKY`, `BASE | EXTRA`, `given or DEFAULTS`: both
+                        # parts are (or may be) the markers.
                         self._operand(value.left, polarity, binding.scope, depth + 1)
                         self._operand(value.right, polarity, binding.scope, depth + 1)
+                        continue
+                    if isinstance(value, cst.IfExp):
+                        self._operand(value.body, polarity, binding.scope, depth + 1)
+                        self._operand(value.orelse, polarity, binding.scope, depth + 1)
                         continue
                     computed = (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)
                     if binding.kind == "value" and isinstance(value, computed) and unwrap_collection(value) is None:

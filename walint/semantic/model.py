@@ -404,6 +404,18 @@ class SemanticModel:
         to one (``policy = Policy(conn)``)."""
         if isinstance(owner, cst.Call) and _depth < 3:
             return self.class_scope_for(owner.func, scope, _depth + 1)
+        if isinstance(owner, cst.Attribute) and _depth < 3:
+            # `self.pragmas.journal(...)` where `self.pragmas = Pragmas(conn)`.
+            bindings, _ = self.bindings_of(owner, scope)
+            makers = {
+                (b.value.func.value, b.scope)
+                for b in bindings
+                if isinstance(b.value, cst.Call) and isinstance(b.value.func, cst.Name) and b.scope is not None
+            }
+            if len(makers) != 1 or len(bindings) != len([b for b in bindings if b.kind == "value"]):
+                return None
+            maker, where = makers.pop()
+            return self.class_scope_for(cst.Name(maker), where, _depth + 1)  # type: ignore[arg-type]
         if not isinstance(owner, cst.Name):
             return None
         if owner.value in ("self", "cls"):

@@ -42,7 +42,7 @@ from walint.findings import Finding
 from walint.report import CARRIES_EDITS, FORMATS, ReportContext, RuleInfo, SourceLines
 from walint.report import statistics as statistics_report
 from walint.cache import DEFAULT_DIRECTORY, Cache
-from walint.catalogue import UNUSED_SUPPRESSION
+from walint.codes import UNUSED_SUPPRESSION
 from walint.project import naming_bases, project_root
 from walint.runner import Observer, Project, Reader, RunResult, check_files, default_jobs, serving
 from walint.settings import RENDER_ALL, Settings

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from walint.cache import Cache
-from walint.catalogue import prefilter_tokens_for
+from walint.codes import prefilter_tokens_for
 from walint.discovery import Candidate, is_candidate, read_bytes
 from walint.findings import Finding
 from walint.project import (

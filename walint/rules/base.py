@@ -1,4 +1,4 @@
-"""The shape every rule shares: identity, prefilter tokens, examples, and ``check``."""
+"""The shape every rule shares: identity from its spec in :mod:`walint.codes`, examples, and ``check``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterator, Optional, Sequence, Tuple
 
 import libcst as cst
 
+from walint.codes import RuleSpec
 from walint.fixes import FixPlan, HelperSpec
 from walint.settings import Settings
 
@@ -50,15 +51,25 @@ class Report:
 
 
 class Rule:
-    """Base class: subclasses set the class attributes and implement ``check``."""
+    """Base class: subclasses set ``spec``, their examples, and implement ``check``.
 
+    ``code``, ``name``, ``tokens`` and ``default_enabled`` are the spec's, copied onto the
+    class so that ``rule.code`` reads as it always has.
+    """
+
+    spec: ClassVar[RuleSpec]
     code: ClassVar[str]
     name: ClassVar[str]
-    # Case-insensitive byte strings; a file holding none of them is never parsed for this rule.
-    tokens: ClassVar[Tuple[bytes, ...]] = ()
-    default_enabled: ClassVar[bool] = True
+    tokens: ClassVar[Tuple[bytes, ...]]
+    default_enabled: ClassVar[bool]
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is not None:
+            cls.code, cls.name, cls.tokens, cls.default_enabled = spec.code, spec.name, spec.tokens, spec.default_enabled
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.constants import HOLE
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
@@ -72,9 +73,7 @@ class ConnectSkipsGuard(Rule):
     reported once, as WAL001, not again here.
     """
 
-    code = "WAL003"
-    name = "connect-skips-guard"
-    tokens = (b"journal_mode", b"disable_wal")
+    spec = SPECS_BY_CODE["WAL003"]
 
     VALID = (
         Valid(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.flow.walker import always_exits, refuses_none
 from walint.semantic.model import iter_subexpressions
 from walint.fixes import SAFE, FixPlan
@@ -156,9 +157,7 @@ class FailOpenGuard(Rule):
     fewer, so the fix is safe.
     """
 
-    code = "WAL005"
-    name = "fail-open-guard"
-    tokens = (b"journal_mode",)
+    spec = SPECS_BY_CODE["WAL005"]
 
     VALID = (
         Valid(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from walint.codes import PARSE_ERROR, SPECS_BY_CODE
 from walint.rules.base import Invalid, Report, Rule, Valid
 
 
@@ -36,8 +37,7 @@ class ParseError(Rule):
     There is no fix: only a person can say what the broken code meant.
     """
 
-    code = "WAL000"
-    name = "parse-error"
+    spec = SPECS_BY_CODE[PARSE_ERROR]
     VALID = (Valid('conn.execute("PRAGMA journal_mode=WAL")\n'),)
     INVALID = (Invalid('conn.execute("PRAGMA journal_mode=WAL"  # expect: WAL000\n'),)
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import dotted_name, iter_subexpressions
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, Report, Rule, Valid
@@ -137,9 +138,7 @@ class SwallowedWalFailure(Rule):
     fallback itself), and unsafe when they do more. Other shapes get no fix.
     """
 
-    code = "WAL004"
-    name = "swallowed-wal-failure"
-    tokens = (b"journal_mode", b"enable_wal")
+    spec = SPECS_BY_CODE["WAL004"]
 
     VALID = (
         Valid(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import Collection, Scope, collection_items, dotted_name, unwrap_collection
 from walint.tree import preorder
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
@@ -93,17 +94,7 @@ class TransientMarker(Rule):
     file that also sets or reads the journal mode, since other files are not parsed.
     """
 
-    code = "WAL002"
-    name = "transient-marker"
-    tokens = (
-        b"disk i/o",
-        b"database is locked",
-        b"database table is locked",
-        b"database is busy",
-        b"sqlite_ioerr",
-        b"sqlite_busy",
-        b"sqlite_locked",
-    )
+    spec = SPECS_BY_CODE["WAL002"]
 
     VALID = (
         Valid(

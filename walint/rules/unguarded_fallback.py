@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.journal.failures import MODE_FROM_VALUE
 from walint.fixes import FixPlan, HelperSpec, guard_fix, try_fix
 from walint.rules.base import Invalid, Report, Rule, Valid
@@ -100,9 +101,7 @@ class UnguardedFallback(Rule):
     when the mode is WAL.
     """
 
-    code = "WAL001"
-    name = "unguarded-fallback"
-    tokens = (b"journal_mode", b"disable_wal")
+    spec = SPECS_BY_CODE["WAL001"]
 
     VALID = (
         Valid(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, AbstractSet, Dict, Iterator, List, Optional, T
 
 import libcst as cst
 
-from walint.catalogue import RULE_TOKENS
+from walint.codes import SPECS_BY_CODE, UNUSED_SUPPRESSION
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.settings import Settings
@@ -56,10 +56,7 @@ class UnusedSuppression(Rule):
     enables it.
     """
 
-    code = "WAL100"
-    name = "unused-suppression"
-    tokens = (b"noqa", b"walint")
-    default_enabled = False
+    spec = SPECS_BY_CODE[UNUSED_SUPPRESSION]
 
     VALID = (
         Valid(
@@ -151,9 +148,9 @@ def classify(codes: Tuple[str, ...], settings: Settings) -> Dict[str, List[str]]
     """ruff's RUF100 reasons for the codes a comment names that suppressed nothing."""
     reasons: Dict[str, List[str]] = {UNUSED: [], NON_ENABLED: [], UNKNOWN: []}
     for code in codes:
-        if code not in RULE_TOKENS:
+        if code not in SPECS_BY_CODE:
             reasons[UNKNOWN].append(code)
-        elif not settings.enabled(code, RULE_TOKENS[code][0]):
+        elif not settings.enabled(code, SPECS_BY_CODE[code].default_enabled):
             reasons[NON_ENABLED].append(code)
         else:
             reasons[UNUSED].append(code)

@@ -15,7 +15,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from walint.findings import FileResult, Finding, Fix, Location  # FileResult: importable from here too
 from walint.text import LINE_BREAK_RE
-from walint.rules import ALL_RULES, Report, Rule
+from walint.rules import ALL_RULES, ModelRule, Report
+from walint.rules.parse_error import parse_error_finding, too_deeply_nested_finding
 from walint.settings import RENDER_ALL, RENDER_NONE, Settings
 # suppressed_codes stays importable from here, where callers first found it.
 from walint.suppressions import LineComments, is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
@@ -40,32 +41,14 @@ def _reported(code: str, path: str, settings: Settings) -> bool:
     return settings.enabled(code) and not settings.ignored_in_file(code, path)
 
 
-def active_rules(settings: Settings) -> List[Type[Rule]]:
-    return [rule for rule in ALL_RULES if settings.enabled(rule.code, rule.default_enabled)]
-
-
-def _parse_error(path: str, data: bytes, error: Exception) -> Finding:
-    """A WAL000 finding at the best position Python or LibCST can give."""
-    row, column, message = 1, 1, str(error).splitlines()[0] if str(error) else type(error).__name__
-    if isinstance(error, UnicodeError):
-        message = f"cannot decode file: {error}"
-        start = getattr(error, "start", None)
-        if isinstance(start, int):
-            row = data.count(b"\n", 0, start) + 1
-    else:
-        try:
-            compile(data, path, "exec", dont_inherit=True)
-        except SyntaxError as syntax:
-            row = syntax.lineno or 1
-            column = max(syntax.offset or 1, 1)
-            message = syntax.msg
-        except (ValueError, RecursionError, MemoryError) as other:
-            message = str(other) or message
-        else:
-            row = getattr(error, "editor_line", 1) or 1
-            column = getattr(error, "editor_column", 1) or 1
-    location = Location(row, column)
-    return Finding(path, PARSE_ERROR, f"Cannot parse: {message}", location, location)
+def active_model_rules(settings: Settings) -> List[Type[ModelRule]]:
+    """The rules ``settings`` turns on that check a module's model (not WAL000, which the
+    engine reports when a parse fails)."""
+    return [
+        rule
+        for rule in ALL_RULES
+        if issubclass(rule, ModelRule) and settings.enabled(rule.code, rule.default_enabled)
+    ]
 
 
 def _python_syntax_error(data: bytes) -> Optional[Exception]:
@@ -112,7 +95,7 @@ def check_source(
         # A syntax error LibCST could crash on (brackets nested past Python's limit).
         if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
-        return FileResult(path, (_parse_error(path, data, verdict.syntax_error),))
+        return FileResult(path, (parse_error_finding(path, data, verdict.syntax_error),))
     accepted = verdict.python_accepts
     if verdict.isolate and not supervisor.isolated():
         try:
@@ -148,9 +131,7 @@ def _analyse(
         except RecursionError:
             if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
-            location = Location(1, 1)
-            message = "Skipped: too deeply nested to analyse"
-            return FileResult(path, (Finding(path, PARSE_ERROR, message, location, location),))
+            return FileResult(path, (too_deeply_nested_finding(path),))
     finally:
         if collecting:
             gc.enable()
@@ -207,7 +188,7 @@ def _check_source(
     """
     import libcst as cst
 
-    rules = active_rules(settings)
+    rules = active_model_rules(settings)
     try:
         module = cst.parse_module(data)
     except (cst.ParserSyntaxError, UnicodeError, SyntaxError, LookupError) as error:
@@ -218,7 +199,7 @@ def _check_source(
         # LookupError: a coding cookie naming a bytes-to-bytes codec (hex, rot13).
         if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
-        finding = _parse_error(path, data, error)
+        finding = parse_error_finding(path, data, error)
         return FileResult(path, (finding,))
 
     from walint.journal.model import ModuleModel
@@ -227,8 +208,6 @@ def _check_source(
     errors: List[str] = []
     model = ModuleModel(module, settings.guards, (external or {}).get, path)
     for rule_class in rules:
-        if rule_class.code == PARSE_ERROR:
-            continue
         try:
             reports.extend((rule_class.code, report) for report in rule_class(settings).check(model))
         except RecursionError:
@@ -254,7 +233,7 @@ def _check_source(
             # Python, which is a parse error, not an internal one.
             if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
-            return FileResult(path, (_parse_error(path, data, rejected),))
+            return FileResult(path, (parse_error_finding(path, data, rejected),))
     if not reports:
         return FileResult(path, errors=tuple(errors), summary=summary)
     return FileResult(path, _findings(path, module, reports, settings), tuple(errors), summary)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple, Type
 
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Rule, Valid
 from walint.rules.connect_skips_guard import ConnectSkipsGuard
 from walint.rules.fail_open_guard import FailOpenGuard
 from walint.rules.parse_error import ParseError
@@ -29,4 +29,4 @@ ALL_RULES: Tuple[Type[Rule], ...] = (
 RULES_BY_CODE: Dict[str, Type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "Invalid", "Report", "Rule", "Valid"]
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "Invalid", "ModelRule", "Report", "Rule", "Valid"]

@@ -1,4 +1,4 @@
-"""The shape every rule shares: identity from its spec in :mod:`walint.codes`, examples, and ``check``."""
+"""The shape every rule shares (identity from its spec, docs, examples), and the kind that checks a module."""
 
 from __future__ import annotations
 
@@ -51,10 +51,14 @@ class Report:
 
 
 class Rule:
-    """Base class: subclasses set ``spec``, their examples, and implement ``check``.
+    """A code users select and read about: its identity from ``spec``, its docs from the
+    docstring, and ``VALID``/``INVALID`` examples that are its tests and its fix availability.
 
-    ``code``, ``name``, ``tokens`` and ``default_enabled`` are the spec's, copied onto the
-    class so that ``rule.code`` reads as it always has.
+    How its findings are made is the subclass's: a :class:`ModelRule` checks each parsed
+    module; WAL000 (:mod:`walint.rules.parse_error`) is reported by the engine when a parse
+    fails; WAL100 (:mod:`walint.rules.unused_suppression`) looks at the suppression comments
+    once the other rules have reported. ``code``, ``name``, ``tokens`` and
+    ``default_enabled`` are the spec's, copied onto the class.
     """
 
     spec: ClassVar[RuleSpec]
@@ -70,17 +74,6 @@ class Rule:
         spec = cls.__dict__.get("spec")
         if spec is not None:
             cls.code, cls.name, cls.tokens, cls.default_enabled = spec.code, spec.name, spec.tokens, spec.default_enabled
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def check(self, model: "ModuleModel") -> Iterator[Report]:
-        raise NotImplementedError
-
-    @property
-    def helper(self) -> HelperSpec:
-        """Where this run's fixes import the safe helper from (``helper`` setting)."""
-        return HelperSpec.from_setting(self.settings.helper)
 
     @classmethod
     def fix_availability(cls) -> str:
@@ -113,3 +106,18 @@ class Rule:
         if sentence.endswith(":"):
             sentence = sentence[:-1].rstrip() + "."
         return sentence or cls.name
+
+
+class ModelRule(Rule):
+    """A rule that reports what it finds in the model of one parsed module (``check``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def check(self, model: "ModuleModel") -> Iterator[Report]:
+        raise NotImplementedError
+
+    @property
+    def helper(self) -> HelperSpec:
+        """Where this run's fixes import the safe helper from (``helper`` setting)."""
+        return HelperSpec.from_setting(self.settings.helper)

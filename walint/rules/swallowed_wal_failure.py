@@ -10,7 +10,7 @@ import libcst as cst
 from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import dotted_name, iter_subexpressions
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -100,7 +100,7 @@ def _escalates(handler: cst.CSTNode) -> bool:
     return False
 
 
-class SwallowedWalFailure(Rule):
+class SwallowedWalFailure(ModelRule):
     """
     ## What it does
     Checks for `PRAGMA journal_mode=WAL` (through the execute family, SQLAlchemy

@@ -12,7 +12,7 @@ from walint.semantic.model import Collection, Scope, collection_items, dotted_na
 from walint.tree import preorder
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -40,7 +40,7 @@ UNKNOWN_USE = 0
 NO_FIX_SINGLE = "the message is tested on its own: delete the test, or re-raise, by hand"
 
 
-class TransientMarker(Rule):
+class TransientMarker(ModelRule):
     """
     ## What it does
     Checks for transient SQLite errors ("disk I/O error", "database is locked",

@@ -9,7 +9,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE, UNUSED_SUPPRESSION
 from walint.fixes import SAFE, FixPlan
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.settings import Settings
 from walint.suppressions import IGNORE_RE, NOQA_RE, WALINT_PREFIX, Suppression, parse_suppression
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
 
 
-class UnusedSuppression(Rule):
+class UnusedSuppression(ModelRule):
     """
     ## What it does
     Checks for a `# noqa: WAL001` or `# walint: ignore[WAL001]` comment that names a

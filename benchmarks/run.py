@@ -193,11 +193,10 @@ def prefilter_tokens() -> Tuple[bytes, ...]:
     """The tokens walint's rules declare, to count candidate files; a fallback if walint breaks."""
     sys.path.insert(0, str(REPO_ROOT))
     try:
-        from walint.engine import active_rules
-        from walint.rules import prefilter_tokens as tokens_of
+        from walint.codes import prefilter_tokens_for
         from walint.settings import Settings
 
-        return tokens_of(active_rules(Settings()))
+        return prefilter_tokens_for(Settings())
     except Exception:
         return FALLBACK_TOKENS
     finally:
@@ -761,11 +760,11 @@ def profile_walint(tools: Toolbox, corpus: Corpus, top: int = 15) -> str:
 CANDIDATE_SCRIPT = r"""
 import json, os, sys, time
 import libcst
-from walint.engine import active_rules, check_source
-from walint.rules import prefilter_tokens
+from walint.codes import prefilter_tokens_for
+from walint.engine import check_source
 from walint.settings import Settings
 settings = Settings()
-tokens = prefilter_tokens(active_rules(settings))
+tokens = prefilter_tokens_for(settings)
 rows = []
 for root in sys.argv[1:]:
     for directory, dirs, names in os.walk(root):

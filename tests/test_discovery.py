@@ -6,9 +6,9 @@ import os
 
 import pytest
 
+from walint.codes import prefilter_tokens_for
 from walint.discovery import PathNotFound, discover, is_candidate
-from walint.engine import active_rules
-from walint.rules import ALL_RULES, prefilter_tokens
+from walint.rules import ALL_RULES
 from walint.settings import Settings
 
 
@@ -107,7 +107,7 @@ def test_directory_symlink_loops_are_not_followed(tmp_path):
 
 
 def test_prefilter_tokens_come_from_every_rule():
-    tokens = prefilter_tokens(active_rules(Settings(select=("WAL",))))  # every rule, default or not
+    tokens = prefilter_tokens_for(Settings(select=("WAL",)))  # every rule, default or not
     for rule in ALL_RULES:
         for token in rule.tokens:
             assert token.lower() in tokens
@@ -124,7 +124,7 @@ def test_prefilter_tokens_come_from_every_rule():
     ],
 )
 def test_prefilter(data, candidate):
-    assert is_candidate(data, prefilter_tokens(active_rules(Settings()))) is candidate
+    assert is_candidate(data, prefilter_tokens_for(Settings())) is candidate
 
 
 def test_files_without_tokens_are_never_parsed(tmp_path, monkeypatch):

@@ -88,6 +88,30 @@ def test_suppressed_codes_parsing():
     assert suppressed_codes("x") is None
 
 
+def test_wal100_is_given_what_each_line_suppressed_and_reports_the_rest():
+    """WAL100 alone, without the engine: its comments, what each line used, its reports."""
+    import libcst
+
+    from walint.rules.unused_suppression import UnusedSuppression
+    from walint.suppressions import parse_suppression
+    from walint.tree import positions_of
+
+    source = "a = 1  # noqa: WAL001, WAL002\nb = 2  # walint: ignore[WAL001]\nc = 3  # noqa\n"
+    module = libcst.parse_module(source)
+    lines = source.splitlines()
+    unused = UnusedSuppression(Settings(), module)
+    assert len(unused.comments) == 3
+    reports = list(
+        unused.check(
+            lambda node: positions_of(module)[node].start.line,
+            lambda row: parse_suppression(lines[row - 1]),
+            {1: {"WAL001"}, 2: {"WAL001"}},
+        )
+    )
+    assert [report.message for report in reports] == ["Unused `noqa` directive (unused: `WAL002`)"]
+    assert reports[0].fix is not None and reports[0].fix.applicability == "safe"
+
+
 def test_a_crashing_rule_is_an_internal_error_and_others_still_run(monkeypatch):
     from walint.rules.transient_marker import TransientMarker
 

@@ -6,6 +6,7 @@ import pytest
 
 from expectations import actual_marks, describe_mismatch, expected_marks
 from memory import fix_bytes
+from walint.codes import ALL_SPECS
 from walint.engine import check_source
 from walint.rules import ALL_RULES
 from walint.settings import Settings
@@ -32,6 +33,13 @@ def test_example(rule, kind, code):
     # Examples mark every finding, of any rule, so they double as precise tests.
     mismatch = describe_mismatch("example", expected, actual_marks(result.findings))
     assert not mismatch, mismatch
+
+
+def test_every_spec_has_one_rule_and_every_rule_its_own_spec():
+    """The rules are listed in the specs' order, one each; a rule that forgot its ``spec``
+    would inherit none (and fail here) rather than take its parent's."""
+    assert [rule.spec for rule in ALL_RULES] == list(ALL_SPECS)
+    assert all("spec" in vars(rule) for rule in ALL_RULES)
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)

@@ -174,13 +174,6 @@ def test_a_warm_cache_parses_nothing_and_reports_the_same(tmp_path, monkeypatch)
     assert parses
 
 
-def test_the_catalogue_matches_the_rules():
-    from walint.catalogue import RULE_TOKENS
-    from walint.rules import ALL_RULES
-
-    assert RULE_TOKENS == {rule.code: (rule.default_enabled, tuple(rule.tokens)) for rule in ALL_RULES}
-
-
 def test_a_clean_tree_is_checked_without_importing_libcst(tmp_path):
     import subprocess
     import sys

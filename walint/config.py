@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
+from walint.codes import ALL_SPECS
 from walint.console import warn
 from walint.discovery import Unreadable, nearest_folder, read_regular, trusted_ancestors, untrusted_reason
 from walint.settings import Settings
@@ -145,9 +146,7 @@ def load_config(path: Path) -> Options:
 
 
 def parse_codes(values: Iterable[str], where: str) -> Codes:
-    """Rule codes or prefixes (``WAL001``, ``WAL00``), each checked against the catalogue."""
-    from walint.rules import ALL_RULES
-
+    """Rule codes or prefixes (``WAL001``, ``WAL00``), each checked against the rule specs."""
     values = tuple(values)
     for value in values:
         # `select = [""]`, `--select ''` or `--ignore WAL001,` would otherwise select (or
@@ -158,7 +157,7 @@ def parse_codes(values: Iterable[str], where: str) -> Codes:
             raise ConfigError(f"{where}: unknown rule selector {value!r} (an empty code between commas)")
     codes = tuple(code.strip().upper() for value in values for code in value.split(",") if code.strip())
     for code in codes:
-        if not any(rule.code.startswith(code) for rule in ALL_RULES):
+        if not any(spec.code.startswith(code) for spec in ALL_SPECS):
             raise ConfigError(f"{where}: unknown rule code {code!r}")
     return codes
 

@@ -10,19 +10,22 @@ import gc
 import sys
 import threading
 import traceback
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 from walint.findings import FileResult, Finding, Fix, Location  # FileResult: importable from here too
 from walint.text import LINE_BREAK_RE
-from walint.rules import ALL_RULES, Report, Rule
+from walint.rules import ALL_RULES, ModelRule, Report
+from walint.rules.parse_error import parse_error_finding, too_deeply_nested_finding
+from walint.rules.unused_suppression import UnusedSuppression
 from walint.settings import RENDER_ALL, RENDER_NONE, Settings
 # suppressed_codes stays importable from here, where callers first found it.
-from walint.suppressions import LineComments, is_suppressed, parse_suppression, suppressed_codes, unused_message  # noqa: F401
+from walint.suppressions import LineComments, Suppression, is_suppressed, parse_suppression, suppressed_codes  # noqa: F401
 from walint.summary import ModuleSummary
 
-# Defined with the rule catalogue, which the fast path reads without importing the rules.
-from walint.catalogue import PARSE_ERROR, UNUSED_SUPPRESSION  # noqa: E402
+# Declared with every rule's identity, which the fast path reads without importing the rules.
+from walint.codes import PARSE_ERROR  # noqa: E402
 
 # Larger files are reported, not parsed: LibCST needs about 6 s and 500 MB a megabyte of
 # dense source, growing faster than the size (dense generated rows, whole analysis:
@@ -40,32 +43,14 @@ def _reported(code: str, path: str, settings: Settings) -> bool:
     return settings.enabled(code) and not settings.ignored_in_file(code, path)
 
 
-def active_rules(settings: Settings) -> List[Type[Rule]]:
-    return [rule for rule in ALL_RULES if settings.enabled(rule.code, rule.default_enabled)]
-
-
-def _parse_error(path: str, data: bytes, error: Exception) -> Finding:
-    """A WAL000 finding at the best position Python or LibCST can give."""
-    row, column, message = 1, 1, str(error).splitlines()[0] if str(error) else type(error).__name__
-    if isinstance(error, UnicodeError):
-        message = f"cannot decode file: {error}"
-        start = getattr(error, "start", None)
-        if isinstance(start, int):
-            row = data.count(b"\n", 0, start) + 1
-    else:
-        try:
-            compile(data, path, "exec", dont_inherit=True)
-        except SyntaxError as syntax:
-            row = syntax.lineno or 1
-            column = max(syntax.offset or 1, 1)
-            message = syntax.msg
-        except (ValueError, RecursionError, MemoryError) as other:
-            message = str(other) or message
-        else:
-            row = getattr(error, "editor_line", 1) or 1
-            column = getattr(error, "editor_column", 1) or 1
-    location = Location(row, column)
-    return Finding(path, PARSE_ERROR, f"Cannot parse: {message}", location, location)
+def active_model_rules(settings: Settings) -> List[Type[ModelRule]]:
+    """The rules ``settings`` turns on that check a module's model (not WAL000, which the
+    engine reports when a parse fails)."""
+    return [
+        rule
+        for rule in ALL_RULES
+        if issubclass(rule, ModelRule) and settings.enabled(rule.code, rule.default_enabled)
+    ]
 
 
 def _python_syntax_error(data: bytes) -> Optional[Exception]:
@@ -112,7 +97,7 @@ def check_source(
         # A syntax error LibCST could crash on (brackets nested past Python's limit).
         if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
-        return FileResult(path, (_parse_error(path, data, verdict.syntax_error),))
+        return FileResult(path, (parse_error_finding(path, data, verdict.syntax_error),))
     accepted = verdict.python_accepts
     if verdict.isolate and not supervisor.isolated():
         try:
@@ -148,9 +133,7 @@ def _analyse(
         except RecursionError:
             if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
-            location = Location(1, 1)
-            message = "Skipped: too deeply nested to analyse"
-            return FileResult(path, (Finding(path, PARSE_ERROR, message, location, location),))
+            return FileResult(path, (too_deeply_nested_finding(path),))
     finally:
         if collecting:
             gc.enable()
@@ -207,7 +190,7 @@ def _check_source(
     """
     import libcst as cst
 
-    rules = active_rules(settings)
+    rules = active_model_rules(settings)
     try:
         module = cst.parse_module(data)
     except (cst.ParserSyntaxError, UnicodeError, SyntaxError, LookupError) as error:
@@ -218,7 +201,7 @@ def _check_source(
         # LookupError: a coding cookie naming a bytes-to-bytes codec (hex, rot13).
         if not _reported(PARSE_ERROR, path, settings):
             return FileResult(path)
-        finding = _parse_error(path, data, error)
+        finding = parse_error_finding(path, data, error)
         return FileResult(path, (finding,))
 
     from walint.journal.model import ModuleModel
@@ -227,18 +210,13 @@ def _check_source(
     errors: List[str] = []
     model = ModuleModel(module, settings.guards, (external or {}).get, path)
     for rule_class in rules:
-        if rule_class.code == PARSE_ERROR:
-            continue
-        try:
+        with _noting_internal_errors(rule_class.code, errors):
             reports.extend((rule_class.code, report) for report in rule_class(settings).check(model))
-        except RecursionError:
-            raise  # the file is too deep, not the rule wrong: check_source retries it
-        except Exception as error:  # a bug in one rule must not stop the run
-            last = traceback.extract_tb(error.__traceback__)[-1]
-            errors.append(
-                f"internal error in {rule_class.code}: {type(error).__name__}: {error} "
-                f"({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
-            )
+    # WAL100 runs once the findings it compares the suppression comments with are known.
+    unused_suppressions: Optional[UnusedSuppression] = None
+    if settings.enabled(UnusedSuppression.code, UnusedSuppression.default_enabled):
+        with _noting_internal_errors(UnusedSuppression.code, errors):
+            unused_suppressions = UnusedSuppression(settings, module)
     try:
         summary: Optional[ModuleSummary] = model.summary()
     except RecursionError:
@@ -254,14 +232,34 @@ def _check_source(
             # Python, which is a parse error, not an internal one.
             if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
-            return FileResult(path, (_parse_error(path, data, rejected),))
-    if not reports:
+            return FileResult(path, (parse_error_finding(path, data, rejected),))
+    if not reports and (unused_suppressions is None or not unused_suppressions.comments):
         return FileResult(path, errors=tuple(errors), summary=summary)
-    return FileResult(path, _findings(path, module, reports, settings), tuple(errors), summary)
+    findings = _findings(path, module, reports, settings, unused_suppressions)
+    return FileResult(path, findings, tuple(errors), summary)
+
+
+@contextmanager
+def _noting_internal_errors(code: str, errors: List[str]) -> Iterator[None]:
+    """A bug in one rule must not stop the run: it becomes a line in ``errors``."""
+    try:
+        yield
+    except RecursionError:
+        raise  # the file is too deep, not the rule wrong: check_source retries it
+    except Exception as error:
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        errors.append(
+            f"internal error in {code}: {type(error).__name__}: {error} "
+            f"({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
+        )
 
 
 def _findings(
-    path: str, module: "object", reports: Sequence[Tuple[str, Report]], settings: Settings
+    path: str,
+    module: "object",
+    reports: Sequence[Tuple[str, Report]],
+    settings: Settings,
+    unused_suppressions: Optional[UnusedSuppression],
 ) -> Tuple[Finding, ...]:
     """Positions are computed only here, for files that have something to report; fixes
     stay plans unless ``settings.render_fixes`` asks for their edits."""
@@ -275,25 +273,23 @@ def _findings(
     line_comments = LineComments(module.code)  # a `# noqa` inside a string is no comment
     findings: Dict[Tuple[str, int, int], Finding] = {}
     plans: Dict[Tuple[str, int, int], object] = {}
-    # Codes each line's suppression comment suppressed, and the WAL100 candidates (comments).
-    used: Dict[int, Set[str]] = {}
-    comments: List[Tuple[Location, Location, str, Report]] = []
-    for code, report in reports:
+
+    def line_at(row: int) -> str:
+        return lines[row - 1] if row - 1 < len(lines) else ""
+
+    def place(report: Report) -> Tuple[Location, Location, str]:
+        """Where ``report`` starts and ends, and the text of its first line."""
         span = positions[report.node]
         start = Location(span.start.line, span.start.column + 1)
-        end = Location(span.end.line, span.end.column + 1)
-        line = lines[start.row - 1] if start.row - 1 < len(lines) else ""
-        if code == UNUSED_SUPPRESSION:
-            comments.append((start, end, line, report))
-            continue
-        if line_comments.suppresses(start.row, line, code):
-            used.setdefault(start.row, set()).add(code)
-            continue
+        return start, Location(span.end.line, span.end.column + 1), line_at(start.row)
+
+    def record(code: str, report: Report, start: Location, end: Location, line: str) -> None:
         # per-file-ignores, here with the comments: an ignored finding is never rendered
         # (a comment that suppressed it first still counts as used).
-        if settings.ignored_in_file(code, path):
-            continue
-        finding = Finding(
+        key = (code, start.row, start.column)
+        if settings.ignored_in_file(code, path) or key in findings:
+            return
+        findings[key] = Finding(
             path,
             code,
             report.message,
@@ -303,27 +299,27 @@ def _findings(
             no_fix_reason=report.no_fix_reason if report.fix is None else None,
             fingerprint=" ".join(line.split()),
         )
-        key = (code, start.row, start.column)
-        if key not in findings:
-            findings[key] = finding
-            if report.fix is not None:
-                plans[key] = report.fix
-    for start, end, line, report in comments:
-        suppression = line_comments.suppression(start.row, line)
-        # Only naming WAL100 itself silences it: a blanket comment cannot hide its own staleness.
-        if suppression is None or UNUSED_SUPPRESSION in suppression.codes:
-            continue
-        unused = suppression.unused_codes(used.get(start.row, set()))
-        key = (UNUSED_SUPPRESSION, start.row, start.column)
-        if unused and not settings.ignored_in_file(UNUSED_SUPPRESSION, path) and key not in findings:
-            from walint.rules import unused_suppression
+        if report.fix is not None:
+            plans[key] = report.fix
 
-            plan = unused_suppression.fix_plan(report, suppression, unused)
-            message = unused_suppression.message(suppression, unused, settings)
-            fingerprint = " ".join(line.split())
-            findings[key] = Finding(path, UNUSED_SUPPRESSION, message, start, end, fix=_planned_fix(plan), fingerprint=fingerprint)
-            if plan is not None:
-                plans[key] = plan
+    # The codes each line's suppression comment suppressed.
+    used: Dict[int, Set[str]] = {}
+    for code, report in reports:
+        start, end, line = place(report)
+        if line_comments.suppresses(start.row, line, code):
+            used.setdefault(start.row, set()).add(code)
+            continue
+        record(code, report, start, end, line)
+    if unused_suppressions is not None:
+
+        def row_of(node: cst.CSTNode) -> int:
+            return positions[node].start.line
+
+        def suppression_on(row: int) -> Optional[Suppression]:
+            return line_comments.suppression(row, line_at(row))
+
+        for report in unused_suppressions.check(row_of, suppression_on, used):
+            record(unused_suppressions.code, report, *place(report))
     if settings.render_fixes != RENDER_NONE and plans:
         _render(module, findings, plans, settings.render_fixes)
     return tuple(sorted(findings.values(), key=lambda f: f.sort_key))
@@ -331,13 +327,9 @@ def _findings(
 
 def _planned(report: Report) -> Optional[Fix]:
     """The fix a report plans, before anything is rendered: its title and applicability."""
-    return _planned_fix(report.fix)
-
-
-def _planned_fix(plan: "Optional[object]") -> Optional[Fix]:
-    if plan is None:
+    if report.fix is None:
         return None
-    return Fix(plan.title, plan.applicability)  # type: ignore[attr-defined]
+    return Fix(report.fix.title, report.fix.applicability)
 
 
 def _render(

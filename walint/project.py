@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from walint.catalogue import RULE_TOKENS
+from walint.codes import ALL_SPECS
 from walint.summary import FunctionFacts, ModuleSummary
 
 # A module-level name bound to a quoted rollback mode (`FALLBACK = "DELETE"`): the only
@@ -191,7 +191,7 @@ class ProjectIndex:
 # would only make the project pass analyse the importing file again for nothing.
 # (walint.sql.ROLLBACK_MODES, spelt out: importing walint.sql imports LibCST.)
 _RELEVANT_WORDS = ("delete", "truncate", "persist", "memory", "off", "wal", "journal", "pragma") + tuple(
-    token.decode() for _, tokens in RULE_TOKENS.values() for token in tokens
+    token.decode() for spec in ALL_SPECS for token in spec.tokens
 )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from walint.cache import Cache
-from walint.catalogue import prefilter_tokens_for
+from walint.codes import prefilter_tokens_for
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Finding
 from walint.project import ProjectIndex

@@ -1,11 +1,8 @@
-"""Suppression comments: ``# noqa: WAL001`` and ``# walint: ignore[WAL001]``.
+"""Suppression comments: ``# noqa: WAL001`` and ``# walint: ignore[WAL001]``, each
+suppressing the findings on its own line (every code there, when it names none).
 
-A comment suppresses the findings reported on its own line. A bare ``# noqa`` or
-``# walint: ignore`` suppresses every code there. Only a real comment counts, as the
-tokenizer sees it: ``"# noqa"`` inside a string literal is text, not a suppression
-(:class:`LineComments`). This module reads such comments and, for
-``--report-unused-noqa`` (rule WAL100), says which of the codes a comment names
-suppressed nothing.
+Only a real comment counts, as the tokenizer sees it: ``"# noqa"`` inside a string
+literal is text, not a suppression (:class:`LineComments`).
 """
 
 from __future__ import annotations
@@ -14,16 +11,13 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass
-from typing import AbstractSet, Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
 # `# walint: ignore[WAL001, WAL002]`, or bare `# walint: ignore` for every code.
 IGNORE_RE = re.compile(r"#\s*walint:\s*ignore(?:\[(?P<codes>[^\]]*)\]|(?![\w\[-]))", re.I)
 # Could this line hold a suppression at all? Most reported lines do not: no tokenizing.
 _MAY_SUPPRESS_RE = re.compile(r"#\s*(?:noqa|walint:)", re.I)
-
-# Codes of other tools (E501, B008, ...) may share a `# noqa` with ours; only these are ours.
-WALINT_PREFIX = "WAL"
 
 
 @dataclass(frozen=True)
@@ -32,25 +26,9 @@ class Suppression:
 
     form: str  # "noqa" or "walint: ignore"
     codes: Tuple[str, ...]
-    # `# walint: ignore` without `[...]`.
-    bare: bool = False
 
     def suppresses(self, code: str) -> bool:
         return not self.codes or code in self.codes
-
-    def unused_codes(self, used: AbstractSet[str]) -> Tuple[str, ...]:
-        """The walint codes this comment names that suppressed none of ``used``.
-
-        A bare ``# noqa`` is never reported: it may be there for another linter. A bare
-        ``# walint: ignore[]`` is ours alone, so it is unused when it suppressed nothing.
-        """
-        if not self.codes:
-            return ("*",) if self.form == "walint: ignore" and not used else ()
-        return tuple(
-            code
-            for code in dict.fromkeys(self.codes)
-            if code.startswith(WALINT_PREFIX) and code not in used
-        )
 
 
 def parse_suppression(line: str) -> Optional[Suppression]:
@@ -59,7 +37,7 @@ def parse_suppression(line: str) -> Optional[Suppression]:
     if match:
         listed = match.group("codes")
         if listed is None:
-            return Suppression("walint: ignore", (), bare=True)
+            return Suppression("walint: ignore", ())
         codes = tuple(c.strip().upper() for c in listed.split(",") if c.strip())
         return Suppression("walint: ignore", codes)
     match = NOQA_RE.search(line)
@@ -79,16 +57,6 @@ def suppressed_codes(line: str) -> Optional[Tuple[str, ...]]:
 def is_suppressed(code: str, line: str) -> bool:
     suppression = parse_suppression(line)
     return suppression is not None and suppression.suppresses(code)
-
-
-def unused_message(suppression: Suppression, unused: Tuple[str, ...]) -> str:
-    """The WAL100 message for a comment whose ``unused`` codes suppressed nothing."""
-    if unused == ("*",):
-        written = suppression.form if suppression.bare else f"{suppression.form}[]"
-        return f"Unused `{written}`: no finding on this line"
-    names = ", ".join(f"`{code}`" for code in unused)
-    what = "such finding" if len(unused) == 1 else "such findings"
-    return f"Unused `{suppression.form}` for {names}: no {what} on this line"
 
 
 class LineComments:

@@ -15,7 +15,7 @@ import click
 from walint import __version__
 from walint.baseline import Baseline, BaselineError
 from walint.cache import Cache
-from walint.catalogue import UNUSED_SUPPRESSION
+from walint.codes import UNUSED_SUPPRESSION
 from walint.cli.errors import (
     EXIT_CLEAN,
     EXIT_ERROR,

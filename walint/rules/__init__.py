@@ -6,9 +6,9 @@ under ``rules/``) and its ``VALID``/``INVALID`` examples are its tests.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple, Type
+from typing import Dict, Tuple, Type
 
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Rule, Valid
 from walint.rules.connect_skips_guard import ConnectSkipsGuard
 from walint.rules.fail_open_guard import FailOpenGuard
 from walint.rules.parse_error import ParseError
@@ -29,9 +29,4 @@ ALL_RULES: Tuple[Type[Rule], ...] = (
 RULES_BY_CODE: Dict[str, Type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 
 
-def prefilter_tokens(rules: List[Type[Rule]]) -> Tuple[bytes, ...]:
-    """Lower-case byte strings at least one of which a file must hold for a rule to fire."""
-    return tuple(dict.fromkeys(token.lower() for rule in rules for token in rule.tokens))
-
-
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "Invalid", "Report", "Rule", "Valid", "prefilter_tokens"]
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "Invalid", "ModelRule", "Report", "Rule", "Valid"]

@@ -1,4 +1,4 @@
-"""The shape every rule shares: identity, prefilter tokens, examples, and ``check``."""
+"""The shape every rule shares (identity from its spec, docs, examples), and the kind that checks a module."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterator, Optional, Sequence, Tuple
 
 import libcst as cst
 
+from walint.codes import RuleSpec
 from walint.fixes import FixPlan, HelperSpec
 from walint.settings import Settings
 
@@ -50,26 +51,29 @@ class Report:
 
 
 class Rule:
-    """Base class: subclasses set the class attributes and implement ``check``."""
+    """A code users select and read about: its identity from ``spec``, its docs from the
+    docstring, and ``VALID``/``INVALID`` examples that are its tests and its fix availability.
 
+    How its findings are made is the subclass's: a :class:`ModelRule` checks each parsed
+    module; WAL000 (:mod:`walint.rules.parse_error`) is reported by the engine when a parse
+    fails; WAL100 (:mod:`walint.rules.unused_suppression`) looks at the suppression comments
+    once the other rules have reported. ``code``, ``name``, ``tokens`` and
+    ``default_enabled`` are the spec's, copied onto the class.
+    """
+
+    spec: ClassVar[RuleSpec]
     code: ClassVar[str]
     name: ClassVar[str]
-    # Case-insensitive byte strings; a file holding none of them is never parsed for this rule.
-    tokens: ClassVar[Tuple[bytes, ...]] = ()
-    default_enabled: ClassVar[bool] = True
+    tokens: ClassVar[Tuple[bytes, ...]]
+    default_enabled: ClassVar[bool]
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def check(self, model: "ModuleModel") -> Iterator[Report]:
-        raise NotImplementedError
-
-    @property
-    def helper(self) -> HelperSpec:
-        """Where this run's fixes import the safe helper from (``helper`` setting)."""
-        return HelperSpec.from_setting(self.settings.helper)
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is not None:
+            cls.code, cls.name, cls.tokens, cls.default_enabled = spec.code, spec.name, spec.tokens, spec.default_enabled
 
     @classmethod
     def fix_availability(cls) -> str:
@@ -102,3 +106,18 @@ class Rule:
         if sentence.endswith(":"):
             sentence = sentence[:-1].rstrip() + "."
         return sentence or cls.name
+
+
+class ModelRule(Rule):
+    """A rule that reports what it finds in the model of one parsed module (``check``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def check(self, model: "ModuleModel") -> Iterator[Report]:
+        raise NotImplementedError
+
+    @property
+    def helper(self) -> HelperSpec:
+        """Where this run's fixes import the safe helper from (``helper`` setting)."""
+        return HelperSpec.from_setting(self.settings.helper)

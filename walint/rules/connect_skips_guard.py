@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.constants import HOLE
 from walint.fixes import guard_fix
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from walint.semantic.model import Unit
 
 
-class ConnectSkipsGuard(Rule):
+class ConnectSkipsGuard(ModelRule):
     """
     ## What it does
     Checks functions that open a SQLite connection (`sqlite3.connect` and its aliases,
@@ -72,9 +73,7 @@ class ConnectSkipsGuard(Rule):
     reported once, as WAL001, not again here.
     """
 
-    code = "WAL003"
-    name = "connect-skips-guard"
-    tokens = (b"journal_mode", b"disable_wal")
+    spec = SPECS_BY_CODE["WAL003"]
 
     VALID = (
         Valid(

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.flow.walker import always_exits, refuses_none
 from walint.semantic.model import iter_subexpressions
 from walint.fixes import SAFE, FixPlan
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -116,7 +117,7 @@ def _refuses_none_of(test: cst.BaseExpression, names: Set[str]) -> bool:
     )
 
 
-class FailOpenGuard(Rule):
+class FailOpenGuard(ModelRule):
     """
     ## What it does
     Checks the on-disk guard in front of a downgrade for a comparison that lets the
@@ -156,9 +157,7 @@ class FailOpenGuard(Rule):
     fewer, so the fix is safe.
     """
 
-    code = "WAL005"
-    name = "fail-open-guard"
-    tokens = (b"journal_mode",)
+    spec = SPECS_BY_CODE["WAL005"]
 
     VALID = (
         Valid(

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import dotted_name, iter_subexpressions
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -99,7 +100,7 @@ def _escalates(handler: cst.CSTNode) -> bool:
     return False
 
 
-class SwallowedWalFailure(Rule):
+class SwallowedWalFailure(ModelRule):
     """
     ## What it does
     Checks for `PRAGMA journal_mode=WAL` (through the execute family, SQLAlchemy
@@ -137,9 +138,7 @@ class SwallowedWalFailure(Rule):
     fallback itself), and unsafe when they do more. Other shapes get no fix.
     """
 
-    code = "WAL004"
-    name = "swallowed-wal-failure"
-    tokens = (b"journal_mode", b"enable_wal")
+    spec = SPECS_BY_CODE["WAL004"]
 
     VALID = (
         Valid(

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import Collection, Scope, collection_items, dotted_name, unwrap_collection
 from walint.tree import preorder
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -39,7 +40,7 @@ UNKNOWN_USE = 0
 NO_FIX_SINGLE = "the message is tested on its own: delete the test, or re-raise, by hand"
 
 
-class TransientMarker(Rule):
+class TransientMarker(ModelRule):
     """
     ## What it does
     Checks for transient SQLite errors ("disk I/O error", "database is locked",
@@ -93,17 +94,7 @@ class TransientMarker(Rule):
     file that also sets or reads the journal mode, since other files are not parsed.
     """
 
-    code = "WAL002"
-    name = "transient-marker"
-    tokens = (
-        b"disk i/o",
-        b"database is locked",
-        b"database table is locked",
-        b"database is busy",
-        b"sqlite_ioerr",
-        b"sqlite_busy",
-        b"sqlite_locked",
-    )
+    spec = SPECS_BY_CODE["WAL002"]
 
     VALID = (
         Valid(

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 import libcst as cst
 
+from walint.codes import SPECS_BY_CODE
 from walint.journal.failures import MODE_FROM_VALUE
 from walint.fixes import FixPlan, HelperSpec, guard_fix, try_fix
-from walint.rules.base import Invalid, Report, Rule, Valid
+from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ NO_FIX_MODE_FROM_VALUE = (
 )
 
 
-class UnguardedFallback(Rule):
+class UnguardedFallback(ModelRule):
     """
     ## What it does
     Checks for a rollback journal mode (`DELETE`, `TRUNCATE`, `PERSIST`, `MEMORY`, `OFF`)
@@ -100,9 +101,7 @@ class UnguardedFallback(Rule):
     when the mode is WAL.
     """
 
-    code = "WAL001"
-    name = "unguarded-fallback"
-    tokens = (b"journal_mode", b"disable_wal")
+    spec = SPECS_BY_CODE["WAL001"]
 
     VALID = (
         Valid(

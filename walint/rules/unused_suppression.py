@@ -1,20 +1,23 @@
-"""WAL100: a suppression comment that suppresses nothing (off unless selected)."""
+"""WAL100: a suppression comment that suppresses nothing (off unless selected).
+
+Its detection, message and fix are all here: the engine runs it after the other rules,
+handing it which codes each line's suppression comment suppressed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, AbstractSet, Dict, Iterator, List, Optional, Tuple, Union
+from typing import AbstractSet, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import libcst as cst
 
-from walint.catalogue import RULE_TOKENS
+from walint.codes import SPECS_BY_CODE, UNUSED_SUPPRESSION
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, Report, Rule, Valid
 from walint.settings import Settings
-from walint.suppressions import IGNORE_RE, NOQA_RE, WALINT_PREFIX, Suppression, parse_suppression
+from walint.suppressions import IGNORE_RE, NOQA_RE, Suppression, parse_suppression
 
-if TYPE_CHECKING:
-    from walint.journal.model import ModuleModel
+# Codes of other tools (E501, B008, ...) may share a `# noqa` with ours; only these are ours.
+WALINT_PREFIX = "WAL"
 
 
 class UnusedSuppression(Rule):
@@ -56,10 +59,7 @@ class UnusedSuppression(Rule):
     enables it.
     """
 
-    code = "WAL100"
-    name = "unused-suppression"
-    tokens = (b"noqa", b"walint")
-    default_enabled = False
+    spec = SPECS_BY_CODE[UNUSED_SUPPRESSION]
 
     VALID = (
         Valid(
@@ -98,14 +98,36 @@ except sqlite3.OperationalError:
         ),
     )
 
-    def check(self, model: "ModuleModel") -> Iterator[Report]:
-        # Every walint suppression comment is a candidate; the engine keeps the ones that
-        # suppressed nothing once it knows what the other rules reported on each line.
+    def __init__(self, settings: Settings, module: cst.Module) -> None:
+        """Find ``module``'s suppression comments; :meth:`check` says which suppressed nothing."""
+        self.settings = settings
         finder = _CommentFinder()
-        model.module.visit(finder)
-        for holder, owner in finder.found:
+        module.visit(finder)
+        # Each comment that holds a suppression: the node holding it, and the node a fix rewrites.
+        self.comments: List[Tuple[_Holder, cst.CSTNode]] = finder.found
+
+    def check(
+        self,
+        row_of: Callable[[cst.CSTNode], int],
+        suppression_on: Callable[[int], Optional[Suppression]],
+        used: Mapping[int, AbstractSet[str]],
+    ) -> Iterator[Report]:
+        """A report at each comment that names codes nothing on its line was reported for.
+
+        ``row_of`` gives a node's line, ``suppression_on`` the suppression comment the
+        tokenizer sees on a line, and ``used`` the codes each line's comment suppressed.
+        """
+        for holder, owner in self.comments:
             assert holder.comment is not None
-            yield SuppressionReport(holder.comment, "Unused suppression", holder=holder, owner=owner)
+            row = row_of(holder.comment)
+            suppression = suppression_on(row)
+            # Only naming WAL100 itself silences it: a blanket comment cannot hide its own staleness.
+            if suppression is None or self.code in suppression.codes:
+                continue
+            unused = unused_codes(suppression, used.get(row, frozenset()))
+            if unused:
+                plan = fix_plan(holder, owner, suppression, unused)
+                yield Report(holder.comment, message(suppression, unused, self.settings), plan)
 
 
 _Holder = Union[cst.TrailingWhitespace, cst.EmptyLine]
@@ -134,26 +156,33 @@ class _CommentFinder(cst.CSTVisitor):
             self.owners.pop()
 
 
-@dataclass(frozen=True)
-class SuppressionReport(Report):
-    """A suppression comment, with the node that holds it and the node a fix rewrites."""
-
-    holder: Optional[_Holder] = None
-    owner: Optional[cst.CSTNode] = None
-
-
-# ----- why a code is unused, and the fix ----------------------------------------------------
+# ----- which codes are unused, why, and the fix ---------------------------------------------
 
 UNUSED, NON_ENABLED, UNKNOWN = "unused", "non-enabled", "unknown"
+
+
+def unused_codes(suppression: Suppression, used: AbstractSet[str]) -> Tuple[str, ...]:
+    """The walint codes ``suppression`` names that suppressed none of ``used``.
+
+    A bare ``# noqa`` is never reported: it may be there for another linter. A bare
+    ``# walint: ignore[]`` is ours alone, so it is unused when it suppressed nothing.
+    """
+    if not suppression.codes:
+        return ("*",) if suppression.form == "walint: ignore" and not used else ()
+    return tuple(
+        code
+        for code in dict.fromkeys(suppression.codes)
+        if code.startswith(WALINT_PREFIX) and code not in used
+    )
 
 
 def classify(codes: Tuple[str, ...], settings: Settings) -> Dict[str, List[str]]:
     """ruff's RUF100 reasons for the codes a comment names that suppressed nothing."""
     reasons: Dict[str, List[str]] = {UNUSED: [], NON_ENABLED: [], UNKNOWN: []}
     for code in codes:
-        if code not in RULE_TOKENS:
+        if code not in SPECS_BY_CODE:
             reasons[UNKNOWN].append(code)
-        elif not settings.enabled(code, RULE_TOKENS[code][0]):
+        elif not settings.enabled(code, SPECS_BY_CODE[code].default_enabled):
             reasons[NON_ENABLED].append(code)
         else:
             reasons[UNUSED].append(code)
@@ -197,10 +226,9 @@ def rewritten_comment(comment: str, suppression: Suppression, unused: AbstractSe
     return after if after.startswith("#") else f"# {after}"
 
 
-def fix_plan(report: Report, suppression: Suppression, unused: Tuple[str, ...]) -> Optional[FixPlan]:
+def fix_plan(holder: _Holder, owner: cst.CSTNode, suppression: Suppression, unused: Tuple[str, ...]) -> Optional[FixPlan]:
     """The safe fix: the comment without the codes that suppress nothing, or no comment."""
-    holder, owner = getattr(report, "holder", None), getattr(report, "owner", None)
-    if holder is None or owner is None or holder.comment is None:
+    if holder.comment is None:
         return None
     title = f"Remove unused `{suppression.form}` directive"
     ours = {code for code in unused if code == "*" or code.startswith(WALINT_PREFIX)}

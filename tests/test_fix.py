@@ -270,14 +270,13 @@ def test_symlink_inside_the_roots_writes_the_target_and_stays_a_link(tmp_path):
 
 
 def test_a_file_changed_during_the_run_is_not_overwritten(store, monkeypatch):
-    real_fix_files = fixer.fix_files
+    real_write_change = fixer.write_change
 
-    def fix_files_then_edit(*args, **kwargs):
-        run = real_fix_files(*args, **kwargs)
+    def edit_then_write_change(*args, **kwargs):
         store.write_text(VULNERABLE + "# edited by a person meanwhile\n")
-        return run
+        return real_write_change(*args, **kwargs)
 
-    monkeypatch.setattr(fixer, "fix_files", fix_files_then_edit)
+    monkeypatch.setattr(fixer, "write_change", edit_then_write_change)
     result = _fix(str(store))
     assert result.exit_code == 2
     assert "changed on disk while walint was fixing it; not written" in result.output

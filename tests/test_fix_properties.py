@@ -16,7 +16,7 @@ from hypothesis import given, note, settings
 from memory import fix_bytes
 from strategies import clean_modules, hypothesmith_programs, modules, projects
 from walint.discovery import discover
-from walint.fixer import fix_files
+from walint.fixer import fix
 from walint.settings import Settings
 
 SETTINGS = Settings()
@@ -98,10 +98,10 @@ def test_fixing_a_project_writes_code_that_parses_and_settles(project):
             (root / relative).write_text(text)
         (root / "app" / "__init__.py").touch()
         candidates = discover([str(root)])
-        run = fix_files(candidates, SETTINGS, [str(root)], unsafe=True)
+        run = fix(candidates, SETTINGS, [str(root)], unsafe=True, write=False)
         assert run.converged and not run.errors, run.errors
         for display, (_, after) in run.changes.items():
             _assert_valid(after)
             Path(display).write_bytes(after)
-        again = fix_files(discover([str(root)]), SETTINGS, [str(root)], unsafe=True)
+        again = fix(discover([str(root)]), SETTINGS, [str(root)], unsafe=True, write=False)
         assert again.changes == {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
-from walint.discovery import Unreadable, read_regular
+from walint.discovery import Unreadable, read_named
 from walint.findings import Finding
 from walint.writing import UnsafeWrite, write_output
 
@@ -46,11 +46,9 @@ class Baseline:
     def load(cls, file: Path) -> "Baseline":
         """The baseline in ``file``; :class:`BaselineError` for anything walint did not write."""
         try:
-            data = read_regular(file)
+            data = read_named(file)
         except Unreadable as error:
             raise BaselineError(f"{file}: cannot read the baseline: {error}") from None
-        except OSError as error:
-            raise BaselineError(f"{file}: cannot read the baseline: {error.strerror or error}") from None
         try:
             document = json.loads(data.decode("utf-8"))
         except UnicodeDecodeError as error:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from walint.codes import ALL_SPECS
 from walint.console import warn
-from walint.discovery import Unreadable, nearest_folder, read_regular, trusted_ancestors, untrusted_reason
+from walint.discovery import Unreadable, nearest_folder, read_named, trusted_ancestors, untrusted_reason
 from walint.settings import Settings
 
 if sys.version_info >= (3, 11):
@@ -184,11 +184,9 @@ class _Where:
 def _read_toml(path: Path) -> Dict[str, Any]:
     """The parsed file; any way it cannot be read or is not TOML is a :class:`ConfigError`."""
     try:
-        data = read_regular(path)
+        data = read_named(path)
     except Unreadable as error:
         raise ConfigError(f"{path}: {error}") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: {error.strerror or error}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -75,6 +75,32 @@ def _union(groups: Iterable[Values]) -> Values:
             if len(out) >= MAX_VALUES:
                 return tuple(out)
     return tuple(out) or UNKNOWN
+
+
+def _fill(
+    templates: Values,
+    fields: "re.Pattern[str]",
+    field_values: Callable[["re.Match[str]", Iterator[int]], Values],
+) -> Values:
+    """Every string the ``templates`` (of ``.format`` or ``%``) produce, each match of
+    ``fields`` replaced by ``field_values(match, automatic)``; ``automatic`` numbers the
+    fields that take the next positional argument, from 0 in each template."""
+    out: List[str] = []
+    for template in templates:
+        pieces: List[Values] = []
+        automatic = itertools.count()
+        last = 0
+        for match in fields.finditer(template):
+            pieces.append((template[last : match.start()],))
+            pieces.append(field_values(match, automatic))
+            last = match.end()
+        pieces.append((template[last:],))
+        out.extend(_product(pieces))
+    return tuple(dict.fromkeys(out[:MAX_VALUES])) or UNKNOWN
+
+
+def _argument(positional: Sequence[Values], index: int) -> Values:
+    return positional[index] if index < len(positional) else UNKNOWN
 
 
 # The name resolver answers "what can this name hold here": a sequence of expressions
@@ -234,31 +260,19 @@ class StringFolder:
         templates = self.values(call.func.value, scope, depth)
         positional = [self.values(a.value, scope, depth) for a in call.args if a.keyword is None and not a.star]
         keywords = {a.keyword.value: self.values(a.value, scope, depth) for a in call.args if a.keyword is not None}
-        out: List[str] = []
-        for template in templates:
-            pieces: List[Values] = []
-            counter = itertools.count()
-            last = 0
-            for match in _FORMAT_FIELD_RE.finditer(template):
-                pieces.append((template[last : match.start()],))
-                token = match.group(0)
-                if token in ("{{", "}}"):
-                    pieces.append((token[0],))
-                else:
-                    field = match.group(1) or ""
-                    key = field.split(".")[0].split("[")[0]
-                    if key == "":
-                        index = next(counter)
-                        pieces.append(positional[index] if index < len(positional) else UNKNOWN)
-                    elif key.isdigit():
-                        index = int(key)
-                        pieces.append(positional[index] if index < len(positional) else UNKNOWN)
-                    else:
-                        pieces.append(keywords.get(key, UNKNOWN))
-                last = match.end()
-            pieces.append((template[last:],))
-            out.extend(_product(pieces))
-        return tuple(dict.fromkeys(out[:MAX_VALUES])) or UNKNOWN
+
+        def field_values(match: "re.Match[str]", automatic: Iterator[int]) -> Values:
+            token = match.group(0)
+            if token in ("{{", "}}"):
+                return (token[0],)
+            key = (match.group(1) or "").split(".")[0].split("[")[0]
+            if key == "":
+                return _argument(positional, next(automatic))
+            if key.isdigit():
+                return _argument(positional, int(key))
+            return keywords.get(key, UNKNOWN)
+
+        return _fill(templates, _FORMAT_FIELD_RE, field_values)
 
     def _percent(self, expr: cst.BinaryOperation, scope: object, depth: int) -> Values:
         templates = self.values(expr.left, scope, depth)
@@ -274,21 +288,12 @@ class StringFolder:
                         named[key] = self.values(element.value, scope, depth)
         else:
             positional = [self.values(right, scope, depth)]
-        out: List[str] = []
-        for template in templates:
-            pieces: List[Values] = []
-            counter = itertools.count()
-            last = 0
-            for match in _PERCENT_FIELD_RE.finditer(template):
-                pieces.append((template[last : match.start()],))
-                if match.group(0) == "%%":
-                    pieces.append(("%",))
-                elif match.group(1) is not None:
-                    pieces.append(named.get(match.group(1), UNKNOWN))
-                else:
-                    index = next(counter)
-                    pieces.append(positional[index] if index < len(positional) else UNKNOWN)
-                last = match.end()
-            pieces.append((template[last:],))
-            out.extend(_product(pieces))
-        return tuple(dict.fromkeys(out[:MAX_VALUES])) or UNKNOWN
+
+        def field_values(match: "re.Match[str]", automatic: Iterator[int]) -> Values:
+            if match.group(0) == "%%":
+                return ("%",)
+            if match.group(1) is not None:
+                return named.get(match.group(1), UNKNOWN)
+            return _argument(positional, next(automatic))
+
+        return _fill(templates, _PERCENT_FIELD_RE, field_values)

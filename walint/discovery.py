@@ -384,6 +384,15 @@ def read_regular(path: "os.PathLike[str] | str", limit: Optional[int] = None) ->
         os.close(fd)
 
 
+def read_named(path: "os.PathLike[str] | str") -> bytes:
+    """:func:`read_regular` for a file the user named (a configuration, a baseline), where
+    anything that stops the read is an :class:`Unreadable` whose message says why."""
+    try:
+        return read_regular(path)
+    except OSError as error:
+        raise Unreadable(error.strerror or str(error)) from None
+
+
 def read_bytes(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
     """The file's bytes, or a message saying why it could not be read (see :func:`read_regular`)."""
     try:

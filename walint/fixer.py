@@ -141,19 +141,26 @@ class _Sources:
         self.current[_key(path)] = data
 
 
-def fix_files(
+def fix(
     candidates: Sequence[Candidate],
     settings: Settings,
     roots: Sequence[str],
     unsafe: bool = False,
     *,
+    write: bool = True,
     jobs: int = 1,
     cache: Optional["Cache"] = None,
     read: Reader = read_bytes,
     project: Optional[Project] = None,
 ) -> FixRun:
-    """Fix the files in memory until no fix applies; nothing is written here (see
-    :func:`fix`). ``jobs``, ``cache``, ``read`` and ``project`` are as for ``check_files``."""
+    """``walint fix``: fix the files in memory until no fix applies, then write each
+    changed one (unless ``write`` is False: ``--diff``, or standard input, whose fixed
+    source the caller prints). ``jobs``, ``cache``, ``read`` and ``project`` are as for
+    ``check_files``.
+
+    A write that is refused leaves the file as it was, is an error in the run, and its
+    fixes count as remaining.
+    """
     sources = _Sources(read)
     run = FixRun()
     refused: set = set()
@@ -186,28 +193,6 @@ def fix_files(
         if key in sources.current and sources.current[key] != sources.original[key]:
             run.changes[candidate.display] = (sources.original[key], sources.current[key])
     run.errors.sort()
-    return run
-
-
-def fix(
-    candidates: Sequence[Candidate],
-    settings: Settings,
-    roots: Sequence[str],
-    unsafe: bool = False,
-    *,
-    write: bool = True,
-    jobs: int = 1,
-    cache: Optional["Cache"] = None,
-    read: Reader = read_bytes,
-    project: Optional[Project] = None,
-) -> FixRun:
-    """``walint fix``: fix the files, then write each changed one (unless ``write`` is
-    False: ``--diff``, or standard input, whose fixed source the caller prints).
-
-    A write that is refused leaves the file as it was, is an error in the run, and its
-    fixes count as remaining.
-    """
-    run = fix_files(candidates, settings, roots, unsafe, jobs=jobs, cache=cache, read=read, project=project)
     if write:
         for display, (before, after) in sorted(run.changes.items()):
             problem = write_change(display, before, after, roots)

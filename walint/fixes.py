@@ -203,18 +203,12 @@ def handler_only_decides(statements: Sequence[cst.CSTNode], is_downgrade) -> boo
                     continue
                 return False
         elif isinstance(statement, cst.If):
-            if not handler_only_decides(_block(statement.body), is_downgrade):
-                return False
-            orelse = statement.orelse
-            while orelse is not None:
-                if isinstance(orelse, cst.If):
-                    if not handler_only_decides(_block(orelse.body), is_downgrade):
-                        return False
-                    orelse = orelse.orelse
-                else:
-                    if not handler_only_decides(_block(orelse.body), is_downgrade):
-                        return False
-                    orelse = None
+            # The `if`, each `elif` and the `else`: every branch only decides.
+            branch: Union[cst.If, cst.Else, None] = statement
+            while branch is not None:
+                if not handler_only_decides(_block(branch.body), is_downgrade):
+                    return False
+                branch = branch.orelse if isinstance(branch, cst.If) else None
         else:
             return False
     return True

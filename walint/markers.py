@@ -38,10 +38,9 @@ def classify_text(
     value = _normalise(text)
     if not value:
         return None
-    if _TRANSIENT_CODE_RE.match(value):
-        return TRANSIENT
-    if _PERMANENT_CODE_RE.match(value):
-        return PERMANENT
+    code = classify_code_name(value)
+    if code is not None:
+        return code
     transient = tuple(TRANSIENT_MESSAGES) + tuple(_normalise(t) for t in extra_transient)
     permanent = tuple(PERMANENT_MESSAGES) + tuple(_normalise(p) for p in extra_permanent)
     if any(message in value for message in transient):

@@ -230,7 +230,10 @@ def positions_of(module: cst.Module) -> NodePositions:
 @dataclass(frozen=False)
 class _InclusiveSpanState(CodegenState):
     """Code generation that notes which tokens each node of interest generates, comments
-    and indentation above a statement included (LibCST's whitespace-inclusive span)."""
+    and indentation above a statement included (LibCST's whitespace-inclusive span).
+
+    ``record_syntactic_position`` stays CodegenState's, which records nothing: unlike
+    :class:`_SpanRecordingState`, no syntactic span narrows these."""
 
     interest: Set[cst.CSTNode] = field(default_factory=set)
     spans: Dict[cst.CSTNode, Tuple[int, int]] = field(default_factory=dict)
@@ -243,16 +246,6 @@ class _InclusiveSpanState(CodegenState):
     def after_codegen(self, node: cst.CSTNode) -> None:
         if node in self.interest and node not in self.spans:
             self.spans[node] = (self.starts[node], len(self.tokens))
-
-    @contextmanager
-    def record_syntactic_position(
-        self,
-        node: cst.CSTNode,
-        *,
-        start_node: Optional[cst.CSTNode] = None,
-        end_node: Optional[cst.CSTNode] = None,
-    ) -> Iterator[None]:
-        yield
 
 
 def inclusive_token_spans(

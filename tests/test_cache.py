@@ -19,7 +19,7 @@ import pytest
 from walint import cache as cache_module
 from walint import cli
 from walint.cache import Cache, code_fingerprint, user_secret
-from walint.engine import FileResult
+from walint.findings import FileResult
 from walint.findings import Edit, Finding, Fix, Location
 from walint.settings import Settings
 

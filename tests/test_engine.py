@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from walint import engine
-from walint.engine import check_source, suppressed_codes
+from walint.engine import check_source
+from walint.suppressions import suppressed_codes
 from walint.settings import Settings
 
 VULNERABLE = (

@@ -9,7 +9,6 @@ third-party package.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path

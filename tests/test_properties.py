@@ -36,7 +36,8 @@ from strategies import (
     single_hazard_modules,
 )
 from walint.cli import main
-from walint.engine import PARSE_ERROR, check_source
+from walint.codes import PARSE_ERROR
+from walint.engine import check_source
 from walint.settings import Settings
 
 SETTINGS = Settings()

@@ -14,18 +14,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
-from walint.findings import FileResult, Finding, Fix, Location  # FileResult: importable from here too
+from walint.codes import PARSE_ERROR
+from walint.findings import FileResult, Finding, Fix, Location
 from walint.text import LINE_BREAK_RE
 from walint.rules import ALL_RULES, ModelRule, Report
 from walint.rules.parse_error import parse_error_finding, too_deeply_nested_finding
 from walint.rules.unused_suppression import UnusedSuppression
 from walint.settings import RENDER_ALL, RENDER_NONE, Settings
-# suppressed_codes stays importable from here, where callers first found it.
-from walint.suppressions import LineComments, Suppression, is_suppressed, parse_suppression, suppressed_codes  # noqa: F401
+from walint.suppressions import LineComments, Suppression
 from walint.summary import ModuleSummary
-
-# Declared with every rule's identity, which the fast path reads without importing the rules.
-from walint.codes import PARSE_ERROR  # noqa: E402
 
 # Larger files are reported, not parsed: LibCST needs about 6 s and 500 MB a megabyte of
 # dense source, growing faster than the size (dense generated rows, whole analysis:

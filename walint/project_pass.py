@@ -21,7 +21,7 @@ from walint.project import (
 from walint.summary import ModuleSummary
 
 if TYPE_CHECKING:
-    from walint.engine import FileResult
+    from walint.findings import FileResult
     from walint.runner import Analyser, Observer, Reader, RunResult
 
 

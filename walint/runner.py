@@ -18,7 +18,7 @@ from walint.project_pass import project_pass, select_files
 from walint.settings import Settings
 
 if TYPE_CHECKING:
-    from walint.engine import FileResult
+    from walint.findings import FileResult
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from walint.flow.walker import refuses_none
+from walint.flow.conditions import refuses_none
 from walint.semantic.model import Scope, dotted_name, is_none, iter_subexpressions
 from walint.sql import ROLLBACK_MODES, ModeEffect
 

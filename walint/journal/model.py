@@ -8,24 +8,18 @@ the per-function walks (:mod:`walint.flow`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from walint.constants import HOLE, Resolution, StringFolder, is_known, param_hole, parameters_in, substitute
+from walint.constants import Resolution, StringFolder, is_known, param_hole
+from walint.journal.calls import MAX_TEMPLATES, CallEffects, fills_only, merged_effects
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
+from walint.journal.loops import LoopQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
-from walint.semantic.model import (
-    SemanticModel,
-    Scope,
-    Unit,
-    collection_items,
-    dotted_name,
-    iter_subexpressions,
-    unwrap_collection,
-)
-from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, sql_texts
+from walint.semantic.model import SemanticModel, Scope, Unit
+from walint.sql import ModeEffect, classify_call, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of
 
@@ -57,47 +51,7 @@ def _no_external(origin: str) -> object:
     return None
 
 
-def _merged(effects: Sequence[ModeEffect]) -> Optional[ModeEffect]:
-    if not effects:
-        return None
-    return ModeEffect(tuple(dict.fromkeys(m for e in effects for m in e.sets)), any(e.reads for e in effects))
-
-
-def _fills_only(text: str, params: Sequence[str]) -> bool:
-    """``text`` has placeholders, and each stands for one of ``params``."""
-    holes = parameters_in(text)
-    return bool(holes) and HOLE not in text and all(hole in params for hole in holes)
-
-
-# Pragmas a helper builds from its parameters, at most, in what callers learn of it.
-_MAX_TEMPLATES = 8
-# A loop item: one expression, or the (key, value) pair of a dict's `.items()`.
-_Item = Union[cst.BaseExpression, Tuple[cst.BaseExpression, cst.BaseExpression]]
-# Loops over longer constant collections are not unrolled.
-_MAX_LOOP_ROWS = 64
-
-
-def _unpack(target: cst.BaseExpression, item: _Item, scope: Scope, row: Dict[str, Tuple[cst.BaseExpression, Scope]]) -> bool:
-    """Bind ``target``'s names in ``row`` to the parts of ``item``; False when the shapes differ."""
-    if isinstance(target, cst.Name):
-        if isinstance(item, tuple):
-            return False
-        row[target.value] = (item, scope)
-        return True
-    if not isinstance(target, (cst.Tuple, cst.List)):
-        return False
-    if isinstance(item, tuple):
-        parts: Sequence[cst.BaseExpression] = item
-    elif isinstance(item, (cst.Tuple, cst.List)) and not any(isinstance(e, cst.StarredElement) for e in item.elements):
-        parts = [e.value for e in item.elements]
-    else:
-        return False
-    if len(parts) != len(target.elements) or any(isinstance(e, cst.StarredElement) for e in target.elements):
-        return False
-    return all(_unpack(element.value, part, scope, row) for element, part in zip(target.elements, parts))
-
-
-class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
+class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, LoopQueries):
     """Everything the rules ask about one parsed module."""
 
     def __init__(
@@ -145,59 +99,6 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
-
-    def loop_rows(
-        self, target: cst.BaseExpression, iterable: cst.BaseExpression, scope: Scope
-    ) -> Optional[List[Dict[str, Tuple[cst.BaseExpression, Scope]]]]:
-        """What each name of a loop target holds on each iteration of a loop over a constant
-        collection (``for pragma in PRAGMAS``, ``for key, value in SETTINGS.items()``, ``for
-        name, mode in (("journal_mode", "delete"), ...)``), or None for any other loop."""
-        items = self._iterated_items(iterable, scope)
-        if items is None:
-            return None
-        rows: List[Dict[str, Tuple[cst.BaseExpression, Scope]]] = []
-        for item, item_scope in items[:_MAX_LOOP_ROWS]:
-            row: Dict[str, Tuple[cst.BaseExpression, Scope]] = {}
-            if not _unpack(target, item, item_scope, row):
-                return None
-            rows.append(row)
-        return rows
-
-    def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple["_Item", Scope]]]:
-        """The items a loop over a constant collection sees: elements, dict keys, dict values
-        or (key, value) pairs for ``.keys()``, ``.values()`` and ``.items()``."""
-        view = None
-        func = iterable.func if isinstance(iterable, cst.Call) else None
-        if isinstance(iterable, cst.Call) and isinstance(func, cst.Attribute) and not iterable.args:
-            if func.attr.value in ("items", "keys", "values"):
-                view, iterable = func.attr.value, func.value
-        found = self._collection_literal(iterable, scope)
-        if found is None:
-            return None
-        literal, where = found
-        if isinstance(literal, cst.Dict):
-            entries = [e for e in literal.elements if isinstance(e, cst.DictElement)]
-            if len(entries) != len(literal.elements):
-                return None  # `**OTHER`: keys unknown
-            if view == "items":
-                return [((e.key, e.value), where) for e in entries]
-            return [(e.value if view == "values" else e.key, where) for e in entries]
-        if view is not None or any(isinstance(e, cst.StarredElement) for e in literal.elements):  # type: ignore[attr-defined]
-            return None
-        return [(item, where) for item in collection_items(literal)]
-
-    def _collection_literal(
-        self, expr: cst.BaseExpression, scope: Scope, depth: int = 0
-    ) -> Optional[Tuple[cst.BaseExpression, Scope]]:
-        """The collection literal ``expr`` is, or the one a name bound once holds."""
-        literal = unwrap_collection(expr)
-        if literal is not None:
-            return literal, scope
-        if depth < 4 and isinstance(expr, (cst.Name, cst.Attribute)):
-            bindings, parameter = self.bindings_of(expr, scope)
-            if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
-                return self._collection_literal(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
-        return None
 
     def callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         """What is known about the project function ``call`` calls, here or in another module."""
@@ -276,130 +177,11 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
             # `for key, value in SETTINGS.items(): execute(f"PRAGMA {key}={value}")`: each
             # iteration pairs one key with its own value, never with another entry's.
             effects = [self._effect_in_row(node, site.scope, row) for row in rows]
-            return _merged([e for e in effects if e is not None])
+            return merged_effects([e for e in effects if e is not None])
         direct = self.direct_effect(node, site.scope)
         if direct is not None or not isinstance(node, cst.Call):
             return direct
         return self._call_effect(node, site.scope)
-
-    def _unpacked_loop_rows(self, call: cst.Call, scope: Scope) -> Optional[List[Dict[str, Tuple[cst.BaseExpression, Scope]]]]:
-        """The iterations of the loop whose unpacked target names the arguments of ``call``
-        use together, when two or more of them are used."""
-        names = {n.value for arg in call.args for n in iter_subexpressions(arg.value, limit=200) if isinstance(n, cst.Name)}
-        for name in names:
-            bindings, _ = self.lookup(name, scope)
-            if len(bindings) != 1 or bindings[0].kind != "iter" or not isinstance(bindings[0].target, (cst.Tuple, cst.List)):
-                continue
-            binding = bindings[0]
-            rows = self.loop_rows(binding.target, binding.value, binding.scope)  # type: ignore[arg-type]
-            if rows and len(names & set(rows[0])) > 1:
-                return rows
-        return None
-
-    def _effect_in_row(self, call: cst.Call, scope: Scope, row: Dict[str, Tuple[cst.BaseExpression, Scope]]) -> Optional[ModeEffect]:
-        """The effect of ``call`` on one iteration of its loop: its target names hold ``row``."""
-
-        def resolve(expr: cst.BaseExpression, where: object) -> Optional[Resolution]:
-            if isinstance(expr, cst.Name) and where is scope and expr.value in row:
-                return Resolution([row[expr.value]])
-            return self.resolve(expr, where)
-
-        folder = StringFolder(resolve)
-        return classify_call(call, folder, scope) or self._call_effect(call, scope, folder=folder)
-
-    def _call_effect(
-        self, call: cst.Call, scope: Scope, depth: int = 0, folder: Optional[StringFolder] = None
-    ) -> Optional[ModeEffect]:
-        """The effect of calling a project function, a lambda or a ``functools.partial``
-        (``folder``: what the arguments hold, when a loop's iteration decides it)."""
-        callee = self.callee(call, scope)
-        if callee is None:
-            return self._bound_callable_effect(call, scope, depth) if depth < 3 else None
-        templated = self._templated_effect(call, callee, scope, folder or self.folder)
-        sets = callee.downgrades + (templated.sets if templated is not None else ())
-        if sets or callee.probe or templated is not None:
-            return ModeEffect(tuple(dict.fromkeys(sets)), callee.probe or (templated is not None and templated.reads))
-        return None
-
-    def _bound_callable_effect(self, call: cst.Call, scope: Scope, depth: int) -> Optional[ModeEffect]:
-        """``fallback = lambda c: c.execute(...)`` or ``functools.partial(conn.execute,
-        "PRAGMA journal_mode=DELETE")`` bound to a name, then called: what that call runs."""
-        if not isinstance(call.func, cst.Name):
-            return None
-        bindings, _ = self.lookup(call.func.value, scope)
-        effects: List[ModeEffect] = []
-        for binding in bindings:
-            value, where = binding.value, binding.scope
-            if binding.kind != "value" or where is None:
-                continue
-            if isinstance(value, cst.Lambda):
-                effects.extend(self._lambda_effects(value, where, call, scope, depth))
-            elif isinstance(value, cst.Call) and dotted_name(value.func).rsplit(".", 1)[-1] == "partial" and value.args:
-                # The call the partial stands for: its bound arguments, then this call's.
-                arguments = [*value.args[1:], *call.args]
-                positional = [a for a in arguments if a.keyword is None and not a.star]
-                try:
-                    bound = cst.Call(value.args[0].value, positional + [a for a in arguments if a not in positional])
-                except cst.CSTValidationError:  # `*args` after keywords: nothing to tell
-                    continue
-                effect = self.direct_effect(bound, where) or self._call_effect(bound, where, depth + 1)
-                if effect is not None:
-                    effects.append(effect)
-        return _merged(effects)
-
-    def _lambda_effects(
-        self, function: cst.Lambda, where: Scope, call: cst.Call, scope: Scope, depth: int
-    ) -> List[ModeEffect]:
-        """What calling a lambda runs: its calls, with the arguments ``call`` passes in
-        place of its parameters (``set_mode = lambda c, m: c.execute("PRAGMA journal_mode=" + m)``)."""
-        params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
-        holes = {name: Resolution(parameter=name) for name in params}
-
-        def resolve(expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
-            if isinstance(expr, cst.Name) and expr.value in holes:
-                return holes[expr.value]
-            return self.resolve(expr, scope)
-
-        folder = StringFolder(resolve)
-        effects: List[ModeEffect] = []
-        for inner in iter_subexpressions(function.body, limit=400):
-            if not isinstance(inner, cst.Call):
-                continue
-            templates = [text for texts in sql_texts(inner, folder, where) for text in texts if _fills_only(text, params)]
-            if templates:
-                as_function = FunctionFacts("<lambda>", tuple(params), sql_templates=tuple(templates[:_MAX_TEMPLATES]))
-                effect = self._templated_effect(call, as_function, scope, self.folder)
-            else:
-                effect = self.direct_effect(inner, where) or self._call_effect(inner, where, depth + 1)
-            if effect is not None:
-                effects.append(effect)
-        return effects
-
-    def _templated_effect(
-        self, call: cst.Call, callee: FunctionFacts, scope: Scope, folder: StringFolder
-    ) -> Optional[ModeEffect]:
-        """What a call of a helper that runs pragmas built from its parameters sets: the
-        helper's templates with the arguments (or the defaults) this call passes."""
-        if not callee.sql_templates:
-            return None
-        params = list(callee.params)
-        if callee.is_method and params and isinstance(call.func, cst.Attribute):
-            params = params[1:]  # bound `self`/`cls`
-        passed: Dict[str, Tuple[str, ...]] = {}
-        index = 0
-        for arg in call.args:
-            if arg.star:
-                continue
-            if arg.keyword is not None:
-                passed[arg.keyword.value] = folder.values(arg.value, scope)
-            elif index < len(params):
-                passed[params[index]] = folder.values(arg.value, scope)
-                index += 1
-        if not any(arg.star for arg in call.args):  # `fallback(conn)`: the defaults decide
-            for parameter, values in callee.defaults:
-                passed.setdefault(parameter, values)
-        texts = [text for template in callee.sql_templates for text in substitute(template, passed)]
-        return effect_of_sql(texts)
 
     def function_facts(self, unit: Unit) -> FunctionFacts:
         """What callers need to know about one function of this module."""
@@ -431,7 +213,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
                     text
                     for texts in sql_texts(node, self.folder, site.scope)
                     for text in texts
-                    if "pragma" in text.lower() and _fills_only(text, unit.scope.params)
+                    if "pragma" in text.lower() and fills_only(text, unit.scope.params)
                 )
             effect = self.effect(site)
             if isinstance(node, cst.Call) and (effect is None or not effect.rollback_modes):
@@ -462,7 +244,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries):
             is_method=unit.is_method,
             defaults=self._constant_defaults(unit) if templates else (),
             downgrades=tuple(dict.fromkeys(modes)),
-            sql_templates=tuple(dict.fromkeys(templates))[:_MAX_TEMPLATES],
+            sql_templates=tuple(dict.fromkeys(templates))[:MAX_TEMPLATES],
             unguarded_downgrade=unguarded,
             probe=probe or unit.name in self.guard_names,
             probe_may_return_none=facts.returns_none,

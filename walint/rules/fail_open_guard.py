@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.flow.walker import always_exits, refuses_none
+from walint.flow.conditions import always_exits, refuses_none
 from walint.semantic.model import iter_subexpressions
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid

@@ -1,0 +1,177 @@
+"""What a test or a block proves on its own: which side of an ``if`` test rules WAL out
+(through ``not``/``and``/``or``), whether a test refuses an unknown (None) mode, whether
+a block always exits. Pure functions of the syntax; :mod:`walint.flow.walker` applies them."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from walint.semantic.model import SIMPLE_LINES, else_statements, is_none, iter_subexpressions, small_statements
+from walint.tree import preorder
+
+_GUARD_EXIT = (cst.Raise, cst.Return)
+
+
+def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
+    """Does the test treat an unknown (None) mode like WAL: ``in ("wal", None)``, ``is None``?"""
+    for node in iter_subexpressions(test, limit=400):
+        if isinstance(node, (cst.Tuple, cst.List, cst.Set)) and any(is_none(e.value) for e in node.elements):
+            return True
+        if isinstance(node, cst.Comparison) and any(
+            isinstance(c.operator, (cst.Is, cst.Equal)) and is_none(c.comparator) for c in node.comparisons
+        ):
+            return True
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not) and isinstance(node.expression, cst.Name):
+            return True  # `not mode or mode == "wal"`
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+            # `mode is not None and mode != "wal"`: the downgrade side needs a known mode.
+            downgrades_when_true = all(isinstance(c.operator, (cst.NotEqual, cst.NotIn)) for c in comparison.comparisons)
+            operands = {o.value for o in (comparison.left, *(c.comparator for c in comparison.comparisons)) if isinstance(o, cst.Name)}
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if (
+                    downgrades_when_true
+                    and _excludes_none(side, operands)
+                    and comparison in set(iter_subexpressions(other, limit=100))
+                ):
+                    return True
+    return False
+
+
+def _excludes_none(test: cst.BaseExpression, names: Set[str]) -> bool:
+    """``mode is not None``, ``mode != None`` or a bare ``mode``, for one of ``names``:
+    true only for a known mode."""
+    if isinstance(test, cst.Name):
+        return test.value in names
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value in names
+        and any(isinstance(c.operator, (cst.IsNot, cst.NotEqual)) and is_none(c.comparator) for c in test.comparisons)
+    )
+
+
+def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
+    for statement in statements:
+        if isinstance(statement, SIMPLE_LINES):
+            if any(isinstance(s, _GUARD_EXIT) for s in statement.body):
+                return True
+        elif isinstance(statement, cst.If) and statement.orelse is not None:
+            if always_exits(statement.body) and statements_exit(else_statements(statement.orelse)):
+                return True
+        elif isinstance(statement, cst.With) and always_exits(statement.body):
+            return True
+        elif isinstance(statement, (cst.Try, cst.TryStar)):
+            if statement.finalbody is not None and always_exits(statement.finalbody.body):
+                return True
+            # The body exits (or its else does), and so does every handler.
+            body_exits = always_exits(statement.body) or (
+                statement.orelse is not None and always_exits(statement.orelse.body)
+            )
+            if body_exits and statement.handlers and all(always_exits(h.body) for h in statement.handlers):
+                return True
+    return False
+
+
+def always_exits(block: cst.BaseSuite) -> bool:
+    """Does every path through ``block`` end in ``raise`` or ``return``?"""
+    return statements_exit(small_statements(block))
+
+
+def returned_constant(block: cst.BaseSuite) -> Optional[bool]:
+    for statement in small_statements(block):
+        if not isinstance(statement, SIMPLE_LINES):
+            continue
+        for s in statement.body:
+            if isinstance(s, cst.Return) and isinstance(s.value, cst.Name) and s.value.value in ("True", "False"):
+                return s.value.value == "True"
+    return None
+
+
+def pattern_strings(pattern: cst.MatchPattern) -> Set[Optional[str]]:
+    """The literal values a case pattern matches ("wal", None, ...), lower-cased; empty
+    for anything else (a capture, a wildcard)."""
+    if isinstance(pattern, cst.MatchOr):
+        found: Set[Optional[str]] = set()
+        for element in pattern.patterns:
+            inner = pattern_strings(element.pattern)
+            if not inner:
+                return set()
+            found |= inner
+        return found
+    if isinstance(pattern, cst.MatchSingleton) and isinstance(pattern.value, cst.Name) and pattern.value.value == "None":
+        return {None}
+    if isinstance(pattern, cst.MatchValue) and isinstance(pattern.value, cst.SimpleString):
+        value = pattern.value.evaluated_value
+        return {value.lower()} if isinstance(value, str) else set()
+    return set()
+
+
+def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.Comparison, bool]]) -> Tuple[bool, bool]:
+    """Does ``test`` being true, and being false, prove the mode is not WAL?
+
+    ``checks`` are the comparisons of a read mode in ``test``, each with whether its
+    literal is "wal" (else it is a rollback mode such as "delete"). ``mode == "wal"``
+    proves it when false, ``mode != "delete"`` when false, ``mode == "delete"`` when
+    true. Through ``not``, ``and`` (true only) and ``or`` (false only) the proof
+    carries; a check inside anything else (a call, say) is read as guarding both ways,
+    since its direction cannot be told."""
+    when_true = when_false = False
+    for comparison, is_wal in checks:
+        true_side = _implies_not_wal(test, comparison, True, is_wal)
+        false_side = _implies_not_wal(test, comparison, False, is_wal)
+        if true_side is None and false_side is None:
+            return True, True
+        when_true = when_true or bool(true_side)
+        when_false = when_false or bool(false_side)
+    return when_true, when_false
+
+
+def _implies_not_wal(
+    expr: cst.BaseExpression, target: cst.Comparison, when: bool, is_wal: bool, depth: int = 0
+) -> Optional[bool]:
+    """Does ``expr`` evaluating to ``when`` prove, through ``target``, that the mode is
+    not WAL? None when ``target`` is not reached through ``not``/``and``/``or``."""
+    if expr is target:
+        operator = target.comparisons[0].operator
+        positive = isinstance(operator, (cst.Equal, cst.In, cst.Is))
+        negative = isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot))
+        if is_wal:
+            return (positive and not when) or (negative and when)
+        return (positive and when) or (negative and not when)
+    if depth > 50:
+        return None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return _implies_not_wal(expr.expression, target, not when, is_wal, depth + 1)
+    if isinstance(expr, cst.BooleanOperation):
+        for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
+            found = _implies_not_wal(side, target, when, is_wal, depth + 1)
+            if found is None:
+                continue
+            # `a and check` true: both hold; false: perhaps only `a` failed. `or` the reverse.
+            # Except `mode != "wal" and <check>` in a helper that sets `mode`: when the
+            # first part fails, the mode it sets is WAL, and nothing is downgraded.
+            # So is `row and row[0] == "wal"`: the other part only asks whether the value
+            # compared is there at all.
+            if isinstance(expr.operator, cst.And):
+                return found if when or _compares_with_wal(other) or _tests_presence_of(other, target) else False
+            return found if not when else False
+    return None
+
+
+def _tests_presence_of(expr: cst.BaseExpression, comparison: cst.Comparison) -> bool:
+    """Is ``expr`` a bare name that the comparison itself reads (``row`` in ``row and
+    row[0] == "wal"``)?"""
+    if not isinstance(expr, cst.Name):
+        return False
+    return any(isinstance(node, cst.Name) and node.value == expr.value for node in preorder(comparison))
+
+
+def _compares_with_wal(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Comparison) and any(
+        isinstance(operand, cst.SimpleString)
+        and isinstance(operand.evaluated_value, str)
+        and operand.evaluated_value.lower() == "wal"
+        for operand in [expr.left] + [c.comparator for c in expr.comparisons]
+    )

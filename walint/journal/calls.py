@@ -1,0 +1,127 @@
+"""What calling a project function, a lambda or a ``functools.partial`` does to the
+journal mode: the function's facts, with the pragmas it builds from its parameters
+filled in with the caller's arguments. A mixin of :class:`walint.journal.model.ModuleModel`."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from walint.constants import HOLE, Resolution, StringFolder, parameters_in, substitute
+from walint.semantic.model import Scope, dotted_name, iter_subexpressions
+from walint.sql import ModeEffect, effect_of_sql, sql_texts
+from walint.summary import FunctionFacts
+
+def merged_effects(effects: Sequence[ModeEffect]) -> Optional[ModeEffect]:
+    if not effects:
+        return None
+    return ModeEffect(tuple(dict.fromkeys(m for e in effects for m in e.sets)), any(e.reads for e in effects))
+
+
+def fills_only(text: str, params: Sequence[str]) -> bool:
+    """``text`` has placeholders, and each stands for one of ``params``."""
+    holes = parameters_in(text)
+    return bool(holes) and HOLE not in text and all(hole in params for hole in holes)
+
+
+# Pragmas a helper builds from its parameters, at most, in what callers learn of it.
+MAX_TEMPLATES = 8
+
+
+class CallEffects:
+    """Effects of calls into project code, asked of a :class:`ModuleModel`."""
+
+    def _call_effect(
+        self, call: cst.Call, scope: Scope, depth: int = 0, folder: Optional[StringFolder] = None
+    ) -> Optional[ModeEffect]:
+        """The effect of calling a project function, a lambda or a ``functools.partial``
+        (``folder``: what the arguments hold, when a loop's iteration decides it)."""
+        callee = self.callee(call, scope)
+        if callee is None:
+            return self._bound_callable_effect(call, scope, depth) if depth < 3 else None
+        templated = self._templated_effect(call, callee, scope, folder or self.folder)
+        sets = callee.downgrades + (templated.sets if templated is not None else ())
+        if sets or callee.probe or templated is not None:
+            return ModeEffect(tuple(dict.fromkeys(sets)), callee.probe or (templated is not None and templated.reads))
+        return None
+
+    def _bound_callable_effect(self, call: cst.Call, scope: Scope, depth: int) -> Optional[ModeEffect]:
+        """``fallback = lambda c: c.execute(...)`` or ``functools.partial(conn.execute,
+        "PRAGMA journal_mode=DELETE")`` bound to a name, then called: what that call runs."""
+        if not isinstance(call.func, cst.Name):
+            return None
+        bindings, _ = self.lookup(call.func.value, scope)
+        effects: List[ModeEffect] = []
+        for binding in bindings:
+            value, where = binding.value, binding.scope
+            if binding.kind != "value" or where is None:
+                continue
+            if isinstance(value, cst.Lambda):
+                effects.extend(self._lambda_effects(value, where, call, scope, depth))
+            elif isinstance(value, cst.Call) and dotted_name(value.func).rsplit(".", 1)[-1] == "partial" and value.args:
+                # The call the partial stands for: its bound arguments, then this call's.
+                arguments = [*value.args[1:], *call.args]
+                positional = [a for a in arguments if a.keyword is None and not a.star]
+                try:
+                    bound = cst.Call(value.args[0].value, positional + [a for a in arguments if a not in positional])
+                except cst.CSTValidationError:  # `*args` after keywords: nothing to tell
+                    continue
+                effect = self.direct_effect(bound, where) or self._call_effect(bound, where, depth + 1)
+                if effect is not None:
+                    effects.append(effect)
+        return merged_effects(effects)
+
+    def _lambda_effects(
+        self, function: cst.Lambda, where: Scope, call: cst.Call, scope: Scope, depth: int
+    ) -> List[ModeEffect]:
+        """What calling a lambda runs: its calls, with the arguments ``call`` passes in
+        place of its parameters (``set_mode = lambda c, m: c.execute("PRAGMA journal_mode=" + m)``)."""
+        params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+        holes = {name: Resolution(parameter=name) for name in params}
+
+        def resolve(expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
+            if isinstance(expr, cst.Name) and expr.value in holes:
+                return holes[expr.value]
+            return self.resolve(expr, scope)
+
+        folder = StringFolder(resolve)
+        effects: List[ModeEffect] = []
+        for inner in iter_subexpressions(function.body, limit=400):
+            if not isinstance(inner, cst.Call):
+                continue
+            templates = [text for texts in sql_texts(inner, folder, where) for text in texts if fills_only(text, params)]
+            if templates:
+                as_function = FunctionFacts("<lambda>", tuple(params), sql_templates=tuple(templates[:MAX_TEMPLATES]))
+                effect = self._templated_effect(call, as_function, scope, self.folder)
+            else:
+                effect = self.direct_effect(inner, where) or self._call_effect(inner, where, depth + 1)
+            if effect is not None:
+                effects.append(effect)
+        return effects
+
+    def _templated_effect(
+        self, call: cst.Call, callee: FunctionFacts, scope: Scope, folder: StringFolder
+    ) -> Optional[ModeEffect]:
+        """What a call of a helper that runs pragmas built from its parameters sets: the
+        helper's templates with the arguments (or the defaults) this call passes."""
+        if not callee.sql_templates:
+            return None
+        params = list(callee.params)
+        if callee.is_method and params and isinstance(call.func, cst.Attribute):
+            params = params[1:]  # bound `self`/`cls`
+        passed: Dict[str, Tuple[str, ...]] = {}
+        index = 0
+        for arg in call.args:
+            if arg.star:
+                continue
+            if arg.keyword is not None:
+                passed[arg.keyword.value] = folder.values(arg.value, scope)
+            elif index < len(params):
+                passed[params[index]] = folder.values(arg.value, scope)
+                index += 1
+        if not any(arg.star for arg in call.args):  # `fallback(conn)`: the defaults decide
+            for parameter, values in callee.defaults:
+                passed.setdefault(parameter, values)
+        texts = [text for template in callee.sql_templates for text in substitute(template, passed)]
+        return effect_of_sql(texts)

@@ -1,0 +1,122 @@
+"""Loops over constant collections, unrolled: what each name of a loop target holds on
+each iteration (``for key, value in SETTINGS.items()``), so a pragma built from several
+of them is read one item at a time. A mixin of :class:`walint.journal.model.ModuleModel`."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import libcst as cst
+
+from walint.constants import Resolution, StringFolder
+from walint.semantic.model import Scope, collection_items, iter_subexpressions, unwrap_collection
+from walint.sql import ModeEffect, classify_call
+
+Row = Dict[str, Tuple[cst.BaseExpression, Scope]]
+
+# A loop item: one expression, or the (key, value) pair of a dict's `.items()`.
+_Item = Union[cst.BaseExpression, Tuple[cst.BaseExpression, cst.BaseExpression]]
+# Loops over longer constant collections are not unrolled.
+_MAX_LOOP_ROWS = 64
+
+
+def _unpack(target: cst.BaseExpression, item: _Item, scope: Scope, row: Row) -> bool:
+    """Bind ``target``'s names in ``row`` to the parts of ``item``; False when the shapes differ."""
+    if isinstance(target, cst.Name):
+        if isinstance(item, tuple):
+            return False
+        row[target.value] = (item, scope)
+        return True
+    if not isinstance(target, (cst.Tuple, cst.List)):
+        return False
+    if isinstance(item, tuple):
+        parts: Sequence[cst.BaseExpression] = item
+    elif isinstance(item, (cst.Tuple, cst.List)) and not any(isinstance(e, cst.StarredElement) for e in item.elements):
+        parts = [e.value for e in item.elements]
+    else:
+        return False
+    if len(parts) != len(target.elements) or any(isinstance(e, cst.StarredElement) for e in target.elements):
+        return False
+    return all(_unpack(element.value, part, scope, row) for element, part in zip(target.elements, parts))
+
+
+class LoopQueries:
+    """Unrolled loops, asked of a :class:`ModuleModel`."""
+
+    def loop_rows(
+        self, target: cst.BaseExpression, iterable: cst.BaseExpression, scope: Scope
+    ) -> Optional[List[Row]]:
+        """What each name of a loop target holds on each iteration of a loop over a constant
+        collection (``for pragma in PRAGMAS``, ``for key, value in SETTINGS.items()``, ``for
+        name, mode in (("journal_mode", "delete"), ...)``), or None for any other loop."""
+        items = self._iterated_items(iterable, scope)
+        if items is None:
+            return None
+        rows: List[Row] = []
+        for item, item_scope in items[:_MAX_LOOP_ROWS]:
+            row: Row = {}
+            if not _unpack(target, item, item_scope, row):
+                return None
+            rows.append(row)
+        return rows
+
+    def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple["_Item", Scope]]]:
+        """The items a loop over a constant collection sees: elements, dict keys, dict values
+        or (key, value) pairs for ``.keys()``, ``.values()`` and ``.items()``."""
+        view = None
+        func = iterable.func if isinstance(iterable, cst.Call) else None
+        if isinstance(iterable, cst.Call) and isinstance(func, cst.Attribute) and not iterable.args:
+            if func.attr.value in ("items", "keys", "values"):
+                view, iterable = func.attr.value, func.value
+        found = self._collection_literal(iterable, scope)
+        if found is None:
+            return None
+        literal, where = found
+        if isinstance(literal, cst.Dict):
+            entries = [e for e in literal.elements if isinstance(e, cst.DictElement)]
+            if len(entries) != len(literal.elements):
+                return None  # `**OTHER`: keys unknown
+            if view == "items":
+                return [((e.key, e.value), where) for e in entries]
+            return [(e.value if view == "values" else e.key, where) for e in entries]
+        if view is not None or any(isinstance(e, cst.StarredElement) for e in literal.elements):  # type: ignore[attr-defined]
+            return None
+        return [(item, where) for item in collection_items(literal)]
+
+    def _collection_literal(
+        self, expr: cst.BaseExpression, scope: Scope, depth: int = 0
+    ) -> Optional[Tuple[cst.BaseExpression, Scope]]:
+        """The collection literal ``expr`` is, or the one a name bound once holds."""
+        literal = unwrap_collection(expr)
+        if literal is not None:
+            return literal, scope
+        if depth < 4 and isinstance(expr, (cst.Name, cst.Attribute)):
+            bindings, parameter = self.bindings_of(expr, scope)
+            if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
+                return self._collection_literal(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
+        return None
+
+    def _unpacked_loop_rows(self, call: cst.Call, scope: Scope) -> Optional[List[Row]]:
+        """The iterations of the loop whose unpacked target names the arguments of ``call``
+        use together, when two or more of them are used."""
+        names = {n.value for arg in call.args for n in iter_subexpressions(arg.value, limit=200) if isinstance(n, cst.Name)}
+        for name in names:
+            bindings, _ = self.lookup(name, scope)
+            if len(bindings) != 1 or bindings[0].kind != "iter" or not isinstance(bindings[0].target, (cst.Tuple, cst.List)):
+                continue
+            binding = bindings[0]
+            rows = self.loop_rows(binding.target, binding.value, binding.scope)  # type: ignore[arg-type]
+            if rows and len(names & set(rows[0])) > 1:
+                return rows
+        return None
+
+    def _effect_in_row(self, call: cst.Call, scope: Scope, row: Row) -> Optional[ModeEffect]:
+        """The effect of ``call`` on one iteration of its loop: its target names hold ``row``."""
+
+        def resolve(expr: cst.BaseExpression, where: object) -> Optional[Resolution]:
+            if isinstance(expr, cst.Name) and where is scope and expr.value in row:
+                return Resolution([row[expr.value]])
+            return self.resolve(expr, where)
+
+        folder = StringFolder(resolve)
+        return classify_call(call, folder, scope) or self._call_effect(call, scope, folder=folder)

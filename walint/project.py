@@ -206,6 +206,7 @@ def _interesting(facts: FunctionFacts) -> bool:
         or facts.unguarded_downgrade
         or facts.probe
         or facts.refuses_wal
+        or facts.wal_answer is not None
         or facts.opens_connection
         or facts.sets_journal_mode
     )

@@ -28,6 +28,9 @@ class FunctionFacts:
     probe: bool = False
     probe_may_return_none: bool = False
     probe_normalises: bool = True
+    # It answers whether the database is in WAL (`return mode == "wal"`, a header read):
+    # True when a true answer means WAL, False when it means "not WAL".
+    wal_answer: Optional[bool] = None
     # It raises when the database is in WAL: calling it guards what follows.
     refuses_wal: bool = False
     # It tries WAL and answers True or False: the answer it gives when the switch failed.

@@ -4,7 +4,7 @@ a block always exits. Pure functions of the syntax; :mod:`walint.flow.walker` ap
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Set, Tuple
+from typing import Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -108,19 +108,19 @@ def pattern_strings(pattern: cst.MatchPattern) -> Set[Optional[str]]:
     return set()
 
 
-def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.Comparison, bool]]) -> Tuple[bool, bool]:
+def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.BaseExpression, bool]]) -> Tuple[bool, bool]:
     """Does ``test`` being true, and being false, prove the mode is not WAL?
 
-    ``checks`` are the comparisons of a read mode in ``test``, each with whether its
-    literal is "wal" (else it is a rollback mode such as "delete"). ``mode == "wal"``
-    proves it when false, ``mode != "delete"`` when false, ``mode == "delete"`` when
-    true. Through ``not``, ``and`` (true only) and ``or`` (false only) the proof
-    carries; a check inside anything else (a call, say) is read as guarding both ways,
-    since its direction cannot be told."""
+    ``checks`` are the parts of ``test`` that look at the mode on disk, each with the
+    value it takes when the mode is not WAL (:func:`not_wal_when`): ``mode == "wal"``
+    proves it when false, ``mode != "delete"`` when false, ``mode == "delete"`` and
+    ``not header_says_wal(path)`` when true. Through ``not``, ``and`` (true only) and
+    ``or`` (false only) the proof carries; a check inside anything else (a call, say)
+    is read as guarding both ways, since its direction cannot be told."""
     when_true = when_false = False
-    for comparison, is_wal in checks:
-        true_side = _implies_not_wal(test, comparison, True, is_wal)
-        false_side = _implies_not_wal(test, comparison, False, is_wal)
+    for check, not_wal in checks:
+        true_side = _implies_not_wal(test, check, True, not_wal)
+        false_side = _implies_not_wal(test, check, False, not_wal)
         if true_side is None and false_side is None:
             return True, True
         when_true = when_true or bool(true_side)
@@ -128,25 +128,39 @@ def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.Compariso
     return when_true, when_false
 
 
+def not_wal_when(comparison: cst.Comparison, with_wal: bool) -> bool:
+    """The value a comparison of the mode on disk takes when the mode is not WAL: false
+    for ``mode == "wal"`` (``with_wal``) and ``mode != "delete"``, true otherwise."""
+    positive = isinstance(comparison.comparisons[0].operator, (cst.Equal, cst.In, cst.Is))
+    return positive != with_wal
+
+
+def boolean_atoms(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    """The parts of ``test`` it is built from with ``not``, ``and`` and ``or``."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        yield from boolean_atoms(test.expression)
+    elif isinstance(test, cst.BooleanOperation):
+        yield from boolean_atoms(test.left)
+        yield from boolean_atoms(test.right)
+    else:
+        yield test
+
+
 def _implies_not_wal(
-    expr: cst.BaseExpression, target: cst.Comparison, when: bool, is_wal: bool, depth: int = 0
+    expr: cst.BaseExpression, target: cst.BaseExpression, when: bool, not_wal: bool, depth: int = 0
 ) -> Optional[bool]:
-    """Does ``expr`` evaluating to ``when`` prove, through ``target``, that the mode is
-    not WAL? None when ``target`` is not reached through ``not``/``and``/``or``."""
+    """Does ``expr`` evaluating to ``when`` prove, through ``target`` (which takes the
+    value ``not_wal`` when the mode is not WAL), that the mode is not WAL? None when
+    ``target`` is not reached through ``not``/``and``/``or``."""
     if expr is target:
-        operator = target.comparisons[0].operator
-        positive = isinstance(operator, (cst.Equal, cst.In, cst.Is))
-        negative = isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot))
-        if is_wal:
-            return (positive and not when) or (negative and when)
-        return (positive and when) or (negative and not when)
+        return when == not_wal
     if depth > 50:
         return None
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
-        return _implies_not_wal(expr.expression, target, not when, is_wal, depth + 1)
+        return _implies_not_wal(expr.expression, target, not when, not_wal, depth + 1)
     if isinstance(expr, cst.BooleanOperation):
         for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
-            found = _implies_not_wal(side, target, when, is_wal, depth + 1)
+            found = _implies_not_wal(side, target, when, not_wal, depth + 1)
             if found is None:
                 continue
             # `a and check` true: both hold; false: perhaps only `a` failed. `or` the reverse.
@@ -160,7 +174,7 @@ def _implies_not_wal(
     return None
 
 
-def _tests_presence_of(expr: cst.BaseExpression, comparison: cst.Comparison) -> bool:
+def _tests_presence_of(expr: cst.BaseExpression, comparison: cst.BaseExpression) -> bool:
     """Is ``expr`` a bare name that the comparison itself reads (``row`` in ``row and
     row[0] == "wal"``)?"""
     if not isinstance(expr, cst.Name):

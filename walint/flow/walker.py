@@ -21,7 +21,14 @@ from walint.semantic.model import (
     is_none,
     small_statements,
 )
-from walint.flow.conditions import always_exits, guarded_sides, pattern_strings, returned_constant, statements_exit
+from walint.flow.conditions import (
+    always_exits,
+    guarded_sides,
+    not_wal_when,
+    pattern_strings,
+    returned_constant,
+    statements_exit,
+)
 from walint.flow.error_paths import PathState, truth
 from walint.tree import children
 
@@ -204,7 +211,9 @@ class UnitWalker:
         comparisons = self.model.wal_check_comparisons(test, scope)
         for comparison in comparisons:
             self.facts.guards.append(GuardFacts(comparison, test, scope))
-        checks = [(c, True) for c in comparisons] + [(c, False) for c in self.model.rollback_mode_checks(test, scope)]
+        checks: List[Tuple[cst.BaseExpression, bool]] = [(c, not_wal_when(c, True)) for c in comparisons]
+        checks += [(c, not_wal_when(c, False)) for c in self.model.rollback_mode_checks(test, scope)]
+        checks += self.model.wal_predicate_checks(test, scope)
         return guarded_sides(test, checks) if checks else (False, False)
 
     def _statement(

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from walint.flow.conditions import refuses_none
+from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
 from walint.semantic.model import Scope, dotted_name, is_none, iter_subexpressions
 from walint.sql import ROLLBACK_MODES, ModeEffect
 
@@ -174,6 +174,62 @@ class GuardQueries:
         return False
 
 
+    def wal_predicate_checks(self, test: cst.BaseExpression, scope: Scope) -> List[Tuple[cst.BaseExpression, bool]]:
+        """The parts of ``test`` that are answers to "is the database in WAL?" (a call of a
+        predicate such as ``header_says_wal(path)``, or a name holding one), each with the
+        value it takes when the mode is not WAL."""
+        found = []
+        for atom in boolean_atoms(test):
+            compared_with_bool = isinstance(atom, cst.Comparison) and any(
+                isinstance(o, cst.Name) and o.value in ("True", "False") for o in (atom.left, *(c.comparator for c in atom.comparisons))
+            )
+            if (isinstance(atom, (cst.Call, cst.Name, cst.Attribute)) and not is_none(atom)) or compared_with_bool:
+                answer = self.wal_answer(atom, scope)
+                if answer is not None:
+                    found.append((atom, not answer))
+        return found
+
+    def wal_answer(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> Optional[bool]:
+        """Is ``expr`` a test of whether the database is in WAL: True when its being true
+        means WAL, False when it means "not WAL", None when it is no such test."""
+        if depth > 6:
+            return None
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+            inner = self.wal_answer(expr.expression, scope, depth + 1)
+            return None if inner is None else not inner
+        if isinstance(expr, cst.BooleanOperation):
+            left, right = self.wal_answer(expr.left, scope, depth + 1), self.wal_answer(expr.right, scope, depth + 1)
+            return left if left is not None and left == right else None
+        if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+            operands = [expr.left, expr.comparisons[0].comparator]
+            if any(self.mentions_wal(o, scope) for o in operands) and any(self.probe_calls(o, scope) for o in operands):
+                return not not_wal_when(expr, True)
+            if any(_is_header_version(o) for o in operands) and any(_is_wal_version(o) for o in operands):
+                return not not_wal_when(expr, True)
+            # `header_says_wal(path) is False`: the predicate's answer compared with a bool.
+            for answer, other in ((operands[0], operands[1]), (operands[1], operands[0])):
+                if isinstance(other, cst.Name) and other.value in ("True", "False"):
+                    inner = self.wal_answer(answer, scope, depth + 1)
+                    if inner is not None:
+                        same = (other.value == "True") != not_wal_when(expr, True)
+                        return inner if same else not inner
+            return None
+        if isinstance(expr, cst.Call):
+            unit = self.resolve_unit(expr, scope)
+            if unit is not None and unit in self._in_progress:
+                return None
+            callee = self.callee(expr, scope)
+            return callee.wal_answer if callee is not None else None
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            bindings, parameter = self.bindings_of(expr, scope)
+            answers = {
+                self.wal_answer(b.value, b.scope, depth + 1)  # type: ignore[arg-type]
+                for b in bindings
+                if b.kind == "value" and b.scope is not None and not is_none(b.value)
+            }
+            return answers.pop() if len(answers) == 1 and parameter is None and bindings else None
+        return None
+
     def is_guard_call(self, statement: cst.CSTNode, scope: Scope) -> bool:
         """A bare call of a function that raises when the database is in WAL."""
         if isinstance(statement, cst.Expr):
@@ -187,6 +243,29 @@ class GuardQueries:
                 callee = self.callee(value, scope)
                 return callee is not None and callee.refuses_wal
         return False
+
+
+def _is_header_version(expr: cst.BaseExpression) -> bool:
+    """``header[18]``, ``header[19]`` or ``header[18:20]``: the file format's read and
+    write versions, which are 2 for a database in WAL."""
+    if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1:
+        return False
+    index = expr.slice[0].slice
+    if isinstance(index, cst.Index):
+        return isinstance(index.value, cst.Integer) and index.value.value in ("18", "19")
+    if isinstance(index, cst.Slice):
+        return isinstance(index.lower, cst.Integer) and index.lower.value in ("18", "19")
+    return False
+
+
+def _is_wal_version(expr: cst.BaseExpression) -> bool:
+    """``2``, or the bytes ``b"\\x02\\x02"`` (or ``b"\\x02"``)."""
+    if isinstance(expr, cst.Integer):
+        return expr.value == "2"
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return isinstance(value, bytes) and bool(value) and set(value) == {2}
+    return False
 
 
 def is_flag_value(value: Optional[cst.CSTNode]) -> bool:

@@ -18,7 +18,7 @@ from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
-from walint.semantic.model import SemanticModel, Scope, Unit
+from walint.semantic.model import SemanticModel, Scope, Unit, is_none
 from walint.sql import ModeEffect, classify_call, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of
@@ -49,6 +49,10 @@ ExternalLookup = Callable[[str], object]
 
 def _no_external(origin: str) -> object:
     return None
+
+
+def _is_constant(value: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
 
 class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, LoopQueries):
@@ -238,6 +242,9 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
         failure_return, failure_in_tuple = self._wal_failure_return(unit)
+        # An answer a handler makes up (`except ...: return False`) is a guess, not a reading.
+        guesses = any(handler is not None and _is_constant(value) and not is_none(value) for value, handler in facts.return_sites)
+        answers = {self.wal_answer(value, unit.scope) for value in facts.returns if not _is_constant(value)} if not guesses else set()
         result = FunctionFacts(
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
@@ -250,6 +257,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             probe_may_return_none=facts.returns_none,
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
+            wal_answer=answers.pop() if len(answers) == 1 else None,
             wal_failure_return=failure_return,
             wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,
@@ -270,12 +278,18 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         for value, handler in facts.return_sites:
             in_tuple = isinstance(value, cst.Tuple) and bool(value.elements)
             answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
-            if not (isinstance(answer, cst.Name) and answer.value in ("True", "False")):
-                return None, False
-            shapes.add(in_tuple)
             try_facts = self.try_of_handler(handler, unit) if handler is not None else None
             in_failure = try_facts is not None and self._attempts_wal(unit, try_facts.node)
-            (failed if in_failure else succeeded).add(answer.value == "True")
+            if isinstance(answer, cst.Name) and answer.value in ("True", "False"):
+                said = answer.value == "True"
+            elif not in_failure and answer is not None and self.wal_answer(answer, unit.scope) is True:
+                # `return <the WAL pragma's answer> == "wal"`: false only where the mode
+                # read back says it is not WAL, which is a guard of its own.
+                said = True
+            else:
+                return None, False
+            shapes.add(in_tuple)
+            (failed if in_failure else succeeded).add(said)
         if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
             return failed.pop(), shapes.pop()
         return None, False

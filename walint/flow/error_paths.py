@@ -24,6 +24,8 @@ from walint.semantic.model import dotted_name
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
+# What a name holds after `conn = sqlite3.connect(":memory:")`: a private database.
+IN_MEMORY = "<in-memory database>"
 # Beyond this many distinct states at one point, states that agree on `failed` are merged
 # (names they disagree on become UNKNOWN): precision is traded for a bounded cost.
 MAX_STATES = 16
@@ -103,8 +105,10 @@ class ErrorPaths:
         outcome: Callable[[cst.Call], Optional[Tuple[Const, Const]]] = lambda call: None,
         untracked: FrozenSet[str] = frozenset(),
         guard_statements: FrozenSet[int] = frozenset(),
+        opens_in_memory: Callable[[cst.Call], bool] = lambda call: False,
     ) -> None:
         self._attempts_wal = attempts_wal
+        self._opens_in_memory = opens_in_memory
         self._guard_statements = guard_statements
         # What a call of a function that tries WAL answers on success and on failure.
         self._outcome = outcome
@@ -218,6 +222,8 @@ class ErrorPaths:
         if isinstance(target, cst.Name) and target.value in self._untracked:
             return state
         if isinstance(target, cst.Name):
+            if isinstance(value, cst.Call) and self._opens_in_memory(value):
+                return state.bind(target.value, IN_MEMORY)
             return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
         if isinstance(target, (cst.Tuple, cst.List)):
             # `ok, why = try_wal(conn)`: the answer is the first item of the tuple returned.

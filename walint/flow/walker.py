@@ -214,6 +214,7 @@ class UnitWalker:
         checks: List[Tuple[cst.BaseExpression, bool]] = [(c, not_wal_when(c, True)) for c in comparisons]
         checks += [(c, not_wal_when(c, False)) for c in self.model.rollback_mode_checks(test, scope)]
         checks += self.model.wal_predicate_checks(test, scope)
+        checks += self.model.in_memory_checks(test, scope)
         return guarded_sides(test, checks) if checks else (False, False)
 
     def _statement(

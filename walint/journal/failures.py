@@ -41,9 +41,20 @@ class FailureQueries:
                 outcome=lambda call: self._call_outcome(call, unit.scope),
                 untracked=_names_shared_with_nested_functions(node),
                 guard_statements=frozenset(self.facts(unit).guard_statements),
+                opens_in_memory=lambda call: self.opens_in_memory(call, unit.scope),
             ).run(statements, frozenset(entry))
             self._error_paths[unit] = flow
         return flow
+
+    def opens_in_memory(self, call: cst.Call, scope: Scope) -> bool:
+        """``sqlite3.connect(":memory:")``: a connection to a database of its own."""
+        from walint.journal.guards import is_in_memory_name
+        from walint.journal.model import CONNECT_FUNCTIONS
+
+        if self.qualified_name(call.func, scope) not in CONNECT_FUNCTIONS or not call.args:
+            return False
+        values = self.folder.values(call.args[0].value, scope)
+        return bool(values) and all(is_in_memory_name(value) for value in values)
 
     def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, object]]:
         """What a call of a WAL-trying function answers on success, and on failure."""
@@ -100,6 +111,17 @@ class FailureQueries:
         states = self.error_paths(site.unit).states_before(site.statement)
         return states is not None and not states
 
+    def on_private_database(self, site: Site) -> bool:
+        """Does ``site`` run, on every path that reaches it, on a connection opened on
+        ``":memory:"`` (a database no other connection can share)?"""
+        from walint.flow.error_paths import IN_MEMORY
+
+        receiver = _receiver(site.node)
+        if receiver is None:
+            return False
+        states = self.error_paths(site.unit).states_before(site.statement)
+        return bool(states) and all(state.get(receiver) == IN_MEMORY for state in states)
+
     def on_failure_path(self, site: Site) -> Optional[str]:
         """Is this rollback site reached on a path where a WAL attempt failed, and on no
         path where none did? The failure may be carried by a value: a mode a handler
@@ -111,11 +133,16 @@ class FailureQueries:
         states = self.error_paths(site.unit).states_before(site.statement)
         if not states:
             return None
+        from walint.flow.error_paths import IN_MEMORY
+
         names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
+        receiver = _receiver(site.node)
         by_value = False
 
         def downgrades_on(state: "PathState") -> bool:
             nonlocal by_value
+            if receiver is not None and state.get(receiver) == IN_MEMORY:
+                return False  # a database private to this connection
             verdicts = set()
             for name in names:
                 value = state.get(name)
@@ -142,3 +169,10 @@ def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:
             if isinstance(inner, (cst.Nonlocal, cst.Global)):
                 names.update(item.name.value for item in inner.names)
     return frozenset(names)
+
+
+def _receiver(node: cst.CSTNode) -> Optional[str]:
+    """The name a method is called on: ``conn`` in ``conn.execute(...)``."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name):
+        return node.func.value.value
+    return None

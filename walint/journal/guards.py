@@ -10,6 +10,7 @@ import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
 from walint.semantic.model import Scope, dotted_name, is_none, iter_subexpressions
+from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
 
 _FLAG_CONSTANTS = frozenset({"False", "None", "True"})
@@ -144,6 +145,18 @@ class GuardQueries:
             found.append(node)
         return found
 
+    def in_memory_checks(self, test: cst.BaseExpression, scope: Scope) -> List[Tuple[cst.BaseExpression, bool]]:
+        """Comparisons in ``test`` of a database name with ``":memory:"``, each with the
+        value that says the database is in memory: a private database no other
+        connection shares, where a rollback journal can corrupt nothing."""
+        found = []
+        for atom in boolean_atoms(test):
+            if isinstance(atom, cst.Comparison) and len(atom.comparisons) == 1:
+                operands = (atom.left, atom.comparisons[0].comparator)
+                if any(is_in_memory_name(v) for o in operands for v in self.folder.values(o, scope) if is_known(v)):
+                    found.append((atom, not_wal_when(atom, False)))
+        return found
+
     def rollback_mode_checks(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:
         """Comparisons in ``test`` of the mode read from the database with a rollback mode
         (``journal_mode_on_disk(conn) != "delete"``): fail-closed by construction, since
@@ -243,6 +256,13 @@ class GuardQueries:
                 callee = self.callee(value, scope)
                 return callee is not None and callee.refuses_wal
         return False
+
+
+def is_in_memory_name(name: str) -> bool:
+    """``":memory:"``, a ``file::memory:`` URI or ``mode=memory``: a database that lives
+    in one connection's memory."""
+    lowered = name.lower()
+    return lowered == ":memory:" or lowered.startswith("file::memory:") or "mode=memory" in lowered
 
 
 def _is_header_version(expr: cst.BaseExpression) -> bool:

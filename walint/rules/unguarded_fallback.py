@@ -304,6 +304,8 @@ def enable_wal(conn):
                 continue
             if site.flagged and model.unreachable(site):
                 continue  # the flag can never hold its failure value there
+            if model.on_private_database(site):
+                continue
             mode = effect.rollback_modes[0].upper()
             if isinstance(site.node, cst.Call) and model.direct_effect(site.node, site.scope) is None:
                 what = f"`{callee_name(site.node)}()` sets journal mode `{mode}`"

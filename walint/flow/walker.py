@@ -77,9 +77,10 @@ class SuppressFacts:
 
 @dataclass(eq=False)
 class GuardFacts:
-    """A comparison of the probed journal mode with "wal" that decides a downgrade."""
+    """A check of the mode on disk that decides a downgrade: a comparison of the probed
+    journal mode with "wal", or the answer of a WAL predicate used as a truth value."""
 
-    comparison: cst.Comparison
+    comparison: cst.BaseExpression
     test: cst.BaseExpression
     scope: Scope
 
@@ -213,7 +214,11 @@ class UnitWalker:
             self.facts.guards.append(GuardFacts(comparison, test, scope))
         checks: List[Tuple[cst.BaseExpression, bool]] = [(c, not_wal_when(c, True)) for c in comparisons]
         checks += [(c, not_wal_when(c, False)) for c in self.model.rollback_mode_checks(test, scope)]
-        checks += self.model.wal_predicate_checks(test, scope)
+        predicates = self.model.wal_predicate_checks(test, scope)
+        checks += predicates
+        for atom, _ in predicates:
+            if not isinstance(atom, cst.Comparison):
+                self.facts.guards.append(GuardFacts(atom, test, scope))
         checks += self.model.in_memory_checks(test, scope)
         return guarded_sides(test, checks) if checks else (False, False)
 

@@ -42,10 +42,12 @@ class GuardQueries:
             return False
         if methods & {"lower", "casefold"}:
             return True
-        return any(
-            isinstance(node, cst.Call) and (self.direct_effect(node, scope) or ModeEffect()).reads
-            for node in iter_subexpressions(value, limit=200)
-        )  # SQLite answers the journal mode in lower case
+        # SQLite answers the journal mode in lower case: a value that carries only what
+        # pragma reads answered (`row[0]` of `row = conn.execute(...).fetchone()`) is.
+        reads = self.probe_calls(value, scope)
+        return bool(reads) and all(
+            isinstance(node, cst.Call) and (self.direct_effect(node, where) or ModeEffect()).reads for node, where in reads
+        )
 
     def is_probe_node(self, node: cst.CSTNode, scope: Scope) -> bool:
         """A call whose result is the journal mode: a read, the WAL pragma's own answer,
@@ -217,7 +219,9 @@ class GuardQueries:
             operands = [expr.left, expr.comparisons[0].comparator]
             if any(self.mentions_wal(o, scope) for o in operands) and any(self.probe_calls(o, scope) for o in operands):
                 return not not_wal_when(expr, True)
-            if any(_is_header_version(o) for o in operands) and any(_is_wal_version(o) for o in operands):
+            if any(_is_wal_header_bytes(o) for o in operands) or (
+                any(_is_header_version(o) for o in operands) and any(_is_wal_version(o) for o in operands)
+            ):
                 return not not_wal_when(expr, True)
             # `header_says_wal(path) is False`: the predicate's answer compared with a bool.
             for answer, other in ((operands[0], operands[1]), (operands[1], operands[0])):
@@ -286,6 +290,11 @@ def _is_wal_version(expr: cst.BaseExpression) -> bool:
         value = expr.evaluated_value
         return isinstance(value, bytes) and bool(value) and set(value) == {2}
     return False
+
+
+def _is_wal_header_bytes(expr: cst.BaseExpression) -> bool:
+    """``b"\\x02\\x02"``: the two version bytes of a WAL database's header, however read."""
+    return isinstance(expr, cst.SimpleString) and expr.evaluated_value == b"\x02\x02"
 
 
 def is_flag_value(value: Optional[cst.CSTNode]) -> bool:

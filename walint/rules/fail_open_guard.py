@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.flow.conditions import always_exits, refuses_none
-from walint.semantic.model import iter_subexpressions
+from walint.flow.conditions import always_exits, guarded_sides, refuses_none
+from walint.semantic.model import is_none, iter_subexpressions
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 
@@ -68,6 +68,72 @@ def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Compar
         return True
     here = model.line_of(comparison)
     return any(model.is_rollback_site(site) and model.line_of(site.node) >= here for site in facts.sites)
+
+
+def _predicate_problem(
+    model: "ModuleModel", unit: "Unit", answer: cst.BaseExpression, test: cst.BaseExpression, scope: "Scope"
+) -> Optional[Tuple[str, Optional[FixPlan], str]]:
+    """``if header_says_wal(path): raise`` where the predicate answers None when it cannot
+    tell: None is falsy, so the unknown mode passes as "not WAL"."""
+    if model.wal_answer(answer, scope) is not True or not _predicate_may_answer_none(model, answer, scope):
+        return None
+    if not _downgrades_where_it_proves_not_wal(model, unit, answer, test):
+        return None  # read the wrong way round: WAL001 reports the downgrade
+    names = {answer.value} if isinstance(answer, cst.Name) else set()
+    if any(_is_none_comparison(node) for node in iter_subexpressions(test, limit=200)):
+        return None  # `wal is None or wal`
+    if names and _none_refused_before(model, unit, answer, [(answer, answer, scope)]):
+        return None
+    message = (
+        "Guard lets the downgrade proceed when the on-disk mode is unknown (the predicate can "
+        "return None, which is falsy); refuse it too: `is not False`"
+    )
+    # `x` becomes `x is not False`, and `not x` becomes `x is False`.
+    negated = next(
+        (node for node in iter_subexpressions(test, limit=200) if isinstance(node, cst.UnaryOperation) and node.expression is answer),
+        None,
+    )
+    target: cst.BaseExpression = negated if isinstance(negated, cst.UnaryOperation) and isinstance(negated.operator, cst.Not) else answer
+    operator = cst.Is() if target is not answer else cst.IsNot()
+    refusing = cst.Comparison(answer.with_changes(lpar=[], rpar=[]), [cst.ComparisonTarget(operator, cst.Name("False"))])
+    if target.lpar:
+        refusing = refusing.with_changes(lpar=target.lpar, rpar=target.rpar)
+    return message, FixPlan("Refuse an unknown mode too: `is not False`", SAFE, {target: refusing}), NO_FIX_COMPARISON
+
+
+def _downgrades_where_it_proves_not_wal(
+    model: "ModuleModel", unit: "Unit", answer: cst.BaseExpression, test: cst.BaseExpression
+) -> bool:
+    """Is a downgrade on the side of the ``if`` where the predicate's False answer (the one
+    None passes for) lets it run?"""
+    facts = model.facts(unit)
+    when_true, when_false = guarded_sides(test, [(answer, False)])
+    for branch in facts.branches:
+        if branch.node.test is test:
+            ranges = ([branch.when_true] if when_true else []) + (list(branch.when_false) if when_false else [])
+            return any(model.is_rollback_site(site) for start, end in ranges for site in facts.sites[start:end])
+    return True
+
+
+def _predicate_may_answer_none(model: "ModuleModel", answer: cst.BaseExpression, scope: "Scope") -> bool:
+    calls: List[Tuple[cst.BaseExpression, "Scope"]] = [(answer, scope)]
+    if isinstance(answer, (cst.Name, cst.Attribute)):
+        bindings, _ = model.bindings_of(answer, scope)
+        calls = [(b.value, b.scope) for b in bindings if b.kind == "value" and isinstance(b.value, cst.BaseExpression)]  # type: ignore[misc]
+        if any(is_none(value) for value, _ in calls):
+            return True
+    for call, where in calls:
+        if isinstance(call, cst.Call):
+            callee = model.callee(call, where)
+            if callee is not None and callee.wal_answer is not None and callee.probe_may_return_none:
+                return True
+    return False
+
+
+def _is_none_comparison(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Comparison) and any(
+        isinstance(c.operator, (cst.Is, cst.Equal)) and is_none(c.comparator) for c in node.comparisons
+    )
 
 
 def _is_none_test(test: cst.BaseExpression, names: Set[str]) -> bool:
@@ -275,7 +341,10 @@ def fallback(conn):
             for guard in model.facts(unit).guards:
                 if not _guards_something(model, unit, guard.comparison):
                     continue  # a test's assert, a message: nothing downgrades behind it
-                problem = self._problem(model, unit, guard.comparison, guard.test, guard.scope)
+                if isinstance(guard.comparison, cst.Comparison):
+                    problem = self._problem(model, unit, guard.comparison, guard.test, guard.scope)
+                else:
+                    problem = _predicate_problem(model, unit, guard.comparison, guard.test, guard.scope)
                 if problem is not None:
                     message, fix, no_fix_reason = problem
                     yield Report(guard.comparison, message, fix, None if fix else no_fix_reason)

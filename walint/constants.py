@@ -212,20 +212,24 @@ class StringFolder:
 
     def _subscript(self, expr: cst.Subscript, scope: object, depth: int) -> Values:
         """``MODES["fallback"]``: the value of a constant key of a dict literal the name is
-        bound to. Any other subscript is unknown (a key chosen at run time could be any)."""
+        bound to, and whatever ``MODES["fallback"] = ...`` assigns it anywhere. Any other
+        subscript is unknown (a key chosen at run time could be any)."""
         if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
             return UNKNOWN
         keys = self.values(expr.slice[0].slice.value, scope, depth)
         if not keys or not all(is_known(k) for k in keys):
             return UNKNOWN
         groups: List[Values] = []
+        assigned = self._resolve(expr, scope)
+        if assigned is not None:
+            groups.extend(self.values(value, where, depth) for value, where in assigned.expressions if value is not None)
         for mapping, mapping_scope in self.expressions(expr.value, scope):
             if not isinstance(mapping, cst.Dict):
-                return UNKNOWN
+                return _union(groups) if groups else UNKNOWN
             entries = [e for e in mapping.elements if isinstance(e, cst.DictElement)]
             for key in keys:
                 matching = [e.value for e in entries if key in self.values(e.key, mapping_scope, depth)]
-                if not matching:
+                if not matching and not groups:
                     return UNKNOWN
                 groups.extend(self.values(value, mapping_scope, depth) for value in matching)
         return _union(groups) if groups else UNKNOWN

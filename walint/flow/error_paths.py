@@ -20,7 +20,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from walint.semantic.model import dotted_name
+from walint.semantic.model import dotted_name, subscript_path
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
@@ -56,6 +56,13 @@ class PathState:
         if value is not UNKNOWN:
             env = tuple(sorted(env + ((name, value),), key=lambda item: item[0]))
         return PathState(self.failed, env, self.failed_at, self.guarded)
+
+    def forget_entries_of(self, name: str) -> "PathState":
+        """This state without what it knew of the entries of the dict ``name`` held."""
+        prefix = name + "["
+        if not any(key.startswith(prefix) for key, _ in self.env):
+            return self
+        return PathState(self.failed, tuple(item for item in self.env if not item[0].startswith(prefix)), self.failed_at, self.guarded)
 
     def failing(self, at: FrozenSet[int]) -> "PathState":
         """This state on the paths where a (new) WAL attempt just failed."""
@@ -224,7 +231,16 @@ class ErrorPaths:
         if isinstance(target, cst.Name):
             if isinstance(value, cst.Call) and self._opens_in_memory(value):
                 return state.bind(target.value, IN_MEMORY)
+            state = state.forget_entries_of(target.value)
+            if isinstance(value, cst.Dict):  # `state = {"journal": "wal"}`: each constant entry
+                for element in value.elements:
+                    if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                        key = element.key.evaluated_value
+                        if isinstance(key, str):
+                            state = state.bind(f"{target.value}[{key!r}]", constant(element.value, state))
             return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
+        if subscript_path(target):
+            return state.bind(subscript_path(target), constant(value, state) if value is not None else UNKNOWN)
         if isinstance(target, (cst.Tuple, cst.List)):
             # `ok, why = try_wal(conn)`: the answer is the first item of the tuple returned.
             known = constant(value, state) if isinstance(value, cst.Call) else UNKNOWN
@@ -382,9 +398,14 @@ def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
         return state.get(expr.value)
     if isinstance(expr, cst.Attribute):  # `self._wal_failed`: known only where a caller says
         return state.get(dotted_name(expr)) if dotted_name(expr) else UNKNOWN
+    if isinstance(expr, cst.Subscript):  # `state["wal"]`
+        return state.get(subscript_path(expr)) if subscript_path(expr) else UNKNOWN
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
         inner = truth(expr.expression, state)
         return UNKNOWN if inner is None else not inner
+    if isinstance(expr, cst.IfExp):  # `"wal" if STATE["wal"] else "delete"`
+        chosen = truth(expr.test, state)
+        return UNKNOWN if chosen is None else constant(expr.body if chosen else expr.orelse, state)
     return UNKNOWN
 
 

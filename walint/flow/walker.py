@@ -133,8 +133,9 @@ class _Ctx(NamedTuple):
     loop_raises: bool = False
 
 
-def _collect(node: Optional[cst.CSTNode]) -> List[cst.CSTNode]:
-    """The calls, and ``.journal_mode`` reads, inside one expression or statement."""
+def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> List[cst.CSTNode]:
+    """The calls, and ``.journal_mode`` reads, inside one expression or statement; the
+    tests of its conditional expressions go to ``tests``."""
     if node is None:
         return []
     found: List[cst.CSTNode] = []
@@ -145,6 +146,8 @@ def _collect(node: Optional[cst.CSTNode]) -> List[cst.CSTNode]:
             continue  # its body runs where the lambda is called, not here
         if isinstance(current, cst.Call) or (isinstance(current, cst.Attribute) and current.attr.value == "journal_mode"):
             found.append(current)
+        elif isinstance(current, cst.IfExp):
+            tests.append(current.test)
         stack.extend(reversed(children(current)))
     return found
 
@@ -186,8 +189,12 @@ class UnitWalker:
         )
 
     def _add(self, node: Optional[cst.CSTNode], ctx: _Ctx, statement: cst.CSTNode) -> None:
-        for found in _collect(node):
+        tests: List[cst.BaseExpression] = []
+        for found in _collect(node, tests):
             self.facts.sites.append(self._site(found, ctx, statement))
+        if ctx.handler is None:
+            for test in tests:  # `"wal" if STATE["wal"] else "delete"` decides on a flag too
+                self.facts.flags.update(self.model.handler_flags(test, ctx.scope))
 
     def _block(self, statements: Sequence[cst.CSTNode], ctx: _Ctx, top_level: bool = False) -> None:
         pending: List[Branch] = []

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, FrozenSet, Optional, Set, Tuple
 import libcst as cst
 
 from walint.journal.guards import is_flag_value
-from walint.semantic.model import Scope, Unit, iter_subexpressions, small_statements
+from walint.semantic.model import Scope, Unit, iter_subexpressions, small_statements, subscript_path
 from walint.sql import ROLLBACK_MODES, modes_set_by_sql, normalise_mode
 
 if TYPE_CHECKING:
@@ -75,12 +75,23 @@ class FailureQueries:
         for name, bindings in self.module_scope.bindings.items():
             if "." in name or not any(b.in_handler and is_flag_value(b.value) for b in bindings):
                 continue
-            for binding in bindings:
-                if binding.kind == "value" and binding.in_handler is handler:
-                    value = constant(binding.value, PathState(False))  # type: ignore[arg-type]
-                    if value is not UNKNOWN:
-                        found.append((name, value))
-                        break
+            values = [b.value for b in bindings if b.kind == "value" and b.in_handler is handler]
+            if not handler and "[" in name:
+                # `STATE = {"wal": True}`: an entry starts with the dict literal's value.
+                owner, _, key = name.partition("[")
+                values += [
+                    element.value
+                    for b in self.module_scope.bindings.get(owner, ())
+                    if isinstance(b.value, cst.Dict)
+                    for element in b.value.elements
+                    if isinstance(element, cst.DictElement) and f"{owner}[{element.key.evaluated_value!r}]" == name  # type: ignore[attr-defined]
+                    and isinstance(element.key, cst.SimpleString)
+                ]
+            for value_node in values:
+                value = constant(value_node, PathState(False))  # type: ignore[arg-type]
+                if value is not UNKNOWN:
+                    found.append((name, value))
+                    break
         return tuple(sorted(found, key=lambda item: item[0]))
 
     def _attempts_wal(self, unit: Unit, try_node: cst.CSTNode) -> bool:
@@ -136,6 +147,7 @@ class FailureQueries:
         from walint.flow.error_paths import IN_MEMORY
 
         names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
+        names |= {subscript_path(node) for node in iter_subexpressions(site.node) if subscript_path(node)}
         receiver = _receiver(site.node)
         by_value = False
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
-from walint.semantic.model import Scope, dotted_name, is_none, iter_subexpressions
+from walint.semantic.model import Scope, dotted_name, is_none, iter_subexpressions, subscript_path
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
 
@@ -99,10 +99,10 @@ class GuardQueries:
         """Names in ``expr`` that an ``except`` handler sets to a constant (a failure flag)."""
         flags: Set[str] = set()
         for node in iter_subexpressions(expr, limit=400):
-            if isinstance(node, (cst.Name, cst.Attribute)):
+            if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
                 bindings, _ = self.bindings_of(node, scope)
                 if any(b.in_handler and is_flag_value(b.value) for b in bindings):
-                    flags.add(dotted_name(node))
+                    flags.add(dotted_name(node) or subscript_path(node))
         return flags
 
     def handler_flag_values(self, expr: cst.BaseExpression, scope: Scope) -> Dict[str, object]:
@@ -111,13 +111,13 @@ class GuardQueries:
 
         values: Dict[str, object] = {}
         for node in iter_subexpressions(expr, limit=400):
-            if isinstance(node, (cst.Name, cst.Attribute)):
+            if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
                 bindings, _ = self.bindings_of(node, scope)
                 for binding in bindings:
                     if binding.in_handler and is_flag_value(binding.value):
                         value = constant(binding.value, PathState(True))  # type: ignore[arg-type]
                         if value is not UNKNOWN:
-                            values.setdefault(dotted_name(node), value)
+                            values.setdefault(dotted_name(node) or subscript_path(node), value)
         return values
 
     def wal_check_comparisons(self, test: cst.BaseExpression, scope: Scope) -> List[cst.Comparison]:

@@ -317,7 +317,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         functions = tuple(self.function_facts(unit) for unit in self.units if unit is not self.module_unit)
         constants = []
         for name, bindings in self.module_scope.bindings.items():
-            if "." in name or not all(b.kind == "value" for b in bindings):
+            if not name.isidentifier() or not all(b.kind == "value" for b in bindings):
                 continue
             values = self.folder.values(cst.Name(name), self.module_scope)
             if values and all(is_known(v) and len(v) < 200 for v in values):

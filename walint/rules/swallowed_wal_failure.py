@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.semantic.model import dotted_name, iter_subexpressions
+from walint.semantic.model import dotted_name, iter_subexpressions, subscript_path
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 
@@ -290,7 +290,7 @@ def on_connect(dbapi_connection, record):
         """The handler records the failure in a flag that later decides a downgrade (WAL001's),
         or in a name a journal-mode pragma is built from (``journal = "DELETE"``)."""
         for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
-            if isinstance(node, cst.AssignTarget) and dotted_name(node.target) in flags:
+            if isinstance(node, cst.AssignTarget) and (dotted_name(node.target) or subscript_path(node.target)) in flags:
                 return True
         return False
 

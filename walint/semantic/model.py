@@ -113,6 +113,18 @@ def collection_items(node: cst.BaseExpression) -> List[cst.BaseExpression]:
     return []
 
 
+def subscript_path(node: Optional[cst.CSTNode]) -> str:
+    """``state['journal']`` for ``state["journal"]``: an entry of a dict a name holds,
+    named so it can be bound and tracked like a name; "" for any other expression."""
+    if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name) or len(node.slice) != 1:
+        return ""
+    index = node.slice[0].slice
+    if not isinstance(index, cst.Index) or not isinstance(index.value, cst.SimpleString):
+        return ""
+    key = index.value.evaluated_value
+    return f"{node.value.value}[{key!r}]" if isinstance(key, str) else ""
+
+
 def dotted_name(node: Optional[cst.CSTNode]) -> str:
     """``a.b.c`` for a Name/Attribute chain, "" for anything else."""
     parts: List[str] = []
@@ -204,6 +216,13 @@ class _ScopeBuilder:
                 values = [None] * len(target.elements)
             for element, element_value in zip(target.elements, values):
                 self._bind(element.value, element_value if not isinstance(element, cst.StarredElement) else None)
+        elif subscript_path(target) and value is not None:
+            # `state["journal"] = "delete"`: an entry of the dict, in the scope holding it.
+            owner = target.value.value  # type: ignore[attr-defined]
+            local = owner in self.scope.bindings or owner in self.scope.params or owner in self.scope.globals
+            holder = self._target_scope(owner) if local else self.scope.module()
+            in_handler = self.handler_depth > 0
+            holder.bind(subscript_path(target), Binding(kind, value, self.scope, in_handler))
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             # `self.X = ...` in a method, or `Cls.X = ...`: remembered on the class.
             class_scope = self._enclosing_class()
@@ -446,6 +465,9 @@ class SemanticModel:
                 return found, None
             if isinstance(expr.value, cst.Name):
                 return self.module_scope.bindings.get(f"{expr.value.value}.{expr.attr.value}", []), None
+        path = subscript_path(expr)
+        if path:
+            return self.lookup(path, scope)[0], None
         return [], None
 
     def qualified_name(self, expr: cst.BaseExpression, scope: Scope) -> str:

@@ -15,6 +15,7 @@ statement; rules ask about the statements their sites sit in.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
@@ -26,6 +27,8 @@ from walint.semantic.model import dotted_name, subscript_path
 UNKNOWN = ("<unknown>",)
 # What a name holds after `conn = sqlite3.connect(":memory:")`: a private database.
 IN_MEMORY = "<in-memory database>"
+# Some value other than None (the mode a WAL switch read back): only `is None` tells.
+NOT_NONE = "<not None>"
 # Beyond this many distinct states at one point, states that agree on `failed` are merged
 # (names they disagree on become UNKNOWN): precision is traded for a bounded cost.
 MAX_STATES = 16
@@ -397,7 +400,11 @@ def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
             return {"True": True, "False": False, "None": None}[expr.value]
         return state.get(expr.value)
     if isinstance(expr, cst.Attribute):  # `self._wal_failed`: known only where a caller says
-        return state.get(dotted_name(expr)) if dotted_name(expr) else UNKNOWN
+        name = dotted_name(expr)
+        known = state.get(name) if name else UNKNOWN
+        if known is UNKNOWN and _names_enum_member(expr):
+            return f"<{name}>"  # `Result.FAILED` is itself, wherever it is compared
+        return known
     if isinstance(expr, cst.Subscript):  # `state["wal"]`
         return state.get(subscript_path(expr)) if subscript_path(expr) else UNKNOWN
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
@@ -407,6 +414,27 @@ def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
         chosen = truth(expr.test, state)
         return UNKNOWN if chosen is None else constant(expr.body if chosen else expr.orelse, state)
     return UNKNOWN
+
+
+def _names_enum_member(expr: cst.Attribute) -> bool:
+    """``Result.FAILED``: a capitalised class's upper-case attribute."""
+    owner = expr.value
+    name = owner.attr.value if isinstance(owner, cst.Attribute) else owner.value if isinstance(owner, cst.Name) else ""
+    return name[:1].isupper() and not name.isupper() and expr.attr.value.isupper()
+
+
+def encode_constant(value: Const) -> str:
+    """A tracked constant as JSON text, for the summaries other modules read."""
+    return json.dumps(value)
+
+
+def decode_constant(text: str) -> Const:
+    """The constant :func:`encode_constant` wrote; UNKNOWN for anything else."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return UNKNOWN
+    return value if value is None or isinstance(value, (str, bool, int)) else UNKNOWN
 
 
 def truth(expr: cst.BaseExpression, state: PathState) -> Optional[bool]:
@@ -435,6 +463,8 @@ def truth(expr: cst.BaseExpression, state: PathState) -> Optional[bool]:
             return found if isinstance(operator, cst.In) else not found
         if left is UNKNOWN or right is UNKNOWN:
             return None
+        if NOT_NONE in (left, right) and None not in (left, right):
+            return None  # some value, compared with something other than None
         if isinstance(operator, (cst.Equal, cst.Is)):
             return left == right
         if isinstance(operator, (cst.NotEqual, cst.IsNot)):

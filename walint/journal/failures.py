@@ -59,9 +59,13 @@ class FailureQueries:
     def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, object]]:
         """What a call of a WAL-trying function answers on success, and on failure."""
         callee = self.callee(call, scope)
-        if callee is None or callee.wal_failure_return is None:
+        from walint.flow.error_paths import UNKNOWN, decode_constant
+
+        if callee is None or callee.wal_failure_return is None or callee.wal_success_return is None:
             return None
-        success, failure = not callee.wal_failure_return, callee.wal_failure_return
+        success, failure = decode_constant(callee.wal_success_return), decode_constant(callee.wal_failure_return)
+        if success is UNKNOWN or failure is UNKNOWN:
+            return None
         if callee.wal_failure_in_tuple:
             return (success,), (failure,)  # the rest of the tuple is not known
         return success, failure

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
-from walint.semantic.model import Scope, dotted_name, is_none, iter_subexpressions, subscript_path
+from walint.semantic.model import Scope, collection_items, dotted_name, is_none, iter_subexpressions, subscript_path
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
 
@@ -167,17 +167,26 @@ class GuardQueries:
         for node in iter_subexpressions(test, limit=400):
             if not isinstance(node, cst.Comparison) or len(node.comparisons) != 1:
                 continue
-            operands = [node.left, node.comparisons[0].comparator]
-            literals = [o for o in operands if isinstance(o, cst.SimpleString)]
-            if len(literals) != 1:
-                continue
-            value = literals[0].evaluated_value
-            if not isinstance(value, str) or value.lower() not in ROLLBACK_MODES:
-                continue
-            other = operands[1] if literals[0] is operands[0] else operands[0]
-            if self.probe_calls(other, scope):
+            mode, modes = node.left, node.comparisons[0].comparator
+            if not self._names_rollback_modes(modes, scope) and isinstance(node.comparisons[0].operator, (cst.Equal, cst.NotEqual)):
+                mode, modes = modes, mode
+            if self._names_rollback_modes(modes, scope) and self.probe_calls(mode, scope):
                 found.append(node)
         return found
+
+    def _names_rollback_modes(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """``"delete"``, or a collection of rollback modes (``ROLLBACK_MODES``), spelt out
+        or through a name."""
+        if isinstance(expr, cst.SimpleString):
+            value = expr.evaluated_value
+            return isinstance(value, str) and value.lower() in ROLLBACK_MODES
+        literal = self._collection_literal(expr, scope) if isinstance(expr, (cst.Name, cst.Attribute, cst.Tuple, cst.List, cst.Set, cst.Call)) else None
+        if literal is None:
+            return False
+        items = collection_items(literal[0])
+        return bool(items) and all(
+            isinstance(item, cst.SimpleString) and str(item.evaluated_value).lower() in ROLLBACK_MODES for item in items
+        )
 
     def _holds_wal_attempt(self, operands: Sequence[cst.BaseExpression], scope: Scope) -> bool:
         """Do these operands carry the answer of ``PRAGMA journal_mode=WAL`` itself?"""

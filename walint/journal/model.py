@@ -241,7 +241,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
                 templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
-        failure_return, failure_in_tuple = self._wal_failure_return(unit)
+        success_return, failure_return, failure_in_tuple = self._wal_outcome(unit)
         # An answer a handler makes up (`except ...: return False`) is a guess, not a reading.
         guesses = any(handler is not None and _is_constant(value) and not is_none(value) for value, handler in facts.return_sites)
         answers = {self.wal_answer(value, unit.scope) for value in facts.returns if not _is_constant(value)} if not guesses else set()
@@ -258,6 +258,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
             wal_answer=answers.pop() if len(answers) == 1 else None,
+            wal_success_return=success_return,
             wal_failure_return=failure_return,
             wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,
@@ -266,33 +267,40 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         self._function_facts[unit] = result
         return result
 
-    def _wal_failure_return(self, unit: Unit) -> Tuple[Optional[bool], bool]:
-        """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: the
-        constant it returns when the WAL switch failed, when that tells failure from
-        success (one constant from the handlers of a WAL ``try``, the other elsewhere),
-        and whether it is the first item of the tuples it returns (``return False, why``)."""
+    def _wal_outcome(self, unit: Unit) -> Tuple[Optional[str], Optional[str], bool]:
+        """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: what
+        it answers when the switch worked and when it failed (encoded constants), when
+        the two tell failure from success (one constant from the handlers of a WAL
+        ``try``, another elsewhere), and whether the answer is the first item of the tuples
+        it returns (``return False, why``). Besides True/False: None against the mode read
+        back, or two members of an enum."""
+        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
+
         facts = self.facts(unit)
+        nothing: Tuple[Optional[str], Optional[str], bool] = (None, None, False)
         if facts.falls_off_end or not facts.return_sites:
-            return None, False
+            return nothing
         failed, succeeded, shapes = set(), set(), set()
         for value, handler in facts.return_sites:
             in_tuple = isinstance(value, cst.Tuple) and bool(value.elements)
             answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
             try_facts = self.try_of_handler(handler, unit) if handler is not None else None
             in_failure = try_facts is not None and self._attempts_wal(unit, try_facts.node)
-            if isinstance(answer, cst.Name) and answer.value in ("True", "False"):
-                said = answer.value == "True"
-            elif not in_failure and answer is not None and self.wal_answer(answer, unit.scope) is True:
-                # `return <the WAL pragma's answer> == "wal"`: false only where the mode
-                # read back says it is not WAL, which is a guard of its own.
-                said = True
-            else:
-                return None, False
+            said = constant(answer, PathState(False)) if answer is not None else None
+            if said is UNKNOWN and not in_failure and answer is not None:
+                if self.wal_answer(answer, unit.scope) is True:
+                    # `return <the WAL pragma's answer> == "wal"`: false only where the mode
+                    # read back says it is not WAL, which is a guard of its own.
+                    said = True
+                elif self.probe_calls(answer, unit.scope):
+                    said = NOT_NONE  # the mode it read back
+            if said is UNKNOWN:
+                return nothing
             shapes.add(in_tuple)
             (failed if in_failure else succeeded).add(said)
         if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
-            return failed.pop(), shapes.pop()
-        return None, False
+            return encode_constant(succeeded.pop()), encode_constant(failed.pop()), shapes.pop()
+        return nothing
 
     def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
         """``mode="DELETE"``: the values each parameter's default folds to."""

@@ -250,6 +250,8 @@ def on_connect(dbapi_connection, record):
                         break  # the first catching handler decides: it raises, retries or falls back
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         break
+                    if unit is not model.module_unit and model.function_facts(unit).wal_failure_return is not None:
+                        break  # it answers the failure (None, Result.FAILED) as a value of its own
                     if _leads_to_a_downgrade(model, sites, try_facts.node):
                         break  # the failure is acted on later (WAL001 judges that downgrade)
                     fix, no_fix_reason = try_fix(model, unit, try_facts, self.helper)

@@ -198,6 +198,8 @@ class StringFolder:
             return self._subscript(expr, scope, depth)
         if isinstance(expr, (cst.Name, cst.Attribute)):
             resolution = self._resolve(expr, scope)
+            if resolution is None and isinstance(expr, cst.Attribute) and expr.attr.value == "value":
+                return self.values(expr.value, scope, depth)  # `Journal.DELETE.value`: the member's value
             if resolution is None:
                 return UNKNOWN
             if resolution.parameter is not None and not resolution.expressions:

@@ -84,6 +84,9 @@ class ModeEffect:
 
     sets: Tuple[str, ...] = ()
     reads: bool = False
+    # Modes in `sets` only because a parameter's default holds them (`fallback="delete"`):
+    # what the function does when its caller passes nothing, not what every call does.
+    from_defaults: Tuple[str, ...] = ()
 
     @property
     def rollback_modes(self) -> Tuple[str, ...]:

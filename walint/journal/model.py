@@ -166,9 +166,19 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         if key in self._effects:
             return self._effects[key]
         self._effects[key] = None  # cycle guard
-        result = self._site_effect(site)
+        result = self._with_defaults(self._site_effect(site), site.unit)
         self._effects[key] = result
         return result
+
+    def _with_defaults(self, effect: Optional[ModeEffect], unit: Unit) -> Optional[ModeEffect]:
+        """``execute(MODE_SQL % fallback)`` in ``def main(path, fallback="persist")``: the
+        mode the parameter's default gives, when the caller passes none."""
+        if effect is None or not effect.parameter_modes:
+            return effect
+        defaults = dict(self._constant_defaults(unit))
+        extra = [normalise_mode(v) for p in effect.parameter_modes for v in defaults.get(p, ())]
+        extra = [m for m in dict.fromkeys(extra) if m not in effect.sets]
+        return ModeEffect(effect.sets + tuple(extra), effect.reads, tuple(extra)) if extra else effect
 
     def _site_effect(self, site: Site) -> Optional[ModeEffect]:
         node = site.node
@@ -234,10 +244,11 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             sets_mode = sets_mode or bool(effect.sets)
             if site.guarded:
                 continue
-            if effect.rollback_modes and unguarded is None:
+            always = [m for m in effect.rollback_modes if m not in effect.from_defaults]
+            if always and unguarded is None:
                 unguarded = self.location(node)
             if not site.conditional:
-                modes.extend(effect.rollback_modes)
+                modes.extend(always)
                 templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes

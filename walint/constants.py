@@ -247,6 +247,8 @@ class StringFolder:
                 )
             if method == "format":
                 return self._format(call, scope, depth)
+            if method == "get" and call.args:
+                return self._dict_get(call, scope, depth)
             if method == "join" and len(call.args) == 1:
                 items = call.args[0].value
                 if isinstance(items, (cst.List, cst.Tuple)):
@@ -260,6 +262,23 @@ class StringFolder:
         if name in ("str", "text") and len(call.args) == 1 and not call.args[0].keyword:
             return self.values(call.args[0].value, scope, depth)
         return UNKNOWN
+
+    def _dict_get(self, call: cst.Call, scope: object, depth: int) -> Values:
+        """``MODES.get(key, default)`` on a dict literal: the entry a constant key names, or
+        any entry (or the default) when the key is chosen at run time."""
+        assert isinstance(call.func, cst.Attribute)
+        mappings = self.expressions(call.func.value, scope)
+        if not mappings or not all(isinstance(m, cst.Dict) for m, _ in mappings):
+            return UNKNOWN
+        keys = self.values(call.args[0].value, scope, depth)
+        groups: List[Values] = [self.values(call.args[1].value, scope, depth)] if len(call.args) > 1 else []
+        for mapping, mapping_scope in mappings:
+            for element in mapping.elements:  # type: ignore[attr-defined]
+                if not isinstance(element, cst.DictElement):
+                    return UNKNOWN
+                if not all(is_known(k) for k in keys) or set(keys) & set(self.values(element.key, mapping_scope, depth)):
+                    groups.append(self.values(element.value, mapping_scope, depth))
+        return _union(groups) if groups else UNKNOWN
 
     def _format(self, call: cst.Call, scope: object, depth: int) -> Values:
         assert isinstance(call.func, cst.Attribute)

@@ -242,8 +242,10 @@ class ErrorPaths:
                         if isinstance(key, str):
                             state = state.bind(f"{target.value}[{key!r}]", constant(element.value, state))
             return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
-        if subscript_path(target):
-            return state.bind(subscript_path(target), constant(value, state) if value is not None else UNKNOWN)
+        if subscript_path(target) or (isinstance(target, cst.Attribute) and dotted_name(target)):
+            # `state["journal"] = ...`, `self._use_wal = False`
+            key = subscript_path(target) or dotted_name(target)
+            return state.bind(key, constant(value, state) if value is not None else UNKNOWN)
         if isinstance(target, (cst.Tuple, cst.List)):
             # `ok, why = try_wal(conn)`: the answer is the first item of the tuple returned.
             known = constant(value, state) if isinstance(value, cst.Call) else UNKNOWN

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequ
 
 import libcst as cst
 
-from walint.constants import Resolution, StringFolder, is_known, param_hole
+from walint.constants import HOLE, Resolution, StringFolder, is_known, param_hole
 from walint.journal.calls import MAX_TEMPLATES, CallEffects, fills_only, merged_effects
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
@@ -251,6 +251,8 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
                 modes.extend(always)
                 templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
+        if unguarded is not None and modes and self.restores_the_mode_it_read(unit):
+            unguarded, modes = None, []  # a switch for a bulk job, undone before it returns
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
         success_return, failure_return, failure_in_tuple = self._wal_outcome(unit)
         # An answer a handler makes up (`except ...: return False`) is a guess, not a reading.
@@ -326,6 +328,24 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
                 if values and all(is_known(v) and len(v) < 200 for v in values):
                     found.append((param.name.value, tuple(values)))
         return tuple(found)
+
+    def restores_the_mode_it_read(self, unit: Unit) -> bool:
+        """Does the function read the journal mode and later set the mode it read back
+        (``f"PRAGMA journal_mode={previous}"``)? Then its rollback switch is a deliberate one,
+        for a VACUUM or a bulk job, undone when the job ends: not a connect that skips the
+        guard."""
+        sites = self.facts(unit).sites
+        if not any(self.is_rollback_site(site) for site in sites):
+            return False  # nothing switched here: a mode passed on (`config.journal_mode`) is no restore
+        for site in sites:
+            if not isinstance(site.node, cst.Call):
+                continue
+            effect = self.effect(site)
+            if effect is None or HOLE not in effect.sets:
+                continue
+            if any(self.probe_calls(arg.value, site.scope) for arg in site.node.args):
+                return True
+        return False
 
     def is_rollback_site(self, site: Site) -> bool:
         effect = self.effect(site)

@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Iterator
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.constants import HOLE
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
-    from walint.semantic.model import Unit
 
 
 class ConnectSkipsGuard(ModelRule):
@@ -162,7 +160,7 @@ def open_board(path):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for unit in model.units:
-            if not model.opens_connection(unit) or _restores_the_mode_it_read(model, unit):
+            if not model.opens_connection(unit) or model.restores_the_mode_it_read(unit):
                 continue
             own = model.function_facts(unit).qualname
             for site in model.facts(unit).sites:
@@ -197,19 +195,3 @@ def open_board(path):
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
                     *guard_fix(model, site, self.helper),
                 )
-
-
-def _restores_the_mode_it_read(model: "ModuleModel", unit: "Unit") -> bool:
-    """Does the function read the journal mode and later set the mode it read back
-    (``f"PRAGMA journal_mode={previous}"``)? Then its rollback switch is a deliberate one,
-    for a VACUUM or a bulk job, undone when the job ends: not a connect that skips the
-    guard."""
-    for site in model.facts(unit).sites:
-        if not isinstance(site.node, cst.Call):
-            continue
-        effect = model.effect(site)
-        if effect is None or HOLE not in effect.sets:
-            continue
-        if any(model.probe_calls(arg.value, site.scope) for arg in site.node.args):
-            return True
-    return False

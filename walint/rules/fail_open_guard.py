@@ -70,6 +70,27 @@ def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Compar
     return any(model.is_rollback_site(site) and model.line_of(site.node) >= here for site in facts.sites)
 
 
+def _answers_converted(model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope") -> Set[cst.CSTNode]:
+    """The probe calls whose answer reaches these operands only through a project function
+    that never returns None (``_mode_from_row(_switch(conn))`` turns None into "")."""
+    expressions: List[Tuple[cst.BaseExpression, "Scope"]] = []
+    for operand in operands:
+        expressions.append((operand, scope))
+        if isinstance(operand, (cst.Name, cst.Attribute)):
+            bindings, _ = model.bindings_of(operand, scope)
+            expressions += [(b.value, b.scope) for b in bindings if b.kind == "value" and isinstance(b.value, cst.BaseExpression)]  # type: ignore[misc]
+    converted: Set[cst.CSTNode] = set()
+    for expression, where in expressions:
+        for outer in iter_subexpressions(expression, limit=200):
+            if not isinstance(outer, cst.Call) or where is None:
+                continue
+            callee = model.callee(outer, where)
+            if callee is not None and not callee.probe_may_return_none and not callee.probe:
+                for arg in outer.args:
+                    converted.update(node for node in iter_subexpressions(arg.value, limit=200) if isinstance(node, cst.Call))
+    return converted
+
+
 def _predicate_problem(
     model: "ModuleModel", unit: "Unit", answer: cst.BaseExpression, test: cst.BaseExpression, scope: "Scope"
 ) -> Optional[Tuple[str, Optional[FixPlan], str]]:
@@ -363,9 +384,12 @@ def fallback(conn):
         # `mode = None` where the read failed (a nested `try`), or before it was tried.
         may_be_none = any(_may_hold_none(model, operand, scope) for operand, _, _ in probed)
         unnormalised = False
+        converted = _answers_converted(model, operands, scope)
         for operand, call, call_scope in probed:
             if isinstance(call, cst.Attribute):
                 continue  # `db.journal_mode` reads the pragma
+            if call in converted:
+                continue  # `_mode_from_row(<probe>)`: a project function that never answers None
             name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
             if name in model.guard_names:
                 may_be_none = True  # walint's helper (and configured guards) answer None when unsure

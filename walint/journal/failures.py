@@ -11,7 +11,7 @@ import libcst as cst
 
 from walint.journal.guards import is_flag_value
 from walint.semantic.model import Scope, Unit, iter_subexpressions, small_statements, subscript_path
-from walint.sql import ROLLBACK_MODES, modes_set_by_sql, normalise_mode
+from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
 
 if TYPE_CHECKING:
     from walint.flow.error_paths import ErrorPaths, PathState
@@ -126,6 +126,19 @@ class FailureQueries:
         states = self.error_paths(site.unit).states_before(site.statement)
         return states is not None and not states
 
+    def _switched_back_to_wal(self, site: Site) -> bool:
+        """Does the function set WAL again after this statement, in the same block context
+        (``DELETE``, ``VACUUM``, ``WAL``): a deliberate, temporary switch?"""
+        sites = self.facts(site.unit).sites
+        later = next((index for index, other in enumerate(sites) if other is site), len(sites)) + 1
+        return any(
+            other.handler is site.handler
+            and other.try_node is site.try_node
+            and (site.conditional or not other.conditional)
+            and (self.effect(other) or ModeEffect()).sets_wal
+            for other in sites[later:]
+        )
+
     def on_private_database(self, site: Site) -> bool:
         """Does ``site`` run, on every path that reaches it, on a connection opened on
         ``":memory:"`` (a database no other connection can share)?"""
@@ -169,9 +182,15 @@ class FailureQueries:
                         verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
             return True in verdicts or not verdicts  # a value that is WAL here decides: no downgrade
 
-        failing = any(state.failed and not state.guarded and downgrades_on(state) for state in states)
-        if not failing or any(not state.failed and downgrades_on(state) for state in states):
+        failing = [state for state in states if state.failed and not state.guarded and downgrades_on(state)]
+        if not failing:
             return None
+        # A failure of this function's own WAL attempt that falls through to the statement
+        # is an error path even where another path (a network-fs check) gets there too; a
+        # module-global flag only counts where no path without the failure gets there.
+        if any(not state.failed and downgrades_on(state) for state in states):
+            if not any(state.failed_at for state in failing) or self._switched_back_to_wal(site):
+                return None
         # A guard in front of the statement is right only when no WAL path runs it too.
         return MODE_FROM_VALUE if by_value and any(not state.failed for state in states) else FAILED_PATH
 

@@ -32,8 +32,10 @@ class FailureQueries:
             entry = {PathState(False, self._global_flag_values(handler=False))}
             # A module-global flag a handler cleared in an earlier call: the failure
             # reaches this call through the flag's value.
+            read_here = {n.value for n in iter_subexpressions(unit.node, limit=100_000) if isinstance(n, cst.Name)}
             for name, value in self._global_flag_values(handler=True):
-                entry.add(PathState(True, ((name, value),)))
+                if name.partition("[")[0] in read_here:  # only a function that reads the flag learns from it
+                    entry.add(PathState(True, ((name, value),)))
             node = unit.node
             statements = small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
             flow = ErrorPaths(
@@ -161,38 +163,45 @@ class FailureQueries:
         states = self.error_paths(site.unit).states_before(site.statement)
         if not states:
             return None
-        from walint.flow.error_paths import IN_MEMORY
-
-        names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
-        names |= {subscript_path(node) for node in iter_subexpressions(site.node) if subscript_path(node)}
-        receiver = _receiver(site.node)
-        by_value = False
-
-        def downgrades_on(state: "PathState") -> bool:
-            nonlocal by_value
-            if receiver is not None and state.get(receiver) == IN_MEMORY:
-                return False  # a database private to this connection
-            verdicts = set()
-            for name in names:
-                value = state.get(name)
-                if isinstance(value, str):
-                    modes = modes_set_by_sql(value) if "journal_mode" in value.lower() else [normalise_mode(value)]
-                    if modes:
-                        by_value = True
-                        verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
-            return True in verdicts or not verdicts  # a value that is WAL here decides: no downgrade
-
-        failing = [state for state in states if state.failed and not state.guarded and downgrades_on(state)]
+        verdicts = {state: self._downgrades_on(site, state) for state in states}
+        by_value = any(by for _, by in verdicts.values())
+        failing = [state for state in states if state.failed and not state.guarded and verdicts[state][0]]
         if not failing:
             return None
         # A failure of this function's own WAL attempt that falls through to the statement
         # is an error path even where another path (a network-fs check) gets there too; a
         # module-global flag only counts where no path without the failure gets there.
-        if any(not state.failed and downgrades_on(state) for state in states):
+        if any(not state.failed and verdicts[state][0] for state in states):
             if not any(state.failed_at for state in failing) or self._switched_back_to_wal(site):
                 return None
         # A guard in front of the statement is right only when no WAL path runs it too.
         return MODE_FROM_VALUE if by_value and any(not state.failed for state in states) else FAILED_PATH
+
+    def downgrades_on_some_path(self, site: Site) -> bool:
+        """Can the statement set a rollback mode on some path that reaches it, given what
+        the names it is built from hold there (``mode = "wal"`` before the ``try``)?"""
+        states = self.error_paths(site.unit).states_before(site.statement)
+        return states is None or any(not state.guarded and self._downgrades_on(site, state)[0] for state in states)
+
+    def _downgrades_on(self, site: Site, state: "PathState") -> Tuple[bool, bool]:
+        """Does the statement downgrade on the paths ``state`` stands for, and is that
+        decided by a value one of its names holds there?"""
+        from walint.flow.error_paths import IN_MEMORY
+
+        receiver = _receiver(site.node)
+        if receiver is not None and state.get(receiver) == IN_MEMORY:
+            return False, False  # a database private to this connection
+        names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
+        names |= {subscript_path(node) for node in iter_subexpressions(site.node) if subscript_path(node)}
+        verdicts = set()
+        for name in names:
+            value = state.get(name)
+            if isinstance(value, str):
+                modes = modes_set_by_sql(value) if "journal_mode" in value.lower() else [normalise_mode(value)]
+                if modes:
+                    verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
+        # A value that is WAL here decides: no downgrade.
+        return (True in verdicts or not verdicts), bool(verdicts)
 
 
 def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:

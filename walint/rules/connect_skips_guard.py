@@ -174,7 +174,9 @@ def open_board(path):
                     continue
                 node = site.node
                 if rollback and model.direct_effect(node, site.scope) is not None:
-                    if site.conditional:
+                    # `"wal" if cfg.wal else "delete"`: a value chooses, as an `if` would.
+                    chosen = effect.sets_wal and model.downgrades_on_some_path(site)  # type: ignore[union-attr]
+                    if site.conditional or chosen:
                         yield Report(
                             node,
                             f"Journal mode `{effect.rollback_modes[0].upper()}` set on a condition of this "  # type: ignore[union-attr]

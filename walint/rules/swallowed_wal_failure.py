@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
+from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.model import dotted_name, iter_subexpressions, subscript_path
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, ModelRule, Report, Valid
@@ -15,6 +16,7 @@ from walint.rules.base import Invalid, ModelRule, Report, Valid
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
     from walint.flow.walker import Site
+    from walint.semantic.model import Unit
 
 # Exception names that catch a failed pragma: the DB-API hierarchy and the broad ones.
 _CATCHES_DB_ERROR_RE = re.compile(
@@ -73,6 +75,22 @@ def _mode_names(model: "ModuleModel", sites: Sequence["Site"]) -> Set[str]:
     return names
 
 
+def _insists_on_wal_after(model: "ModuleModel", unit: "Unit", try_node: cst.CSTNode) -> bool:
+    """Does the function, after this ``try``, read the mode and leave (raise, return) when
+    it is not WAL?"""
+    facts = model.facts(unit)
+    after = model.line_of(try_node)
+    for branch in facts.branches:
+        if model.line_of(branch.node) <= after or not always_exits(branch.node.body):
+            continue
+        test = branch.node.test
+        checks = [(c, not_wal_when(c, True)) for c in model.wal_check_comparisons(test, branch.scope)]
+        checks += model.wal_predicate_checks(test, branch.scope)
+        if checks and guarded_sides(test, checks)[0]:
+            return True
+    return False
+
+
 def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
     kind = getattr(handler, "type", None)
     return [] if kind is None else [kind]
@@ -89,6 +107,8 @@ def _escalates(handler: cst.CSTNode) -> bool:
     for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
         if isinstance(node, cst.Raise):
             return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "close":
+            return True  # the connection is given up, not used in whatever mode it has
         if isinstance(node, cst.Call) and dotted_name(node.func) in _ENDS_THE_PROCESS:
             return True
         if isinstance(node, cst.Return) and node.value is not None:
@@ -254,6 +274,8 @@ def on_connect(dbapi_connection, record):
                         break  # it answers the failure (None, Result.FAILED) as a value of its own
                     if _leads_to_a_downgrade(model, sites, try_facts.node):
                         break  # the failure is acted on later (WAL001 judges that downgrade)
+                    if _insists_on_wal_after(model, unit, try_facts.node):
+                        break  # `if mode != "wal": raise` below: nothing carries on in another mode
                     fix, no_fix_reason = try_fix(model, unit, try_facts, self.helper)
                     for site in wal_sites:
                         yield Report(site.node, "Failure of `journal_mode=WAL` is swallowed; the connection "

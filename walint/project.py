@@ -314,6 +314,17 @@ def import_words(data: bytes) -> Tuple[bytes, ...]:
     return tuple(set(_WORD_RE.findall(b"\n".join(spans)))) if spans else ()
 
 
+# What a module that answers "is it WAL?" without naming the pragma holds: a "wal"
+# literal, or the header's version bytes (offsets 18/19, b"\x02\x02").
+_MODE_KNOWLEDGE_RE = re.compile(rb"""(?i)['"]wal['"]|\[\s*1[89]\s*[]:]|\\x02\\x02""")
+
+
+def may_answer_for_the_mode(data: bytes) -> bool:
+    """Could an imported module tell its importers something about journal modes: a
+    rollback constant, or a probe of the mode on disk (a header read, a "wal" test)?"""
+    return exports_rollback_constant(data) or _MODE_KNOWLEDGE_RE.search(data) is not None
+
+
 def exports_rollback_constant(data: bytes) -> bool:
     """Does the module bind a module-level name to a quoted rollback mode? A cheap byte
     test first, so most files never meet the regex."""

@@ -16,6 +16,7 @@ from walint.project import (
     downgrade_helpers,
     exports_rollback_constant,
     import_words,
+    may_answer_for_the_mode,
     module_stem,
 )
 from walint.summary import ModuleSummary
@@ -143,12 +144,13 @@ def project_pass(
             adopt_constant_sources(candidate.display, file_result.summary)
 
     def adopt_constant_sources(display: str, summary: ModuleSummary) -> None:
-        """The modules ``display`` imports that may export a fallback-mode constant."""
+        """The modules ``display`` imports that may export a fallback-mode constant or a
+        probe of the mode on disk."""
         for target in sorted(set(index.unparsed_targets(display, summary))):
             candidate = skipped.pop(target, None)
             if candidate is not None:
                 data, _ = analyser.read(candidate.path)
-                if data is not None and exports_rollback_constant(data):
+                if data is not None and may_answer_for_the_mode(data):
                     adopt(candidate, data)
 
     for display, file_result in list(analysed.items()):

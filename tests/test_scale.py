@@ -71,3 +71,34 @@ def test_check_the_standard_library_and_site_packages():
     unparseable = sorted({f["filename"] for f in findings if f["code"] == "WAL000"})
     compiling = [path for path in unparseable if _compiles(path)]
     assert not compiling, f"WAL000 on files the interpreter compiles: {compiling}"
+
+
+def test_predicates_calling_predicates_are_followed_once_each(monkeypatch):
+    """A chain of predicate functions, each asking the previous one twice, is walked
+    once per function, not once per path through the chain (2**depth)."""
+    from walint.engine import check_source
+    from walint.rules.transient_marker import TransientMarker
+    from walint.settings import Settings
+
+    lines = ["import sqlite3", "", "def is_0(text):", '    return text in ("locking protocol",)', ""]
+    for index in range(1, 16):
+        lines += [f"def is_{index}(text):", f"    return is_{index - 1}(text) or is_{index - 1}(text.lower())", ""]
+    lines += [
+        "def open_db(conn):",
+        "    try:",
+        '        conn.execute("PRAGMA journal_mode=WAL")',
+        "    except sqlite3.OperationalError as exc:",
+        "        if is_15(str(exc)):",
+        '            conn.execute("PRAGMA journal_mode=DELETE")',
+        "        raise",
+    ]
+    calls = []
+    follow = TransientMarker._predicate
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[0])
+        return follow(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransientMarker, "_predicate", counting)
+    check_source("chain.py", "\n".join(lines).encode(), Settings())
+    assert 0 < len(calls) < 100, len(calls)

@@ -98,7 +98,7 @@ SINKS = [
     pytest.param('SqliteDatabase(path, pragmas={"journal_mode": "delete"})', "", id="peewee-pragmas-dict"),
     pytest.param('SqliteDatabase(path, pragmas=[("journal_mode", "truncate")])', "", id="peewee-pragmas-list"),
     pytest.param('SqliteDatabase(path, pragmas=PRAGMAS)', 'PRAGMAS = {"cache_size": -64000, "journal_mode": "delete"}\n', id="peewee-pragmas-name"),
-    pytest.param('db.journal_mode = "delete"', "", id="peewee-attribute"),
+    pytest.param('db.journal_mode = "delete"', "import peewee\n", id="peewee-attribute"),
     pytest.param("db.disable_wal()", "", id="sqlite-utils"),
     pytest.param("await db.execute('PRAGMA journal_mode=DELETE')", "", id="await"),
 ]
@@ -110,6 +110,12 @@ def test_sink_in_handler_is_reported(statement, prelude):
     rows = _codes(source)
     assert [code for _, code in rows] == ["WAL001"], rows
     assert rows[0][0] == source.splitlines().index(" " * 8 + statement) + 1
+
+
+def test_a_config_field_named_journal_mode_is_no_sink_without_peewee():
+    """Only peewee sets the pragma by assigning the attribute; elsewhere it is a value
+    (and the handler that stores a rollback mode in it is not swallowing the failure)."""
+    assert _codes(_in_handler('settings.journal_mode = "delete"')) == []
 
 
 def test_function_local_constant():

@@ -257,7 +257,11 @@ class UnitWalker:
                 elif isinstance(small, cst.Assign):
                     self._add(small.value, ctx, small)
                     for target in small.targets:
-                        if isinstance(target.target, cst.Attribute) and target.target.attr.value == "journal_mode":
+                        if (
+                            isinstance(target.target, cst.Attribute)
+                            and target.target.attr.value == "journal_mode"
+                            and self.model.uses_peewee
+                        ):  # `db.journal_mode = "wal"` sets the pragma in peewee; elsewhere a config field
                             self.facts.sites.append(self._site(small, ctx, small))
                         else:
                             self._add(target.target, ctx, small)

@@ -70,6 +70,22 @@ def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Compar
     return any(model.is_rollback_site(site) and model.line_of(site.node) >= here for site in facts.sites)
 
 
+def _spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", operands: List[cst.BaseExpression]) -> bool:
+    """Does the guard compare with the very literals the probe returns (a probe of this
+    module answering ``"WAL"``, compared with ``"WAL"``)?"""
+    unit = model.resolve_unit(call, scope)
+    if unit is None:
+        return False
+    answers = {v for value in model.facts(unit).returns for v in model.folder.values(value, unit.scope)}
+    compared = {
+        str(node.evaluated_value)
+        for operand in operands
+        for node in iter_subexpressions(operand, limit=50)
+        if isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
+    }
+    return bool(compared) and compared <= answers
+
+
 def _answers_converted(model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope") -> Set[cst.CSTNode]:
     """The probe calls whose answer reaches these operands only through a project function
     that never returns None (``_mode_from_row(_switch(conn))`` turns None into "")."""
@@ -401,7 +417,7 @@ def fallback(conn):
             if callee is None:
                 continue
             may_be_none = may_be_none or callee.probe_may_return_none
-            if not callee.probe_normalises and not _lowercases(operand):
+            if not callee.probe_normalises and not _lowercases(operand) and not _spells_as_it_answers(model, call, call_scope, operands):
                 unnormalised = True
         never_matches = _upper_case_literal(model, operands, scope)
         if never_matches is not None and not any(_uppercases(model, operand, scope) for operand, _, _ in probed):

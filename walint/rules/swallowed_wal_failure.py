@@ -12,6 +12,7 @@ from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.model import dotted_name, iter_subexpressions, subscript_path
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, ModelRule, Report, Valid
+from walint.sql import ROLLBACK_MODES
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -312,10 +313,15 @@ def on_connect(dbapi_connection, record):
     @staticmethod
     def _sets_flag(handler: cst.CSTNode, flags: set) -> bool:
         """The handler records the failure in a flag that later decides a downgrade (WAL001's),
-        or in a name a journal-mode pragma is built from (``journal = "DELETE"``)."""
+        in a name a journal-mode pragma is built from (``journal = "DELETE"``), or hands a
+        rollback mode to state that outlives it (``self.config.journal_mode = "delete"``)."""
         for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
             if isinstance(node, cst.AssignTarget) and (dotted_name(node.target) or subscript_path(node.target)) in flags:
                 return True
+            if isinstance(node, cst.Assign) and not isinstance(node.targets[0].target, cst.Name):
+                value = node.value
+                if isinstance(value, cst.SimpleString) and str(value.evaluated_value).lower() in ROLLBACK_MODES:
+                    return True
         return False
 
 

@@ -208,6 +208,9 @@ def enable_wal(conn):
         self._polarity: Dict[int, Set[int]] = {}
         self._singles: Dict[int, cst.CSTNode] = {}
         self._seen: Set[Tuple[int, int]] = set()
+        # Predicate functions already followed with a polarity: each is walked once, or
+        # predicates calling predicates would be walked once per path through them.
+        self._followed: Set[Tuple[int, int]] = set()
         for branch in model.all_branches():
             sites = model.facts(branch.unit).sites
             start, end = branch.when_true
@@ -404,8 +407,9 @@ def enable_wal(conn):
     def _predicate(self, call: cst.Call, polarity: int, scope: Scope, depth: int) -> None:
         """Follow a call of a function of this module that answers "is this a marker?"."""
         unit = self._model.resolve_unit(call, scope)
-        if unit is None:
+        if unit is None or (id(unit), polarity) in self._followed:
             return
+        self._followed.add((id(unit), polarity))
         facts = self._model.facts(unit)
         for value in facts.returns:
             if not (isinstance(value, cst.Name) and value.value in ("True", "False", "None")):

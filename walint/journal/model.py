@@ -79,6 +79,16 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         self._mentions_wal: Dict[Tuple[cst.CSTNode, Scope], bool] = {}
         self._error_paths: Dict[Unit, "ErrorPaths"] = {}
 
+    @property
+    def uses_peewee(self) -> bool:
+        """Does the module import peewee (or playhouse), whose databases set a pragma by
+        attribute assignment (``db.journal_mode = "wal"``)?"""
+        return any(
+            binding.kind == "import" and (binding.origin or "").lstrip(".").split(".")[0] in ("peewee", "playhouse")
+            for bindings in self.module_scope.bindings.values()
+            for binding in bindings
+        )
+
     def resolve(self, expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
         assert isinstance(scope, Scope)
         bindings, parameter = self.bindings_of(expr, scope)

@@ -399,16 +399,6 @@ class SemanticModel:
         self.module_scope.unit = self.module_unit
         self.units.insert(0, self.module_unit)
 
-    @property
-    def uses_peewee(self) -> bool:
-        """Does the module import peewee (or playhouse), whose databases set a pragma by
-        attribute assignment (``db.journal_mode = "wal"``)?"""
-        return any(
-            binding.kind == "import" and (binding.origin or "").lstrip(".").split(".")[0] in ("peewee", "playhouse")
-            for bindings in self.module_scope.bindings.values()
-            for binding in bindings
-        )
-
     def lookup(self, name: str, scope: Scope) -> Tuple[List[Binding], bool]:
         """The bindings of ``name`` seen from ``scope``, and whether it is a parameter there."""
         current: Optional[Scope] = scope

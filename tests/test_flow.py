@@ -163,3 +163,27 @@ def test_statements_no_path_reaches_are_recorded_as_unreached():
         """
     )
     assert marks["never"] == frozenset() and marks["dead"] == frozenset()
+
+
+def test_a_status_dict_with_a_computed_key_is_followed_without_error():
+    """`STATE = {KEY: True, "wal": True}`: only constant keys are entries; the others are
+    skipped, never read as strings."""
+    from walint.engine import check_source
+    from walint.settings import Settings
+
+    source = b'''import sqlite3
+KEY = "wal"
+STATE = {KEY: True, "wal": True}
+def probe(conn):
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        STATE["wal"] = False
+def init(conn):
+    probe(conn)
+    if not STATE["wal"]:
+        conn.execute("PRAGMA journal_mode=DELETE")
+'''
+    result = check_source("status.py", source, Settings())
+    assert result.errors == ()
+    assert [(f.location.row, f.code) for f in result.findings] == [(12, "WAL001")]

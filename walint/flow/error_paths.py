@@ -21,7 +21,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from walint.semantic.model import dotted_name, subscript_path
+from walint.semantic.model import dotted_name, literal_entries, subscript_path
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
@@ -236,11 +236,8 @@ class ErrorPaths:
                 return state.bind(target.value, IN_MEMORY)
             state = state.forget_entries_of(target.value)
             if isinstance(value, cst.Dict):  # `state = {"journal": "wal"}`: each constant entry
-                for element in value.elements:
-                    if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
-                        key = element.key.evaluated_value
-                        if isinstance(key, str):
-                            state = state.bind(f"{target.value}[{key!r}]", constant(element.value, state))
+                for path, entry in literal_entries(target.value, value):
+                    state = state.bind(path, constant(entry, state))
             return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
         if subscript_path(target) or (isinstance(target, cst.Attribute) and dotted_name(target)):
             # `state["journal"] = ...`, `self._use_wal = False`

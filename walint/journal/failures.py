@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, FrozenSet, Optional, Set, Tuple
 import libcst as cst
 
 from walint.journal.guards import is_flag_value
-from walint.semantic.model import Scope, Unit, iter_subexpressions, small_statements, subscript_path
+from walint.semantic.model import Scope, Unit, iter_subexpressions, literal_entries, small_statements, subscript_path
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
 
 if TYPE_CHECKING:
@@ -32,10 +32,12 @@ class FailureQueries:
             entry = {PathState(False, self._global_flag_values(handler=False))}
             # A module-global flag a handler cleared in an earlier call: the failure
             # reaches this call through the flag's value.
-            read_here = {n.value for n in iter_subexpressions(unit.node, limit=100_000) if isinstance(n, cst.Name)}
-            for name, value in self._global_flag_values(handler=True):
-                if name.partition("[")[0] in read_here:  # only a function that reads the flag learns from it
-                    entry.add(PathState(True, ((name, value),)))
+            cleared = self._global_flag_values(handler=True)
+            if cleared:
+                read_here = {n.value for n in iter_subexpressions(unit.node, limit=100_000) if isinstance(n, cst.Name)}
+                for name, value in cleared:
+                    if name.partition("[")[0] in read_here:  # only a function that reads the flag learns from it
+                        entry.add(PathState(True, ((name, value),)))
             node = unit.node
             statements = small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
             flow = ErrorPaths(
@@ -84,14 +86,13 @@ class FailureQueries:
             values = [b.value for b in bindings if b.kind == "value" and b.in_handler is handler]
             if not handler and "[" in name:
                 # `STATE = {"wal": True}`: an entry starts with the dict literal's value.
-                owner, _, key = name.partition("[")
+                owner = name.partition("[")[0]
                 values += [
-                    element.value
+                    value
                     for b in self.module_scope.bindings.get(owner, ())
                     if isinstance(b.value, cst.Dict)
-                    for element in b.value.elements
-                    if isinstance(element, cst.DictElement) and f"{owner}[{element.key.evaluated_value!r}]" == name  # type: ignore[attr-defined]
-                    and isinstance(element.key, cst.SimpleString)
+                    for path, value in literal_entries(owner, b.value)
+                    if path == name
                 ]
             for value_node in values:
                 value = constant(value_node, PathState(False))  # type: ignore[arg-type]
@@ -163,7 +164,8 @@ class FailureQueries:
         states = self.error_paths(site.unit).states_before(site.statement)
         if not states:
             return None
-        verdicts = {state: self._downgrades_on(site, state) for state in states}
+        names = _names_in(site)
+        verdicts = {state: self._downgrades_on(site, state, names) for state in states}
         by_value = any(by for _, by in verdicts.values())
         failing = [state for state in states if state.failed and not state.guarded and verdicts[state][0]]
         if not failing:
@@ -181,18 +183,17 @@ class FailureQueries:
         """Can the statement set a rollback mode on some path that reaches it, given what
         the names it is built from hold there (``mode = "wal"`` before the ``try``)?"""
         states = self.error_paths(site.unit).states_before(site.statement)
-        return states is None or any(not state.guarded and self._downgrades_on(site, state)[0] for state in states)
+        names = _names_in(site)
+        return states is None or any(not state.guarded and self._downgrades_on(site, state, names)[0] for state in states)
 
-    def _downgrades_on(self, site: Site, state: "PathState") -> Tuple[bool, bool]:
+    def _downgrades_on(self, site: Site, state: "PathState", names: Set[str]) -> Tuple[bool, bool]:
         """Does the statement downgrade on the paths ``state`` stands for, and is that
-        decided by a value one of its names holds there?"""
+        decided by a value one of ``names`` (those it is built from) holds there?"""
         from walint.flow.error_paths import IN_MEMORY
 
         receiver = _receiver(site.node)
         if receiver is not None and state.get(receiver) == IN_MEMORY:
             return False, False  # a database private to this connection
-        names = {node.value for node in iter_subexpressions(site.node) if isinstance(node, cst.Name)}
-        names |= {subscript_path(node) for node in iter_subexpressions(site.node) if subscript_path(node)}
         verdicts = set()
         for name in names:
             value = state.get(name)
@@ -220,3 +221,9 @@ def _receiver(node: cst.CSTNode) -> Optional[str]:
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name):
         return node.func.value.value
     return None
+
+
+def _names_in(site: Site) -> Set[str]:
+    """The names and dict entries a statement is built from."""
+    nodes = list(iter_subexpressions(site.node))
+    return {n.value for n in nodes if isinstance(n, cst.Name)} | {subscript_path(n) for n in nodes if subscript_path(n)}

@@ -8,6 +8,7 @@ the per-function walks (:mod:`walint.flow`).
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -79,7 +80,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         self._mentions_wal: Dict[Tuple[cst.CSTNode, Scope], bool] = {}
         self._error_paths: Dict[Unit, "ErrorPaths"] = {}
 
-    @property
+    @cached_property
     def uses_peewee(self) -> bool:
         """Does the module import peewee (or playhouse), whose databases set a pragma by
         attribute assignment (``db.journal_mode = "wal"``)?"""

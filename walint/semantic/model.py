@@ -122,7 +122,21 @@ def subscript_path(node: Optional[cst.CSTNode]) -> str:
     if not isinstance(index, cst.Index) or not isinstance(index.value, cst.SimpleString):
         return ""
     key = index.value.evaluated_value
-    return f"{node.value.value}[{key!r}]" if isinstance(key, str) else ""
+    return entry_path(node.value.value, key) if isinstance(key, str) else ""
+
+
+def entry_path(owner: str, key: str) -> str:
+    """The name the entry ``key`` of the dict ``owner`` holds is tracked under."""
+    return f"{owner}[{key!r}]"
+
+
+def literal_entries(owner: str, mapping: cst.Dict) -> Iterator[Tuple[str, cst.BaseExpression]]:
+    """``(entry path, value)`` for each constant string key of a dict literal ``owner`` holds."""
+    for element in mapping.elements:
+        if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+            key = element.key.evaluated_value
+            if isinstance(key, str):
+                yield entry_path(owner, key), element.value
 
 
 def dotted_name(node: Optional[cst.CSTNode]) -> str:

@@ -80,15 +80,34 @@ def _fields(node: cst.CSTNode) -> Tuple[str, ...]:
     return fields
 
 
+_IS_NODE: Dict[type, bool] = {}
+
+
+def _is_node_type(kind: type) -> bool:
+    # `isinstance(x, cst.CSTNode)` goes through ABCMeta on every call; the walks ask it
+    # millions of times, so the answer is kept per type.
+    known = _IS_NODE.get(kind)
+    if known is None:
+        known = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
+    return known
+
+
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The child nodes of ``node`` that can hold code, in lexical order."""
     out: List[cst.CSTNode] = []
-    for name in _fields(node):
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        fields = _fields(node)
+    is_node = _IS_NODE.get
+    for name in fields:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)
+        if kind is tuple or kind is list:
+            for item in value:
+                if is_node(type(item)) or (type(item) not in _IS_NODE and _is_node_type(type(item))):
+                    out.append(item)
+        elif is_node(kind) or (kind not in _IS_NODE and _is_node_type(kind)):
             out.append(value)
-        elif isinstance(value, (tuple, list)):
-            out.extend(v for v in value if isinstance(v, cst.CSTNode))
     return out
 
 

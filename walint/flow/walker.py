@@ -53,6 +53,8 @@ class Site:
     try_node: Optional[cst.CSTNode] = None
     # The simple statement line holding the site, where a fix can insert before it.
     line: Optional[cst.CSTNode] = None
+    # The nearest statement that made the site guarded (an `if` on the mode, a refusing call).
+    guard: Optional[cst.CSTNode] = None
 
 
 @dataclass(eq=False)
@@ -131,6 +133,7 @@ class _Ctx(NamedTuple):
     try_node: Optional[cst.CSTNode] = None
     # The enclosing loop raises once it runs out (`for ...: ... else: raise`).
     loop_raises: bool = False
+    guard: Optional[cst.CSTNode] = None
 
 
 def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> List[cst.CSTNode]:
@@ -142,13 +145,16 @@ def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> Li
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Lambda):
+        kind = type(current)  # LibCST's node classes are final: `is` spares ABCMeta's isinstance
+        if kind is cst.Lambda:
             continue  # its body runs where the lambda is called, not here
-        if isinstance(current, cst.Call) or (isinstance(current, cst.Attribute) and current.attr.value == "journal_mode"):
+        if kind is cst.Call or (kind is cst.Attribute and current.attr.value == "journal_mode"):  # type: ignore[attr-defined]
             found.append(current)
-        elif isinstance(current, cst.IfExp):
-            tests.append(current.test)
-        stack.extend(reversed(children(current)))
+        elif kind is cst.IfExp:
+            tests.append(current.test)  # type: ignore[attr-defined]
+        below = children(current)
+        below.reverse()
+        stack.extend(below)
     return found
 
 
@@ -186,6 +192,7 @@ class UnitWalker:
             ctx.flagged,
             ctx.try_node,
             self._line,
+            ctx.guard,
         )
 
     def _add(self, node: Optional[cst.CSTNode], ctx: _Ctx, statement: cst.CSTNode) -> None:
@@ -206,7 +213,7 @@ class UnitWalker:
                 if branch is not None and always_exits(statement.body):
                     pending.append(branch)
             if guards:
-                ctx = ctx._replace(guarded=True)
+                ctx = ctx._replace(guarded=True, guard=statement)
                 self.facts.guard_statements.add(id(statement))
         end = len(self.facts.sites)
         for branch in pending:
@@ -284,10 +291,14 @@ class UnitWalker:
             on_failure = truth(statement.test, PathState(True, tuple(sorted(model.handler_flag_values(statement.test, ctx.scope).items())))) if flags else None
             inner = ctx._replace(conditional=True)
             body_ctx = inner._replace(
-                guarded=ctx.guarded or true_side, flagged=ctx.flagged or (bool(flags) and on_failure is not False)
+                guarded=ctx.guarded or true_side,
+                flagged=ctx.flagged or (bool(flags) and on_failure is not False),
+                guard=statement if true_side else ctx.guard,
             )
             else_ctx = inner._replace(
-                guarded=ctx.guarded or false_side, flagged=ctx.flagged or (bool(flags) and on_failure is not True)
+                guarded=ctx.guarded or false_side,
+                flagged=ctx.flagged or (bool(flags) and on_failure is not True),
+                guard=statement if false_side else ctx.guard,
             )
             start = len(self.facts.sites)
             branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=returned_constant(statement.body))
@@ -366,8 +377,11 @@ class UnitWalker:
             wal_refused = False
             for case in statement.cases:
                 values = pattern_strings(case.pattern) if probed else set()
-                guarded = ctx.guarded or wal_refused or bool(values and "wal" not in values and None not in values)
-                self._block(small_statements(case.body), ctx._replace(conditional=True, guarded=guarded))
+                refused_here = wal_refused or bool(values and "wal" not in values and None not in values)
+                self._block(
+                    small_statements(case.body),
+                    ctx._replace(conditional=True, guarded=ctx.guarded or refused_here, guard=statement if refused_here else ctx.guard),
+                )
                 if "wal" in values and always_exits(case.body):
                     wal_refused = True
             return False

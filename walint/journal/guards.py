@@ -64,11 +64,17 @@ class GuardQueries:
         callee = self.callee(node, scope)
         return callee is not None and callee.probe
 
-    def probe_calls(self, expr: cst.BaseExpression, scope: Scope, _depth: int = 0) -> List[Tuple[cst.CSTNode, Scope]]:
+    def probe_calls(self, expr: cst.BaseExpression, scope: Scope) -> List[Tuple[cst.CSTNode, Scope]]:
         """The probe calls whose answer ``expr`` carries, directly or through names."""
+        key = (expr, scope)
+        known = self._probe_calls.get(key)
+        if known is None:
+            self._probe_calls[key] = []  # a name bound to itself (`mode = mode.lower()`) adds nothing
+            known = self._probe_calls[key] = self._probe_calls_uncached(expr, scope)
+        return known
+
+    def _probe_calls_uncached(self, expr: cst.BaseExpression, scope: Scope) -> List[Tuple[cst.CSTNode, Scope]]:
         found: List[Tuple[cst.CSTNode, Scope]] = []
-        if _depth > 4:
-            return found
         for node in iter_subexpressions(expr):
             if isinstance(node, (cst.Call, cst.Attribute)) and self.is_probe_node(node, scope):
                 found.append((node, scope))
@@ -76,7 +82,9 @@ class GuardQueries:
                 bindings, _ = self.bindings_of(node, scope)
                 for binding in bindings:
                     if binding.kind == "value" and binding.value is not None and binding.scope is not None:
-                        found.extend(self.probe_calls(binding.value, binding.scope, _depth + 1))  # type: ignore[arg-type]
+                        for probe in self.probe_calls(binding.value, binding.scope):  # type: ignore[arg-type]
+                            if not any(probe[0] is seen for seen, _ in found):
+                                found.append(probe)
         return found
 
     # ----- guards and flags --------------------------------------------------------
@@ -178,8 +186,12 @@ class GuardQueries:
         """``"delete"``, or a collection of rollback modes (``ROLLBACK_MODES``), spelt out
         or through a name."""
         if isinstance(expr, cst.SimpleString):
+            # A probe's own word for "not WAL" (`header_journal(path) != "rollback"`) is
+            # as good as a mode's name, unless it is how the probe says it does not know.
             value = expr.evaluated_value
-            return isinstance(value, str) and value.lower() in ROLLBACK_MODES
+            return isinstance(value, str) and (
+                value.lower() in ROLLBACK_MODES or value.lower() not in _NOT_A_MODE and value.isidentifier()
+            )
         literal = self._collection_literal(expr, scope) if isinstance(expr, (cst.Name, cst.Attribute, cst.Tuple, cst.List, cst.Set, cst.Call)) else None
         if literal is None:
             return False
@@ -269,6 +281,10 @@ class GuardQueries:
                 callee = self.callee(value, scope)
                 return callee is not None and callee.refuses_wal
         return False
+
+
+# Words a probe may answer when it could not read the mode; comparing with one decides nothing.
+_NOT_A_MODE = frozenset({"wal", "unknown", "none", "null", "error", "unset", "missing", "undefined", "unreadable"})
 
 
 def is_in_memory_name(name: str) -> bool:

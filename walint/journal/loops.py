@@ -99,6 +99,8 @@ class LoopQueries:
     def _unpacked_loop_rows(self, call: cst.Call, scope: Scope) -> Optional[List[Row]]:
         """The iterations of the loop whose unpacked target names the arguments of ``call``
         use together, when two or more of them are used."""
+        if not call.args or not self._sees_unpacking_loop(scope):
+            return None
         names = {n.value for arg in call.args for n in iter_subexpressions(arg.value, limit=200) if isinstance(n, cst.Name)}
         for name in names:
             bindings, _ = self.lookup(name, scope)
@@ -109,6 +111,18 @@ class LoopQueries:
             if rows and len(names & set(rows[0])) > 1:
                 return rows
         return None
+
+    def _sees_unpacking_loop(self, scope: Scope) -> bool:
+        """Does a ``for a, b in ...`` bind names in ``scope`` or a scope it sees?"""
+        known = self._unpacking_scopes.get(scope)
+        if known is None:
+            known = any(
+                b.kind == "iter" and isinstance(b.target, (cst.Tuple, cst.List))
+                for bindings in scope.bindings.values()
+                for b in bindings
+            ) or (scope.parent is not None and self._sees_unpacking_loop(scope.parent))
+            self._unpacking_scopes[scope] = known
+        return known
 
     def _effect_in_row(self, call: cst.Call, scope: Scope, row: Row) -> Optional[ModeEffect]:
         """The effect of ``call`` on one iteration of its loop: its target names hold ``row``."""

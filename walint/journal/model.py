@@ -79,6 +79,8 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         # (expression, scope) -> does it evaluate to "wal"; asked again by every rule.
         self._mentions_wal: Dict[Tuple[cst.CSTNode, Scope], bool] = {}
         self._error_paths: Dict[Unit, "ErrorPaths"] = {}
+        self._unpacking_scopes: Dict[Scope, bool] = {}
+        self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
 
     @cached_property
     def uses_peewee(self) -> bool:
@@ -304,12 +306,18 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         nothing: Tuple[Optional[str], Optional[str], bool] = (None, None, False)
         if facts.falls_off_end or not facts.return_sites:
             return nothing
+        failure_handlers = {
+            id(handler)
+            for _, handler in facts.return_sites
+            if handler is not None and self._handles_failed_wal(handler, unit)
+        }
+        if not failure_handlers:
+            return nothing  # no answer comes from a failed switch: nothing tells it apart
         failed, succeeded, shapes = set(), set(), set()
         for value, handler in facts.return_sites:
             in_tuple = isinstance(value, cst.Tuple) and bool(value.elements)
             answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
-            try_facts = self.try_of_handler(handler, unit) if handler is not None else None
-            in_failure = try_facts is not None and self._attempts_wal(unit, try_facts.node)
+            in_failure = id(handler) in failure_handlers
             said = constant(answer, PathState(False)) if answer is not None else None
             if said is UNKNOWN and not in_failure and answer is not None:
                 if self.wal_answer(answer, unit.scope) is True:
@@ -325,6 +333,10 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
             return encode_constant(succeeded.pop()), encode_constant(failed.pop()), shapes.pop()
         return nothing
+
+    def _handles_failed_wal(self, handler: cst.CSTNode, unit: Unit) -> bool:
+        try_facts = self.try_of_handler(handler, unit)
+        return try_facts is not None and self._attempts_wal(unit, try_facts.node)
 
     def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
         """``mode="DELETE"``: the values each parameter's default folds to."""

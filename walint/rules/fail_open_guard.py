@@ -14,6 +14,7 @@ from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
+    from walint.flow.walker import Site
     from walint.semantic.model import Scope, Unit
 
 
@@ -67,7 +68,20 @@ def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Compar
     if any(comparison in set(iter_subexpressions(value, limit=400)) for value in facts.returns):
         return True
     here = model.line_of(comparison)
-    return any(model.is_rollback_site(site) and model.line_of(site.node) >= here for site in facts.sites)
+    return any(
+        model.is_rollback_site(site) and model.line_of(site.node) >= here and _may_rely_on(site, comparison)
+        for site in facts.sites
+    )
+
+
+def _may_rely_on(site: "Site", comparison: cst.BaseExpression) -> bool:
+    """Is ``comparison`` what keeps ``site`` from running in WAL, as far as the walk knows?
+    Not when a later check on its path guards it (``if mode == "wal": return`` at the top,
+    then a complete ``in ("wal", None)`` refusal before the downgrade)."""
+    if not site.guarded or site.guard is None:
+        return True
+    where = site.guard.test if isinstance(site.guard, cst.If) else site.guard
+    return any(node is comparison for node in iter_subexpressions(where, limit=2000))
 
 
 def _spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", operands: List[cst.BaseExpression]) -> bool:

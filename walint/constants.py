@@ -141,8 +141,14 @@ _PERCENT_FIELD_RE = re.compile(r"%%|%(?:\(([^)]*)\))?[-#0 +]*\d*(?:\.\d+)?[sdirf
 class StringFolder:
     """Evaluates expressions to the strings they can produce, within one module."""
 
-    def __init__(self, resolve: Callable[[cst.BaseExpression, object], Optional[Resolution]]) -> None:
+    def __init__(
+        self,
+        resolve: Callable[[cst.BaseExpression, object], Optional[Resolution]],
+        returns: Optional[Callable[[cst.Call, object], Values]] = None,
+    ) -> None:
         self._resolve = resolve
+        # The strings a call of a project function returns (empty when not all known).
+        self._returns = returns
         # Every answer, keyed by the node (kept alive by the key, so ids are never reused) and
         # the scope. Without it a name bound many times, each binding built from the name
         # itself (`sql = sql + ...`), costs the number of bindings to the power of the depth.
@@ -261,6 +267,8 @@ class StringFolder:
         name = func.value if isinstance(func, cst.Name) else (func.attr.value if isinstance(func, cst.Attribute) else "")
         if name in ("str", "text") and len(call.args) == 1 and not call.args[0].keyword:
             return self.values(call.args[0].value, scope, depth)
+        if self._returns is not None:
+            return self._returns(call, scope) or UNKNOWN
         return UNKNOWN
 
     def _dict_get(self, call: cst.Call, scope: object, depth: int) -> Values:

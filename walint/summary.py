@@ -43,6 +43,9 @@ class FunctionFacts:
     # It sets some journal mode, guarded or not: a handler calling it is not swallowing.
     sets_journal_mode: bool = False
     opens_connection: bool = False
+    # Every string it can return, when each of its returns folds to constants
+    # (`return "wal"` / `except ...: return "truncate"`): what a caller's name then holds.
+    returned_values: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ the calls that report a failure, the names it cannot track). A mixin of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, FrozenSet, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from walint.constants import is_known
 from walint.journal.guards import is_flag_value
-from walint.semantic.model import Scope, Unit, iter_subexpressions, literal_entries, small_statements, subscript_path
+from walint.semantic.model import Scope, Unit, dotted_name, iter_subexpressions, literal_entries, small_statements, subscript_path
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
 
 if TYPE_CHECKING:
@@ -186,7 +187,25 @@ class FailureQueries:
         names = _names_in(site)
         return states is None or any(not state.guarded and self._downgrades_on(site, state, names)[0] for state in states)
 
-    def _downgrades_on(self, site: Site, state: "PathState", names: Set[str]) -> Tuple[bool, bool]:
+    def _held_from_outside(self, node: cst.BaseExpression, site: Site) -> List[str]:
+        """What a name the paths' state knows nothing of holds, when this function binds it
+        only to constants (which the state would know, had they run on the path): the
+        values bound outside it (``journal: str = "wal"`` on the class)."""
+        if not isinstance(node, (cst.Name, cst.Attribute)):
+            return []
+        bindings, parameter = self.bindings_of(node, site.scope)
+        if parameter is not None or not bindings or any(b.kind != "value" or b.scope is None for b in bindings):
+            return []
+        held: List[str] = []
+        for binding in bindings:
+            values = self.folder.values(binding.value, binding.scope)  # type: ignore[arg-type]
+            if not values or not all(is_known(v) for v in values):
+                return []
+            if binding.scope is not site.unit.scope:
+                held.extend(values)
+        return held
+
+    def _downgrades_on(self, site: Site, state: "PathState", names: Dict[str, cst.BaseExpression]) -> Tuple[bool, bool]:
         """Does the statement downgrade on the paths ``state`` stands for, and is that
         decided by a value one of ``names`` (those it is built from) holds there?"""
         from walint.flow.error_paths import IN_MEMORY
@@ -195,10 +214,11 @@ class FailureQueries:
         if receiver is not None and state.get(receiver) == IN_MEMORY:
             return False, False  # a database private to this connection
         verdicts = set()
-        for name in names:
+        for name, node in names.items():
             value = state.get(name)
-            if isinstance(value, str):
-                modes = modes_set_by_sql(value) if "journal_mode" in value.lower() else [normalise_mode(value)]
+            held = [value] if isinstance(value, str) else self._held_from_outside(node, site)
+            for text in held:
+                modes = modes_set_by_sql(text) if "journal_mode" in text.lower() else [normalise_mode(text)]
                 if modes:
                     verdicts.add(any(mode in ROLLBACK_MODES for mode in modes))
         # A value that is WAL here decides: no downgrade.
@@ -223,7 +243,16 @@ def _receiver(node: cst.CSTNode) -> Optional[str]:
     return None
 
 
-def _names_in(site: Site) -> Set[str]:
-    """The names and dict entries a statement is built from."""
+def _names_in(site: Site) -> Dict[str, cst.BaseExpression]:
+    """The names, attributes (``self.journal``) and dict entries a statement is built
+    from, each with a node that spells it."""
+    found: Dict[str, cst.BaseExpression] = {}
     nodes = list(iter_subexpressions(site.node))
-    return {n.value for n in nodes if isinstance(n, cst.Name)} | {subscript_path(n) for n in nodes if subscript_path(n)}
+    attributes = {id(node.attr) for node in nodes if isinstance(node, cst.Attribute)}
+    for node in nodes:
+        if id(node) in attributes:
+            continue  # `journal` of `self.journal` names nothing on its own
+        name = node.value if isinstance(node, cst.Name) else dotted_name(node) if isinstance(node, cst.Attribute) else subscript_path(node)
+        if name:
+            found.setdefault(name, node)  # type: ignore[arg-type]
+    return found

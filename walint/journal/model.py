@@ -69,7 +69,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         self.path = path
         self.external = external
         self.guard_names = DEFAULT_GUARDS | frozenset(g.rsplit(".", 1)[-1].rsplit(":", 1)[-1] for g in guards)
-        self.folder = StringFolder(self.resolve)
+        self.folder = StringFolder(self.resolve, self.returned_values)
         super().__init__(module)
         self._facts: Dict[Unit, UnitFacts] = {}
         self._in_progress: Set[Unit] = set()
@@ -116,6 +116,15 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
+
+    def returned_values(self, call: cst.Call, scope: object) -> Tuple[str, ...]:
+        """The strings a call of a project function returns, when all are constants."""
+        assert isinstance(scope, Scope)
+        unit = self.resolve_unit(call, scope)
+        if unit is not None and unit in self._in_progress:
+            return ()
+        callee = self.callee(call, scope)
+        return callee.returned_values if callee is not None else ()
 
     def callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         """What is known about the project function ``call`` calls, here or in another module."""
@@ -289,6 +298,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,
             opens_connection=opens,
+            returned_values=self._returned_values(unit),
         )
         self._function_facts[unit] = result
         return result
@@ -333,6 +343,20 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
             return encode_constant(succeeded.pop()), encode_constant(failed.pop()), shapes.pop()
         return nothing
+
+    def _returned_values(self, unit: Unit) -> Tuple[str, ...]:
+        facts = self.facts(unit)
+        if facts.falls_off_end or not facts.returns or len(facts.returns) != len(facts.return_sites):
+            return ()  # it may answer None too
+        values: List[str] = []
+        for value in facts.returns:
+            if not isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Name, cst.Attribute, cst.IfExp)):
+                return ()
+            folded = self.folder.values(value, unit.scope)
+            if not folded or not all(is_known(v) and len(v) < 200 for v in folded):
+                return ()
+            values.extend(folded)
+        return tuple(dict.fromkeys(values))[:MAX_TEMPLATES]
 
     def _handles_failed_wal(self, handler: cst.CSTNode, unit: Unit) -> bool:
         try_facts = self.try_of_handler(handler, unit)

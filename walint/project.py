@@ -176,7 +176,22 @@ class ProjectIndex:
                     external[origin] = found
             elif isinstance(found, tuple) and _may_matter(found):
                 external[origin] = found
+            elif found is None:
+                # `from .modes import JournalMode`: its members (`JournalMode.DELETE`).
+                for name, values in self._class_constants(origin, path):
+                    if _may_matter(values):
+                        external[f"{origin}.{name}"] = values
         return external
+
+    def _class_constants(self, origin: str, importer: str) -> Iterable[Tuple[str, Tuple[str, ...]]]:
+        found = self.target(origin, importer)
+        summary = self._by_path.get(found[0]) if found is not None and found[1] else None
+        if summary is None:
+            return
+        prefix = found[1] + "."  # type: ignore[index]
+        for name, values in summary.constants:
+            if name.startswith(prefix):
+                yield name[len(prefix):], values
 
     def unparsed_targets(self, path: str, summary: ModuleSummary) -> Iterable[str]:
         """Project files this one imports from that have not been analysed yet."""

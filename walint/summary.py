@@ -24,6 +24,9 @@ class FunctionFacts:
     sql_templates: Tuple[str, ...] = ()
     # "path:line" of a rollback mode it can reach without an on-disk guard, if any.
     unguarded_downgrade: Optional[str] = None
+    # That downgrade is on an error path (its own WAL001 names it): in an `except`
+    # handler, on a failure flag, or reached through a call made in one.
+    unguarded_on_error_path: bool = False
     # It returns the journal mode it read from the database.
     probe: bool = False
     probe_may_return_none: bool = False
@@ -31,6 +34,8 @@ class FunctionFacts:
     # It answers whether the database is in WAL (`return mode == "wal"`, a header read):
     # True when a true answer means WAL, False when it means "not WAL".
     wal_answer: Optional[bool] = None
+    # ... and answers "not WAL" when it cannot read the mode (a handler's made-up answer).
+    guesses_not_wal: bool = False
     # It raises when the database is in WAL: calling it guards what follows.
     refuses_wal: bool = False
     # It tries WAL and answers one constant when the switch worked and another when it
@@ -46,6 +51,8 @@ class FunctionFacts:
     # Every string it can return, when each of its returns folds to constants
     # (`return "wal"` / `except ...: return "truncate"`): what a caller's name then holds.
     returned_values: Tuple[str, ...] = ()
+    # Every path through it raises (or ends the process): a call of it never returns.
+    never_returns: bool = False
 
 
 @dataclass(frozen=True)

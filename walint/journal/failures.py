@@ -180,6 +180,19 @@ class FailureQueries:
         # A guard in front of the statement is right only when no WAL path runs it too.
         return MODE_FROM_VALUE if by_value and any(not state.failed for state in states) else FAILED_PATH
 
+    def downgrade_reached_in_handler(self, site: Site) -> Optional[str]:
+        """Where a helper called in an ``except`` handler can downgrade (``_downgrade(conn,
+        err)``, which picks the rollback mode by the error), when that downgrade is not on
+        an error path of its own (there its own WAL001 names it)."""
+        if site.handler is None or not isinstance(site.node, cst.Call) or self.on_private_database(site):
+            return None
+        callee = self.callee(site.node, site.scope)
+        if callee is None or callee.qualname == site.unit.qualname or callee.opens_connection:
+            return None
+        if not callee.unguarded_downgrade or callee.unguarded_on_error_path:
+            return None
+        return callee.unguarded_downgrade
+
     def downgrades_on_some_path(self, site: Site) -> bool:
         """Can the statement set a rollback mode on some path that reaches it, given what
         the names it is built from hold there (``mode = "wal"`` before the ``try``)?"""

@@ -19,7 +19,7 @@ from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
-from walint.semantic.model import SemanticModel, Scope, Unit, is_none
+from walint.semantic.model import SemanticModel, Scope, Unit, dotted_name, is_none, iter_subexpressions
 from walint.sql import ModeEffect, classify_call, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of
@@ -232,6 +232,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         modes: List[str] = []
         templates: List[str] = []
         unguarded: Optional[str] = None
+        unguarded_on_error_path = False
         probe = False
         sets_mode = False
         opens = facts.connect_listener
@@ -259,6 +260,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
                     sets_mode = sets_mode or callee.sets_journal_mode
                     if callee.unguarded_downgrade and not site.guarded and unguarded is None:
                         unguarded = callee.unguarded_downgrade
+                        unguarded_on_error_path = callee.unguarded_on_error_path or site.handler is not None
             if effect is None:
                 continue
             if effect.reads or effect.sets_wal:
@@ -269,6 +271,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             always = [m for m in effect.rollback_modes if m not in effect.from_defaults]
             if always and unguarded is None:
                 unguarded = self.location(node)
+                unguarded_on_error_path = site.handler is not None or site.flagged
             if not site.conditional:
                 modes.extend(always)
                 templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
@@ -278,8 +281,14 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
         success_return, failure_return, failure_in_tuple = self._wal_outcome(unit)
         # An answer a handler makes up (`except ...: return False`) is a guess, not a reading.
-        guesses = any(handler is not None and _is_constant(value) and not is_none(value) for value, handler in facts.return_sites)
-        answers = {self.wal_answer(value, unit.scope) for value in facts.returns if not _is_constant(value)} if not guesses else set()
+        # An answer a handler makes up (`except sqlite3.Error: return False`) is a guess,
+        # not a reading. Guessing "WAL" refuses when unsure; guessing "not WAL" fails open.
+        guesses = {value.value == "True" for value, handler in facts.return_sites if handler is not None and _is_constant(value) and not is_none(value)}  # type: ignore[union-attr]
+        answers = {self.wal_answer(value, unit.scope) for value in facts.returns if not _is_constant(value)}
+        answer = answers.pop() if len(answers) == 1 else None
+        if guesses and failure_return is not None:
+            answer = None  # `False` where the WAL switch raised: the failure, not a reading
+        guesses_not_wal = answer is not None and (not answer) in guesses
         result = FunctionFacts(
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
@@ -288,17 +297,23 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             downgrades=tuple(dict.fromkeys(modes)),
             sql_templates=tuple(dict.fromkeys(templates))[:MAX_TEMPLATES],
             unguarded_downgrade=unguarded,
+            unguarded_on_error_path=unguarded is not None and unguarded_on_error_path,
             probe=probe or unit.name in self.guard_names,
-            probe_may_return_none=facts.returns_none,
+            # A predicate's made-up True/False is judged as a guess (`guesses_not_wal`), not as None.
+            probe_may_return_none=facts.returns_none
+            if answer is None or not guesses
+            else facts.falls_off_end or any(v is None or is_none(v) for v, _ in facts.return_sites),
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
-            wal_answer=answers.pop() if len(answers) == 1 else None,
+            wal_answer=answer,
+            guesses_not_wal=guesses_not_wal,
             wal_success_return=success_return,
             wal_failure_return=failure_return,
             wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,
             opens_connection=opens,
             returned_values=self._returned_values(unit),
+            never_returns=self._never_returns(unit, facts),
         )
         self._function_facts[unit] = result
         return result
@@ -343,6 +358,17 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
             return encode_constant(succeeded.pop()), encode_constant(failed.pop()), shapes.pop()
         return nothing
+
+    def _never_returns(self, unit: Unit, facts: UnitFacts) -> bool:
+        node = unit.node
+        if not isinstance(node, cst.FunctionDef):
+            return False
+        annotation = node.returns.annotation if node.returns is not None else None
+        if annotation is not None and dotted_name(annotation).rsplit(".", 1)[-1] in ("NoReturn", "Never"):
+            return True
+        return not facts.falls_off_end and not facts.return_sites and not any(
+            isinstance(n, (cst.Yield, cst.Return)) for n in iter_subexpressions(node.body, limit=5000)
+        )
 
     def _returned_values(self, unit: Unit) -> Tuple[str, ...]:
         facts = self.facts(unit)
@@ -408,6 +434,15 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             values = self.folder.values(cst.Name(name), self.module_scope)
             if values and all(is_known(v) and len(v) < 200 for v in values):
                 constants.append((name, values))
+        for class_scope in self.class_scopes.values():
+            if class_scope.parent is not self.module_scope:
+                continue
+            for name, bindings in class_scope.bindings.items():  # `class Journal(Enum): DELETE = "delete"`
+                if not name.isidentifier() or not all(b.kind == "value" for b in bindings):
+                    continue
+                values = self.folder.values(cst.Attribute(cst.Name(class_scope.name), cst.Name(name)), self.module_scope)
+                if values and all(is_known(v) and len(v) < 200 for v in values):
+                    constants.append((f"{class_scope.name}.{name}", values))
         imports = {
             binding.origin
             for scope in self._scopes()

@@ -191,6 +191,8 @@ def open_board(path):
                     continue
                 if callee.opens_connection:
                     continue  # a connect wrapper: its own findings point inside it
+                if model.downgrade_reached_in_handler(site) is not None:
+                    continue  # a downgrade on this function's error path: WAL001 reports it
                 yield Report(
                     node,
                     f"`{callee_name(node)}()` can switch this new connection to a rollback journal "

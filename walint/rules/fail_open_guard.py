@@ -11,6 +11,7 @@ from walint.flow.conditions import always_exits, guarded_sides, refuses_none
 from walint.semantic.model import is_none, iter_subexpressions
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
+from walint.sql import callee_name
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 NO_FIX_COMPARISON = 'only a plain `==`, `!=`, `in` or `not in` against "wal" is rewritten: refuse None by hand'
 NO_FIX_NORMALISE = "the probe can also return None, so `.lower()` would fail: normalise inside the probe"
+NO_FIX_GUESS = "the predicate itself makes the answer up: let its `except` raise (or answer None and refuse None)"
 
 
 def _lowercases(expr: cst.BaseExpression) -> bool:
@@ -126,7 +128,10 @@ def _predicate_problem(
 ) -> Optional[Tuple[str, Optional[FixPlan], str]]:
     """``if header_says_wal(path): raise`` where the predicate answers None when it cannot
     tell: None is falsy, so the unknown mode passes as "not WAL"."""
-    if model.wal_answer(answer, scope) is not True or not _predicate_may_answer_none(model, answer, scope):
+    if model.wal_answer(answer, scope) is not True:
+        return None
+    guesser = _guessing_predicate(model, answer, scope)
+    if guesser is None and not _predicate_may_answer_none(model, answer, scope):
         return None
     if not _downgrades_where_it_proves_not_wal(model, unit, answer, test):
         return None  # read the wrong way round: WAL001 reports the downgrade
@@ -135,6 +140,12 @@ def _predicate_problem(
         return None  # `wal is None or wal`
     if names and _none_refused_before(model, unit, answer, [(answer, answer, scope)]):
         return None
+    if guesser is not None:
+        message = (
+            f"Guard trusts `{guesser}()`, which answers \"not WAL\" when it cannot read the mode (its "
+            "`except` makes the answer up): the downgrade proceeds on an unknown mode; let it raise"
+        )
+        return message, None, NO_FIX_GUESS
     message = (
         "Guard lets the downgrade proceed when the on-disk mode is unknown (the predicate can "
         "return None, which is falsy); refuse it too: `is not False`"
@@ -164,6 +175,15 @@ def _downgrades_where_it_proves_not_wal(
             ranges = ([branch.when_true] if when_true else []) + (list(branch.when_false) if when_false else [])
             return any(model.is_rollback_site(site) for start, end in ranges for site in facts.sites[start:end])
     return True
+
+
+def _guessing_predicate(model: "ModuleModel", answer: cst.BaseExpression, scope: "Scope") -> Optional[str]:
+    """The name of the predicate ``answer`` calls, when it answers "not WAL" on error."""
+    if isinstance(answer, cst.Call):
+        callee = model.callee(answer, scope)
+        if callee is not None and callee.guesses_not_wal:
+            return callee_name(answer)
+    return None
 
 
 def _predicate_may_answer_none(model: "ModuleModel", answer: cst.BaseExpression, scope: "Scope") -> bool:

@@ -16,6 +16,7 @@ from walint.sql import ROLLBACK_MODES
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
+    from walint.semantic.model import Scope
     from walint.flow.walker import Site
     from walint.semantic.model import Unit
 
@@ -97,21 +98,29 @@ def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
     return [] if kind is None else [kind]
 
 
-_ENDS_THE_PROCESS = frozenset({"sys.exit", "exit", "quit", "os._exit", "os.abort"})
+# Calls that never return: they end the process or raise (pytest's outcomes).
+_NEVER_RETURN = frozenset(
+    {"sys.exit", "exit", "quit", "os._exit", "os.abort", "pytest.fail", "pytest.skip", "pytest.exit"}
+)
 
 
-def _escalates(handler: cst.CSTNode) -> bool:
-    """Does the handler re-raise, or return a failure the caller must look at (``False``,
-    the exception, a call's answer)? Returning the connection, a mode string or None
-    hands the caller a connection in an unknown mode: that is swallowing."""
+def _escalates(model: "ModuleModel", handler: cst.CSTNode, scope: "Scope") -> bool:
+    """Does the handler re-raise (itself or through a function that never returns), or
+    return a failure the caller must look at (``False``, the exception, a call's
+    answer)? Returning the connection, a mode string or None hands the caller a
+    connection in an unknown mode: that is swallowing."""
     caught = handler.name.name.value if getattr(handler, "name", None) is not None else None  # type: ignore[attr-defined]
     for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
         if isinstance(node, cst.Raise):
             return True
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "close":
             return True  # the connection is given up, not used in whatever mode it has
-        if isinstance(node, cst.Call) and dotted_name(node.func) in _ENDS_THE_PROCESS:
+        if isinstance(node, cst.Call) and dotted_name(node.func) in _NEVER_RETURN:
             return True
+        if isinstance(node, cst.Call):
+            callee = model.callee(node, scope)
+            if callee is not None and callee.never_returns:
+                return True  # `die(exc)`: prints a hint, then raises SystemExit
         if isinstance(node, cst.Return) and node.value is not None:
             value = node.value
             if isinstance(value, cst.Name) and value.value in ("True", "False", caught):
@@ -267,7 +276,7 @@ def on_connect(dbapi_connection, record):
                 for handler, (start, end) in try_facts.handlers:
                     if not catches_database_errors(_handler_types(handler)):
                         continue
-                    if _escalates(handler) or any(self._sets_mode(model, s) for s in sites[start:end]):
+                    if _escalates(model, handler, unit.scope) or any(self._sets_mode(model, s) for s in sites[start:end]):
                         break  # the first catching handler decides: it raises, retries or falls back
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         break

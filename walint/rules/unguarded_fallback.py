@@ -298,6 +298,14 @@ def enable_wal(conn):
                 continue
             effect = model.effect(site)
             if effect is None or not effect.rollback_modes:
+                reached = model.downgrade_reached_in_handler(site)
+                if reached is not None:
+                    yield Report(
+                        site.node,
+                        f"`{callee_name(site.node)}()` can set a rollback journal mode ({reached}) in an "
+                        "`except` handler without checking that the database is not already in WAL on disk",
+                        *guard_fix(model, site, self.helper),
+                    )
                 continue
             failure_path = None if site.handler is not None or site.flagged else model.on_failure_path(site)
             if site.handler is None and not site.flagged and failure_path is None:

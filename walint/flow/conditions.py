@@ -52,6 +52,11 @@ def _excludes_none(test: cst.BaseExpression, names: Set[str]) -> bool:
     )
 
 
+def excludes_none(test: cst.BaseExpression) -> bool:
+    """``x is not None`` (or ``x != None``) of a name."""
+    return isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and _excludes_none(test, {test.left.value})
+
+
 def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
     for statement in statements:
         if isinstance(statement, SIMPLE_LINES):
@@ -176,7 +181,10 @@ def _implies_not_wal(
 
 def _tests_presence_of(expr: cst.BaseExpression, comparison: cst.BaseExpression) -> bool:
     """Is ``expr`` a bare name that the comparison itself reads (``row`` in ``row and
-    row[0] == "wal"``)?"""
+    row[0] == "wal"``), or a ``mode is not None`` of one? (A None let through that way is
+    the fail-open guard WAL005 reports, not a missing guard.)"""
+    if excludes_none(expr):
+        expr = expr.left  # type: ignore[attr-defined]
     if not isinstance(expr, cst.Name):
         return False
     return any(isinstance(node, cst.Name) and node.value == expr.value for node in preorder(comparison))

@@ -40,6 +40,24 @@ CONNECT_FUNCTIONS = frozenset(
         "aiosqlite.connect",
         "apsw.Connection",
         "sqlcipher3.connect",
+        "pysqlite3.connect",
+        "pysqlite3.dbapi2.connect",
+        "sqlean.connect",
+        # Libraries whose database (or engine) object opens the file for the caller.
+        "sqlite_utils.Database",
+        "sqlite_utils.db.Database",
+        "peewee.SqliteDatabase",
+        "playhouse.sqlite_ext.SqliteExtDatabase",
+        "playhouse.sqlite_ext.CSqliteExtDatabase",
+        "playhouse.apsw_ext.APSWDatabase",
+        "playhouse.sqliteq.SqliteQueueDatabase",
+        "playhouse.pool.PooledSqliteDatabase",
+        "playhouse.pool.PooledSqliteExtDatabase",
+        "sqlalchemy.create_engine",
+        "sqlalchemy.engine.create_engine",
+        "sqlalchemy.ext.asyncio.create_async_engine",
+        "sqlmodel.create_engine",
+        "dataset.connect",
     }
 )
 

@@ -173,7 +173,11 @@ def open_board(path):
                 if rollback and model.unreachable(site):
                     continue
                 node = site.node
-                if rollback and model.direct_effect(node, site.scope) is not None:
+                callee = model.callee(node, site.scope) if isinstance(node, cst.Call) else None
+                # A helper that sets the mode its caller passes (`set_journal(conn, "delete")`)
+                # under a condition chooses it as an inline pragma would.
+                by_argument = rollback and callee is not None and not callee.unguarded_downgrade
+                if rollback and (model.direct_effect(node, site.scope) is not None or by_argument):
                     # `"wal" if cfg.wal else "delete"`: a value chooses, as an `if` would.
                     chosen = effect.sets_wal and model.downgrades_on_some_path(site)  # type: ignore[union-attr]
                     if site.conditional or chosen:
@@ -186,7 +190,6 @@ def open_board(path):
                     continue
                 if not isinstance(node, cst.Call):
                     continue
-                callee = model.callee(node, site.scope)
                 if callee is None or callee.qualname == own or not callee.unguarded_downgrade:
                     continue
                 if callee.opens_connection:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.flow.conditions import always_exits, guarded_sides, refuses_none
+from walint.flow.conditions import always_exits, excludes_none, guarded_sides, refuses_none
 from walint.semantic.model import is_none, iter_subexpressions
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
@@ -466,13 +466,25 @@ def fallback(conn):
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "
                 'return None); refuse it too: `in ("wal", None)`'
             )
-            return message, fail_closed_fix(comparison), NO_FIX_COMPARISON
+            fix = None if _lets_none_past(comparison, test) else fail_closed_fix(comparison)
+            return message, fix, NO_FIX_COMPARISON
         if unnormalised:
             message = "Guard compares the journal mode case-sensitively; normalise it with `.lower()` first"
             operands = [operand for operand, _, _ in probed]
             fix = lowercase_fix(comparison, operands[0]) if len(operands) == 1 and not may_be_none else None
             return message, fix, NO_FIX_NORMALISE
         return None
+
+
+def _lets_none_past(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
+    """``mode is not None and mode == "wal"``: None never reaches the comparison, so
+    rewriting the comparison alone would still let it through."""
+    for node in iter_subexpressions(test, limit=400):
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if excludes_none(side) and any(inner is comparison for inner in iter_subexpressions(other, limit=100)):
+                    return True
+    return False
 
 
 def _is_wal_literal(node: cst.BaseExpression) -> bool:

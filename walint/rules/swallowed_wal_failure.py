@@ -93,6 +93,13 @@ def _insists_on_wal_after(model: "ModuleModel", unit: "Unit", try_node: cst.CSTN
     return False
 
 
+def _names_specific_errors(handler: cst.CSTNode) -> bool:
+    """``except apsw.BusyError:``, not ``except Exception:`` or a bare ``except:``."""
+    types = _handler_types(handler)
+    names = [dotted_name(e.value) for t in types for e in (t.elements if isinstance(t, (cst.Tuple, cst.List)) else [cst.Element(t)])]
+    return bool(names) and all(name and name.rsplit(".", 1)[-1] not in ("Exception", "BaseException") for name in names)
+
+
 def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
     kind = getattr(handler, "type", None)
     return [] if kind is None else [kind]
@@ -273,13 +280,17 @@ def on_connect(dbapi_connection, record):
                 wal_sites = [s for s in sites[try_facts.body[0] : try_facts.body[1]] if s.try_node is try_facts.node and self._sets_wal(model, s)]
                 if not wal_sites:
                     continue
+                decided = False
                 for handler, (start, end) in try_facts.handlers:
                     if not catches_database_errors(_handler_types(handler)):
                         continue
+                    if decided and not _names_specific_errors(handler):
+                        break  # `except Exception:` after the handler that decides: other failures
+                    decided = True
                     if _escalates(model, handler, unit.scope) or any(self._sets_mode(model, s) for s in sites[start:end]):
-                        break  # the first catching handler decides: it raises, retries or falls back
+                        continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
-                        break
+                        continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_return is not None:
                         break  # it answers the failure (None, Result.FAILED) as a value of its own
                     if _leads_to_a_downgrade(model, sites, try_facts.node):

@@ -35,7 +35,7 @@ class Binding(NamedTuple):
 class Scope:
     """A module, class or function namespace and what its names are bound to."""
 
-    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "unit")
+    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "unit", "annotations")
 
     def __init__(self, kind: str, name: str, parent: Optional["Scope"]) -> None:
         self.kind = kind
@@ -45,6 +45,8 @@ class Scope:
         self.params: List[str] = []
         self.globals: Set[str] = set()
         self.unit: Optional["Unit"] = None
+        # Parameters annotated with a plain name (`cfg: DbConfig`): the class they hold.
+        self.annotations: Dict[str, str] = {}
 
     def bind(self, name: str, binding: Binding) -> None:
         self.bindings.setdefault(name, []).append(binding)
@@ -278,6 +280,11 @@ class _ScopeBuilder:
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             scope.params.append(param.name.value)
+            annotation = param.annotation.annotation if param.annotation is not None else None
+            if isinstance(annotation, cst.SimpleString) and isinstance(annotation.evaluated_value, str):
+                scope.annotations[param.name.value] = annotation.evaluated_value  # `cfg: "DbConfig"`
+            elif isinstance(annotation, cst.Name):
+                scope.annotations[param.name.value] = annotation.value
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 scope.bind(star.name.value, Binding("unknown", None, None))
@@ -445,6 +452,10 @@ class SemanticModel:
                 for b in bindings
                 if isinstance(b.value, cst.Call) and isinstance(b.value.func, cst.Name) and b.scope is not None
             }
+            holders = {b.value.value for b in bindings if isinstance(b.value, cst.Name) and b.scope is not None}  # type: ignore[union-attr]
+            if len(holders) == 1 and len(bindings) == 1 and not makers:
+                # `self.cfg = cfg` where `cfg: DbConfig` is a parameter.
+                return self.class_scope_for(cst.Name(holders.pop()), bindings[0].scope, _depth + 1)  # type: ignore[arg-type]
             if len(makers) != 1 or len(bindings) != len([b for b in bindings if b.kind == "value"]):
                 return None
             maker, where = makers.pop()
@@ -456,7 +467,13 @@ class SemanticModel:
             while current is not None and current.kind != "class":
                 current = current.parent
             return current
-        bindings, _ = self.lookup(owner.value, scope)
+        bindings, is_param = self.lookup(owner.value, scope)
+        if is_param and not bindings and _depth < 3:
+            holder = self._scope_of_param(owner.value, scope)
+            annotated = holder.annotations.get(owner.value) if holder is not None else None
+            if annotated is not None and annotated.isidentifier():
+                return self.class_scope_for(cst.Name(annotated), holder, _depth + 1)  # type: ignore[arg-type]
+            return None
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
                 return self.class_scopes.get(binding.value)
@@ -464,6 +481,15 @@ class SemanticModel:
             made_by = bindings[0].value.func
             if isinstance(made_by, cst.Name) and bindings[0].scope is not None:
                 return self.class_scope_for(made_by, bindings[0].scope, _depth + 1)
+        return None
+
+    @staticmethod
+    def _scope_of_param(name: str, scope: Scope) -> Optional[Scope]:
+        current: Optional[Scope] = scope
+        while current is not None:
+            if name in current.params:
+                return current
+            current = current.parent
         return None
 
     def bindings_of(self, expr: cst.BaseExpression, scope: Scope) -> Tuple[List[Binding], Optional[str]]:

@@ -109,6 +109,8 @@ def callee_name(call: cst.Call) -> str:
         return func.attr.value
     if isinstance(func, cst.Name):
         return func.value
+    if isinstance(func, cst.Subscript):  # `STRATEGIES["delete"](conn)`
+        return cst.Module([]).code_for_node(func)
     return ""
 
 

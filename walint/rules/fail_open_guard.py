@@ -47,12 +47,19 @@ def _uppercases(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope
 def _upper_case_literal(
     model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope"
 ) -> Optional[cst.SimpleString]:
-    """A `"WAL"` (any case but lower) the mode is compared with."""
+    """A `"WAL"` (any case but lower) the mode is compared with, alone or as the only
+    spelling of WAL in a collection (`in ("WAL", None)`)."""
     for operand in operands:
-        if isinstance(operand, cst.SimpleString):
-            value = operand.evaluated_value
-            if isinstance(value, str) and value.lower() == "wal" and value != "wal":
-                return operand
+        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
+        spellings = [
+            literal
+            for literal in literals
+            if isinstance(literal, cst.SimpleString)
+            and isinstance(literal.evaluated_value, str)
+            and literal.evaluated_value.lower() == "wal"
+        ]
+        if spellings and all(literal.evaluated_value != "wal" for literal in spellings):
+            return spellings[0]
     return None
 
 
@@ -454,7 +461,10 @@ def fallback(conn):
             if not callee.probe_normalises and not _lowercases(operand) and not _spells_as_it_answers(model, call, call_scope, operands):
                 unnormalised = True
         never_matches = _upper_case_literal(model, operands, scope)
-        if never_matches is not None and not any(_uppercases(model, operand, scope) for operand, _, _ in probed):
+        spelt_as_answered = any(
+            isinstance(call, cst.Call) and _spells_as_it_answers(model, call, call_scope, operands) for _, call, call_scope in probed
+        )
+        if never_matches is not None and not spelt_as_answered and not any(_uppercases(model, operand, scope) for operand, _, _ in probed):
             if not unnormalised:
                 message = (
                     f"Guard compares the journal mode with `{never_matches.evaluated_value}`, but SQLite answers in "

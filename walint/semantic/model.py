@@ -525,7 +525,7 @@ class SemanticModel:
 
     def resolve_unit(self, call: cst.Call, scope: Scope) -> Optional[Unit]:
         """The function of this module that ``call`` calls, when that can be told."""
-        func = call.func
+        func = self._dispatched(call.func, scope)
         bindings: List[Binding] = []
         if isinstance(func, cst.Name):
             bindings, _ = self.lookup(func.value, scope)
@@ -537,6 +537,27 @@ class SemanticModel:
             if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
                 return self.function_units.get(binding.value)
         return None
+
+    def _dispatched(self, func: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+        """``STRATEGIES["delete"]`` where ``STRATEGIES = {"delete": _use_delete, ...}``: the
+        function the constant key picks from a dict literal (``func`` itself otherwise)."""
+        if not isinstance(func, cst.Subscript) or len(func.slice) != 1 or not isinstance(func.slice[0].slice, cst.Index):
+            return func
+        key = func.slice[0].slice.value
+        if not isinstance(key, cst.SimpleString) or not isinstance(func.value, cst.Name):
+            return func
+        bindings, _ = self.lookup(func.value.value, scope)
+        if len(bindings) != 1 or bindings[0].kind != "value" or not isinstance(bindings[0].value, cst.Dict):
+            return func
+        for element in bindings[0].value.elements:
+            if (
+                isinstance(element, cst.DictElement)
+                and isinstance(element.key, cst.SimpleString)
+                and element.key.evaluated_value == key.evaluated_value
+                and isinstance(element.value, (cst.Name, cst.Attribute))
+            ):
+                return element.value
+        return func
 
     def _scopes(self) -> Iterator[Scope]:
         yield self.module_scope

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
-from walint.semantic.model import dotted_name, iter_subexpressions, subscript_path
+from walint.semantic.model import dotted_name, iter_subexpressions, small_statements, subscript_path
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import ROLLBACK_MODES
@@ -109,6 +109,75 @@ def _handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
 _NEVER_RETURN = frozenset(
     {"sys.exit", "exit", "quit", "os._exit", "os.abort", "pytest.fail", "pytest.skip", "pytest.exit"}
 )
+
+
+def _branch_carries_on(model: "ModuleModel", handler: cst.CSTNode, sites: Sequence["Site"], scope: "Scope") -> bool:
+    """Does the handler choose, with an ``if``/``else``, between acting and carrying on?
+    ``if "locking protocol" in msg: <fallback> else: log.error(...)``, with nothing after
+    the ``if`` that acts: the else branch leaves the connection in whatever mode it has."""
+    statements = small_statements(handler.body)  # type: ignore[attr-defined]
+    for index, statement in enumerate(statements):
+        if not isinstance(statement, cst.If) or statement.orelse is None:
+            continue
+        if any(_acts(model, later, sites, scope) for later in statements[index + 1 :]):
+            return False
+        branches: List[Sequence[cst.CSTNode]] = []
+        current: Optional[cst.If] = statement
+        while current is not None:
+            branches.append(small_statements(current.body))
+            orelse = current.orelse
+            current = orelse if isinstance(orelse, cst.If) else None
+            if isinstance(orelse, cst.Else):
+                branches.append(small_statements(orelse.body))
+        if isinstance(statements[index].orelse, cst.If) and not isinstance(_last_orelse(statement), cst.Else):
+            continue  # an `elif` chain without `else`: the path past it is judged as before
+        if any(all(_only_reports(s) for s in branch) for branch in branches):
+            return True
+    return False
+
+
+# What a branch that only tells someone calls: logging, printing, writing to a stream.
+_REPORTING_CALLS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "print", "write", "echo", "secho"}
+)
+
+
+def _only_reports(statement: cst.CSTNode) -> bool:
+    """``log.error(...)``, ``print(...)``, ``pass``: a statement that only reports."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.Pass):
+            continue
+        value = small.value if isinstance(small, cst.Expr) else None
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if not isinstance(value, cst.Call) or dotted_name(value.func).rsplit(".", 1)[-1] not in _REPORTING_CALLS:
+            return False
+    return True
+
+
+def _last_orelse(statement: cst.If) -> Optional[cst.CSTNode]:
+    orelse = statement.orelse
+    while isinstance(orelse, cst.If):
+        orelse = orelse.orelse
+    return orelse
+
+
+def _acts(model: "ModuleModel", statement: cst.CSTNode, sites: Sequence["Site"], scope: "Scope") -> bool:
+    """Does ``statement`` raise, leave, loop on, or set a journal mode somewhere inside?"""
+    inside = list(iter_subexpressions(statement, limit=5000))
+    if any(isinstance(node, (cst.Raise, cst.Return, cst.Continue, cst.Break)) for node in inside):
+        return True
+    if any(isinstance(node, cst.Call) and dotted_name(node.func) in _NEVER_RETURN for node in inside):
+        return True
+    for node in inside:
+        if isinstance(node, cst.Call):
+            callee = model.callee(node, scope)
+            if callee is not None and (callee.never_returns or callee.sets_journal_mode):
+                return True
+    ids = {id(node) for node in inside}
+    return any(id(site.node) in ids and SwallowedWalFailure._sets_mode(model, site) for site in sites)
 
 
 def _escalates(model: "ModuleModel", handler: cst.CSTNode, scope: "Scope") -> bool:
@@ -287,7 +356,8 @@ def on_connect(dbapi_connection, record):
                     if decided and not _names_specific_errors(handler):
                         break  # `except Exception:` after the handler that decides: other failures
                     decided = True
-                    if _escalates(model, handler, unit.scope) or any(self._sets_mode(model, s) for s in sites[start:end]):
+                    acts = _escalates(model, handler, unit.scope) or any(self._sets_mode(model, s) for s in sites[start:end])
+                    if acts and not _branch_carries_on(model, handler, sites[start:end], unit.scope):
                         continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         continue

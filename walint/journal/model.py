@@ -135,6 +135,20 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
 
+    def _connects_an_engine(self, call: cst.Call, scope: Scope) -> bool:
+        """``engine.connect()`` (or ``.begin()``) where ``engine = create_engine(...)``."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in ("connect", "begin", "raw_connection"):
+            return False
+        bindings, _ = self.bindings_of(func.value, scope)
+        return bool(bindings) and all(
+            b.kind == "value"
+            and isinstance(b.value, cst.Call)
+            and b.scope is not None
+            and self.qualified_name(b.value.func, b.scope) in CONNECT_FUNCTIONS
+            for b in bindings
+        )
+
     def returned_values(self, call: cst.Call, scope: object) -> Tuple[str, ...]:
         """The strings a call of a project function returns, when all are constants."""
         assert isinstance(scope, Scope)
@@ -256,7 +270,9 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         opens = facts.connect_listener
         for site in facts.sites:
             node = site.node
-            if isinstance(node, cst.Call) and self.qualified_name(node.func, site.scope) in CONNECT_FUNCTIONS:
+            if isinstance(node, cst.Call) and (
+                self.qualified_name(node.func, site.scope) in CONNECT_FUNCTIONS or self._connects_an_engine(node, site.scope)
+            ):
                 opens = True
             if isinstance(node, cst.Call):
                 for arg in node.args:  # `connect` passed as a value: `creator=sqlite3.connect`

@@ -21,7 +21,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from walint.semantic.model import dotted_name, literal_entries, subscript_path
+from walint.semantic.model import dotted_name, literal_entries, subscript_path, updated_entries
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
@@ -226,6 +226,9 @@ class ErrorPaths:
         if isinstance(small, (cst.AnnAssign, cst.AugAssign)):
             value = small.value if isinstance(small, cst.AnnAssign) else None
             return _bounded(self._assign(small.target, value, s) for s in states)
+        if isinstance(small, cst.Expr):
+            for target, value in updated_entries(small.value):  # `state.update(wal=False)`
+                states = frozenset(self._assign(target, value, s) for s in states)
         return states
 
     def _assign(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], state: PathState) -> PathState:

@@ -9,7 +9,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
-from walint.semantic.model import dotted_name, iter_subexpressions, small_statements, subscript_path
+from walint.semantic.model import dotted_name, iter_subexpressions, small_statements, subscript_path, updated_entries
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import ROLLBACK_MODES
@@ -408,6 +408,8 @@ def on_connect(dbapi_connection, record):
         for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
             if isinstance(node, cst.AssignTarget) and (dotted_name(node.target) or subscript_path(node.target)) in flags:
                 return True
+            if isinstance(node, cst.Call) and any(subscript_path(target) in flags for target, _ in updated_entries(node)):
+                return True  # `state.update(wal=False)`
             if isinstance(node, cst.Assign) and not isinstance(node.targets[0].target, cst.Name):
                 value = node.value
                 if isinstance(value, cst.SimpleString) and str(value.evaluated_value).lower() in ROLLBACK_MODES:

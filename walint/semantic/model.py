@@ -127,6 +127,33 @@ def subscript_path(node: Optional[cst.CSTNode]) -> str:
     return entry_path(node.value.value, key) if isinstance(key, str) else ""
 
 
+def updated_entries(expr: cst.BaseExpression) -> List[Tuple[cst.Subscript, cst.BaseExpression]]:
+    """``state.update(wal=False)`` or ``state.update({"wal": False})``: each entry it
+    sets, as the ``state["wal"]`` it assigns and the value."""
+    if not (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value == "update"
+        and isinstance(expr.func.value, cst.Name)
+    ):
+        return []
+    owner = expr.func.value
+    pairs: List[Tuple[str, cst.BaseExpression]] = []
+    for arg in expr.args:
+        if arg.keyword is not None:
+            pairs.append((arg.keyword.value, arg.value))
+        elif isinstance(arg.value, cst.Dict) and not arg.star:
+            for element in arg.value.elements:
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                    key = element.key.evaluated_value
+                    if isinstance(key, str):
+                        pairs.append((key, element.value))
+    return [
+        (cst.Subscript(owner, [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(key))))]), value)
+        for key, value in pairs
+    ]
+
+
 def entry_path(owner: str, key: str) -> str:
     """The name the entry ``key`` of the dict ``owner`` holds is tracked under."""
     return f"{owner}[{key!r}]"
@@ -352,6 +379,10 @@ class _ScopeBuilder:
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._bind(node.target, node.value) if node.value is not None else None
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        for target, value in updated_entries(node.value):
+            self._bind(target, value)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._bind(node.target, None)

@@ -334,10 +334,21 @@ def import_words(data: bytes) -> Tuple[bytes, ...]:
 _MODE_KNOWLEDGE_RE = re.compile(rb"""(?i)['"]wal['"]|\[\s*1[89]\s*[]:]|\\x02\\x02""")
 
 
+# A module that opens SQLite connections for its importers (`def open_db(path): return
+# sqlite3.connect(path, ...)`): what it opens is where a connect path starts (WAL003).
+_SQLITE_DRIVER_RE = re.compile(rb"\b(?:sqlite3|aiosqlite|apsw|pysqlite3|sqlcipher3|sqlean)\b")
+_OPENS_RE = re.compile(rb"\b(?:connect|Connection)\(")
+
+
 def may_answer_for_the_mode(data: bytes) -> bool:
     """Could an imported module tell its importers something about journal modes: a
-    rollback constant, or a probe of the mode on disk (a header read, a "wal" test)?"""
-    return exports_rollback_constant(data) or _MODE_KNOWLEDGE_RE.search(data) is not None
+    rollback constant, a probe of the mode on disk (a header read, a "wal" test), or a
+    function that opens the connections they configure?"""
+    return (
+        exports_rollback_constant(data)
+        or _MODE_KNOWLEDGE_RE.search(data) is not None
+        or (_OPENS_RE.search(data) is not None and _SQLITE_DRIVER_RE.search(data) is not None)
+    )
 
 
 def exports_rollback_constant(data: bytes) -> bool:

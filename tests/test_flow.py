@@ -187,3 +187,32 @@ def init(conn):
     result = check_source("status.py", source, Settings())
     assert result.errors == ()
     assert [(f.location.row, f.code) for f in result.findings] == [(12, "WAL001")]
+
+
+def test_dead_code_is_judged_as_if_it_ran_but_a_flag_that_never_fails_is_not():
+    """After a `raise` at the top of a module nothing is reached, yet a fallback written
+    there is still a fallback; a branch on a flag no handler clears stays quiet."""
+    from walint.engine import check_source
+    from walint.settings import Settings
+
+    source = b'''import sqlite3
+raise SystemExit("run main.py instead")
+wal_ok = True
+try:
+    conn.execute("PRAGMA journal_mode=WAL")
+except sqlite3.OperationalError:
+    wal_ok = False
+if not wal_ok:
+    conn.execute("PRAGMA journal_mode=DELETE")
+def never_fails(conn):
+    ok = True
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        raise
+    if not ok:
+        conn.execute("PRAGMA journal_mode=DELETE")
+'''
+    result = check_source("dead.py", source, Settings())
+    assert result.errors == ()
+    assert [(f.location.row, f.code) for f in result.findings] == [(9, "WAL001")]

@@ -228,13 +228,15 @@ def _interesting(facts: FunctionFacts) -> bool:
 
 
 # Names too common to tell a call of a project helper from anything else: a file that
-# mentions `open` or `setUp` is not thereby a caller of the project's `open`.
+# mentions `open` or `setUp` is not thereby a caller of the project's `open`. Names a
+# connection's setup is commonly given (`configure`, `setup`, `apply`) are not here: a
+# file must also import the helper's module, and missing the caller misses a WAL003.
 _COMMON_NAMES = frozenset(
     {
         "open", "close", "connect", "conn", "connection", "cursor", "execute", "run", "main",
-        "setup", "setUp", "tearDown", "configure", "init", "start", "stop", "get", "set",
-        "update", "reset", "load", "save", "create", "call", "apply", "handle", "process",
-        "test", "db", "database", "enable", "disable", "commit", "rollback", "wrapper", "inner",
+        "setUp", "tearDown", "init", "start", "stop", "get", "set",
+        "update", "reset", "load", "save", "create", "call", "handle", "process",
+        "test", "db", "database", "commit", "rollback", "wrapper", "inner",
     }
 )
 

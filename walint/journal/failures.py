@@ -127,8 +127,18 @@ class FailureQueries:
     def unreachable(self, site: Site) -> bool:
         """Does no path reach this site (``if not wal_ok:`` where every path that gets
         there set ``wal_ok = True``)?"""
-        states = self.error_paths(site.unit).states_before(site.statement)
-        return states is not None and not states
+        paths = self.error_paths(site.unit)
+        states = paths.states_before(site.statement)
+        if states is None or states:
+            return False
+        # Dead code (after a `raise` at the top of the unit) is judged as if it ran: only
+        # a flag's value, not the code before it, makes a site unreachable here.
+        node = site.unit.node
+        body = node.body if isinstance(node, cst.Module) else small_statements(node.body)
+        for top in body:
+            if any(node is site.statement for node in iter_subexpressions(top, limit=100_000)):
+                return bool(paths.states_before(top))
+        return True
 
     def _switched_back_to_wal(self, site: Site) -> bool:
         """Does the function set WAL again after this statement, in the same block context

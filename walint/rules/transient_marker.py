@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.semantic.model import Collection, Scope, collection_items, dotted_name, unwrap_collection
+from walint.semantic.model import Collection, Scope, collection_items, dotted_name, is_none, small_statements, unwrap_collection
 from walint.tree import preorder
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
@@ -309,6 +309,10 @@ def enable_wal(conn):
         elif isinstance(expr, cst.BooleanOperation):
             self._membership(expr.left, polarity, scope, depth)
             self._membership(expr.right, polarity, scope, depth)
+        elif isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1 and is_none(expr.comparisons[0].comparator):
+            # `reason is None` where `reason = _reason(exc)` answers None when no marker matched.
+            negative = isinstance(expr.comparisons[0].operator, (cst.Is, cst.Equal))
+            self._operand(expr.left, -polarity if negative else polarity, scope, depth)
         elif isinstance(expr, cst.Comparison):
             left = expr.left
             for target in expr.comparisons:
@@ -363,6 +367,10 @@ def enable_wal(conn):
             for binding in bindings:
                 if binding.value is None or binding.scope is None:
                     continue
+                if binding.kind == "iter" and _first_of_items(binding.target, node, binding.value):
+                    # `for needle, reason in REASONS.items(): if needle in text`: the keys.
+                    self._operand(binding.value.func.value, polarity, binding.scope, depth + 1)  # type: ignore[union-attr]
+                    continue
                 # A name unpacked from each item (`for code, text in ERRORS`) is not the collection.
                 if binding.kind == "value" or (binding.kind == "iter" and isinstance(binding.target, cst.Name)):
                     value = binding.value
@@ -414,9 +422,39 @@ def enable_wal(conn):
         for value in facts.returns:
             if not (isinstance(value, cst.Name) and value.value in ("True", "False", "None")):
                 self._membership(value, polarity, unit.scope, depth + 1)
+        answers_none = facts.returns_none
         for branch in facts.branches:
             if branch.returns is not None:
                 self._membership(branch.node.test, polarity if branch.returns else -polarity, unit.scope, depth + 1)
+            elif answers_none and _returns_a_value(branch.node.body):
+                # `if needle in text: return reason` ... `return None`: a match answers something.
+                self._membership(branch.node.test, polarity, unit.scope, depth + 1)
+
+
+def _first_of_items(target: object, name: cst.BaseExpression, iterable: object) -> bool:
+    """Is ``name`` the key of ``for key, value in mapping.items()``?"""
+    return (
+        isinstance(target, (cst.Tuple, cst.List))
+        and bool(target.elements)
+        and isinstance(target.elements[0].value, cst.Name)
+        and isinstance(name, cst.Name)
+        and target.elements[0].value.value == name.value
+        and isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Attribute)
+        and iterable.func.attr.value == "items"
+        and not iterable.args
+    )
+
+
+def _returns_a_value(block: cst.BaseSuite) -> bool:
+    """Does the block return something other than None or False?"""
+    for statement in small_statements(block):
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Return) and small.value is not None:
+                    value = small.value
+                    return not (isinstance(value, cst.Name) and value.value in ("None", "False"))
+    return False
 
 
 def remove_marker_fix(

@@ -180,6 +180,16 @@ def _acts(model: "ModuleModel", statement: cst.CSTNode, sites: Sequence["Site"],
     return any(id(site.node) in ids and SwallowedWalFailure._sets_mode(model, site) for site in sites)
 
 
+def _hands_over(call: cst.Call, caught: str, scope: "Scope") -> bool:
+    """A call of a parameter (a strategy, an ``on_error`` callback) given the caught
+    exception: what it does is the caller's choice, unknown here."""
+    return (
+        isinstance(call.func, cst.Name)
+        and call.func.value in scope.params
+        and any(isinstance(arg.value, cst.Name) and arg.value.value == caught for arg in call.args)
+    )
+
+
 def _escalates(model: "ModuleModel", handler: cst.CSTNode, scope: "Scope") -> bool:
     """Does the handler re-raise (itself or through a function that never returns), or
     return a failure the caller must look at (``False``, the exception, a call's
@@ -197,6 +207,8 @@ def _escalates(model: "ModuleModel", handler: cst.CSTNode, scope: "Scope") -> bo
             callee = model.callee(node, scope)
             if callee is not None and callee.never_returns:
                 return True  # `die(exc)`: prints a hint, then raises SystemExit
+            if caught is not None and _hands_over(node, caught, scope):
+                return True  # `strategy(conn, exc)`: a callback the caller chose decides
         if isinstance(node, cst.Return) and node.value is not None:
             value = node.value
             if isinstance(value, cst.Name) and value.value in ("True", "False", caught):

@@ -395,6 +395,8 @@ def enable_wal(conn):
         elif isinstance(node, cst.Call):
             if isinstance(node.func, cst.Attribute) and node.func.attr.value in _NORMALISING_METHODS:
                 self._operand(node.func.value, polarity, scope, depth + 1)  # `m.lower() in msg`
+            elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "join" and len(node.args) == 1:
+                self._operand(node.args[0].value, polarity, scope, depth + 1)  # `"|".join(MARKERS)` as a pattern
             else:
                 self._membership(node, polarity, scope, depth + 1)
 

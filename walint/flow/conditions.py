@@ -97,6 +97,8 @@ def returned_constant(block: cst.BaseSuite) -> Optional[bool]:
 def pattern_strings(pattern: cst.MatchPattern) -> Set[Optional[str]]:
     """The literal values a case pattern matches ("wal", None, ...), lower-cased; empty
     for anything else (a capture, a wildcard)."""
+    if isinstance(pattern, cst.MatchAs) and pattern.pattern is not None:
+        return pattern_strings(pattern.pattern)  # `case "wal" | None as mode:`
     if isinstance(pattern, cst.MatchOr):
         found: Set[Optional[str]] = set()
         for element in pattern.patterns:

@@ -115,6 +115,8 @@ class UnitFacts:
     tries: List[TryFacts] = field(default_factory=list)
     suppressions: List[SuppressFacts] = field(default_factory=list)
     guards: List[GuardFacts] = field(default_factory=list)
+    # `match <probe>:` cases that refuse "wal" (and not None) before the cases after them.
+    wal_cases: List[Tuple[cst.Match, cst.MatchCase, Scope]] = field(default_factory=list)
     # Names of handler-set flags that decide something later.
     flags: Set[str] = field(default_factory=set)
     # Decorated as a SQLAlchemy "connect" listener, so it receives a fresh connection.
@@ -374,15 +376,19 @@ class UnitWalker:
             # `match journal_mode_on_disk(conn): case "wal" | None: raise` refuses WAL for
             # the cases after it; `case "delete":` is a mode that is not WAL.
             probed = bool(model.probe_calls(statement.subject, ctx.scope))
-            wal_refused = False
+            wal_refused = none_refused = False
             for case in statement.cases:
                 values = pattern_strings(case.pattern) if probed else set()
+                exits = always_exits(case.body)
+                none_refused = none_refused or (None in values and exits)
+                if "wal" in values and exits and not wal_refused and not none_refused:
+                    self.facts.wal_cases.append((statement, case, ctx.scope))
                 refused_here = wal_refused or bool(values and "wal" not in values and None not in values)
                 self._block(
                     small_statements(case.body),
                     ctx._replace(conditional=True, guarded=ctx.guarded or refused_here, guard=statement if refused_here else ctx.guard),
                 )
-                if "wal" in values and always_exits(case.body):
+                if "wal" in values and exits:
                     wal_refused = True
             return False
         return False

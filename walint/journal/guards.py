@@ -235,6 +235,12 @@ class GuardQueries:
             return None if inner is None else not inner
         if isinstance(expr, cst.BooleanOperation):
             left, right = self.wal_answer(expr.left, scope, depth + 1), self.wal_answer(expr.right, scope, depth + 1)
+            # `not row or row[0] == "wal"`: a test of whether the row is there at all leaves
+            # the answer to the other side (an absent row counts as WAL, or as not).
+            if left is None and _tests_presence(expr.left):
+                return right
+            if right is None and _tests_presence(expr.right):
+                return left
             return left if left is not None and left == right else None
         if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
             operands = [expr.left, expr.comparisons[0].comparator]
@@ -281,6 +287,15 @@ class GuardQueries:
                 callee = self.callee(value, scope)
                 return callee is not None and callee.refuses_wal
         return False
+
+
+def _tests_presence(expr: cst.BaseExpression) -> bool:
+    """``row``, ``not row``, ``row is None``, ``row is not None``: a test of a name alone."""
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        expr = expr.expression
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1 and is_none(expr.comparisons[0].comparator):
+        expr = expr.left
+    return isinstance(expr, cst.Name)
 
 
 # Words a probe may answer when it could not read the mode; comparing with one decides nothing.

@@ -63,11 +63,54 @@ def _upper_case_literal(
     return None
 
 
+def _match_lets_none_through(
+    model: "ModuleModel", unit: "Unit", match: cst.Match, case: cst.MatchCase, scope: "Scope"
+) -> bool:
+    """``match read_mode(conn): case "wal": raise / case _: <downgrade>`` with a probe
+    that answers None when it cannot read the mode."""
+    may_be_none = False
+    for call, where in model.probe_calls(match.subject, scope):
+        if not isinstance(call, cst.Call):
+            continue
+        name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
+        callee = model.callee(call, where)
+        if name in model.guard_names or (callee is not None and callee.probe_may_return_none):
+            may_be_none = True
+    if not may_be_none:
+        return False
+    later = match.cases[list(match.cases).index(case) + 1 :]
+    inside = {id(node) for other in later for node in iter_subexpressions(other.body, limit=5000)}
+    return any(id(site.node) in inside and model.is_rollback_site(site) for site in model.facts(unit).sites)
+
+
+def _refuse_none_case_fix(case: cst.MatchCase) -> Optional[FixPlan]:
+    pattern = case.pattern
+    if not isinstance(pattern, (cst.MatchValue, cst.MatchOr)):
+        return None
+    options = list(pattern.patterns) if isinstance(pattern, cst.MatchOr) else [cst.MatchOrElement(pattern)]
+    options[-1] = options[-1].with_changes(separator=cst.BitOr())
+    widened = cst.MatchOr(options + [cst.MatchOrElement(cst.MatchSingleton(cst.Name("None")))])
+    return FixPlan("Refuse an unknown mode too: `| None`", SAFE, {pattern: widened})
+
+
+def _lower_case_wal(operands: List[cst.BaseExpression]) -> Optional[cst.SimpleString]:
+    for operand in operands:
+        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
+        for literal in literals:
+            if isinstance(literal, cst.SimpleString) and literal.evaluated_value == "wal":
+                return literal
+    return None
+
+
 def _may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
+    """``mode = None`` before a read that may fail, or ``mode = row[0] if row else None``."""
     if not isinstance(operand, (cst.Name, cst.Attribute)):
         return False
     bindings, _ = model.bindings_of(operand, scope)
-    return any(b.kind == "value" and isinstance(b.value, cst.Name) and b.value.value == "None" for b in bindings)
+    return any(
+        b.kind == "value" and (is_none(b.value) or (isinstance(b.value, cst.IfExp) and (is_none(b.value.body) or is_none(b.value.orelse))))
+        for b in bindings
+    )
 
 
 def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Comparison) -> bool:
@@ -99,13 +142,16 @@ def _spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", 
     unit = model.resolve_unit(call, scope)
     if unit is None:
         return False
-    answers = {v for value in model.facts(unit).returns for v in model.folder.values(value, unit.scope)}
+    returns = model.facts(unit).returns
+    answers = {v for value in returns for v in model.folder.values(value, unit.scope)}
     compared = {
         str(node.evaluated_value)
         for operand in operands
         for node in iter_subexpressions(operand, limit=50)
         if isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
     }
+    if compared and all(c.isupper() for c in compared) and any(_uppercases(model, value, unit.scope) for value in returns):
+        return True  # `return mode.upper()`, compared with "WAL"
     return bool(compared) and compared <= answers
 
 
@@ -426,6 +472,15 @@ def fallback(conn):
                 if problem is not None:
                     message, fix, no_fix_reason = problem
                     yield Report(guard.comparison, message, fix, None if fix else no_fix_reason)
+            for match, case, scope in model.facts(unit).wal_cases:
+                if _match_lets_none_through(model, unit, match, case, scope):
+                    yield Report(
+                        case.pattern,
+                        "Case refuses WAL but not an unknown mode (the probe can return None), which "
+                        "falls to the downgrade below; refuse it too: `case \"wal\" | None:`",
+                        _refuse_none_case_fix(case),
+                        NO_FIX_COMPARISON,
+                    )
 
     def _problem(
         self, model: "ModuleModel", unit: "Unit", comparison: cst.Comparison, test: cst.BaseExpression, scope: "Scope"
@@ -471,6 +526,11 @@ def fallback(conn):
                     'lower case: it never refuses; compare with "wal"'
                 )
                 return message, lowercase_literal_fix(never_matches), NO_FIX_NORMALISE
+        lower_wal = _lower_case_wal(operands)
+        if lower_wal is not None and probed and all(_uppercases(model, operand, scope) for operand, _, _ in probed):
+            message = 'Guard upper-cases the journal mode, then compares it with "wal": it never refuses; compare with "WAL"'
+            upper = lower_wal.with_changes(value=lower_wal.prefix + lower_wal.quote + "WAL" + lower_wal.quote)
+            return message, FixPlan('Compare with "WAL", as the mode is upper-cased', SAFE, {lower_wal: upper}), NO_FIX_NORMALISE
         if may_be_none and not refuses_none(comparison, test) and not _none_refused_before(model, unit, comparison, probed):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "

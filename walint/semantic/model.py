@@ -398,7 +398,10 @@ class _ScopeBuilder:
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None:
-            self._bind(node.asname.name, None)
+            # `async with db.execute("PRAGMA journal_mode") as cur`: cursors and connections
+            # enter as themselves, so the name holds what the call made.
+            item = node.item.expression if isinstance(node.item, cst.Await) else node.item
+            self._bind(node.asname.name, item if isinstance(item, cst.Call) else None)
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if node.name is not None:

@@ -149,7 +149,7 @@ class GuardQueries:
             if (
                 not refuses_none(node, test)
                 and any(self.handler_flags(o, scope) for o in probed)
-                and self._holds_wal_attempt(probed, scope)
+                and self.holds_wal_attempt(probed, scope)
             ):
                 continue
             found.append(node)
@@ -200,7 +200,7 @@ class GuardQueries:
             isinstance(item, cst.SimpleString) and str(item.evaluated_value).lower() in ROLLBACK_MODES for item in items
         )
 
-    def _holds_wal_attempt(self, operands: Sequence[cst.BaseExpression], scope: Scope) -> bool:
+    def holds_wal_attempt(self, operands: Sequence[cst.BaseExpression], scope: Scope) -> bool:
         """Do these operands carry the answer of ``PRAGMA journal_mode=WAL`` itself?"""
         for operand in operands:
             for call, call_scope in self.probe_calls(operand, scope):

@@ -493,8 +493,12 @@ def fallback(conn):
             if not model.mentions_wal(operand, scope)
             for call, call_scope in model.probe_calls(operand, scope)
         ]
-        # `mode = None` where the read failed (a nested `try`), or before it was tried.
-        may_be_none = any(_may_hold_none(model, operand, scope) for operand, _, _ in probed)
+        # `mode = None` where the read failed (a nested `try`), or before it was tried;
+        # `row and row[0] == "wal"`, where a missing row passes as "not WAL".
+        # (Not the WAL switch's own answer: `row` of `PRAGMA journal_mode=WAL` is always there.)
+        may_be_none = any(_may_hold_none(model, operand, scope) for operand, _, _ in probed) or (
+            bool(probed) and _lets_none_past(comparison, test) and not model.holds_wal_attempt(operands, scope)
+        )
         unnormalised = False
         converted = _answers_converted(model, operands, scope)
         for operand, call, call_scope in probed:
@@ -547,12 +551,16 @@ def fallback(conn):
 
 
 def _lets_none_past(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
-    """``mode is not None and mode == "wal"``: None never reaches the comparison, so
-    rewriting the comparison alone would still let it through."""
+    """``mode is not None and mode == "wal"`` (or ``row and row[0] == "wal"``): None never
+    reaches the comparison, so rewriting the comparison alone would still let it through."""
     for node in iter_subexpressions(test, limit=400):
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
             for side, other in ((node.left, node.right), (node.right, node.left)):
-                if excludes_none(side) and any(inner is comparison for inner in iter_subexpressions(other, limit=100)):
+                present = excludes_none(side) or (
+                    isinstance(side, cst.Name)
+                    and any(isinstance(n, cst.Name) and n.value == side.value for n in iter_subexpressions(comparison, limit=100))
+                )
+                if present and any(inner is comparison for inner in iter_subexpressions(other, limit=100)):
                     return True
     return False
 

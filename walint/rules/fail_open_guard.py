@@ -130,7 +130,12 @@ def _may_rely_on(site: "Site", comparison: cst.BaseExpression) -> bool:
     """Is ``comparison`` what keeps ``site`` from running in WAL, as far as the walk knows?
     Not when a later check on its path guards it (``if mode == "wal": return`` at the top,
     then a complete ``in ("wal", None)`` refusal before the downgrade)."""
-    if not site.guarded or site.guard is None:
+    if not site.guarded:
+        # A downgrade in the handler itself that nothing on its path guards is WAL001's
+        # (`if row and row[0] == "wal": return` at the top is a shortcut, not its guard).
+        # One reached later through a value the handler set may rely on a guard there.
+        return site.handler is None and not site.flagged
+    if site.guard is None:
         return True
     where = site.guard.test if isinstance(site.guard, cst.If) else site.guard
     return any(node is comparison for node in iter_subexpressions(where, limit=2000))

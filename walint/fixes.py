@@ -59,7 +59,7 @@ _LOGGING_CALL_RE = re.compile(
 
 
 def is_logging_call(node: cst.BaseExpression) -> bool:
-    from walint.semantic.model import dotted_name
+    from walint.semantic.nodes import dotted_name
 
     if isinstance(node, cst.Await):
         node = node.expression
@@ -222,7 +222,7 @@ _PURE_CALLS = frozenset(
 
 def _is_local_computation(small: cst.BaseSmallStatement) -> bool:
     """``msg = str(exc).lower()``: a local name computed for the decision, with no side effect."""
-    from walint.semantic.model import iter_subexpressions
+    from walint.semantic.nodes import iter_subexpressions
 
     if not isinstance(small, cst.Assign) or not all(isinstance(t.target, cst.Name) for t in small.targets):
         return False
@@ -311,7 +311,7 @@ def guard_fix(model, site, spec: HelperSpec) -> Tuple[Optional[FixPlan], Optiona
 
 
 def _awaited(statement: cst.CSTNode, call: cst.Call) -> bool:
-    from walint.semantic.model import iter_subexpressions
+    from walint.semantic.nodes import iter_subexpressions
 
     return any(isinstance(n, cst.Await) and n.expression is call for n in iter_subexpressions(statement))
 

@@ -8,7 +8,7 @@ from typing import Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from walint.semantic.model import SIMPLE_LINES, else_statements, is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import SIMPLE_LINES, else_statements, is_none, iter_subexpressions, small_statements
 from walint.tree import preorder
 
 _GUARD_EXIT = (cst.Raise, cst.Return)

@@ -21,7 +21,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from walint.semantic.model import dotted_name, literal_entries, subscript_path, updated_entries
+from walint.semantic.nodes import dotted_name, literal_entries, subscript_path, updated_entries
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)

@@ -12,15 +12,8 @@ from typing import TYPE_CHECKING, List, NamedTuple, Optional, Sequence, Set, Tup
 
 import libcst as cst
 
-from walint.semantic.model import (
-    SIMPLE_LINES,
-    Scope,
-    Unit,
-    dotted_name,
-    else_statements,
-    is_none,
-    small_statements,
-)
+from walint.semantic.model import Scope, Unit
+from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, small_statements
 from walint.flow.conditions import (
     always_exits,
     guarded_sides,

@@ -9,7 +9,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import libcst as cst
 
 from walint.constants import HOLE, Resolution, StringFolder, parameters_in, substitute
-from walint.semantic.model import Scope, dotted_name, iter_subexpressions
+from walint.semantic.model import Scope
+from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.sql import ModeEffect, effect_of_sql, sql_texts
 from walint.summary import FunctionFacts
 

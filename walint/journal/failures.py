@@ -11,7 +11,8 @@ import libcst as cst
 
 from walint.constants import is_known
 from walint.journal.guards import is_flag_value
-from walint.semantic.model import Scope, Unit, dotted_name, iter_subexpressions, literal_entries, small_statements, subscript_path
+from walint.semantic.model import Scope, Unit
+from walint.semantic.nodes import dotted_name, iter_subexpressions, literal_entries, small_statements, subscript_path
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
-from walint.semantic.model import Scope, collection_items, dotted_name, is_none, iter_subexpressions, subscript_path
+from walint.semantic.model import Scope
+from walint.semantic.nodes import collection_items, dotted_name, is_none, iter_subexpressions, subscript_path
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
 

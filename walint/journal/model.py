@@ -19,7 +19,8 @@ from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
-from walint.semantic.model import SemanticModel, Scope, Unit, dotted_name, is_none, iter_subexpressions
+from walint.semantic.model import SemanticModel, Scope, Unit
+from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions
 from walint.sql import ModeEffect, classify_call, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
 from walint.tree import NodePositions, positions_of

@@ -7,8 +7,19 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.flow.conditions import always_exits, excludes_none, guarded_sides, refuses_none
-from walint.semantic.model import is_none, iter_subexpressions
+from walint.journal.guard_reading import (
+    is_none_comparison,
+    lets_none_past,
+    lower_case_wal,
+    lowercases,
+    may_hold_none,
+    none_refused_before,
+    spells_as_it_answers,
+    upper_case_literal,
+    uppercases,
+)
+from walint.flow.conditions import guarded_sides, refuses_none
+from walint.semantic.nodes import is_none, iter_subexpressions
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import callee_name
@@ -22,45 +33,6 @@ if TYPE_CHECKING:
 NO_FIX_COMPARISON = 'only a plain `==`, `!=`, `in` or `not in` against "wal" is rewritten: refuse None by hand'
 NO_FIX_NORMALISE = "the probe can also return None, so `.lower()` would fail: normalise inside the probe"
 NO_FIX_GUESS = "the predicate itself makes the answer up: let its `except` raise (or answer None and refuse None)"
-
-
-def _lowercases(expr: cst.BaseExpression) -> bool:
-    return any(
-        isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("lower", "casefold")
-        for node in iter_subexpressions(expr, limit=200)
-    )
-
-
-def _uppercases(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
-    """Is the mode upper-cased on its way here (in the operand or the value a name holds)?"""
-    expressions = [operand]
-    if isinstance(operand, (cst.Name, cst.Attribute)):
-        bindings, _ = model.bindings_of(operand, scope)
-        expressions += [b.value for b in bindings if b.kind == "value" and isinstance(b.value, cst.BaseExpression)]
-    return any(
-        isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "upper"
-        for expression in expressions
-        for node in iter_subexpressions(expression, limit=200)
-    )
-
-
-def _upper_case_literal(
-    model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope"
-) -> Optional[cst.SimpleString]:
-    """A `"WAL"` (any case but lower) the mode is compared with, alone or as the only
-    spelling of WAL in a collection (`in ("WAL", None)`)."""
-    for operand in operands:
-        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
-        spellings = [
-            literal
-            for literal in literals
-            if isinstance(literal, cst.SimpleString)
-            and isinstance(literal.evaluated_value, str)
-            and literal.evaluated_value.lower() == "wal"
-        ]
-        if spellings and all(literal.evaluated_value != "wal" for literal in spellings):
-            return spellings[0]
-    return None
 
 
 def _match_lets_none_through(
@@ -93,26 +65,6 @@ def _refuse_none_case_fix(case: cst.MatchCase) -> Optional[FixPlan]:
     return FixPlan("Refuse an unknown mode too: `| None`", SAFE, {pattern: widened})
 
 
-def _lower_case_wal(operands: List[cst.BaseExpression]) -> Optional[cst.SimpleString]:
-    for operand in operands:
-        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
-        for literal in literals:
-            if isinstance(literal, cst.SimpleString) and literal.evaluated_value == "wal":
-                return literal
-    return None
-
-
-def _may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
-    """``mode = None`` before a read that may fail, or ``mode = row[0] if row else None``."""
-    if not isinstance(operand, (cst.Name, cst.Attribute)):
-        return False
-    bindings, _ = model.bindings_of(operand, scope)
-    return any(
-        b.kind == "value" and (is_none(b.value) or (isinstance(b.value, cst.IfExp) and (is_none(b.value.body) or is_none(b.value.orelse))))
-        for b in bindings
-    )
-
-
 def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Comparison) -> bool:
     """Does a rollback mode follow the comparison in its function, or does the function
     answer with it (a predicate such as ``def may_downgrade(conn): return ...``)?"""
@@ -139,25 +91,6 @@ def _may_rely_on(site: "Site", comparison: cst.BaseExpression) -> bool:
         return True
     where = site.guard.test if isinstance(site.guard, cst.If) else site.guard
     return any(node is comparison for node in iter_subexpressions(where, limit=2000))
-
-
-def _spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", operands: List[cst.BaseExpression]) -> bool:
-    """Does the guard compare with the very literals the probe returns (a probe of this
-    module answering ``"WAL"``, compared with ``"WAL"``)?"""
-    unit = model.resolve_unit(call, scope)
-    if unit is None:
-        return False
-    returns = model.facts(unit).returns
-    answers = {v for value in returns for v in model.folder.values(value, unit.scope)}
-    compared = {
-        str(node.evaluated_value)
-        for operand in operands
-        for node in iter_subexpressions(operand, limit=50)
-        if isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
-    }
-    if compared and all(c.isupper() for c in compared) and any(_uppercases(model, value, unit.scope) for value in returns):
-        return True  # `return mode.upper()`, compared with "WAL"
-    return bool(compared) and compared <= answers
 
 
 def _answers_converted(model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope") -> Set[cst.CSTNode]:
@@ -194,9 +127,9 @@ def _predicate_problem(
     if not _downgrades_where_it_proves_not_wal(model, unit, answer, test):
         return None  # read the wrong way round: WAL001 reports the downgrade
     names = {answer.value} if isinstance(answer, cst.Name) else set()
-    if any(_is_none_comparison(node) for node in iter_subexpressions(test, limit=200)):
+    if any(is_none_comparison(node) for node in iter_subexpressions(test, limit=200)):
         return None  # `wal is None or wal`
-    if names and _none_refused_before(model, unit, answer, [(answer, answer, scope)]):
+    if names and none_refused_before(model, unit, answer, [(answer, answer, scope)]):
         return None
     if guesser is not None:
         message = (
@@ -257,59 +190,6 @@ def _predicate_may_answer_none(model: "ModuleModel", answer: cst.BaseExpression,
             if callee is not None and callee.wal_answer is not None and callee.probe_may_return_none:
                 return True
     return False
-
-
-def _is_none_comparison(node: cst.CSTNode) -> bool:
-    return isinstance(node, cst.Comparison) and any(
-        isinstance(c.operator, (cst.Is, cst.Equal)) and is_none(c.comparator) for c in node.comparisons
-    )
-
-
-def _is_none_test(test: cst.BaseExpression, names: Set[str]) -> bool:
-    """``x is None``, ``x == None``, ``not x``, or either side of an ``or`` being one."""
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
-        return _is_none_test(test.left, names) or _is_none_test(test.right, names)
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return isinstance(test.expression, cst.Name) and test.expression.value in names
-    if isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and test.left.value in names:
-        return any(
-            isinstance(c.operator, (cst.Is, cst.Equal)) and isinstance(c.comparator, cst.Name) and c.comparator.value == "None"
-            for c in test.comparisons
-        )
-    return False
-
-
-def _none_refused_before(
-    model: "ModuleModel", unit: "Unit", comparison: cst.Comparison, probed: List[Tuple[cst.BaseExpression, cst.CSTNode, "Scope"]]
-) -> bool:
-    """Does an ``if mode is None: raise`` (or ``return``, or a fail-closed ``in ("wal",
-    None)`` check) take the unknown mode off the path before every downgrade this
-    comparison stands in front of? It may come before the comparison or after it."""
-    names = {operand.value for operand, _, _ in probed if isinstance(operand, cst.Name)}
-    if not names:
-        return False
-    facts = model.facts(unit)
-    here = model.line_of(comparison)
-    refusals = [
-        model.line_of(branch.node)
-        for branch in facts.branches
-        if always_exits(branch.node.body)
-        and (_is_none_test(branch.node.test, names) or _refuses_none_of(branch.node.test, names))
-    ]
-    downgrades = [model.line_of(site.node) for site in facts.sites if model.is_rollback_site(site)]
-    downgrades = [line for line in downgrades if line >= here] or [here]
-    return bool(refusals) and all(any(line < downgrade for line in refusals) for downgrade in downgrades)
-
-
-def _refuses_none_of(test: cst.BaseExpression, names: Set[str]) -> bool:
-    """``mode in ("wal", None)`` on one of ``names``: None and WAL refused together."""
-    return any(
-        isinstance(node, cst.Comparison)
-        and isinstance(node.left, cst.Name)
-        and node.left.value in names
-        and refuses_none(node, test)
-        for node in iter_subexpressions(test, limit=200)
-    )
 
 
 class FailOpenGuard(ModelRule):
@@ -501,8 +381,8 @@ def fallback(conn):
         # `mode = None` where the read failed (a nested `try`), or before it was tried;
         # `row and row[0] == "wal"`, where a missing row passes as "not WAL".
         # (Not the WAL switch's own answer: `row` of `PRAGMA journal_mode=WAL` is always there.)
-        may_be_none = any(_may_hold_none(model, operand, scope) for operand, _, _ in probed) or (
-            bool(probed) and _lets_none_past(comparison, test) and not model.holds_wal_attempt(operands, scope)
+        may_be_none = any(may_hold_none(model, operand, scope) for operand, _, _ in probed) or (
+            bool(probed) and lets_none_past(comparison, test) and not model.holds_wal_attempt(operands, scope)
         )
         unnormalised = False
         converted = _answers_converted(model, operands, scope)
@@ -522,30 +402,30 @@ def fallback(conn):
             if callee is None:
                 continue
             may_be_none = may_be_none or callee.probe_may_return_none
-            if not callee.probe_normalises and not _lowercases(operand) and not _spells_as_it_answers(model, call, call_scope, operands):
+            if not callee.probe_normalises and not lowercases(operand) and not spells_as_it_answers(model, call, call_scope, operands):
                 unnormalised = True
-        never_matches = _upper_case_literal(model, operands, scope)
+        never_matches = upper_case_literal(model, operands, scope)
         spelt_as_answered = any(
-            isinstance(call, cst.Call) and _spells_as_it_answers(model, call, call_scope, operands) for _, call, call_scope in probed
+            isinstance(call, cst.Call) and spells_as_it_answers(model, call, call_scope, operands) for _, call, call_scope in probed
         )
-        if never_matches is not None and not spelt_as_answered and not any(_uppercases(model, operand, scope) for operand, _, _ in probed):
+        if never_matches is not None and not spelt_as_answered and not any(uppercases(model, operand, scope) for operand, _, _ in probed):
             if not unnormalised:
                 message = (
                     f"Guard compares the journal mode with `{never_matches.evaluated_value}`, but SQLite answers in "
                     'lower case: it never refuses; compare with "wal"'
                 )
                 return message, lowercase_literal_fix(never_matches), NO_FIX_NORMALISE
-        lower_wal = _lower_case_wal(operands)
-        if lower_wal is not None and probed and all(_uppercases(model, operand, scope) for operand, _, _ in probed):
+        lower_wal = lower_case_wal(operands)
+        if lower_wal is not None and probed and all(uppercases(model, operand, scope) for operand, _, _ in probed):
             message = 'Guard upper-cases the journal mode, then compares it with "wal": it never refuses; compare with "WAL"'
             upper = lower_wal.with_changes(value=lower_wal.prefix + lower_wal.quote + "WAL" + lower_wal.quote)
             return message, FixPlan('Compare with "WAL", as the mode is upper-cased', SAFE, {lower_wal: upper}), NO_FIX_NORMALISE
-        if may_be_none and not refuses_none(comparison, test) and not _none_refused_before(model, unit, comparison, probed):
+        if may_be_none and not refuses_none(comparison, test) and not none_refused_before(model, unit, comparison, probed):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "
                 'return None); refuse it too: `in ("wal", None)`'
             )
-            fix = None if _lets_none_past(comparison, test) else fail_closed_fix(comparison)
+            fix = None if lets_none_past(comparison, test) else fail_closed_fix(comparison)
             return message, fix, NO_FIX_COMPARISON
         if unnormalised:
             message = "Guard compares the journal mode case-sensitively; normalise it with `.lower()` first"
@@ -553,21 +433,6 @@ def fallback(conn):
             fix = lowercase_fix(comparison, operands[0]) if len(operands) == 1 and not may_be_none else None
             return message, fix, NO_FIX_NORMALISE
         return None
-
-
-def _lets_none_past(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
-    """``mode is not None and mode == "wal"`` (or ``row and row[0] == "wal"``): None never
-    reaches the comparison, so rewriting the comparison alone would still let it through."""
-    for node in iter_subexpressions(test, limit=400):
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
-            for side, other in ((node.left, node.right), (node.right, node.left)):
-                present = excludes_none(side) or (
-                    isinstance(side, cst.Name)
-                    and any(isinstance(n, cst.Name) and n.value == side.value for n in iter_subexpressions(comparison, limit=100))
-                )
-                if present and any(inner is comparison for inner in iter_subexpressions(other, limit=100)):
-                    return True
-    return False
 
 
 def _is_wal_literal(node: cst.BaseExpression) -> bool:

@@ -9,7 +9,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
-from walint.semantic.model import dotted_name, iter_subexpressions, small_statements, subscript_path, updated_entries
+from walint.semantic.nodes import dotted_name, iter_subexpressions, small_statements, subscript_path, updated_entries
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import ROLLBACK_MODES

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.semantic.model import Collection, Scope, collection_items, dotted_name, is_none, small_statements, unwrap_collection
+from walint.semantic.model import Collection, Scope
+from walint.semantic.nodes import collection_items, dotted_name, is_none, small_statements, unwrap_collection
 from walint.tree import preorder
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text

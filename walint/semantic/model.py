@@ -13,7 +13,14 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tu
 
 import libcst as cst
 
-from walint.tree import preorder, walk
+from walint.semantic.nodes import (
+    collection_items,
+    dotted_name,
+    subscript_path,
+    unwrap_collection,
+    updated_entries,
+)
+from walint.tree import walk
 
 
 class Binding(NamedTuple):
@@ -92,113 +99,6 @@ class Collection:
     name: str
     scope: Scope
     assigned: bool
-
-
-_COLLECTIONS = (cst.Tuple, cst.List, cst.Set, cst.Dict)
-_COLLECTION_CALLS = frozenset({"frozenset", "set", "tuple", "list"})
-
-
-def unwrap_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
-    """The literal inside ``frozenset({...})`` and friends, or the literal itself."""
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS:
-        if len(expr.args) == 1:
-            expr = expr.args[0].value
-    return expr if isinstance(expr, _COLLECTIONS) else None
-
-
-def collection_items(node: cst.BaseExpression) -> List[cst.BaseExpression]:
-    """The elements of a collection literal; the keys of a dict."""
-    if isinstance(node, cst.Dict):
-        return [e.key for e in node.elements if isinstance(e, cst.DictElement)]
-    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
-        return [e.value for e in node.elements if not isinstance(e, cst.StarredElement)]
-    return []
-
-
-def subscript_path(node: Optional[cst.CSTNode]) -> str:
-    """``state['journal']`` for ``state["journal"]``: an entry of a dict a name holds,
-    named so it can be bound and tracked like a name; "" for any other expression."""
-    if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name) or len(node.slice) != 1:
-        return ""
-    index = node.slice[0].slice
-    if not isinstance(index, cst.Index) or not isinstance(index.value, cst.SimpleString):
-        return ""
-    key = index.value.evaluated_value
-    return entry_path(node.value.value, key) if isinstance(key, str) else ""
-
-
-def updated_entries(expr: cst.BaseExpression) -> List[Tuple[cst.Subscript, cst.BaseExpression]]:
-    """``state.update(wal=False)`` or ``state.update({"wal": False})``: each entry it
-    sets, as the ``state["wal"]`` it assigns and the value."""
-    if not (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Attribute)
-        and expr.func.attr.value == "update"
-        and isinstance(expr.func.value, cst.Name)
-    ):
-        return []
-    owner = expr.func.value
-    pairs: List[Tuple[str, cst.BaseExpression]] = []
-    for arg in expr.args:
-        if arg.keyword is not None:
-            pairs.append((arg.keyword.value, arg.value))
-        elif isinstance(arg.value, cst.Dict) and not arg.star:
-            for element in arg.value.elements:
-                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
-                    key = element.key.evaluated_value
-                    if isinstance(key, str):
-                        pairs.append((key, element.value))
-    return [
-        (cst.Subscript(owner, [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(key))))]), value)
-        for key, value in pairs
-    ]
-
-
-def entry_path(owner: str, key: str) -> str:
-    """The name the entry ``key`` of the dict ``owner`` holds is tracked under."""
-    return f"{owner}[{key!r}]"
-
-
-def literal_entries(owner: str, mapping: cst.Dict) -> Iterator[Tuple[str, cst.BaseExpression]]:
-    """``(entry path, value)`` for each constant string key of a dict literal ``owner`` holds."""
-    for element in mapping.elements:
-        if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
-            key = element.key.evaluated_value
-            if isinstance(key, str):
-                yield entry_path(owner, key), element.value
-
-
-def dotted_name(node: Optional[cst.CSTNode]) -> str:
-    """``a.b.c`` for a Name/Attribute chain, "" for anything else."""
-    parts: List[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
-        return ".".join(reversed(parts))
-    return ""
-
-
-def small_statements(block: cst.BaseSuite) -> Sequence[cst.CSTNode]:
-    """The statements of a block; a one-line suite (`if x: return`) is one statement."""
-    return block.body if isinstance(block, cst.IndentedBlock) else [block]
-
-
-def else_statements(orelse: Union[cst.If, cst.Else]) -> Sequence[cst.CSTNode]:
-    return [orelse] if isinstance(orelse, cst.If) else small_statements(orelse.body)
-
-
-SIMPLE_LINES = (cst.SimpleStatementLine, cst.SimpleStatementSuite)
-
-
-def iter_subexpressions(node: cst.CSTNode, limit: int = 2000) -> Iterator[cst.CSTNode]:
-    """Pre-order walk of ``node`` and its descendants (bounded; used on small expressions)."""
-    return preorder(node, limit)
-
-
-def is_none(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
 
 
 class _ScopeBuilder:

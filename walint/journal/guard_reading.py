@@ -1,0 +1,162 @@
+"""How a guard reads the journal mode: in which spelling it compares it (SQLite answers
+in lower case; a probe may answer in its own), and whether an unknown mode (None) gets
+past it to the downgrade. Asked by WAL005."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from walint.flow.conditions import always_exits, excludes_none, refuses_none
+from walint.semantic.nodes import is_none, iter_subexpressions
+
+if TYPE_CHECKING:
+    from walint.journal.model import ModuleModel
+    from walint.semantic.model import Scope, Unit
+
+
+def lowercases(expr: cst.BaseExpression) -> bool:
+    return any(
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("lower", "casefold")
+        for node in iter_subexpressions(expr, limit=200)
+    )
+
+
+def uppercases(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
+    """Is the mode upper-cased on its way here (in the operand or the value a name holds)?"""
+    expressions = [operand]
+    if isinstance(operand, (cst.Name, cst.Attribute)):
+        bindings, _ = model.bindings_of(operand, scope)
+        expressions += [b.value for b in bindings if b.kind == "value" and isinstance(b.value, cst.BaseExpression)]
+    return any(
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "upper"
+        for expression in expressions
+        for node in iter_subexpressions(expression, limit=200)
+    )
+
+
+def upper_case_literal(
+    model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope"
+) -> Optional[cst.SimpleString]:
+    """A `"WAL"` (any case but lower) the mode is compared with, alone or as the only
+    spelling of WAL in a collection (`in ("WAL", None)`)."""
+    for operand in operands:
+        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
+        spellings = [
+            literal
+            for literal in literals
+            if isinstance(literal, cst.SimpleString)
+            and isinstance(literal.evaluated_value, str)
+            and literal.evaluated_value.lower() == "wal"
+        ]
+        if spellings and all(literal.evaluated_value != "wal" for literal in spellings):
+            return spellings[0]
+    return None
+
+
+def lower_case_wal(operands: List[cst.BaseExpression]) -> Optional[cst.SimpleString]:
+    for operand in operands:
+        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
+        for literal in literals:
+            if isinstance(literal, cst.SimpleString) and literal.evaluated_value == "wal":
+                return literal
+    return None
+
+
+def may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
+    """``mode = None`` before a read that may fail, or ``mode = row[0] if row else None``."""
+    if not isinstance(operand, (cst.Name, cst.Attribute)):
+        return False
+    bindings, _ = model.bindings_of(operand, scope)
+    return any(
+        b.kind == "value" and (is_none(b.value) or (isinstance(b.value, cst.IfExp) and (is_none(b.value.body) or is_none(b.value.orelse))))
+        for b in bindings
+    )
+
+
+def spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", operands: List[cst.BaseExpression]) -> bool:
+    """Does the guard compare with the very literals the probe returns (a probe of this
+    module answering ``"WAL"``, compared with ``"WAL"``)?"""
+    unit = model.resolve_unit(call, scope)
+    if unit is None:
+        return False
+    returns = model.facts(unit).returns
+    answers = {v for value in returns for v in model.folder.values(value, unit.scope)}
+    compared = {
+        str(node.evaluated_value)
+        for operand in operands
+        for node in iter_subexpressions(operand, limit=50)
+        if isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
+    }
+    if compared and all(c.isupper() for c in compared) and any(uppercases(model, value, unit.scope) for value in returns):
+        return True  # `return mode.upper()`, compared with "WAL"
+    return bool(compared) and compared <= answers
+
+
+def is_none_comparison(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Comparison) and any(
+        isinstance(c.operator, (cst.Is, cst.Equal)) and is_none(c.comparator) for c in node.comparisons
+    )
+
+
+def is_none_test(test: cst.BaseExpression, names: Set[str]) -> bool:
+    """``x is None``, ``x == None``, ``not x``, or either side of an ``or`` being one."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        return is_none_test(test.left, names) or is_none_test(test.right, names)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return isinstance(test.expression, cst.Name) and test.expression.value in names
+    if isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and test.left.value in names:
+        return any(
+            isinstance(c.operator, (cst.Is, cst.Equal)) and isinstance(c.comparator, cst.Name) and c.comparator.value == "None"
+            for c in test.comparisons
+        )
+    return False
+
+
+def none_refused_before(
+    model: "ModuleModel", unit: "Unit", comparison: cst.Comparison, probed: List[Tuple[cst.BaseExpression, cst.CSTNode, "Scope"]]
+) -> bool:
+    """Does an ``if mode is None: raise`` (or ``return``, or a fail-closed ``in ("wal",
+    None)`` check) take the unknown mode off the path before every downgrade this
+    comparison stands in front of? It may come before the comparison or after it."""
+    names = {operand.value for operand, _, _ in probed if isinstance(operand, cst.Name)}
+    if not names:
+        return False
+    facts = model.facts(unit)
+    here = model.line_of(comparison)
+    refusals = [
+        model.line_of(branch.node)
+        for branch in facts.branches
+        if always_exits(branch.node.body)
+        and (is_none_test(branch.node.test, names) or refuses_none_of(branch.node.test, names))
+    ]
+    downgrades = [model.line_of(site.node) for site in facts.sites if model.is_rollback_site(site)]
+    downgrades = [line for line in downgrades if line >= here] or [here]
+    return bool(refusals) and all(any(line < downgrade for line in refusals) for downgrade in downgrades)
+
+
+def refuses_none_of(test: cst.BaseExpression, names: Set[str]) -> bool:
+    """``mode in ("wal", None)`` on one of ``names``: None and WAL refused together."""
+    return any(
+        isinstance(node, cst.Comparison)
+        and isinstance(node.left, cst.Name)
+        and node.left.value in names
+        and refuses_none(node, test)
+        for node in iter_subexpressions(test, limit=200)
+    )
+
+
+def lets_none_past(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
+    """``mode is not None and mode == "wal"`` (or ``row and row[0] == "wal"``): None never
+    reaches the comparison, so rewriting the comparison alone would still let it through."""
+    for node in iter_subexpressions(test, limit=400):
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                present = excludes_none(side) or (
+                    isinstance(side, cst.Name)
+                    and any(isinstance(n, cst.Name) and n.value == side.value for n in iter_subexpressions(comparison, limit=100))
+                )
+                if present and any(inner is comparison for inner in iter_subexpressions(other, limit=100)):
+                    return True
+    return False

@@ -80,16 +80,16 @@ def _fields(node: cst.CSTNode) -> Tuple[str, ...]:
     return fields
 
 
-_IS_NODE: Dict[type, bool] = {}
+class _NodeTypes(Dict[type, bool]):
+    """Whether values of a type are LibCST nodes, learnt once per type: `isinstance(x,
+    cst.CSTNode)` goes through ABCMeta on every call, and the walks ask millions of times."""
+
+    def __missing__(self, kind: type) -> bool:
+        known = self[kind] = issubclass(kind, cst.CSTNode)
+        return known
 
 
-def _is_node_type(kind: type) -> bool:
-    # `isinstance(x, cst.CSTNode)` goes through ABCMeta on every call; the walks ask it
-    # millions of times, so the answer is kept per type.
-    known = _IS_NODE.get(kind)
-    if known is None:
-        known = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
-    return known
+_IS_NODE = _NodeTypes()
 
 
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
@@ -98,15 +98,12 @@ def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     fields = _FIELDS.get(type(node))
     if fields is None:
         fields = _fields(node)
-    is_node = _IS_NODE.get
     for name in fields:
         value = getattr(node, name)
         kind = type(value)
         if kind is tuple or kind is list:
-            for item in value:
-                if is_node(type(item)) or (type(item) not in _IS_NODE and _is_node_type(type(item))):
-                    out.append(item)
-        elif is_node(kind) or (kind not in _IS_NODE and _is_node_type(kind)):
+            out.extend(item for item in value if _IS_NODE[type(item)])
+        elif _IS_NODE[kind]:
             out.append(value)
     return out
 

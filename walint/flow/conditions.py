@@ -176,12 +176,12 @@ def _implies_not_wal(
             # So is `row and row[0] == "wal"`: the other part only asks whether the value
             # compared is there at all.
             if isinstance(expr.operator, cst.And):
-                return found if when or _compares_with_wal(other) or _tests_presence_of(other, target) else False
+                return found if when or _compares_with_wal(other) or tests_presence_of(other, target) else False
             return found if not when else False
     return None
 
 
-def _tests_presence_of(expr: cst.BaseExpression, comparison: cst.BaseExpression) -> bool:
+def tests_presence_of(expr: cst.BaseExpression, comparison: cst.BaseExpression) -> bool:
     """Is ``expr`` a bare name that the comparison itself reads (``row`` in ``row and
     row[0] == "wal"``), or a ``mode is not None`` of one? (A None let through that way is
     the fail-open guard WAL005 reports, not a missing guard.)"""

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from walint.flow.conditions import always_exits, excludes_none, refuses_none
+from walint.flow.conditions import always_exits, refuses_none, tests_presence_of
 from walint.semantic.nodes import is_none, iter_subexpressions
+from walint.sql import callee_name
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -36,32 +37,45 @@ def uppercases(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope"
     )
 
 
-def upper_case_literal(
-    model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope"
-) -> Optional[cst.SimpleString]:
+def spells_wal(node: cst.BaseExpression) -> bool:
+    """A string literal of "wal" in any case."""
+    return isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
+
+
+def _wal_spellings(operand: cst.BaseExpression) -> List[cst.SimpleString]:
+    """The "wal" literals of an operand: itself, or the items of a literal collection."""
+    literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
+    return [literal for literal in literals if spells_wal(literal)]  # type: ignore[misc]
+
+
+def upper_case_literal(operands: List[cst.BaseExpression]) -> Optional[cst.SimpleString]:
     """A `"WAL"` (any case but lower) the mode is compared with, alone or as the only
     spelling of WAL in a collection (`in ("WAL", None)`)."""
     for operand in operands:
-        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
-        spellings = [
-            literal
-            for literal in literals
-            if isinstance(literal, cst.SimpleString)
-            and isinstance(literal.evaluated_value, str)
-            and literal.evaluated_value.lower() == "wal"
-        ]
+        spellings = _wal_spellings(operand)
         if spellings and all(literal.evaluated_value != "wal" for literal in spellings):
             return spellings[0]
     return None
 
 
 def lower_case_wal(operands: List[cst.BaseExpression]) -> Optional[cst.SimpleString]:
+    """The lower-case "wal" the mode is compared with, if any."""
     for operand in operands:
-        literals = [e.value for e in operand.elements] if isinstance(operand, (cst.Tuple, cst.List, cst.Set)) else [operand]
-        for literal in literals:
-            if isinstance(literal, cst.SimpleString) and literal.evaluated_value == "wal":
+        for literal in _wal_spellings(operand):
+            if literal.evaluated_value == "wal":
                 return literal
     return None
+
+
+def probe_may_answer_none(model: "ModuleModel", call: cst.Call, scope: "Scope") -> bool:
+    """Can this probe answer None: walint's helper or a configured guard (None when
+    unsure), or a project function with a path that returns None. A pragma read raises."""
+    if callee_name(call) in model.guard_names:
+        return True
+    if model.direct_effect(call, scope) is not None:
+        return False
+    callee = model.callee(call, scope)
+    return callee is not None and callee.probe_may_return_none
 
 
 def may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
@@ -153,10 +167,6 @@ def lets_none_past(comparison: cst.Comparison, test: cst.BaseExpression) -> bool
     for node in iter_subexpressions(test, limit=400):
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
             for side, other in ((node.left, node.right), (node.right, node.left)):
-                present = excludes_none(side) or (
-                    isinstance(side, cst.Name)
-                    and any(isinstance(n, cst.Name) and n.value == side.value for n in iter_subexpressions(comparison, limit=100))
-                )
-                if present and any(inner is comparison for inner in iter_subexpressions(other, limit=100)):
+                if tests_presence_of(side, comparison) and any(inner is comparison for inner in iter_subexpressions(other, limit=100)):
                     return True
     return False

@@ -401,8 +401,10 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         annotation = node.returns.annotation if node.returns is not None else None
         if annotation is not None and dotted_name(annotation).rsplit(".", 1)[-1] in ("NoReturn", "Never"):
             return True
+        # No `return` (the walk records each) and no end to fall off; a generator's
+        # `yield` hands control back all the same.
         return not facts.falls_off_end and not facts.return_sites and not any(
-            isinstance(n, (cst.Yield, cst.Return)) for n in iter_subexpressions(node.body, limit=5000)
+            isinstance(n, cst.Yield) for n in iter_subexpressions(node.body, limit=5000)
         )
 
     def _returned_values(self, unit: Unit) -> Tuple[str, ...]:

@@ -14,7 +14,9 @@ from walint.journal.guard_reading import (
     lowercases,
     may_hold_none,
     none_refused_before,
+    probe_may_answer_none,
     spells_as_it_answers,
+    spells_wal,
     upper_case_literal,
     uppercases,
 )
@@ -40,15 +42,10 @@ def _match_lets_none_through(
 ) -> bool:
     """``match read_mode(conn): case "wal": raise / case _: <downgrade>`` with a probe
     that answers None when it cannot read the mode."""
-    may_be_none = False
-    for call, where in model.probe_calls(match.subject, scope):
-        if not isinstance(call, cst.Call):
-            continue
-        name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
-        callee = model.callee(call, where)
-        if name in model.guard_names or (callee is not None and callee.probe_may_return_none):
-            may_be_none = True
-    if not may_be_none:
+    if not any(
+        isinstance(call, cst.Call) and probe_may_answer_none(model, call, where)
+        for call, where in model.probe_calls(match.subject, scope)
+    ):
         return False
     later = match.cases[list(match.cases).index(case) + 1 :]
     inside = {id(node) for other in later for node in iter_subexpressions(other.body, limit=5000)}
@@ -391,20 +388,15 @@ def fallback(conn):
                 continue  # `db.journal_mode` reads the pragma
             if call in converted:
                 continue  # `_mode_from_row(<probe>)`: a project function that never answers None
-            name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
-            if name in model.guard_names:
-                may_be_none = True  # walint's helper (and configured guards) answer None when unsure
-                continue
-            direct = model.direct_effect(call, call_scope)
-            if direct is not None:
-                continue  # a pragma read raises on failure and answers in lower case
+            may_be_none = may_be_none or probe_may_answer_none(model, call, call_scope)
+            if callee_name(call) in model.guard_names or model.direct_effect(call, call_scope) is not None:
+                continue  # the helper normalises; a pragma read answers in lower case
             callee = model.callee(call, call_scope)
             if callee is None:
                 continue
-            may_be_none = may_be_none or callee.probe_may_return_none
             if not callee.probe_normalises and not lowercases(operand) and not spells_as_it_answers(model, call, call_scope, operands):
                 unnormalised = True
-        never_matches = upper_case_literal(model, operands, scope)
+        never_matches = upper_case_literal(operands)
         spelt_as_answered = any(
             isinstance(call, cst.Call) and spells_as_it_answers(model, call, call_scope, operands) for _, call, call_scope in probed
         )
@@ -435,10 +427,6 @@ def fallback(conn):
         return None
 
 
-def _is_wal_literal(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
-
-
 def _with_none(collection: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     if not isinstance(collection, (cst.Tuple, cst.List, cst.Set)) or not collection.elements:
         return None
@@ -459,9 +447,9 @@ def fail_closed_fix(comparison: cst.Comparison) -> Optional[FixPlan]:
     target = comparison.comparisons[0]
     left, right, operator = comparison.left, target.comparator, target.operator
     if isinstance(operator, (cst.Equal, cst.NotEqual)):
-        if _is_wal_literal(left) and not _is_wal_literal(right):
+        if spells_wal(left) and not spells_wal(right):
             left, right = right, left
-        if not _is_wal_literal(right):
+        if not spells_wal(right):
             return None
         membership: cst.BaseCompOp = (
             cst.In() if isinstance(operator, cst.Equal) else cst.NotIn(whitespace_between=cst.SimpleWhitespace(" "))

@@ -95,8 +95,10 @@ def _insists_on_wal_after(model: "ModuleModel", unit: "Unit", try_node: cst.CSTN
 
 def _names_specific_errors(handler: cst.CSTNode) -> bool:
     """``except apsw.BusyError:``, not ``except Exception:`` or a bare ``except:``."""
-    types = _handler_types(handler)
-    names = [dotted_name(e.value) for t in types for e in (t.elements if isinstance(t, (cst.Tuple, cst.List)) else [cst.Element(t)])]
+    names: List[str] = []
+    for kind in _handler_types(handler):
+        items = [e.value for e in kind.elements] if isinstance(kind, (cst.Tuple, cst.List)) else [kind]
+        names.extend(dotted_name(item) for item in items)
     return bool(names) and all(name and name.rsplit(".", 1)[-1] not in ("Exception", "BaseException") for name in names)
 
 
@@ -121,15 +123,8 @@ def _branch_carries_on(model: "ModuleModel", handler: cst.CSTNode, sites: Sequen
             continue
         if any(_acts(model, later, sites, scope) for later in statements[index + 1 :]):
             return False
-        branches: List[Sequence[cst.CSTNode]] = []
-        current: Optional[cst.If] = statement
-        while current is not None:
-            branches.append(small_statements(current.body))
-            orelse = current.orelse
-            current = orelse if isinstance(orelse, cst.If) else None
-            if isinstance(orelse, cst.Else):
-                branches.append(small_statements(orelse.body))
-        if isinstance(statements[index].orelse, cst.If) and not isinstance(_last_orelse(statement), cst.Else):
+        branches = _branches(statement)
+        if branches is None:
             continue  # an `elif` chain without `else`: the path past it is judged as before
         if any(all(_only_reports(s) for s in branch) for branch in branches):
             return True
@@ -157,11 +152,17 @@ def _only_reports(statement: cst.CSTNode) -> bool:
     return True
 
 
-def _last_orelse(statement: cst.If) -> Optional[cst.CSTNode]:
-    orelse = statement.orelse
-    while isinstance(orelse, cst.If):
-        orelse = orelse.orelse
-    return orelse
+def _branches(statement: cst.If) -> Optional[List[Sequence[cst.CSTNode]]]:
+    """The bodies of an ``if``/``elif``/``else`` chain; None when it ends without ``else``."""
+    branches: List[Sequence[cst.CSTNode]] = []
+    current: Optional[cst.CSTNode] = statement
+    while isinstance(current, cst.If):
+        branches.append(small_statements(current.body))
+        current = current.orelse
+    if not isinstance(current, cst.Else):
+        return None
+    branches.append(small_statements(current.body))
+    return branches
 
 
 def _acts(model: "ModuleModel", statement: cst.CSTNode, sites: Sequence["Site"], scope: "Scope") -> bool:

@@ -204,6 +204,28 @@ class FailureQueries:
             return None
         return callee.unguarded_downgrade
 
+    def downgrades_elsewhere(self, site: Site) -> bool:
+        """Is the handler's call one into another module's helper that decides for itself
+        whether to downgrade (``if not maybe_downgrade(conn, exc): raise``), made by the
+        function that opens the connection? That is WAL003's "through a function defined
+        elsewhere in the project". A helper that always sets a rollback mode is a sink, so
+        its call in a handler is WAL001, as is any helper of this module."""
+        if site.handler is None or not isinstance(site.node, cst.Call):
+            return False
+        if not self.opens_connection(site.unit) or self.restores_the_mode_it_read(site.unit):
+            return False
+        if self.direct_effect(site.node, site.scope) is not None or self.resolve_unit(site.node, site.scope) is not None:
+            return False
+        callee = self.callee(site.node, site.scope)
+        return (
+            callee is not None
+            and not callee.opens_connection
+            and not callee.downgrades
+            and not callee.sql_templates
+            and callee.unguarded_downgrade is not None
+            and not callee.unguarded_on_error_path
+        )
+
     def downgrades_on_some_path(self, site: Site) -> bool:
         """Can the statement set a rollback mode on some path that reaches it, given what
         the names it is built from hold there (``mode = "wal"`` before the ``try``)?"""

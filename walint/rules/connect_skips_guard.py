@@ -168,7 +168,8 @@ def open_board(path):
                     continue
                 effect = model.effect(site)
                 rollback = effect is not None and bool(effect.rollback_modes)
-                if rollback and (site.handler is not None or site.flagged or model.on_failure_path(site)):
+                elsewhere = model.downgrades_elsewhere(site)
+                if rollback and not elsewhere and (site.handler is not None or site.flagged or model.on_failure_path(site)):
                     continue  # WAL001 reports this statement
                 if rollback and model.unreachable(site):
                     continue
@@ -194,7 +195,7 @@ def open_board(path):
                     continue
                 if callee.opens_connection:
                     continue  # a connect wrapper: its own findings point inside it
-                if model.downgrade_reached_in_handler(site) is not None:
+                if model.downgrade_reached_in_handler(site) is not None and not elsewhere:
                     continue  # a downgrade on this function's error path: WAL001 reports it
                 yield Report(
                     node,

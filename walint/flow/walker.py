@@ -207,8 +207,6 @@ class UnitWalker:
                 branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
                 if branch is not None and always_exits(statement.body):
                     pending.append(branch)
-                    # What follows `if not is_wal_incompatible(exc): return` runs on a condition.
-                    ctx = ctx._replace(conditional=True)
             if guards:
                 ctx = ctx._replace(guarded=True, guard=statement)
                 self.facts.guard_statements.add(id(statement))

@@ -205,23 +205,28 @@ class FailureQueries:
         return callee.unguarded_downgrade
 
     def downgrades_elsewhere(self, site: Site) -> bool:
-        """Is the handler's call one into another module's helper that decides for itself
-        whether to downgrade (``if not maybe_downgrade(conn, exc): raise``), made by the
-        function that opens the connection? That is WAL003's "through a function defined
-        elsewhere in the project". A helper that always sets a rollback mode is a sink, so
-        its call in a handler is WAL001, as is any helper of this module."""
-        if site.handler is None or not isinstance(site.node, cst.Call):
+        """Is the handler's call one that hands the caught error to another module's helper
+        which decides from it whether to downgrade (``if not maybe_downgrade(conn, exc):
+        raise``), made by the function that opens the connection? That is WAL003's
+        "through a function defined elsewhere in the project". A call that only sets a
+        rollback mode (``set_mode(conn, ROLLBACK)``), or a helper of this module, is the
+        handler's own WAL001."""
+        handler, call = site.handler, site.node
+        if handler is None or not isinstance(call, cst.Call) or not isinstance(handler.name, cst.AsName):
+            return False
+        caught = handler.name.name
+        if not isinstance(caught, cst.Name) or not any(
+            isinstance(arg.value, cst.Name) and arg.value.value == caught.value for arg in call.args
+        ):
             return False
         if not self.opens_connection(site.unit) or self.restores_the_mode_it_read(site.unit):
             return False
-        if self.direct_effect(site.node, site.scope) is not None or self.resolve_unit(site.node, site.scope) is not None:
+        if self.direct_effect(call, site.scope) is not None or self.resolve_unit(call, site.scope) is not None:
             return False
-        callee = self.callee(site.node, site.scope)
+        callee = self.callee(call, site.scope)
         return (
             callee is not None
             and not callee.opens_connection
-            and not callee.downgrades
-            and not callee.sql_templates
             and callee.unguarded_downgrade is not None
             and not callee.unguarded_on_error_path
         )

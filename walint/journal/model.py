@@ -161,15 +161,24 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
 
     def callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         """What is known about the project function ``call`` calls, here or in another module."""
+        named = self._named_callee(call, scope)
+        if named is not None:
+            return named
+        # A table of remedies picked by the error: when every one of them downgrades, so
+        # does the call, whichever key it is. A table that also holds a WAL strategy
+        # (`{"wal": _use_wal, "delete": _use_rollback}[preferred]`) leaves it to the key.
+        candidates = [self._named_callee(cst.Call(func=func), scope) for func in self.dispatch_candidates(call, scope)]
+        if candidates and all(facts is not None and (facts.downgrades or facts.unguarded_downgrade) for facts in candidates):
+            return candidates[0]
+        return None
+
+    def _named_callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         unit = self.resolve_unit(call, scope)
         if unit is not None:
             return self.function_facts(unit)
         origin = self.qualified_name(call.func, scope)
-        if origin:
-            found = self.external(origin)
-            if isinstance(found, FunctionFacts):
-                return found
-        return None
+        found = self.external(origin) if origin else None
+        return found if isinstance(found, FunctionFacts) else None
 
     # ----- per-unit facts ----------------------------------------------------------
 

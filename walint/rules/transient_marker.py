@@ -340,6 +340,9 @@ def enable_wal(conn):
                     self._operand(arg.value, polarity, scope, depth)
                 if isinstance(expr.func, cst.Attribute):  # `_NO_WAL.search(msg)`: the pattern
                     self._operand(expr.func.value, polarity, scope, depth)
+            elif name == "get" and isinstance(expr.func, cst.Attribute) and expr.args:
+                # `HANDLERS.get(exc.sqlite_errorname)`: whether the error is a key decides.
+                self._operand(expr.func.value, polarity, scope, depth)
             elif name == "compile" and expr.args:  # `re.compile(r"locking protocol|database is locked")`
                 self._operand(expr.args[0].value, polarity, scope, depth)
             else:

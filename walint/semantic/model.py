@@ -493,6 +493,32 @@ class SemanticModel:
                 return element.value
         return func
 
+    def dispatch_candidates(self, call: cst.Call, scope: Scope) -> List[cst.BaseExpression]:
+        """The functions a call may pick from a dict literal by a key not known here:
+        ``HANDLERS.get(name)(conn)``, or ``handler = HANDLERS.get(name)`` then
+        ``handler(conn)`` (also ``HANDLERS[name]``)."""
+        picked: cst.BaseExpression = call.func
+        if isinstance(picked, cst.Name):
+            bindings, parameter = self.lookup(picked.value, scope)
+            if parameter or len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None:
+                return []
+            picked = bindings[0].value
+        table: Optional[cst.BaseExpression] = None
+        if isinstance(picked, cst.Call) and isinstance(picked.func, cst.Attribute) and picked.func.attr.value == "get":
+            table = picked.func.value
+        elif isinstance(picked, cst.Subscript):
+            table = picked.value
+        if not isinstance(table, cst.Name):
+            return []
+        bindings, _ = self.lookup(table.value, scope)
+        if len(bindings) != 1 or bindings[0].kind != "value" or not isinstance(bindings[0].value, cst.Dict):
+            return []
+        return [
+            element.value
+            for element in bindings[0].value.elements
+            if isinstance(element, cst.DictElement) and isinstance(element.value, (cst.Name, cst.Attribute))
+        ]
+
     def _scopes(self) -> Iterator[Scope]:
         yield self.module_scope
         yield from self.class_scopes.values()

@@ -59,6 +59,8 @@ class TryFacts:
     handlers: List[Tuple[cst.CSTNode, Tuple[int, int]]]
     # Inside a loop whose exhaustion raises: a handler that falls through is a retry.
     retried_then_raised: bool
+    # Inside a loop over items: `continue` in a handler skips to the next one.
+    in_item_loop: bool = False
 
 
 @dataclass(eq=False)
@@ -129,6 +131,9 @@ class _Ctx(NamedTuple):
     # The enclosing loop raises once it runs out (`for ...: ... else: raise`).
     loop_raises: bool = False
     guard: Optional[cst.CSTNode] = None
+    # The enclosing loop walks items (`for alias in aliases`), not attempts: its
+    # `continue` moves on to the next item rather than trying again.
+    item_loop: bool = False
 
 
 def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> List[cst.CSTNode]:
@@ -322,7 +327,7 @@ class UnitWalker:
             )
             # A loop is no condition of its own: a retry loop or a loop over paths runs its
             # body as the code around it does (an `if` inside it still counts).
-            inner = ctx._replace(loop_raises=raises_after)
+            inner = ctx._replace(loop_raises=raises_after, item_loop=_walks_items(statement))
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:
                 self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))
@@ -341,7 +346,7 @@ class UnitWalker:
         if isinstance(statement, (cst.Try, cst.TryStar)):
             start = len(self.facts.sites)
             self._block(small_statements(statement.body), ctx._replace(try_node=statement))
-            try_facts = TryFacts(statement, (start, len(self.facts.sites)), [], ctx.loop_raises)
+            try_facts = TryFacts(statement, (start, len(self.facts.sites)), [], ctx.loop_raises, ctx.item_loop)
             for handler in statement.handlers:
                 self._add(handler.type, ctx, handler)
                 handler_start = len(self.facts.sites)
@@ -387,6 +392,17 @@ class UnitWalker:
         return False
 
 
+
+
+def _walks_items(loop: cst.CSTNode) -> bool:
+    """``for alias in connections``: a loop over things rather than over attempts
+    (``while True``, ``for attempt in range(3)``, ``itertools.count()``)."""
+    if not isinstance(loop, cst.For):
+        return False
+    iterable = loop.iter
+    if isinstance(iterable, cst.Call):
+        return dotted_name(iterable.func).rsplit(".", 1)[-1] not in ("range", "count", "repeat")
+    return True
 
 
 def _is_connect_listener(decorator: cst.BaseExpression) -> bool:

@@ -113,15 +113,19 @@ _NEVER_RETURN = frozenset(
 )
 
 
-def _branch_carries_on(model: "ModuleModel", handler: cst.CSTNode, sites: Sequence["Site"], scope: "Scope") -> bool:
+def _branch_carries_on(model: "ModuleModel", handler: cst.CSTNode, sites: Sequence["Site"], scope: "Scope", next_item: bool) -> bool:
     """Does the handler choose, with an ``if``/``else``, between acting and carrying on?
     ``if "locking protocol" in msg: <fallback> else: log.error(...)``, with nothing after
-    the ``if`` that acts: the else branch leaves the connection in whatever mode it has."""
+    the ``if`` that acts: the else branch leaves the connection in whatever mode it has.
+    In a loop over items (``next_item``), a ``continue`` after it only moves on."""
     statements = small_statements(handler.body)  # type: ignore[attr-defined]
     for index, statement in enumerate(statements):
         if not isinstance(statement, cst.If) or statement.orelse is None:
             continue
-        if any(_acts(model, later, sites, scope) for later in statements[index + 1 :]):
+        later = statements[index + 1 :]
+        if next_item and later and _moves_on(later[-1]):
+            later = later[:-1]
+        if any(_acts(model, s, sites, scope) for s in later):
             return False
         branches = _branches(statement)
         if branches is None:
@@ -163,6 +167,10 @@ def _branches(statement: cst.If) -> Optional[List[Sequence[cst.CSTNode]]]:
         return None
     branches.append(small_statements(current.body))
     return branches
+
+
+def _moves_on(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(isinstance(s, cst.Continue) for s in statement.body)
 
 
 def _acts(model: "ModuleModel", statement: cst.CSTNode, sites: Sequence["Site"], scope: "Scope") -> bool:
@@ -370,7 +378,7 @@ def on_connect(dbapi_connection, record):
                         break  # `except Exception:` after the handler that decides: other failures
                     decided = True
                     acts = _escalates(model, handler, unit.scope) or any(self._sets_mode(model, s) for s in sites[start:end])
-                    if acts and not _branch_carries_on(model, handler, sites[start:end], unit.scope):
+                    if acts and not _branch_carries_on(model, handler, sites[start:end], unit.scope, try_facts.in_item_loop):
                         continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         continue

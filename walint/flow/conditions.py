@@ -8,7 +8,7 @@ from typing import Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from walint.semantic.nodes import SIMPLE_LINES, else_statements, is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, iter_subexpressions, small_statements
 from walint.tree import preorder
 
 _GUARD_EXIT = (cst.Raise, cst.Return)
@@ -65,7 +65,7 @@ def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
         elif isinstance(statement, cst.If) and statement.orelse is not None:
             if always_exits(statement.body) and statements_exit(else_statements(statement.orelse)):
                 return True
-        elif isinstance(statement, cst.With) and always_exits(statement.body):
+        elif isinstance(statement, cst.With) and always_exits(statement.body) and not suppresses(statement):
             return True
         elif isinstance(statement, (cst.Try, cst.TryStar)):
             if statement.finalbody is not None and always_exits(statement.finalbody.body):
@@ -77,6 +77,15 @@ def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
             if body_exits and statement.handlers and all(always_exits(h.body) for h in statement.handlers):
                 return True
     return False
+
+
+def suppresses(statement: cst.With) -> bool:
+    """``with contextlib.suppress(...)``: an error in the body ends the block, not the
+    function, so a ``return`` inside it may be skipped."""
+    return any(
+        isinstance(item.item, cst.Call) and dotted_name(item.item.func).rsplit(".", 1)[-1] == "suppress"
+        for item in statement.items
+    )
 
 
 def always_exits(block: cst.BaseSuite) -> bool:

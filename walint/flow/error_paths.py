@@ -22,6 +22,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 import libcst as cst
 
 from walint.semantic.nodes import dotted_name, literal_entries, subscript_path, updated_entries
+from walint.flow.conditions import suppresses
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
@@ -201,7 +202,9 @@ class ErrorPaths:
             for item in statement.items:
                 if item.asname is not None:
                     states = frozenset(self._assign(item.asname.name, None, s) for s in states)
-            return self._statements(_block(statement.body), states)
+            ran = self._statements(_block(statement.body), states)
+            # `with suppress(Error):` may end its body early: past it, as if none had run.
+            return _bounded(ran | states) if suppresses(statement) else ran
         if isinstance(statement, cst.Match):
             out = set(states)  # no case may match
             for case in statement.cases:

@@ -106,6 +106,8 @@ class UnitFacts:
     returns_none: bool = False
     # Each `return`, with the `except` handler it sits in (None outside handlers).
     return_sites: List[Tuple[Optional[cst.BaseExpression], Optional[cst.ExceptHandler]]] = field(default_factory=list)
+    # `return mode`: whether the name can hold None there is the paths' to tell.
+    named_returns: List[cst.Return] = field(default_factory=list)
     falls_off_end: bool = False
     tries: List[TryFacts] = field(default_factory=list)
     suppressions: List[SuppressFacts] = field(default_factory=list)
@@ -252,6 +254,10 @@ class UnitWalker:
                     self.facts.return_sites.append((small.value, ctx.handler))
                     if small.value is None or is_none(small.value) or ctx.handler is not None:
                         self.facts.returns_none = True
+                    elif isinstance(small.value, cst.IfExp) and (is_none(small.value.body) or is_none(small.value.orelse)):
+                        self.facts.returns_none = True  # `return row[0] if row else None`
+                    elif isinstance(small.value, cst.Name):
+                        self.facts.named_returns.append(small)
                     self._add(small.value, ctx, small)
                 elif isinstance(small, cst.Assert):
                     self._add(small, ctx, small)

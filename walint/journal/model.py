@@ -172,6 +172,20 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             return candidates[0]
         return None
 
+    def _returns_a_none_name(self, unit: Unit) -> bool:
+        """``mode = None`` / ``with suppress(Error): mode = <read>`` / ``return mode``:
+        a returned name that still holds None on some path."""
+        facts = self.facts(unit)
+        if not facts.named_returns:
+            return False
+        flow = self.error_paths(unit)
+        for statement in facts.named_returns:
+            states = flow.states_before(statement) or ()
+            name = statement.value.value  # type: ignore[union-attr]
+            if any(state.get(name) is None for state in states):
+                return True
+        return False
+
     def _named_callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         unit = self.resolve_unit(call, scope)
         if unit is not None:
@@ -344,7 +358,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             unguarded_on_error_path=unguarded is not None and unguarded_on_error_path,
             probe=probe or unit.name in self.guard_names,
             # A predicate's made-up True/False is judged as a guess (`guesses_not_wal`), not as None.
-            probe_may_return_none=facts.returns_none
+            probe_may_return_none=(facts.returns_none or self._returns_a_none_name(unit))
             if answer is None or not guesses
             else facts.falls_off_end or any(v is None or is_none(v) for v, _ in facts.return_sites),
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),

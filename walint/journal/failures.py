@@ -200,6 +200,13 @@ class FailureQueries:
         callee = self.callee(site.node, site.scope)
         if callee is None or callee.qualname == site.unit.qualname or callee.opens_connection:
             return None
+        if not callee.unguarded_downgrade and not callee.downgrades:
+            # `self.on_wal_error(conn, exc)`: a subclass's override runs on its instances.
+            for unit in self.overrides(site.node, site.scope):
+                override = self.function_facts(unit)
+                if override.unguarded_downgrade and not override.unguarded_on_error_path:
+                    return override.unguarded_downgrade
+            return None
         if not callee.unguarded_downgrade or callee.unguarded_on_error_path:
             return None
         return callee.unguarded_downgrade

@@ -171,8 +171,8 @@ def open_board(path):
                 elsewhere = model.downgrades_elsewhere(site)
                 if rollback and not elsewhere and (site.handler is not None or site.flagged or model.on_failure_path(site)):
                     continue  # WAL001 reports this statement
-                if rollback and model.unreachable(site):
-                    continue
+                if rollback and (model.unreachable(site) or model.on_private_database(site)):
+                    continue  # never runs, or runs on a `:memory:` database no one shares
                 node = site.node
                 callee = model.callee(node, site.scope) if isinstance(node, cst.Call) else None
                 # A helper that sets the mode its caller passes (`set_journal(conn, "delete")`)

@@ -29,7 +29,7 @@ _RETRY_OR_HINT_NAME_RE = re.compile(
     re.I,
 )
 _MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
-_PASS_THROUGH = frozenset({"any", "all", "bool"})
+_PASS_THROUGH = frozenset({"any", "all", "bool", "next"})
 # Deep enough for a predicate method over an alias of a class attribute; `_seen` stops cycles.
 _MAX_DEPTH = 24
 

@@ -241,8 +241,8 @@ class _ScopeBuilder:
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self._bind(target.target, node.value)
-        literal = unwrap_collection(node.value)
-        if literal is not None:
+        literals = [unwrap_collection(part) for part in _joined_parts(node.value)]
+        if any(literal is not None for literal in literals):
             target = node.targets[-1].target
             if isinstance(target, cst.Name):
                 name = target.value
@@ -250,7 +250,9 @@ class _ScopeBuilder:
                 name = target.attr.value
             else:
                 name = self._function_name()
-            self._record(literal, name, assigned=True)
+            for literal in literals:
+                if literal is not None:
+                    self._record(literal, name, assigned=True)
 
     def _function_name(self) -> str:
         for scope in reversed(self.stack):
@@ -349,6 +351,7 @@ class SemanticModel:
         self.function_units: Dict[cst.FunctionDef, Unit] = {}
         self.class_scopes: Dict[cst.ClassDef, Scope] = {}
         self.collections: List[Collection] = []
+        self._overrides: Dict[Tuple[int, str], List[Unit]] = {}
         _ScopeBuilder(self).run(module)
         self.module_unit = Unit(module, self.module_scope, "<module>", "<module>", None)
         self.module_scope.unit = self.module_unit
@@ -493,6 +496,41 @@ class SemanticModel:
                 return element.value
         return func
 
+    def overrides(self, call: cst.Call, scope: Scope) -> List[Unit]:
+        """The methods of subclasses (in this module) that ``self.hook(...)`` may run
+        instead of the one its own class defines."""
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in ("self", "cls")):
+            return []
+        own = self.class_scope_for(func.value, scope)
+        if own is None:
+            return []
+        key = (id(own), func.attr.value)
+        cached = self._overrides.get(key)
+        if cached is None:
+            cached = self._overrides[key] = self._find_overrides(own, func.attr.value)
+        return cached
+
+    def _find_overrides(self, own: Scope, method: str) -> List[Unit]:
+        names = {own.name}
+        found: List[Unit] = []
+        grew = True
+        while grew:  # subclasses of subclasses
+            grew = False
+            for node, class_scope in self.class_scopes.items():
+                if class_scope.name in names or not any(
+                    isinstance(base.value, cst.Name) and base.value.value in names for base in node.bases
+                ):
+                    continue
+                names.add(class_scope.name)
+                grew = True
+                for binding in class_scope.bindings.get(method, []):
+                    if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
+                        unit = self.function_units.get(binding.value)
+                        if unit is not None:
+                            found.append(unit)
+        return found
+
     def dispatch_candidates(self, call: cst.Call, scope: Scope) -> List[cst.BaseExpression]:
         """The functions a call may pick from a dict literal by a key not known here:
         ``HANDLERS.get(name)(conn)``, or ``handler = HANDLERS.get(name)`` then
@@ -524,3 +562,11 @@ class SemanticModel:
         yield from self.class_scopes.values()
         for unit in self.units[1:]:
             yield unit.scope
+
+
+def _joined_parts(value: cst.BaseExpression) -> List[cst.BaseExpression]:
+    """The operands of ``PERMANENT + ("disk i/o error",)`` or ``BASE | {...}``: each
+    literal part of a joined collection is named by the assignment, as a whole one is."""
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):
+        return _joined_parts(value.left) + _joined_parts(value.right)
+    return [value]

@@ -394,7 +394,9 @@ class UnitWalker:
                 )
                 if "wal" in values and exits:
                     wal_refused = True
-            return False
+            # `match current: case "wal" | None: raise` / `case _: log(...)`, then the
+            # downgrade: what follows the match runs only where the mode is not WAL.
+            return wal_refused
         return False
 
 

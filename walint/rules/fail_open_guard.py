@@ -49,7 +49,10 @@ def _match_lets_none_through(
         return False
     later = match.cases[list(match.cases).index(case) + 1 :]
     inside = {id(node) for other in later for node in iter_subexpressions(other.body, limit=5000)}
-    return any(id(site.node) in inside and model.is_rollback_site(site) for site in model.facts(unit).sites)
+    # In a later case, or after the match (which it guards: `case _: log(...)`, then the downgrade).
+    return any(
+        (id(site.node) in inside or site.guard is match) and model.is_rollback_site(site) for site in model.facts(unit).sites
+    )
 
 
 def _refuse_none_case_fix(case: cst.MatchCase) -> Optional[FixPlan]:

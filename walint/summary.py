@@ -53,6 +53,9 @@ class FunctionFacts:
     returned_values: Tuple[str, ...] = ()
     # Every path through it raises (or ends the process): a call of it never returns.
     never_returns: bool = False
+    # It runs `journal_mode=WAL` on a connection its caller passes and lets a failure
+    # propagate (no `try`, or handlers that raise): the caller's `except` decides.
+    wal_failure_propagates: bool = False
 
 
 @dataclass(frozen=True)

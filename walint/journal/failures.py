@@ -17,7 +17,7 @@ from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_m
 
 if TYPE_CHECKING:
     from walint.flow.error_paths import ErrorPaths, PathState
-    from walint.flow.walker import Site
+    from walint.flow.walker import Site, UnitFacts
 
 # How a rollback site is on a failed WAL path (FailureQueries.on_failure_path).
 FAILED_PATH, MODE_FROM_VALUE = "failed-path", "mode-from-value"
@@ -238,6 +238,77 @@ class FailureQueries:
             and not callee.unguarded_on_error_path
         )
 
+    def _wal_failure_propagates(self, facts: UnitFacts) -> bool:
+        for site in facts.sites:
+            if site.handler is not None or not isinstance(site.node, cst.Call):
+                continue
+            effect = self.direct_effect(site.node, site.scope)
+            if effect is None or not effect.sets_wal:
+                continue
+            try_node = site.try_node
+            if try_node is None or all(_reraises(h) for h in try_node.handlers):  # type: ignore[attr-defined]
+                return True
+        return False
+
+    def _returns_a_none_name(self, unit: Unit) -> bool:
+        """``mode = None`` / ``with suppress(Error): mode = <read>`` / ``return mode``:
+        a returned name that still holds None on some path."""
+        facts = self.facts(unit)
+        if not facts.named_returns:
+            return False
+        flow = self.error_paths(unit)
+        for statement in facts.named_returns:
+            states = flow.states_before(statement) or ()
+            name = statement.value.value  # type: ignore[union-attr]
+            if any(state.get(name) is None for state in states):
+                return True
+        return False
+
+    def _wal_outcome(self, unit: Unit) -> Tuple[Optional[str], Optional[str], bool]:
+        """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: what
+        it answers when the switch worked and when it failed (encoded constants), when
+        the two tell failure from success (one constant from the handlers of a WAL
+        ``try``, another elsewhere), and whether the answer is the first item of the tuples
+        it returns (``return False, why``). Besides True/False: None against the mode read
+        back, or two members of an enum."""
+        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
+
+        facts = self.facts(unit)
+        nothing: Tuple[Optional[str], Optional[str], bool] = (None, None, False)
+        if facts.falls_off_end or not facts.return_sites:
+            return nothing
+        failure_handlers = {
+            id(handler)
+            for _, handler in facts.return_sites
+            if handler is not None and self._handles_failed_wal(handler, unit)
+        }
+        if not failure_handlers:
+            return nothing  # no answer comes from a failed switch: nothing tells it apart
+        failed, succeeded, shapes = set(), set(), set()
+        for value, handler in facts.return_sites:
+            in_tuple = isinstance(value, cst.Tuple) and bool(value.elements)
+            answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
+            in_failure = id(handler) in failure_handlers
+            said = constant(answer, PathState(False)) if answer is not None else None
+            if said is UNKNOWN and not in_failure and answer is not None:
+                if self.wal_answer(answer, unit.scope) is True:
+                    # `return <the WAL pragma's answer> == "wal"`: false only where the mode
+                    # read back says it is not WAL, which is a guard of its own.
+                    said = True
+                elif self.probe_calls(answer, unit.scope):
+                    said = NOT_NONE  # the mode it read back
+            if said is UNKNOWN:
+                return nothing
+            shapes.add(in_tuple)
+            (failed if in_failure else succeeded).add(said)
+        if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
+            return encode_constant(succeeded.pop()), encode_constant(failed.pop()), shapes.pop()
+        return nothing
+
+    def _handles_failed_wal(self, handler: cst.CSTNode, unit: Unit) -> bool:
+        try_facts = self.try_of_handler(handler, unit)
+        return try_facts is not None and self._attempts_wal(unit, try_facts.node)
+
     def downgrades_on_some_path(self, site: Site) -> bool:
         """Can the statement set a rollback mode on some path that reaches it, given what
         the names it is built from hold there (``mode = "wal"`` before the ``try``)?"""
@@ -314,3 +385,10 @@ def _names_in(site: Site) -> Dict[str, cst.BaseExpression]:
         if name:
             found.setdefault(name, node)  # type: ignore[arg-type]
     return found
+
+
+def _reraises(handler: cst.ExceptHandler) -> bool:
+    """Does the handler end by raising (the same error or one of its own)?"""
+    statements = small_statements(handler.body)
+    last = statements[-1] if statements else None
+    return isinstance(last, cst.SimpleStatementLine) and any(isinstance(s, cst.Raise) for s in last.body)

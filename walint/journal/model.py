@@ -172,20 +172,6 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             return candidates[0]
         return None
 
-    def _returns_a_none_name(self, unit: Unit) -> bool:
-        """``mode = None`` / ``with suppress(Error): mode = <read>`` / ``return mode``:
-        a returned name that still holds None on some path."""
-        facts = self.facts(unit)
-        if not facts.named_returns:
-            return False
-        flow = self.error_paths(unit)
-        for statement in facts.named_returns:
-            states = flow.states_before(statement) or ()
-            name = statement.value.value  # type: ignore[union-attr]
-            if any(state.get(name) is None for state in states):
-                return True
-        return False
-
     def _named_callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         unit = self.resolve_unit(call, scope)
         if unit is not None:
@@ -372,50 +358,10 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             opens_connection=opens,
             returned_values=self._returned_values(unit),
             never_returns=self._never_returns(unit, facts),
+            wal_failure_propagates=not opens and self._wal_failure_propagates(facts),
         )
         self._function_facts[unit] = result
         return result
-
-    def _wal_outcome(self, unit: Unit) -> Tuple[Optional[str], Optional[str], bool]:
-        """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: what
-        it answers when the switch worked and when it failed (encoded constants), when
-        the two tell failure from success (one constant from the handlers of a WAL
-        ``try``, another elsewhere), and whether the answer is the first item of the tuples
-        it returns (``return False, why``). Besides True/False: None against the mode read
-        back, or two members of an enum."""
-        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
-
-        facts = self.facts(unit)
-        nothing: Tuple[Optional[str], Optional[str], bool] = (None, None, False)
-        if facts.falls_off_end or not facts.return_sites:
-            return nothing
-        failure_handlers = {
-            id(handler)
-            for _, handler in facts.return_sites
-            if handler is not None and self._handles_failed_wal(handler, unit)
-        }
-        if not failure_handlers:
-            return nothing  # no answer comes from a failed switch: nothing tells it apart
-        failed, succeeded, shapes = set(), set(), set()
-        for value, handler in facts.return_sites:
-            in_tuple = isinstance(value, cst.Tuple) and bool(value.elements)
-            answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
-            in_failure = id(handler) in failure_handlers
-            said = constant(answer, PathState(False)) if answer is not None else None
-            if said is UNKNOWN and not in_failure and answer is not None:
-                if self.wal_answer(answer, unit.scope) is True:
-                    # `return <the WAL pragma's answer> == "wal"`: false only where the mode
-                    # read back says it is not WAL, which is a guard of its own.
-                    said = True
-                elif self.probe_calls(answer, unit.scope):
-                    said = NOT_NONE  # the mode it read back
-            if said is UNKNOWN:
-                return nothing
-            shapes.add(in_tuple)
-            (failed if in_failure else succeeded).add(said)
-        if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
-            return encode_constant(succeeded.pop()), encode_constant(failed.pop()), shapes.pop()
-        return nothing
 
     def _never_returns(self, unit: Unit, facts: UnitFacts) -> bool:
         node = unit.node
@@ -443,10 +389,6 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
                 return ()
             values.extend(folded)
         return tuple(dict.fromkeys(values))[:MAX_TEMPLATES]
-
-    def _handles_failed_wal(self, handler: cst.CSTNode, unit: Unit) -> bool:
-        try_facts = self.try_of_handler(handler, unit)
-        return try_facts is not None and self._attempts_wal(unit, try_facts.node)
 
     def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
         """``mode="DELETE"``: the values each parameter's default folds to."""

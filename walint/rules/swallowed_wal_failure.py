@@ -12,7 +12,7 @@ from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.nodes import dotted_name, iter_subexpressions, small_statements, subscript_path, updated_entries
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES
+from walint.sql import ROLLBACK_MODES, callee_name
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -187,6 +187,31 @@ def _acts(model: "ModuleModel", statement: cst.CSTNode, sites: Sequence["Site"],
                 return True
     ids = {id(node) for node in inside}
     return any(id(site.node) in ids and SwallowedWalFailure._sets_mode(model, site) for site in sites)
+
+
+NO_FIX_VIA_HELPER = "the WAL switch is inside the helper; handle its failure there or re-raise here"
+
+
+def _tries_wal_for_its_caller(model: "ModuleModel", site: "Site") -> bool:
+    """A call of a project function that switches the caller's connection to WAL and
+    lets the failure propagate."""
+    if not isinstance(site.node, cst.Call):
+        return False
+    callee = model.callee(site.node, site.scope)
+    return callee is not None and callee.wal_failure_propagates
+
+
+def _names_project_errors(model: "ModuleModel", types: Sequence[cst.BaseExpression], scope: "Scope") -> bool:
+    """``except WalUnavailable:`` where the class is defined in this module: the error a
+    helper wraps a failed switch in."""
+    for kind in types:
+        items = [e.value for e in kind.elements] if isinstance(kind, (cst.Tuple, cst.List)) else [kind]
+        for item in items:
+            if isinstance(item, cst.Name):
+                bindings, _ = model.lookup(item.value, scope)
+                if any(b.kind == "def" and isinstance(b.value, cst.ClassDef) for b in bindings):
+                    return True
+    return False
 
 
 def _hands_over(call: cst.Call, caught: str, scope: "Scope") -> bool:
@@ -367,12 +392,16 @@ def on_connect(dbapi_connection, record):
             facts = model.facts(unit)
             sites = facts.sites
             for try_facts in facts.tries:
-                wal_sites = [s for s in sites[try_facts.body[0] : try_facts.body[1]] if s.try_node is try_facts.node and self._sets_wal(model, s)]
-                if not wal_sites:
+                body = [s for s in sites[try_facts.body[0] : try_facts.body[1]] if s.try_node is try_facts.node]
+                wal_sites = [s for s in body if self._sets_wal(model, s)]
+                # `_enable_wal(conn)`, whose own failure (or the error it wraps it in) reaches here.
+                via_helper = [] if wal_sites else [s for s in body if _tries_wal_for_its_caller(model, s)]
+                if not wal_sites and not via_helper:
                     continue
                 decided = False
                 for handler, (start, end) in try_facts.handlers:
-                    if not catches_database_errors(_handler_types(handler)):
+                    types = _handler_types(handler)
+                    if not catches_database_errors(types) and not (via_helper and _names_project_errors(model, types, unit.scope)):
                         continue
                     if decided and not _names_specific_errors(handler):
                         break  # `except Exception:` after the handler that decides: other failures
@@ -388,6 +417,12 @@ def on_connect(dbapi_connection, record):
                         break  # the failure is acted on later (WAL001 judges that downgrade)
                     if _insists_on_wal_after(model, unit, try_facts.node):
                         break  # `if mode != "wal": raise` below: nothing carries on in another mode
+                    if via_helper:
+                        for site in via_helper:
+                            yield Report(site.node, f"Failure of `journal_mode=WAL` in `{callee_name(site.node)}()` is "  # type: ignore[arg-type]
+                                         "swallowed; the connection carries on in whatever journal mode it has",
+                                         None, NO_FIX_VIA_HELPER)
+                        break
                     fix, no_fix_reason = try_fix(model, unit, try_facts, self.helper)
                     for site in wal_sites:
                         yield Report(site.node, "Failure of `journal_mode=WAL` is swallowed; the connection "

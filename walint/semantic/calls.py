@@ -1,0 +1,120 @@
+"""Which function of the module a call runs: by name, by a method of the class at hand,
+by a dict of functions picked with a key, or by a subclass's override of a hook."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from walint.semantic.model import Binding, Scope, Unit
+
+
+class CallTargets:
+    """Call resolution for :class:`walint.semantic.model.SemanticModel` (mixed in)."""
+
+    if TYPE_CHECKING:
+        function_units: Dict[cst.FunctionDef, "Unit"]
+        class_scopes: Dict[cst.ClassDef, "Scope"]
+        _overrides: Dict[Tuple[int, str], List["Unit"]]
+
+        def lookup(self, name: str, scope: "Scope") -> Tuple[List["Binding"], bool]: ...
+        def class_scope_for(self, owner: cst.BaseExpression, scope: "Scope", _depth: int = 0) -> Optional["Scope"]: ...
+
+    def resolve_unit(self, call: cst.Call, scope: Scope) -> Optional[Unit]:
+        """The function of this module that ``call`` calls, when that can be told."""
+        func = self._dispatched(call.func, scope)
+        bindings: List[Binding] = []
+        if isinstance(func, cst.Name):
+            bindings, _ = self.lookup(func.value, scope)
+        elif isinstance(func, cst.Attribute):
+            class_scope = self.class_scope_for(func.value, scope)
+            if class_scope is not None:
+                bindings = class_scope.bindings.get(func.attr.value, [])
+        for binding in bindings:
+            if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
+                return self.function_units.get(binding.value)
+        return None
+
+    def _dispatched(self, func: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+        """``STRATEGIES["delete"]`` where ``STRATEGIES = {"delete": _use_delete, ...}``: the
+        function the constant key picks from a dict literal (``func`` itself otherwise)."""
+        if not isinstance(func, cst.Subscript) or len(func.slice) != 1 or not isinstance(func.slice[0].slice, cst.Index):
+            return func
+        key = func.slice[0].slice.value
+        if not isinstance(key, cst.SimpleString) or not isinstance(func.value, cst.Name):
+            return func
+        bindings, _ = self.lookup(func.value.value, scope)
+        if len(bindings) != 1 or bindings[0].kind != "value" or not isinstance(bindings[0].value, cst.Dict):
+            return func
+        for element in bindings[0].value.elements:
+            if (
+                isinstance(element, cst.DictElement)
+                and isinstance(element.key, cst.SimpleString)
+                and element.key.evaluated_value == key.evaluated_value
+                and isinstance(element.value, (cst.Name, cst.Attribute))
+            ):
+                return element.value
+        return func
+
+    def overrides(self, call: cst.Call, scope: Scope) -> List[Unit]:
+        """The methods of subclasses (in this module) that ``self.hook(...)`` may run
+        instead of the one its own class defines."""
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in ("self", "cls")):
+            return []
+        own = self.class_scope_for(func.value, scope)
+        if own is None:
+            return []
+        key = (id(own), func.attr.value)
+        cached = self._overrides.get(key)
+        if cached is None:
+            cached = self._overrides[key] = self._find_overrides(own, func.attr.value)
+        return cached
+
+    def _find_overrides(self, own: Scope, method: str) -> List[Unit]:
+        names = {own.name}
+        found: List[Unit] = []
+        grew = True
+        while grew:  # subclasses of subclasses
+            grew = False
+            for node, class_scope in self.class_scopes.items():
+                if class_scope.name in names or not any(
+                    isinstance(base.value, cst.Name) and base.value.value in names for base in node.bases
+                ):
+                    continue
+                names.add(class_scope.name)
+                grew = True
+                for binding in class_scope.bindings.get(method, []):
+                    if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
+                        unit = self.function_units.get(binding.value)
+                        if unit is not None:
+                            found.append(unit)
+        return found
+
+    def dispatch_candidates(self, call: cst.Call, scope: Scope) -> List[cst.BaseExpression]:
+        """The functions a call may pick from a dict literal by a key not known here:
+        ``HANDLERS.get(name)(conn)``, or ``handler = HANDLERS.get(name)`` then
+        ``handler(conn)`` (also ``HANDLERS[name]``)."""
+        picked: cst.BaseExpression = call.func
+        if isinstance(picked, cst.Name):
+            bindings, parameter = self.lookup(picked.value, scope)
+            if parameter or len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None:
+                return []
+            picked = bindings[0].value
+        table: Optional[cst.BaseExpression] = None
+        if isinstance(picked, cst.Call) and isinstance(picked.func, cst.Attribute) and picked.func.attr.value == "get":
+            table = picked.func.value
+        elif isinstance(picked, cst.Subscript):
+            table = picked.value
+        if not isinstance(table, cst.Name):
+            return []
+        bindings, _ = self.lookup(table.value, scope)
+        if len(bindings) != 1 or bindings[0].kind != "value" or not isinstance(bindings[0].value, cst.Dict):
+            return []
+        return [
+            element.value
+            for element in bindings[0].value.elements
+            if isinstance(element, cst.DictElement) and isinstance(element.value, (cst.Name, cst.Attribute))
+        ]

@@ -50,10 +50,18 @@ class CallEffects:
     def _bound_callable_effect(self, call: cst.Call, scope: Scope, depth: int) -> Optional[ModeEffect]:
         """``fallback = lambda c: c.execute(...)`` or ``functools.partial(conn.execute,
         "PRAGMA journal_mode=DELETE")`` bound to a name, then called: what that call runs."""
+        effects: List[ModeEffect] = []
+        table = [(value, where) for value, where in self.dispatch_candidates(call, scope) if isinstance(value, cst.Lambda)]
+        if table:
+            # `QUIRKS.get(sys.platform)(conn)` over lambdas: as for a table of functions,
+            # any may run, unless one of them is the WAL strategy the key chooses.
+            for value, where in table:
+                effects.extend(self._lambda_effects(value, where, call, scope, depth))  # type: ignore[arg-type]
+            merged = merged_effects(effects)
+            return None if merged is not None and merged.sets_wal else merged
         if not isinstance(call.func, cst.Name):
             return None
         bindings, _ = self.lookup(call.func.value, scope)
-        effects: List[ModeEffect] = []
         for binding in bindings:
             value, where = binding.value, binding.scope
             if binding.kind != "value" or where is None:

@@ -164,13 +164,19 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         named = self._named_callee(call, scope)
         if named is not None:
             return named
-        # A table of remedies picked by the error: when every one of them downgrades, so
-        # does the call, whichever key it is. A table that also holds a WAL strategy
-        # (`{"wal": _use_wal, "delete": _use_rollback}[preferred]`) leaves it to the key.
-        candidates = [self._named_callee(cst.Call(func=func), scope) for func in self.dispatch_candidates(call, scope)]
-        if candidates and all(facts is not None and (facts.downgrades or facts.unguarded_downgrade) for facts in candidates):
-            return candidates[0]
-        return None
+        # A table of remedies picked by the error (`REMEDIES.get(name)(conn)`): the call
+        # may run any of them, so it downgrades if one does. A table that also holds a
+        # WAL strategy (`{"wal": _use_wal, "delete": _use_rollback}[preferred]`) leaves
+        # that to its key, as configuration does.
+        candidates = [
+            self._named_callee(cst.Call(func=func), where) if isinstance(func, (cst.Name, cst.Attribute)) else None
+            for func, where in self.dispatch_candidates(call, scope)
+        ]
+        known = [facts for facts in candidates if facts is not None]
+        downgrading = [facts for facts in known if facts.downgrades or facts.unguarded_downgrade]
+        if any(facts.sets_journal_mode and facts not in downgrading for facts in known):
+            return None
+        return downgrading[0] if downgrading else None
 
     def _named_callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         unit = self.resolve_unit(call, scope)

@@ -93,10 +93,10 @@ class CallTargets:
                             found.append(unit)
         return found
 
-    def dispatch_candidates(self, call: cst.Call, scope: Scope) -> List[cst.BaseExpression]:
-        """The functions a call may pick from a dict literal by a key not known here:
-        ``HANDLERS.get(name)(conn)``, or ``handler = HANDLERS.get(name)`` then
-        ``handler(conn)`` (also ``HANDLERS[name]``)."""
+    def dispatch_candidates(self, call: cst.Call, scope: Scope) -> List[Tuple[cst.BaseExpression, Scope]]:
+        """The entries of a dict literal a call may run, each with the scope it is written
+        in: ``HANDLERS.get(name)(conn)``, or ``handler = HANDLERS.get(name)`` then
+        ``handler(conn)``, or ``HANDLERS[name](conn)``. A constant key picks its entry."""
         picked: cst.BaseExpression = call.func
         if isinstance(picked, cst.Name):
             bindings, parameter = self.lookup(picked.value, scope)
@@ -104,17 +104,20 @@ class CallTargets:
                 return []
             picked = bindings[0].value
         table: Optional[cst.BaseExpression] = None
+        key: Optional[cst.BaseExpression] = None
         if isinstance(picked, cst.Call) and isinstance(picked.func, cst.Attribute) and picked.func.attr.value == "get":
-            table = picked.func.value
-        elif isinstance(picked, cst.Subscript):
-            table = picked.value
+            table, key = picked.func.value, picked.args[0].value if picked.args else None
+        elif isinstance(picked, cst.Subscript) and len(picked.slice) == 1 and isinstance(picked.slice[0].slice, cst.Index):
+            table, key = picked.value, picked.slice[0].slice.value
         if not isinstance(table, cst.Name):
             return []
         bindings, _ = self.lookup(table.value, scope)
         if len(bindings) != 1 or bindings[0].kind != "value" or not isinstance(bindings[0].value, cst.Dict):
             return []
-        return [
-            element.value
-            for element in bindings[0].value.elements
-            if isinstance(element, cst.DictElement) and isinstance(element.value, (cst.Name, cst.Attribute))
-        ]
+        where = bindings[0].scope
+        entries = [e for e in bindings[0].value.elements if isinstance(e, cst.DictElement)]
+        if isinstance(key, cst.SimpleString):
+            entries = [
+                e for e in entries if isinstance(e.key, cst.SimpleString) and e.key.evaluated_value == key.evaluated_value
+            ]
+        return [(e.value, where) for e in entries if where is not None]

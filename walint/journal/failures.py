@@ -17,6 +17,7 @@ from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_m
 
 if TYPE_CHECKING:
     from walint.flow.error_paths import ErrorPaths, PathState
+    from walint.semantic.model import Binding
     from walint.flow.walker import Site, UnitFacts
 
 # How a rollback site is on a failed WAL path (FailureQueries.on_failure_path).
@@ -29,28 +30,38 @@ class FailureQueries:
     def error_paths(self, unit: Unit) -> "ErrorPaths":
         flow = self._error_paths.get(unit)
         if flow is None:
-            from walint.flow.error_paths import ErrorPaths, PathState
-
-            entry = {PathState(False, self._global_flag_values(handler=False))}
-            # A module-global flag a handler cleared in an earlier call: the failure
-            # reaches this call through the flag's value.
-            cleared = self._global_flag_values(handler=True)
-            if cleared:
-                read_here = {n.value for n in iter_subexpressions(unit.node, limit=100_000) if isinstance(n, cst.Name)}
-                for name, value in cleared:
-                    if name.partition("[")[0] in read_here:  # only a function that reads the flag learns from it
-                        entry.add(PathState(True, ((name, value),)))
-            node = unit.node
-            statements = small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
-            flow = ErrorPaths(
-                lambda try_node: self._attempts_wal(unit, try_node),
-                outcome=lambda call: self._call_outcome(call, unit.scope),
-                untracked=_names_shared_with_nested_functions(node),
-                guard_statements=frozenset(self.facts(unit).guard_statements),
-                opens_in_memory=lambda call: self.opens_in_memory(call, unit.scope),
-            ).run(statements, frozenset(entry))
-            self._error_paths[unit] = flow
+            self._error_paths_in_progress.add(unit)
+            try:
+                flow = self._error_paths[unit] = self._walk_error_paths(unit)
+            finally:
+                self._error_paths_in_progress.discard(unit)
         return flow
+
+    def _walk_error_paths(self, unit: Unit) -> "ErrorPaths":
+        from walint.flow.error_paths import ErrorPaths, PathState
+
+        entry = {PathState(False, self._global_flag_values(handler=False, unit=unit))}
+        # A module-global flag (or an attribute of the instance) a handler cleared in an
+        # earlier call: the failure reaches this call through the flag's value.
+        cleared = self._global_flag_values(handler=True, unit=unit)
+        if cleared:
+            read_here = {
+                n.value if isinstance(n, cst.Name) else dotted_name(n)
+                for n in iter_subexpressions(unit.node, limit=100_000)
+                if isinstance(n, (cst.Name, cst.Attribute))
+            }
+            for name, value in cleared:
+                if name.partition("[")[0] in read_here:  # only a function that reads the flag learns from it
+                    entry.add(PathState(True, ((name, value),)))
+        node = unit.node
+        statements = small_statements(node.body) if isinstance(node, cst.FunctionDef) else node.body
+        return ErrorPaths(
+            lambda try_node: self._attempts_wal(unit, try_node),
+            outcome=lambda call: self._call_outcome(call, unit.scope),
+            untracked=_names_shared_with_nested_functions(node),
+            guard_statements=frozenset(self.facts(unit).guard_statements),
+            opens_in_memory=lambda call: self.opens_in_memory(call, unit.scope),
+        ).run(statements, frozenset(entry))
 
     def opens_in_memory(self, call: cst.Call, scope: Scope) -> bool:
         """``sqlite3.connect(":memory:")``: a connection to a database of its own."""
@@ -76,14 +87,23 @@ class FailureQueries:
             return (success,), (failure,)  # the rest of the tuple is not known
         return success, failure
 
-    def _global_flag_values(self, handler: bool) -> Tuple[Tuple[str, object], ...]:
-        """Module-level names some ``except`` handler sets to a constant, with the constant
-        they start with (``handler=False``) or the one a handler gives them."""
+    def _global_flag_values(self, handler: bool, unit: Optional[Unit] = None) -> Tuple[Tuple[str, object], ...]:
+        """Module-level names (and, for a method, attributes of ``self``) some ``except``
+        handler sets to a constant, with the constant they start with (``handler=False``)
+        or the one a handler gives them."""
         from walint.flow.error_paths import UNKNOWN, PathState, constant
 
         found = []
-        for name, bindings in self.module_scope.bindings.items():
-            if "." in name or not any(b.in_handler and is_flag_value(b.value) for b in bindings):
+        held = list(self.module_scope.bindings.items())
+        if unit is not None and unit.class_scope is not None:
+            # Set by another method: this method's own assignments are on its paths.
+            held += [
+                (name, [b for b in bindings if b.scope is not unit.scope and not self._set_where_guarded(b)])
+                for name, bindings in unit.class_scope.bindings.items()
+                if name.startswith("self.")
+            ]
+        for name, bindings in held:
+            if ("." in name and not name.startswith("self.")) or not any(b.in_handler and is_flag_value(b.value) for b in bindings):
                 continue
             values = [b.value for b in bindings if b.kind == "value" and b.in_handler is handler]
             if not handler and "[" in name:
@@ -102,6 +122,20 @@ class FailureQueries:
                     found.append((name, value))
                     break
         return tuple(sorted(found, key=lambda item: item[0]))
+
+    def _set_where_guarded(self, binding: "Binding") -> bool:
+        """Was this handler's assignment made only after an on-disk guard refused WAL
+        (``if journal_mode_on_disk(p) in ("wal", None): raise`` then ``self.journal =
+        "truncate"``)? Then the value it leaves carries no unguarded failure."""
+        where = binding.scope
+        unit = where.unit if where is not None else None
+        if not binding.in_handler or unit is None or unit in self._error_paths_in_progress:
+            return False
+        for node in iter_subexpressions(unit.node, limit=100_000):
+            if isinstance(node, cst.Assign) and node.value is binding.value:
+                states = self.error_paths(unit).states_before(node)
+                return bool(states) and all(state.guarded for state in states)
+        return False
 
     def _attempts_wal(self, unit: Unit, try_node: cst.CSTNode) -> bool:
         facts = self.facts(unit)
@@ -323,6 +357,8 @@ class FailureQueries:
         if not isinstance(node, (cst.Name, cst.Attribute)):
             return []
         bindings, parameter = self.bindings_of(node, site.scope)
+        # What a handler elsewhere sets is the failure's value: the failed paths carry it.
+        bindings = [b for b in bindings if not b.in_handler]
         if parameter is not None or not bindings or any(b.kind != "value" or b.scope is None for b in bindings):
             return []
         held: List[str] = []

@@ -183,6 +183,11 @@ class _ScopeBuilder:
                 self.model.module_scope.bind(
                     f"{owner}.{target.attr.value}", Binding(kind, value, self.scope, in_handler)
                 )
+        elif isinstance(target, cst.Attribute) and value is not None and dotted_name(target).startswith("self."):
+            # `self.config.journal_mode = "delete"`: state of the instance, kept on the class.
+            class_scope = self._enclosing_class()
+            if class_scope is not None:
+                class_scope.bind(dotted_name(target), Binding(kind, value, self.scope, self.handler_depth > 0))
 
     def _enclosing_class(self) -> Optional[Scope]:
         for scope in reversed(self.stack):
@@ -437,10 +442,15 @@ class SemanticModel(CallTargets):
             return bindings, expr.value if is_param else None
         if isinstance(expr, cst.Attribute):
             class_scope = self.class_scope_for(expr.value, scope)
+            # `self.config.journal_mode = ...` in a method: set on this instance's config.
+            own = self.class_scope_for(cst.Name("self"), scope) if isinstance(expr.value, cst.Attribute) else None
+            set_here = own.bindings.get(dotted_name(expr), []) if own is not None else []
             if class_scope is not None:
                 attr = expr.attr.value
                 found = class_scope.bindings.get(attr, []) + class_scope.bindings.get("self." + attr, [])
-                return found, None
+                return found + set_here, None
+            if set_here:
+                return set_here, None
             if isinstance(expr.value, cst.Name):
                 return self.module_scope.bindings.get(f"{expr.value.value}.{expr.attr.value}", []), None
         path = subscript_path(expr)

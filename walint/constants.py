@@ -226,7 +226,7 @@ class StringFolder:
             return UNKNOWN
         keys = self.values(expr.slice[0].slice.value, scope, depth)
         if not keys or not all(is_known(k) for k in keys):
-            return UNKNOWN
+            return self._any_entry(expr, scope, depth)
         groups: List[Values] = []
         assigned = self._resolve(expr, scope)
         if assigned is not None:
@@ -241,6 +241,29 @@ class StringFolder:
                     return UNKNOWN
                 groups.extend(self.values(value, mapping_scope, depth) for value in matching)
         return _union(groups) if groups else UNKNOWN
+
+    def _any_entry(self, expr: cst.Subscript, scope: object, depth: int) -> Values:
+        """``JOURNAL_FOR[wal_ok]`` with ``JOURNAL_FOR = {True: "wal", False: "delete"}``:
+        a key this folding cannot tell picks one of the literal's values, when every one
+        is a known string (the paths may still tell which). A key that is a parameter or
+        an attribute (``MODES[profile]``, ``MODES[cfg.mode]``) is configuration: unknown."""
+        key = expr.slice[0].slice.value  # type: ignore[attr-defined]
+        literal = key.value if isinstance(key, cst.Name) and key.value in ("True", "False", "None") else None
+        if literal is None:
+            resolution = self._resolve(key, scope) if isinstance(key, cst.Name) else None
+            if resolution is None or resolution.parameter is not None or not resolution.expressions:
+                return UNKNOWN
+        found = self.expressions(expr.value, scope)
+        if len(found) != 1 or not isinstance(found[0][0], cst.Dict):
+            return UNKNOWN
+        mapping, mapping_scope = found[0]
+        entries = [e for e in mapping.elements if isinstance(e, cst.DictElement)]
+        if literal is not None:  # `JOURNAL_FOR[False]`
+            entries = [e for e in entries if isinstance(e.key, cst.Name) and e.key.value == literal]
+        groups = [self.values(e.value, mapping_scope, depth) for e in entries]
+        if not groups or not all(group and all(is_known(v) for v in group) for group in groups):
+            return UNKNOWN
+        return _union(groups)
 
     def _call(self, call: cst.Call, scope: object, depth: int) -> Values:
         func = call.func

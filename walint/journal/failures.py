@@ -350,6 +350,27 @@ class FailureQueries:
         names = _names_in(site)
         return states is None or any(not state.guarded and self._downgrades_on(site, state, names)[0] for state in states)
 
+    def _picked_by_value(self, site: Site, state: "PathState") -> List[str]:
+        """``JOURNAL_FOR[wal_ok]`` where ``JOURNAL_FOR = {True: "wal", False: "delete"}``:
+        the entry the key's value on this path picks."""
+        from walint.flow.error_paths import UNKNOWN, PathState, constant
+
+        picked: List[str] = []
+        for node in iter_subexpressions(site.node, limit=400):
+            if not (isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and len(node.slice) == 1):
+                continue
+            index = node.slice[0].slice
+            key = constant(index.value, state) if isinstance(index, cst.Index) else UNKNOWN
+            if key is UNKNOWN:
+                continue
+            bindings, _ = self.lookup(node.value.value, site.scope)
+            if len(bindings) != 1 or not isinstance(bindings[0].value, cst.Dict):
+                continue
+            for element in bindings[0].value.elements:
+                if isinstance(element, cst.DictElement) and constant(element.key, PathState(False)) == key:
+                    picked.extend(v for v in self.folder.values(element.value, bindings[0].scope) if is_known(v))  # type: ignore[arg-type]
+        return picked
+
     def _held_from_outside(self, node: cst.BaseExpression, site: Site) -> List[str]:
         """What a name the paths' state knows nothing of holds, when this function binds it
         only to constants (which the state would know, had they run on the path): the
@@ -379,6 +400,8 @@ class FailureQueries:
         if receiver is not None and state.get(receiver) == IN_MEMORY:
             return False, False  # a database private to this connection
         verdicts = set()
+        for text in self._picked_by_value(site, state):
+            verdicts.add(normalise_mode(text) in ROLLBACK_MODES)
         for name, node in names.items():
             value = state.get(name)
             held = [value] if isinstance(value, str) else self._held_from_outside(node, site)

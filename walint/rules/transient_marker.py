@@ -9,7 +9,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import Collection, Scope
-from walint.semantic.nodes import collection_items, dotted_name, is_none, small_statements, unwrap_collection
+from walint.semantic.nodes import collection_items, dotted_name, is_none, iter_subexpressions, small_statements, unwrap_collection
 from walint.tree import preorder
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
@@ -228,6 +228,7 @@ def enable_wal(conn):
         for unit in model.units:  # `return any(m in text for m in MARKERS)`: a tested use
             for value in model.facts(unit).returns:
                 self._membership(value, UNKNOWN_USE, unit.scope, 0)
+                self._mixed_predicate(unit.name, value)
         self._match_cases(model)
         reported: Set[int] = set()
         for node in self._singles.values():
@@ -245,6 +246,27 @@ def enable_wal(conn):
                 if id(item) not in reported:
                     reported.add(id(item))
                     yield Report(item, self._message(item), remove_marker_fix(collection.node, item, applicability))
+
+    def _mixed_predicate(self, name: str, value: cst.BaseExpression) -> None:
+        """``return "locking protocol" in msg or "database is locked" in msg`` in a
+        predicate its callers (here or in an importing module) gate a downgrade on: the
+        messages it tests are markers when a permanent one is among them, as in a
+        collection that mixes them."""
+        if _RETRY_OR_HINT_NAME_RE.search(name):
+            return
+        tested = [
+            comparison.left
+            for comparison in iter_subexpressions(value, limit=400)
+            if isinstance(comparison, cst.Comparison)
+            and len(comparison.comparisons) == 1
+            and isinstance(comparison.comparisons[0].operator, cst.In)
+            and isinstance(comparison.left, (cst.SimpleString, cst.ConcatenatedString))
+        ]
+        kinds = [self._kind(node) for node in tested]
+        if PERMANENT in kinds:
+            for node, kind in zip(tested, kinds):
+                if kind == TRANSIENT:
+                    self._singles.setdefault(id(node), node)
 
     # ----- classification ------------------------------------------------------------
 

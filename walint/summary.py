@@ -31,6 +31,8 @@ class FunctionFacts:
     probe: bool = False
     probe_may_return_none: bool = False
     probe_normalises: bool = True
+    # ... and answers a made-up mode (`"unknown"`) when it cannot read one.
+    probe_makes_up_a_mode: bool = False
     # It answers whether the database is in WAL (`return mode == "wal"`, a header read):
     # True when a true answer means WAL, False when it means "not WAL".
     wal_answer: Optional[bool] = None

@@ -390,6 +390,10 @@ def _suites(statement: cst.CSTNode) -> List[cst.BaseSuite]:
 
 def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
     """The constant ``expr`` evaluates to on this path, or UNKNOWN."""
+    if isinstance(expr, cst.NamedExpr):  # `(err := _try_wal(db)) is not None`
+        expr = expr.value
+    if isinstance(expr, cst.Await):  # `if not await _try_wal(db):`
+        expr = expr.expression
     if isinstance(expr, cst.Call):
         return state.get(call_key(expr))
     if isinstance(expr, cst.SimpleString):

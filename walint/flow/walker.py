@@ -256,6 +256,12 @@ class UnitWalker:
                         self.facts.returns_none = True
                     elif isinstance(small.value, cst.IfExp) and (is_none(small.value.body) or is_none(small.value.orelse)):
                         self.facts.returns_none = True  # `return row[0] if row else None`
+                    elif (
+                        isinstance(small.value, cst.BooleanOperation)
+                        and isinstance(small.value.operator, cst.And)
+                        and isinstance(small.value.left, cst.Name)
+                    ):
+                        self.facts.returns_none = True  # `return row and row[0]`: None when no row
                     elif isinstance(small.value, cst.Name):
                         self.facts.named_returns.append(small)
                     self._add(small.value, ctx, small)

@@ -284,12 +284,32 @@ class FailureQueries:
                 return True
         return False
 
-    def _returns_a_none_name(self, unit: Unit) -> bool:
-        """``mode = None`` / ``with suppress(Error): mode = <read>`` / ``return mode``:
-        a returned name that still holds None on some path."""
+    def _made_up_answers(self, unit: Unit) -> Set[str]:
+        """What a probe can answer without having read the mode: ``"none"`` (``mode =
+        None`` / ``with suppress(Error): mode = <read>`` / ``return mode``) and ``"string"``
+        (``except Error: mode = "unknown"`` or ``return "unknown"``)."""
+        from walint.flow.error_paths import UNKNOWN
+
         facts = self.facts(unit)
+        kinds: Set[str] = set()
+        for value, handler in facts.return_sites:
+            if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
+                if _says_unknown(value.evaluated_value):
+                    kinds.add("string")
         if not facts.named_returns:
-            return False
+            return kinds
+        flow = self.error_paths(unit)
+        for statement in facts.named_returns:
+            states = flow.states_before(statement) or ()
+            name = statement.value.value  # type: ignore[union-attr]
+            values = [state.get(name) for state in states]
+            if UNKNOWN not in values:
+                continue  # every path returns a constant: an answer of its own, not a reading
+            if None in values:
+                kinds.add("none")
+            if any(isinstance(value, str) and _says_unknown(value) for value in values):
+                kinds.add("string")
+        return kinds
         flow = self.error_paths(unit)
         for statement in facts.named_returns:
             states = flow.states_before(statement) or ()
@@ -324,6 +344,8 @@ class FailureQueries:
             answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
             in_failure = id(handler) in failure_handlers
             said = constant(answer, PathState(False)) if answer is not None else None
+            if said is UNKNOWN and in_failure and _names_caught(answer, handler):
+                said = NOT_NONE  # `except Error as exc: return exc`: the error, never None
             if said is UNKNOWN and not in_failure and answer is not None:
                 if self.wal_answer(answer, unit.scope) is True:
                     # `return <the WAL pragma's answer> == "wal"`: false only where the mode
@@ -349,6 +371,16 @@ class FailureQueries:
         states = self.error_paths(site.unit).states_before(site.statement)
         names = _names_in(site)
         return states is None or any(not state.guarded and self._downgrades_on(site, state, names)[0] for state in states)
+
+    def _member_values(self, member: str, site: Site) -> List[str]:
+        """The strings an enum member (``Journal.ROLLBACK``) stands for in a pragma."""
+        owner, _, attr = member.rpartition(".")
+        if not owner or not attr:
+            return []
+        expr: cst.BaseExpression = cst.Name(owner.split(".")[0])
+        for part in owner.split(".")[1:] + [attr]:
+            expr = cst.Attribute(expr, cst.Name(part))
+        return [v for v in self.folder.values(expr, site.scope) if is_known(v)]
 
     def _picked_by_value(self, site: Site, state: "PathState") -> List[str]:
         """``JOURNAL_FOR[wal_ok]`` where ``JOURNAL_FOR = {True: "wal", False: "delete"}``:
@@ -405,6 +437,8 @@ class FailureQueries:
         for name, node in names.items():
             value = state.get(name)
             held = [value] if isinstance(value, str) else self._held_from_outside(node, site)
+            if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+                held = self._member_values(value[1:-1], site)  # `mode = Journal.ROLLBACK`
             for text in held:
                 modes = modes_set_by_sql(text) if "journal_mode" in text.lower() else [normalise_mode(text)]
                 if modes:
@@ -451,3 +485,23 @@ def _reraises(handler: cst.ExceptHandler) -> bool:
     statements = small_statements(handler.body)
     last = statements[-1] if statements else None
     return isinstance(last, cst.SimpleStatementLine) and any(isinstance(s, cst.Raise) for s in last.body)
+
+
+def _names_caught(value: Optional[cst.BaseExpression], handler: Optional[cst.ExceptHandler]) -> bool:
+    """Is ``value`` the name the handler binds the caught exception to?"""
+    name = handler.name if handler is not None else None
+    return (
+        isinstance(value, cst.Name)
+        and isinstance(name, cst.AsName)
+        and isinstance(name.name, cst.Name)
+        and name.name.value == value.value
+    )
+
+
+# Answers a probe makes up when it cannot read the mode. Other words a handler answers
+# ("new" for a file that does not exist yet) are claims about the file, not guesses.
+_UNKNOWN_WORDS = frozenset({"", "unknown", "error", "?", "n/a", "na", "unreadable", "unavailable", "invalid", "failed"})
+
+
+def _says_unknown(text: object) -> bool:
+    return isinstance(text, str) and text.strip().lower() in _UNKNOWN_WORDS

@@ -78,6 +78,18 @@ def probe_may_answer_none(model: "ModuleModel", call: cst.Call, scope: "Scope") 
     return callee is not None and callee.probe_may_return_none
 
 
+def probe_makes_up_a_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:
+    """Does this probe answer a made-up mode (``"unknown"``) when it cannot read one?
+    Refusing None then does not make the guard whole."""
+    if isinstance(call, cst.Attribute):
+        prop = model.property_facts(call, scope)
+        return prop is not None and prop.probe_makes_up_a_mode
+    if not isinstance(call, cst.Call) or model.direct_effect(call, scope) is not None:
+        return False
+    callee = model.callee(call, scope)
+    return callee is not None and callee.probe_makes_up_a_mode
+
+
 def may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
     """``mode = None`` before a read that may fail, or ``mode = row[0] if row else None``."""
     if not isinstance(operand, (cst.Name, cst.Attribute)):

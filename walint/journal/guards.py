@@ -54,7 +54,10 @@ class GuardQueries:
         """A call whose result is the journal mode: a read, the WAL pragma's own answer,
         the configured guard, or a probe function of the project."""
         if isinstance(node, cst.Attribute):
-            return node.attr.value == "journal_mode"
+            if node.attr.value == "journal_mode":
+                return True
+            prop = self.property_facts(node, scope)
+            return prop is not None and prop.probe
         if not isinstance(node, cst.Call):
             return False
         if dotted_name(node.func).rsplit(".", 1)[-1] in self.guard_names:

@@ -179,6 +179,11 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             return None
         return downgrading[0] if downgrading else None
 
+    def property_facts(self, attribute: cst.Attribute, scope: Scope) -> Optional[FunctionFacts]:
+        """What is known about the ``@property`` an attribute reads (``self.journal_mode``)."""
+        unit = self.property_unit(attribute, scope)
+        return self.function_facts(unit) if unit is not None else None
+
     def _named_callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         unit = self.resolve_unit(call, scope)
         if unit is not None:
@@ -340,6 +345,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
         if guesses and failure_return is not None:
             answer = None  # `False` where the WAL switch raised: the failure, not a reading
         guesses_not_wal = answer is not None and (not answer) in guesses
+        made_up = self._made_up_answers(unit)
         result = FunctionFacts(
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
@@ -351,7 +357,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             unguarded_on_error_path=unguarded is not None and unguarded_on_error_path,
             probe=probe or unit.name in self.guard_names,
             # A predicate's made-up True/False is judged as a guess (`guesses_not_wal`), not as None.
-            probe_may_return_none=(facts.returns_none or self._returns_a_none_name(unit))
+            probe_may_return_none=(facts.returns_none or bool(made_up))
             if answer is None or not guesses
             else facts.falls_off_end or any(v is None or is_none(v) for v, _ in facts.return_sites),
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
@@ -366,6 +372,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, Loop
             returned_values=self._returned_values(unit),
             never_returns=self._never_returns(unit, facts),
             wal_failure_propagates=not opens and self._wal_failure_propagates(facts),
+            probe_makes_up_a_mode="string" in made_up,
         )
         self._function_facts[unit] = result
         return result

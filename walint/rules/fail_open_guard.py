@@ -9,6 +9,7 @@ import libcst as cst
 from walint.codes import SPECS_BY_CODE
 from walint.journal.guard_reading import (
     is_none_comparison,
+    probe_makes_up_a_mode,
     lets_none_past,
     lower_case_wal,
     lowercases,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from walint.semantic.model import Scope, Unit
 
 
+NO_FIX_MADE_UP = "the probe's made-up answer is not None: change the probe to answer None, then refuse None"
 NO_FIX_COMPARISON = 'only a plain `==`, `!=`, `in` or `not in` against "wal" is rewritten: refuse None by hand'
 NO_FIX_NORMALISE = "the probe can also return None, so `.lower()` would fail: normalise inside the probe"
 NO_FIX_GUESS = "the predicate itself makes the answer up: let its `except` raise (or answer None and refuse None)"
@@ -388,7 +390,10 @@ def fallback(conn):
         converted = _answers_converted(model, operands, scope)
         for operand, call, call_scope in probed:
             if isinstance(call, cst.Attribute):
-                continue  # `db.journal_mode` reads the pragma
+                # `db.journal_mode` reads the pragma; a `@property` of the project is a probe.
+                prop = model.property_facts(call, call_scope)
+                may_be_none = may_be_none or (prop is not None and prop.probe_may_return_none)
+                continue
             if call in converted:
                 continue  # `_mode_from_row(<probe>)`: a project function that never answers None
             may_be_none = may_be_none or probe_may_answer_none(model, call, call_scope)
@@ -415,6 +420,12 @@ def fallback(conn):
             message = 'Guard upper-cases the journal mode, then compares it with "wal": it never refuses; compare with "WAL"'
             upper = lower_wal.with_changes(value=lower_wal.prefix + lower_wal.quote + "WAL" + lower_wal.quote)
             return message, FixPlan('Compare with "WAL", as the mode is upper-cased', SAFE, {lower_wal: upper}), NO_FIX_NORMALISE
+        if any(probe_makes_up_a_mode(model, call, where) for _, call, where in probed):
+            message = (
+                "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe answers "
+                "a made-up mode when it cannot read one); make it answer None and refuse None too"
+            )
+            return message, None, NO_FIX_MADE_UP
         if may_be_none and not refuses_none(comparison, test) and not none_refused_before(model, unit, comparison, probed):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "

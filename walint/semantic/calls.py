@@ -121,3 +121,18 @@ class CallTargets:
                 e for e in entries if isinstance(e.key, cst.SimpleString) and e.key.evaluated_value == key.evaluated_value
             ]
         return [(e.value, where) for e in entries if where is not None]
+
+    def property_unit(self, attribute: cst.Attribute, scope: Scope) -> Optional[Unit]:
+        """The ``@property`` method ``self.journal_mode`` reads, when it is one."""
+        class_scope = self.class_scope_for(attribute.value, scope)
+        if class_scope is None:
+            return None
+        for binding in class_scope.bindings.get(attribute.attr.value, []):
+            node = binding.value
+            if binding.kind == "def" and isinstance(node, cst.FunctionDef) and any(
+                isinstance(d.decorator, cst.Name) and d.decorator.value in ("property", "cached_property")
+                or isinstance(d.decorator, cst.Attribute) and d.decorator.attr.value == "cached_property"
+                for d in node.decorators
+            ):
+                return self.function_units.get(node)
+        return None

@@ -77,7 +77,7 @@ def test_predicates_calling_predicates_are_followed_once_each(monkeypatch):
     """A chain of predicate functions, each asking the previous one twice, is walked
     once per function, not once per path through the chain (2**depth)."""
     from walint.engine import check_source
-    from walint.rules.transient_marker import TransientMarker
+    from walint.journal.marker_uses import MarkerUses
     from walint.settings import Settings
 
     lines = ["import sqlite3", "", "def is_0(text):", '    return text in ("locking protocol",)', ""]
@@ -93,12 +93,12 @@ def test_predicates_calling_predicates_are_followed_once_each(monkeypatch):
         "        raise",
     ]
     calls = []
-    follow = TransientMarker._predicate
+    follow = MarkerUses._predicate
 
     def counting(self, *args, **kwargs):
         calls.append(args[0])
         return follow(self, *args, **kwargs)
 
-    monkeypatch.setattr(TransientMarker, "_predicate", counting)
+    monkeypatch.setattr(MarkerUses, "_predicate", counting)
     check_source("chain.py", "\n".join(lines).encode(), Settings())
     assert 0 < len(calls) < 100, len(calls)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequ
 import libcst as cst
 
 from walint.constants import HOLE, Resolution, StringFolder, is_known, param_hole
+from walint.journal.answers import AnswerQueries
 from walint.journal.calls import MAX_TEMPLATES, CallEffects, fills_only, merged_effects
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
@@ -75,7 +76,7 @@ def _is_constant(value: Optional[cst.BaseExpression]) -> bool:
     return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
 
-class ModuleModel(SemanticModel, GuardQueries, FailureQueries, CallEffects, LoopQueries):
+class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, CallEffects, LoopQueries):
     """Everything the rules ask about one parsed module."""
 
     def __init__(

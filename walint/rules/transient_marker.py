@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, Optional, Set
 
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
-from walint.semantic.model import Collection, Scope
-from walint.semantic.nodes import collection_items, dotted_name, is_none, iter_subexpressions, small_statements, unwrap_collection
-from walint.tree import preorder
+from walint.semantic.model import Collection
+from walint.semantic.nodes import collection_items, iter_subexpressions
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
+from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
@@ -28,15 +28,9 @@ _RETRY_OR_HINT_NAME_RE = re.compile(
     r"retr(?:y|ies|iable)|transient|temporar|recoverable|backoff|hint|help|explain|advice|messages?$|_?text$",
     re.I,
 )
-_MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
-_PASS_THROUGH = frozenset({"any", "all", "bool", "next"})
-# Deep enough for a predicate method over an alias of a class attribute; `_seen` stops cycles.
-_MAX_DEPTH = 24
 
-# How a collection's use is known (see TransientMarker._marker_use); a membership test
-# whose outcome leads to no rollback mode seen here is UNKNOWN_USE.
+# How a collection's use is known (see TransientMarker._marker_use).
 ESTABLISHED, PRESUMED = "established", "presumed"
-UNKNOWN_USE = 0
 
 NO_FIX_SINGLE = "the message is tested on its own: delete the test, or re-raise, by hand"
 
@@ -204,41 +198,19 @@ def enable_wal(conn):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        self._model = model
-        self._additions = _additions(model)
-        self._polarity: Dict[int, Set[int]] = {}
-        self._singles: Dict[int, cst.CSTNode] = {}
-        self._seen: Set[Tuple[int, int]] = set()
-        # Predicate functions already followed with a polarity: each is walked once, or
-        # predicates calling predicates would be walked once per path through them.
-        self._followed: Set[Tuple[int, int]] = set()
-        for branch in model.all_branches():
-            sites = model.facts(branch.unit).sites
-            start, end = branch.when_true
-            downgrades_when_true = any(model.is_rollback_site(s) for s in sites[start:end])
-            downgrades_when_false = any(
-                model.is_rollback_site(s) for rng in branch.when_false for s in sites[rng[0] : rng[1]]
-            )
-            if downgrades_when_true:
-                self._membership(branch.node.test, +1, branch.scope, 0)
-            if downgrades_when_false:
-                self._membership(branch.node.test, -1, branch.scope, 0)
-            if not (downgrades_when_true or downgrades_when_false):
-                self._membership(branch.node.test, UNKNOWN_USE, branch.scope, 0)
-        for unit in model.units:  # `return any(m in text for m in MARKERS)`: a tested use
+        uses = MarkerUses(model, self._kind)
+        for unit in model.units:
             for value in model.facts(unit).returns:
-                self._membership(value, UNKNOWN_USE, unit.scope, 0)
-                self._mixed_predicate(unit.name, value)
-        self._match_cases(model)
+                self._mixed_predicate(unit.name, value, uses.singles)
         reported: Set[int] = set()
-        for node in self._singles.values():
+        for node in uses.singles.values():
             reported.add(id(node))
             yield Report(node, self._message(node), no_fix_reason=NO_FIX_SINGLE)
         for collection in model.collections:
             transient = [item for item in collection_items(collection.node) if self._kind(item) == TRANSIENT]
             if not transient:
                 continue
-            use = self._marker_use(collection)
+            use = self._marker_use(collection, uses.polarity)
             if use is None:
                 continue
             applicability = SAFE if use == ESTABLISHED else UNSAFE
@@ -247,7 +219,7 @@ def enable_wal(conn):
                     reported.add(id(item))
                     yield Report(item, self._message(item), remove_marker_fix(collection.node, item, applicability))
 
-    def _mixed_predicate(self, name: str, value: cst.BaseExpression) -> None:
+    def _mixed_predicate(self, name: str, value: cst.BaseExpression, singles: Dict[int, cst.CSTNode]) -> None:
         """``return "locking protocol" in msg or "database is locked" in msg`` in a
         predicate its callers (here or in an importing module) gate a downgrade on: the
         messages it tests are markers when a permanent one is among them, as in a
@@ -266,7 +238,7 @@ def enable_wal(conn):
         if PERMANENT in kinds:
             for node, kind in zip(tested, kinds):
                 if kind == TRANSIENT:
-                    self._singles.setdefault(id(node), node)
+                    singles.setdefault(id(node), node)
 
     # ----- classification ------------------------------------------------------------
 
@@ -296,11 +268,11 @@ def enable_wal(conn):
             "WAL support and should be retried or re-raised"
         )
 
-    def _marker_use(self, collection: Collection) -> Optional[str]:
+    def _marker_use(self, collection: Collection, polarity: Dict[int, Set[int]]) -> Optional[str]:
         """How a collection is known to decide a downgrade: ESTABLISHED (a membership test on
         it leads to a rollback mode), PRESUMED (named for it, or mixed with a permanent
         marker and tested somewhere), or None (not markers: data, a retry list, hints)."""
-        polarities = self._polarity.get(id(collection.node), set())
+        polarities = polarity.get(id(collection.node), set())
         if +1 in polarities:
             return ESTABLISHED  # whatever it is called: a "message" list that gates a downgrade is markers
         if -1 in polarities:
@@ -320,171 +292,6 @@ def enable_wal(conn):
                 return None
         return PRESUMED
 
-    # ----- how a test uses markers -----------------------------------------------------
-
-    def _membership(self, expr: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
-        """Walk a test, following which operands make it true (+1) or false (-1)."""
-        if depth > _MAX_DEPTH:
-            return
-        depth += 1
-        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
-            self._membership(expr.expression, -polarity, scope, depth)
-        elif isinstance(expr, cst.BooleanOperation):
-            self._membership(expr.left, polarity, scope, depth)
-            self._membership(expr.right, polarity, scope, depth)
-        elif isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1 and is_none(expr.comparisons[0].comparator):
-            # `reason is None` where `reason = _reason(exc)` answers None when no marker matched.
-            negative = isinstance(expr.comparisons[0].operator, (cst.Is, cst.Equal))
-            self._operand(expr.left, -polarity if negative else polarity, scope, depth)
-        elif isinstance(expr, cst.Comparison):
-            left = expr.left
-            for target in expr.comparisons:
-                sign = -polarity if isinstance(target.operator, (cst.NotIn, cst.NotEqual, cst.IsNot)) else polarity
-                self._operand(left, sign, scope, depth)
-                self._operand(target.comparator, sign, scope, depth)
-                left = target.comparator
-        elif isinstance(expr, (cst.GeneratorExp, cst.ListComp, cst.SetComp)):
-            self._membership(expr.elt, polarity, scope, depth)
-            for_in = expr.for_in
-            while for_in is not None:
-                for condition in for_in.ifs:
-                    self._membership(condition.test, polarity, scope, depth)
-                for_in = for_in.inner_for_in
-        elif isinstance(expr, cst.Call):
-            name = expr.func.value if isinstance(expr.func, cst.Name) else (
-                expr.func.attr.value if isinstance(expr.func, cst.Attribute) else ""
-            )
-            if name in _PASS_THROUGH:
-                for arg in expr.args:
-                    self._membership(arg.value, polarity, scope, depth)
-            elif name in _MATCH_METHODS:
-                for arg in expr.args:
-                    self._operand(arg.value, polarity, scope, depth)
-                if isinstance(expr.func, cst.Attribute):  # `_NO_WAL.search(msg)`: the pattern
-                    self._operand(expr.func.value, polarity, scope, depth)
-            elif name == "get" and isinstance(expr.func, cst.Attribute) and expr.args:
-                # `HANDLERS.get(exc.sqlite_errorname)`: whether the error is a key decides.
-                self._operand(expr.func.value, polarity, scope, depth)
-            elif name == "compile" and expr.args:  # `re.compile(r"locking protocol|database is locked")`
-                self._operand(expr.args[0].value, polarity, scope, depth)
-            else:
-                self._predicate(expr, polarity, scope, depth)
-        elif isinstance(expr, (cst.Name, cst.Attribute)):
-            self._operand(expr, polarity, scope, depth)
-
-    def _operand(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
-        key = (id(node), polarity)
-        if key in self._seen or depth > _MAX_DEPTH:
-            return
-        self._seen.add(key)
-        literal = unwrap_collection(node)
-        if literal is not None:
-            self._polarity.setdefault(id(literal), set()).add(polarity)
-            return
-        kind = self._kind(node)
-        if kind == TRANSIENT and polarity > 0:
-            self._singles.setdefault(id(node), node)
-            return
-        if isinstance(node, (cst.Name, cst.Attribute)):
-            # `MARKERS.append("disk i/o error")` elsewhere adds to what the test sees.
-            for added, added_scope in self._additions.get(dotted_name(node), ()):
-                self._operand(added, polarity, added_scope, depth + 1)
-            bindings, _ = self._model.bindings_of(node, scope)
-            for binding in bindings:
-                if binding.value is None or binding.scope is None:
-                    continue
-                if binding.kind == "iter" and _first_of_items(binding.target, node, binding.value):
-                    # `for needle, reason in REASONS.items(): if needle in text`: the keys.
-                    self._operand(binding.value.func.value, polarity, binding.scope, depth + 1)  # type: ignore[union-attr]
-                    continue
-                # A name unpacked from each item (`for code, text in ERRORS`) is not the collection.
-                if binding.kind == "value" or (binding.kind == "iter" and isinstance(binding.target, cst.Name)):
-                    value = binding.value
-                    assert isinstance(value, cst.BaseExpression)
-                    if (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr))) or (
-                        isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or)
-                    ):
-                        # `PERMANENT + FLAKY`, `BASE | EXTRA`, `given or DEFAULTS`: both
-                        # parts are (or may be) the markers.
-                        self._operand(value.left, polarity, binding.scope, depth + 1)
-                        self._operand(value.right, polarity, binding.scope, depth + 1)
-                        continue
-                    if isinstance(value, cst.IfExp):
-                        self._operand(value.body, polarity, binding.scope, depth + 1)
-                        self._operand(value.orelse, polarity, binding.scope, depth + 1)
-                        continue
-                    computed = (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)
-                    if binding.kind == "value" and isinstance(value, computed) and unwrap_collection(value) is None:
-                        self._membership(value, polarity, binding.scope, depth + 1)
-                    else:
-                        self._operand(value, polarity, binding.scope, depth + 1)
-        elif isinstance(node, cst.Call):
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value in _NORMALISING_METHODS:
-                self._operand(node.func.value, polarity, scope, depth + 1)  # `m.lower() in msg`
-            elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "join" and len(node.args) == 1:
-                self._operand(node.args[0].value, polarity, scope, depth + 1)  # `"|".join(MARKERS)` as a pattern
-            else:
-                self._membership(node, polarity, scope, depth + 1)
-
-    def _match_cases(self, model: "ModuleModel") -> None:
-        """``match exc.sqlite_errorcode: case SQLITE_PROTOCOL | SQLITE_BUSY: <downgrade>``:
-        the values of a case whose body downgrades are markers that decide it."""
-        rollback = {id(site.node) for site in model.all_sites() if model.is_rollback_site(site)}
-        if not rollback:
-            return
-        for node in preorder(model.module):
-            if not isinstance(node, cst.Match):
-                continue
-            for case in node.cases:
-                if any(id(inner) in rollback for inner in preorder(case.body)):
-                    for value in _pattern_values(case.pattern):
-                        self._operand(value, +1, model.module_scope, 0)
-
-    def _predicate(self, call: cst.Call, polarity: int, scope: Scope, depth: int) -> None:
-        """Follow a call of a function of this module that answers "is this a marker?"."""
-        unit = self._model.resolve_unit(call, scope)
-        if unit is None or (id(unit), polarity) in self._followed:
-            return
-        self._followed.add((id(unit), polarity))
-        facts = self._model.facts(unit)
-        for value in facts.returns:
-            if not (isinstance(value, cst.Name) and value.value in ("True", "False", "None")):
-                self._membership(value, polarity, unit.scope, depth + 1)
-        answers_none = facts.returns_none
-        for branch in facts.branches:
-            if branch.returns is not None:
-                self._membership(branch.node.test, polarity if branch.returns else -polarity, unit.scope, depth + 1)
-            elif answers_none and _returns_a_value(branch.node.body):
-                # `if needle in text: return reason` ... `return None`: a match answers something.
-                self._membership(branch.node.test, polarity, unit.scope, depth + 1)
-
-
-def _first_of_items(target: object, name: cst.BaseExpression, iterable: object) -> bool:
-    """Is ``name`` the key of ``for key, value in mapping.items()``?"""
-    return (
-        isinstance(target, (cst.Tuple, cst.List))
-        and bool(target.elements)
-        and isinstance(target.elements[0].value, cst.Name)
-        and isinstance(name, cst.Name)
-        and target.elements[0].value.value == name.value
-        and isinstance(iterable, cst.Call)
-        and isinstance(iterable.func, cst.Attribute)
-        and iterable.func.attr.value == "items"
-        and not iterable.args
-    )
-
-
-def _returns_a_value(block: cst.BaseSuite) -> bool:
-    """Does the block return something other than None or False?"""
-    for statement in small_statements(block):
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if isinstance(small, cst.Return) and small.value is not None:
-                    value = small.value
-                    return not (isinstance(value, cst.Name) and value.value in ("None", "False"))
-    return False
-
-
 def remove_marker_fix(
     collection: cst.BaseExpression, element_value: cst.CSTNode, applicability: str = SAFE
 ) -> Optional[FixPlan]:
@@ -493,27 +300,3 @@ def remove_marker_fix(
     if replacement is None:
         return None
     return FixPlan("Remove the transient error from the markers", applicability, {collection: replacement})
-
-
-_NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})
-_ADDING_METHODS = frozenset({"append", "add", "extend", "update", "insert"})
-
-
-def _additions(model: "ModuleModel") -> Dict[str, List[Tuple[cst.BaseExpression, Scope]]]:
-    """Per collection name, what ``NAME.append(x)`` / ``.add`` / ``.extend`` calls add to it."""
-    found: Dict[str, List[Tuple[cst.BaseExpression, Scope]]] = {}
-    for site in model.all_sites():
-        call = site.node
-        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in _ADDING_METHODS:
-            receiver = dotted_name(call.func.value)
-            if receiver:
-                found.setdefault(receiver, []).extend((arg.value, site.scope) for arg in call.args)
-    return found
-
-
-def _pattern_values(pattern: cst.MatchPattern) -> List[cst.BaseExpression]:
-    if isinstance(pattern, cst.MatchOr):
-        return [value for element in pattern.patterns for value in _pattern_values(element.pattern)]
-    if isinstance(pattern, cst.MatchValue):
-        return [pattern.value]
-    return []

@@ -60,3 +60,10 @@ def classify_code_name(name: str) -> Optional[str]:
     if _PERMANENT_CODE_RE.match(name):
         return PERMANENT
     return None
+
+
+def is_fragment(text: str) -> bool:
+    """A bare word of a transient message (``"busy"``, ``"locked"``) rather than one whole:
+    a key a program chose itself as often as a piece of SQLite's text."""
+    value = _normalise(text)
+    return classify_code_name(value) is None and not any(message in value for message in TRANSIENT_MESSAGES)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, List, NamedTuple, Optional, Sequence, Set, Tup
 import libcst as cst
 
 from walint.semantic.model import Scope, Unit
-from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, small_statements
+from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, iter_subexpressions, small_statements
 from walint.flow.conditions import (
     always_exits,
     guarded_sides,
@@ -61,6 +61,10 @@ class TryFacts:
     retried_then_raised: bool
     # Inside a loop over items: `continue` in a handler skips to the next one.
     in_item_loop: bool = False
+    # Inside a loop of attempts (`for attempt in range(n)`, `while True`), and the names
+    # its `for` counts attempts in.
+    in_retry_loop: bool = False
+    attempt_names: Tuple[str, ...] = ()
 
 
 @dataclass(eq=False)
@@ -136,6 +140,8 @@ class _Ctx(NamedTuple):
     # The enclosing loop walks items (`for alias in aliases`), not attempts: its
     # `continue` moves on to the next item rather than trying again.
     item_loop: bool = False
+    retry_loop: bool = False
+    attempt_names: Tuple[str, ...] = ()
 
 
 def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> List[cst.CSTNode]:
@@ -339,7 +345,15 @@ class UnitWalker:
             )
             # A loop is no condition of its own: a retry loop or a loop over paths runs its
             # body as the code around it does (an `if` inside it still counts).
-            inner = ctx._replace(loop_raises=raises_after, item_loop=_walks_items(statement))
+            items = _walks_items(statement)
+            counters = tuple(
+                n.value for n in iter_subexpressions(statement.target) if isinstance(n, cst.Name)
+            ) if isinstance(statement, cst.For) else ()
+            # `while True:` never runs out: a handler that falls through tries again.
+            forever = isinstance(statement, cst.While) and isinstance(statement.test, cst.Name) and statement.test.value == "True"
+            inner = ctx._replace(
+                loop_raises=raises_after, item_loop=items, retry_loop=not items and not forever, attempt_names=counters
+            )
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:
                 self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))
@@ -358,7 +372,9 @@ class UnitWalker:
         if isinstance(statement, (cst.Try, cst.TryStar)):
             start = len(self.facts.sites)
             self._block(small_statements(statement.body), ctx._replace(try_node=statement))
-            try_facts = TryFacts(statement, (start, len(self.facts.sites)), [], ctx.loop_raises, ctx.item_loop)
+            try_facts = TryFacts(
+                statement, (start, len(self.facts.sites)), [], ctx.loop_raises, ctx.item_loop, ctx.retry_loop, ctx.attempt_names
+            )
             for handler in statement.handlers:
                 self._add(handler.type, ctx, handler)
                 handler_start = len(self.facts.sites)

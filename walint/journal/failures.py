@@ -232,7 +232,15 @@ class FailureQueries:
         if site.handler is None or not isinstance(site.node, cst.Call) or self.on_private_database(site):
             return None
         callee = self.callee(site.node, site.scope)
-        if callee is None or callee.qualname == site.unit.qualname or callee.opens_connection:
+        if callee is None:
+            # `_ON_WAL_ERROR[kind](conn)` with the kind read from the error: in a handler,
+            # any entry that downgrades may run, even beside one that retries WAL.
+            for func, where in self.dispatch_candidates(site.node, site.scope):
+                entry = self._named_callee(cst.Call(func=func), where) if isinstance(func, (cst.Name, cst.Attribute)) else None
+                if entry is not None and entry.unguarded_downgrade and not entry.unguarded_on_error_path:
+                    return entry.unguarded_downgrade
+            return None
+        if callee.qualname == site.unit.qualname or callee.opens_connection:
             return None
         if not callee.unguarded_downgrade and not callee.downgrades:
             # `self.on_wal_error(conn, exc)`: a subclass's override runs on its instances.

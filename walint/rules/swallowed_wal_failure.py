@@ -141,6 +141,45 @@ _REPORTING_CALLS = frozenset(
 )
 
 
+def _falls_through_quietly(
+    model: "ModuleModel", scope: "Scope", handler: cst.CSTNode, waits: bool, attempt_names: Sequence[str] = ()
+) -> bool:
+    """Is there a path through the handler past every ``if ...: raise`` that only
+    reports (and, in a loop of attempts, waits) before leaving it? Not when an exit
+    counts the attempts (``if attempt == attempts - 1: raise``): the last one raises;
+    nor when its test calls a function of the project (``or not _fallback(conn)``)."""
+    statements = small_statements(handler.body)  # type: ignore[attr-defined]
+    passed_an_exit = False
+    for statement in statements:
+        if isinstance(statement, cst.If) and statement.orelse is None and always_exits(statement.body):
+            inside = list(iter_subexpressions(statement.test))
+            if any(isinstance(n, cst.Name) and n.value in attempt_names for n in inside):
+                return False
+            if any(isinstance(n, cst.Call) and model.callee(n, scope) is not None for n in inside):
+                return False
+            passed_an_exit = True
+            continue
+        if _only_reports(statement) or (waits and _only_waits(statement)):
+            continue
+        return False
+    return passed_an_exit
+
+
+def _only_waits(statement: cst.CSTNode) -> bool:
+    """``time.sleep(...)``, ``await asyncio.sleep(...)``, ``continue``."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.Continue):
+            continue
+        value = small.value if isinstance(small, cst.Expr) else None
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if not isinstance(value, cst.Call) or dotted_name(value.func).rsplit(".", 1)[-1] != "sleep":
+            return False
+    return True
+
+
 def _only_reports(statement: cst.CSTNode) -> bool:
     """``log.error(...)``, ``print(...)``, ``pass``: a statement that only reports."""
     if not isinstance(statement, cst.SimpleStatementLine):
@@ -407,6 +446,12 @@ def on_connect(dbapi_connection, record):
                         break  # `except Exception:` after the handler that decides: other failures
                     decided = True
                     acts = _escalates(model, handler, unit.scope) or any(self._sets_mode(model, s) for s in sites[start:end])
+                    # `if "locking protocol" in msg: raise`, then only a log line: the other
+                    # failures fall through (or, in a loop of attempts that gives up
+                    # quietly, end up there once the attempts run out).
+                    falls_through = _falls_through_quietly(model, unit.scope, handler, try_facts.in_retry_loop, try_facts.attempt_names)
+                    if acts and falls_through and (not try_facts.in_retry_loop or not try_facts.retried_then_raised):
+                        acts = False
                     if acts and not _branch_carries_on(model, handler, sites[start:end], unit.scope, try_facts.in_item_loop):
                         continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):

@@ -11,7 +11,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import Collection
 from walint.semantic.nodes import collection_items, iter_subexpressions
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
-from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text
+from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text, is_fragment
 from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 
@@ -213,6 +213,10 @@ def enable_wal(conn):
             use = self._marker_use(collection, uses.polarity)
             if use is None:
                 continue
+            if use == PRESUMED:
+                # Known by its name or company alone: a bare "busy" may be a key of the
+                # program's own (`{"protocol": _use_delete, "busy": _retry}`).
+                transient = [item for item in transient if not _fragment(item)]
             applicability = SAFE if use == ESTABLISHED else UNSAFE
             for item in transient:
                 if id(item) not in reported:
@@ -300,3 +304,8 @@ def remove_marker_fix(
     if replacement is None:
         return None
     return FixPlan("Remove the transient error from the markers", applicability, {collection: replacement})
+
+
+def _fragment(node: cst.CSTNode) -> bool:
+    value = node.evaluated_value if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)) else None
+    return isinstance(value, str) and is_fragment(value)

@@ -102,30 +102,25 @@ def falls_through_quietly(
 
 def _only_waits(statement: cst.CSTNode) -> bool:
     """``time.sleep(...)``, ``await asyncio.sleep(...)``, ``continue``."""
-    if not isinstance(statement, cst.SimpleStatementLine):
-        return False
-    for small in statement.body:
-        if isinstance(small, cst.Continue):
-            continue
-        value = small.value if isinstance(small, cst.Expr) else None
-        if isinstance(value, cst.Await):
-            value = value.expression
-        if not isinstance(value, cst.Call) or dotted_name(value.func).rsplit(".", 1)[-1] != "sleep":
-            return False
-    return True
+    return _only_calls(statement, frozenset({"sleep"}), cst.Continue)
 
 
 def _only_reports(statement: cst.CSTNode) -> bool:
     """``log.error(...)``, ``print(...)``, ``pass``: a statement that only reports."""
+    return _only_calls(statement, _REPORTING_CALLS, cst.Pass)
+
+
+def _only_calls(statement: cst.CSTNode, names: frozenset, plain: type) -> bool:
+    """Is the line nothing but (awaited) calls of these names, and ``plain`` statements?"""
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
     for small in statement.body:
-        if isinstance(small, cst.Pass):
+        if isinstance(small, plain):
             continue
         value = small.value if isinstance(small, cst.Expr) else None
         if isinstance(value, cst.Await):
             value = value.expression
-        if not isinstance(value, cst.Call) or dotted_name(value.func).rsplit(".", 1)[-1] not in _REPORTING_CALLS:
+        if not isinstance(value, cst.Call) or dotted_name(value.func).rsplit(".", 1)[-1] not in names:
             return False
     return True
 

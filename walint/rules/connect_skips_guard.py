@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Iterator
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
+from walint.constants import is_known
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import callee_name
+from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
+    from walint.semantic.model import Scope
 
 
 class ConnectSkipsGuard(ModelRule):
@@ -181,13 +183,23 @@ def open_board(path):
                 if rollback and (model.direct_effect(node, site.scope) is not None or by_argument):
                     # `"wal" if cfg.wal else "delete"`: a value chooses, as an `if` would.
                     chosen = effect.sets_wal and model.downgrades_on_some_path(site)  # type: ignore[union-attr]
+                    # `set_journal(conn, "truncate")` reaches the mode through a function of the
+                    # project, as a call of `_use_rollback(conn)` does, condition or not.
+                    passes_rollback = by_argument and callee.qualname != own and not callee.opens_connection and _passes_a_rollback_mode(model, node, site.scope)  # type: ignore[union-attr]
+                    mode = effect.rollback_modes[0].upper()  # type: ignore[union-attr]
                     if site.conditional or chosen:
-                        yield Report(
-                            node,
-                            f"Journal mode `{effect.rollback_modes[0].upper()}` set on a condition of this "  # type: ignore[union-attr]
-                            "connect path without checking that the database is not already in WAL on disk",
-                            *guard_fix(model, site, self.helper),
+                        message = (
+                            f"Journal mode `{mode}` set on a condition of this connect path without "
+                            "checking that the database is not already in WAL on disk"
                         )
+                    elif passes_rollback:
+                        message = (
+                            f"`{callee_name(node)}()` switches this new connection to journal mode `{mode}` "  # type: ignore[arg-type]
+                            "without checking the on-disk mode"
+                        )
+                    else:
+                        continue
+                    yield Report(node, message, *guard_fix(model, site, self.helper))
                     continue
                 if not isinstance(node, cst.Call):
                     continue
@@ -203,3 +215,16 @@ def open_board(path):
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
                     *guard_fix(model, site, self.helper),
                 )
+
+
+def _passes_a_rollback_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:
+    """Does the call pass a rollback mode itself (``set_journal(conn, "truncate")``), rather
+    than leave it to the helper's default?"""
+    if not isinstance(call, cst.Call):
+        return False
+    return any(
+        normalise_mode(value) in ROLLBACK_MODES
+        for arg in call.args
+        for value in model.folder.values(arg.value, scope)
+        if is_known(value)
+    )

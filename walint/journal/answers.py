@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional, Set, Tuple
 
 import libcst as cst
 
+from walint.journal.guard_reading import says_unknown
 from walint.semantic.model import Unit
 from walint.semantic.nodes import small_statements
 
@@ -87,7 +88,7 @@ class AnswerQueries:
         kinds: Set[str] = set()
         for value, handler in facts.return_sites:
             if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
-                if _says_unknown(value.evaluated_value):
+                if says_unknown(value.evaluated_value):
                     kinds.add("string")
         if not facts.named_returns:
             return kinds
@@ -100,7 +101,7 @@ class AnswerQueries:
                 continue  # every path returns a constant: an answer of its own, not a reading
             if None in values:
                 kinds.add("none")
-            if any(isinstance(value, str) and _says_unknown(value) for value in values):
+            if any(isinstance(value, str) and says_unknown(value) for value in values):
                 kinds.add("string")
         return kinds
 
@@ -121,12 +122,3 @@ def _names_caught(value: Optional[cst.BaseExpression], handler: Optional[cst.Exc
         and isinstance(name.name, cst.Name)
         and name.name.value == value.value
     )
-
-
-# Answers a probe makes up when it cannot read the mode. Other words a handler answers
-# ("new" for a file that does not exist yet) are claims about the file, not guesses.
-_UNKNOWN_WORDS = frozenset({"", "unknown", "error", "?", "n/a", "na", "unreadable", "unavailable", "invalid", "failed"})
-
-
-def _says_unknown(text: object) -> bool:
-    return isinstance(text, str) and text.strip().lower() in _UNKNOWN_WORDS

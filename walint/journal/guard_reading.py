@@ -95,10 +95,40 @@ def may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Sco
     if not isinstance(operand, (cst.Name, cst.Attribute)):
         return False
     bindings, _ = model.bindings_of(operand, scope)
+    return any(b.kind == "value" and _none_when_missing(b.value) for b in bindings)
+
+
+# Answers a probe makes up when it cannot read the mode. Other words a handler answers
+# ("new" for a file that does not exist yet) are claims about the file, not guesses.
+_UNKNOWN_WORDS = frozenset({"", "unknown", "error", "?", "n/a", "na", "unreadable", "unavailable", "invalid", "failed"})
+
+
+def says_unknown(text: object) -> bool:
+    return isinstance(text, str) and text.strip().lower() in _UNKNOWN_WORDS
+
+
+def may_hold_made_up(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
+    """``except sqlite3.Error: current = "unknown"`` around the read: the name can hold a
+    word for "could not read", which no refusal of None catches."""
+    if not isinstance(operand, (cst.Name, cst.Attribute)):
+        return False
+    bindings, _ = model.bindings_of(operand, scope)
     return any(
-        b.kind == "value" and (is_none(b.value) or (isinstance(b.value, cst.IfExp) and (is_none(b.value.body) or is_none(b.value.orelse))))
+        b.kind == "value" and b.in_handler and isinstance(b.value, cst.SimpleString) and says_unknown(b.value.evaluated_value)
         for b in bindings
     )
+
+
+def _none_when_missing(value: object) -> bool:
+    """``None``, ``row[0] if row else None``, ``(row or [None])[0]``, ``row and row[0]``."""
+    if is_none(value):
+        return True
+    if isinstance(value, cst.IfExp):
+        return is_none(value.body) or is_none(value.orelse)
+    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.BooleanOperation):
+        fallback = value.value.right
+        return isinstance(fallback, (cst.List, cst.Tuple)) and any(is_none(e.value) for e in fallback.elements)
+    return isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.And) and isinstance(value.left, cst.Name)
 
 
 def spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", operands: List[cst.BaseExpression]) -> bool:

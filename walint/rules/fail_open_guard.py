@@ -9,6 +9,7 @@ import libcst as cst
 from walint.codes import SPECS_BY_CODE
 from walint.journal.guard_reading import (
     is_none_comparison,
+    may_hold_made_up,
     probe_makes_up_a_mode,
     lets_none_past,
     lower_case_wal,
@@ -420,7 +421,9 @@ def fallback(conn):
             message = 'Guard upper-cases the journal mode, then compares it with "wal": it never refuses; compare with "WAL"'
             upper = lower_wal.with_changes(value=lower_wal.prefix + lower_wal.quote + "WAL" + lower_wal.quote)
             return message, FixPlan('Compare with "WAL", as the mode is upper-cased', SAFE, {lower_wal: upper}), NO_FIX_NORMALISE
-        if any(probe_makes_up_a_mode(model, call, where) for _, call, where in probed):
+        if any(probe_makes_up_a_mode(model, call, where) for _, call, where in probed) or any(
+            may_hold_made_up(model, operand, scope) for operand, _, _ in probed
+        ):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe answers "
                 "a made-up mode when it cannot read one); make it answer None and refuse None too"

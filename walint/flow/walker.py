@@ -271,6 +271,8 @@ class UnitWalker:
                     elif isinstance(small.value, cst.Name):
                         self.facts.named_returns.append(small)
                     self._add(small.value, ctx, small)
+                    if isinstance(small.value, (cst.Comparison, cst.BooleanOperation, cst.UnaryOperation)):
+                        self._record_guards(small.value, ctx.scope)  # `return mode == "WAL"`: a predicate's check
                 elif isinstance(small, cst.Assert):
                     self._add(small, ctx, small)
                     proves_not_wal, _ = self._record_guards(small.test, ctx.scope)

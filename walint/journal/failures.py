@@ -253,6 +253,48 @@ class FailureQueries:
             return None
         return callee.unguarded_downgrade
 
+    def runs_as_error_callback(self, unit: Unit) -> Optional[str]:
+        """``open_db(path, on_wal_error=rollback_journal)`` where ``open_db``'s handler
+        calls ``on_wal_error(conn, exc)``: the name of the parameter through which an
+        ``except`` handler runs this function, if one does."""
+        callbacks = self._error_callbacks
+        if callbacks is None:
+            callbacks = self._error_callbacks = self._find_error_callbacks()
+        return callbacks.get(unit)
+
+    def _find_error_callbacks(self) -> Dict[Unit, str]:
+        called_in_handler: Dict[Unit, Set[str]] = {}
+        for unit in self.units[1:]:
+            names = {
+                site.node.func.value
+                for site in self.facts(unit).sites
+                if site.handler is not None
+                and isinstance(site.node, cst.Call)
+                and isinstance(site.node.func, cst.Name)
+                and site.node.func.value in unit.scope.params
+            }
+            if names:
+                called_in_handler[unit] = names
+        found: Dict[Unit, str] = {}
+        if not called_in_handler:
+            return found
+        for site in self.all_sites():
+            call = site.node
+            target = self.resolve_unit(call, site.scope) if isinstance(call, cst.Call) else None
+            if target is None or target not in called_in_handler:
+                continue
+            params = list(target.scope.params)
+            if target.is_method and isinstance(call.func, cst.Attribute) and params:  # type: ignore[union-attr]
+                params = params[1:]
+            for index, arg in enumerate(call.args):  # type: ignore[union-attr]
+                name = arg.keyword.value if arg.keyword is not None else (params[index] if index < len(params) else None)
+                if name not in called_in_handler[target] or not isinstance(arg.value, (cst.Name, cst.Attribute)):
+                    continue
+                passed = self.resolve_unit(cst.Call(func=arg.value), site.scope)
+                if passed is not None:
+                    found.setdefault(passed, name)
+        return found
+
     def downgrades_elsewhere(self, site: Site) -> bool:
         """Is the handler's call one that hands the caught error to another module's helper
         which decides from it whether to downgrade (``if not maybe_downgrade(conn, exc):

@@ -100,6 +100,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         self._mentions_wal: Dict[Tuple[cst.CSTNode, Scope], bool] = {}
         self._error_paths: Dict[Unit, "ErrorPaths"] = {}
         self._error_paths_in_progress: Set[Unit] = set()
+        self._error_callbacks: Optional[Dict[Unit, str]] = None
         self._unpacking_scopes: Dict[Scope, bool] = {}
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
 

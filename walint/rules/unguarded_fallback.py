@@ -308,8 +308,11 @@ def enable_wal(conn):
                     )
                 continue
             failure_path = None if site.handler is not None or site.flagged else model.on_failure_path(site)
+            callback = None
             if site.handler is None and not site.flagged and failure_path is None:
-                continue
+                callback = model.runs_as_error_callback(site.unit)
+                if callback is None or model.opens_connection(site.unit):
+                    continue
             if site.flagged and model.unreachable(site):
                 continue  # the flag can never hold its failure value there
             if model.on_private_database(site):
@@ -321,6 +324,8 @@ def enable_wal(conn):
                 what = f"Journal mode `{mode}` set"
             if site.handler is not None:
                 where = "in an `except` handler"
+            elif callback is not None:
+                where = f"in a callback an `except` handler runs (as `{callback}`)"
             elif site.flagged:
                 where = "on a flag set in an `except` handler"
             else:

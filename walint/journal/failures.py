@@ -235,9 +235,8 @@ class FailureQueries:
         if callee is None:
             # `_ON_WAL_ERROR[kind](conn)` with the kind read from the error: in a handler,
             # any entry that downgrades may run, even beside one that retries WAL.
-            for func, where in self.dispatch_candidates(site.node, site.scope):
-                entry = self._named_callee(cst.Call(func=func), where) if isinstance(func, (cst.Name, cst.Attribute)) else None
-                if entry is not None and entry.unguarded_downgrade and not entry.unguarded_on_error_path:
+            for entry in self.table_entries(site.node, site.scope):
+                if entry.unguarded_downgrade and not entry.unguarded_on_error_path:
                     return entry.unguarded_downgrade
             return None
         if callee.qualname == site.unit.qualname or callee.opens_connection:

@@ -30,16 +30,22 @@ def sets_some_mode(model: "ModuleModel", site: "Site") -> bool:
 
 def names_specific_errors(handler: cst.CSTNode) -> bool:
     """``except apsw.BusyError:``, not ``except Exception:`` or a bare ``except:``."""
-    names: List[str] = []
-    for kind in handler_types(handler):
-        items = [e.value for e in kind.elements] if isinstance(kind, (cst.Tuple, cst.List)) else [kind]
-        names.extend(dotted_name(item) for item in items)
+    names = [dotted_name(item) for item in _caught(handler_types(handler))]
     return bool(names) and all(name and name.rsplit(".", 1)[-1] not in ("Exception", "BaseException") for name in names)
 
 
 def handler_types(handler: cst.CSTNode) -> Sequence[cst.BaseExpression]:
     kind = getattr(handler, "type", None)
     return [] if kind is None else [kind]
+
+
+def _caught(types: Sequence[cst.BaseExpression]) -> List[cst.BaseExpression]:
+    """Each exception an ``except`` names, its tuple spread out."""
+    return [
+        item
+        for kind in types
+        for item in ([e.value for e in kind.elements] if isinstance(kind, (cst.Tuple, cst.List)) else [kind])
+    ]
 
 
 # Calls that never return: they end the process or raise (pytest's outcomes).
@@ -170,13 +176,11 @@ def tries_wal_for_its_caller(model: "ModuleModel", site: "Site") -> bool:
 def names_project_errors(model: "ModuleModel", types: Sequence[cst.BaseExpression], scope: "Scope") -> bool:
     """``except WalUnavailable:`` where the class is defined in this module: the error a
     helper wraps a failed switch in."""
-    for kind in types:
-        items = [e.value for e in kind.elements] if isinstance(kind, (cst.Tuple, cst.List)) else [kind]
-        for item in items:
-            if isinstance(item, cst.Name):
-                bindings, _ = model.lookup(item.value, scope)
-                if any(b.kind == "def" and isinstance(b.value, cst.ClassDef) for b in bindings):
-                    return True
+    for item in _caught(types):
+        if isinstance(item, cst.Name):
+            bindings, _ = model.lookup(item.value, scope)
+            if any(b.kind == "def" and isinstance(b.value, cst.ClassDef) for b in bindings):
+                return True
     return False
 
 

@@ -171,11 +171,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         # may run any of them, so it downgrades if one does. A table that also holds a
         # WAL strategy (`{"wal": _use_wal, "delete": _use_rollback}[preferred]`) leaves
         # that to its key, as configuration does.
-        candidates = [
-            self._named_callee(cst.Call(func=func), where) if isinstance(func, (cst.Name, cst.Attribute)) else None
-            for func, where in self.dispatch_candidates(call, scope)
-        ]
-        known = [facts for facts in candidates if facts is not None]
+        known = self.table_entries(call, scope)
         downgrading = [facts for facts in known if facts.downgrades or facts.unguarded_downgrade]
         if any(facts.sets_journal_mode and facts not in downgrading for facts in known):
             return None
@@ -185,6 +181,15 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         """What is known about the ``@property`` an attribute reads (``self.journal_mode``)."""
         unit = self.property_unit(attribute, scope)
         return self.function_facts(unit) if unit is not None else None
+
+    def table_entries(self, call: cst.Call, scope: Scope) -> List[FunctionFacts]:
+        """What is known about the project functions a call may pick from a dict literal."""
+        entries = (
+            self._named_callee(cst.Call(func=func), where)
+            for func, where in self.dispatch_candidates(call, scope)
+            if isinstance(func, (cst.Name, cst.Attribute))
+        )
+        return [facts for facts in entries if facts is not None]
 
     def _named_callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         unit = self.resolve_unit(call, scope)

@@ -21,7 +21,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from walint.semantic.nodes import dotted_name, literal_entries, subscript_path, updated_entries
+from walint.semantic.nodes import dotted_name, grown_collection, literal_entries, subscript_path, updated_entries
 from walint.flow.conditions import suppresses
 
 # A name's value when it is not one constant the analysis can tell.
@@ -30,6 +30,9 @@ UNKNOWN = ("<unknown>",)
 IN_MEMORY = "<in-memory database>"
 # Some value other than None (the mode a WAL switch read back): only `is None` tells.
 NOT_NONE = "<not None>"
+# What a set or list holds: none yet (`set()`, `[]`), or at least one item (`.add(x)`).
+EMPTY, HOLDS_ITEMS = "<an empty collection>", "<a collection with items>"
+_EMPTY_COLLECTIONS = frozenset({"set", "list", "deque", "collections.deque"})
 # Beyond this many distinct states at one point, states that agree on `failed` are merged
 # (names they disagree on become UNKNOWN): precision is traded for a bounded cost.
 MAX_STATES = 16
@@ -232,7 +235,11 @@ class ErrorPaths:
         if isinstance(small, cst.Expr):
             for target, value in updated_entries(small.value):  # `state.update(wal=False)`
                 states = frozenset(self._assign(target, value, s) for s in states)
-        return states
+            grown = grown_collection(small.value)
+            if grown is not None and dotted_name(grown):  # `broken.add(path)`
+                states = frozenset(s.bind(dotted_name(grown), HOLDS_ITEMS) for s in states)
+                return states
+        return _bounded(_let_collections_escape(small, s) for s in states)
 
     def _assign(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], state: PathState) -> PathState:
         if isinstance(target, cst.Name) and target.value in self._untracked:
@@ -352,6 +359,22 @@ def _runs_at_least_once(statement: cst.CSTNode) -> bool:
     return False
 
 
+def _let_collections_escape(small: cst.CSTNode, state: PathState) -> PathState:
+    """Forget what is known of a collection once anything but a test touches it: passed to
+    a call (``fill(found)``) or changed by a method other than the ones that add."""
+    tracked = [key for key, value in state.env if value in (EMPTY, HOLDS_ITEMS)]
+    if not tracked:
+        return state
+    for call in _calls(small):  # type: ignore[arg-type]
+        touched = [arg.value for arg in call.args]
+        if isinstance(call.func, cst.Attribute) and grown_collection(call) is None:
+            touched.append(call.func.value)  # `broken.discard(path)`, `found.clear()`
+        for expr in touched:
+            if dotted_name(expr) in tracked:
+                state = state.bind(dotted_name(expr), UNKNOWN)
+    return state
+
+
 def call_key(call: cst.Call) -> str:
     """The name under which a state keeps what one call answered on its path."""
     return f"<call {id(call)}>"
@@ -395,7 +418,14 @@ def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
     if isinstance(expr, cst.Await):  # `if not await _try_wal(db):`
         expr = expr.expression
     if isinstance(expr, cst.Call):
+        if grown_collection(expr) is not None:
+            # The value a handler's `broken.add(path)` leaves (see SemanticModel's bindings).
+            return HOLDS_ITEMS
+        if not expr.args and dotted_name(expr.func) in _EMPTY_COLLECTIONS:
+            return EMPTY
         return state.get(call_key(expr))
+    if isinstance(expr, cst.List) and not expr.elements:
+        return EMPTY
     if isinstance(expr, cst.SimpleString):
         value = expr.evaluated_value
         return value if isinstance(value, str) else UNKNOWN
@@ -464,6 +494,10 @@ def truth(expr: cst.BaseExpression, state: PathState) -> Optional[bool]:
         target = expr.comparisons[0]
         left, right = constant(expr.left, state), constant(target.comparator, state)
         operator = target.operator
+        if isinstance(operator, (cst.In, cst.NotIn)) and right in (EMPTY, HOLDS_ITEMS):
+            # `path in self._wal_broken`: nothing is in an empty collection; which items
+            # one holds is not tracked.
+            return None if right == HOLDS_ITEMS else not isinstance(operator, cst.In)
         if isinstance(operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
             options = [constant(e.value, state) for e in target.comparator.elements]
             if left is UNKNOWN or any(o is UNKNOWN for o in options):
@@ -482,6 +516,8 @@ def truth(expr: cst.BaseExpression, state: PathState) -> Optional[bool]:
     value = constant(expr, state)
     if value is UNKNOWN:
         return None
+    if value in (EMPTY, HOLDS_ITEMS):
+        return value == HOLDS_ITEMS
     return bool(value)
 
 

@@ -48,6 +48,21 @@ def _wal_spellings(operand: cst.BaseExpression) -> List[cst.SimpleString]:
     return [literal for literal in literals if spells_wal(literal)]  # type: ignore[misc]
 
 
+def startswith_wal(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """``mode.startswith("wal")``: the text tested (``mode``), or None for anything else.
+    A prefix test is a comparison with "wal" in another spelling."""
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value == "startswith"
+        and len(expr.args) == 1
+        and isinstance(expr.args[0].value, cst.SimpleString)
+        and str(expr.args[0].value.evaluated_value).lower() == "wal"
+    ):
+        return expr.func.value
+    return None
+
+
 def upper_case_literal(operands: List[cst.BaseExpression]) -> Optional[cst.SimpleString]:
     """A `"WAL"` (any case but lower) the mode is compared with, alone or as the only
     spelling of WAL in a collection (`in ("WAL", None)`)."""

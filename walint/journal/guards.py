@@ -10,7 +10,8 @@ import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
 from walint.semantic.model import Scope
-from walint.semantic.nodes import collection_items, dotted_name, is_none, iter_subexpressions, subscript_path
+from walint.semantic.nodes import collection_items, dotted_name, grown_collection, is_none, iter_subexpressions, subscript_path
+from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
 
@@ -263,6 +264,9 @@ class GuardQueries:
                         return inner if same else not inner
             return None
         if isinstance(expr, cst.Call):
+            tested = startswith_wal(expr)
+            if tested is not None:
+                return True if self.probe_calls(tested, scope) else None
             unit = self.resolve_unit(expr, scope)
             if unit is not None and unit in self._in_progress:
                 return None
@@ -342,6 +346,8 @@ def _is_wal_header_bytes(expr: cst.BaseExpression) -> bool:
 
 
 def is_flag_value(value: Optional[cst.CSTNode]) -> bool:
+    if grown_collection(value) is not None:  # `broken.add(path)`: a failure recorded
+        return True
     if isinstance(value, cst.Name):
         return value.value in _FLAG_CONSTANTS
     return isinstance(value, (cst.Integer, cst.SimpleString))

@@ -19,6 +19,7 @@ from walint.journal.guard_reading import (
     probe_may_answer_none,
     spells_as_it_answers,
     spells_wal,
+    startswith_wal,
     upper_case_literal,
     uppercases,
 )
@@ -124,6 +125,9 @@ def _predicate_problem(
     tell: None is falsy, so the unknown mode passes as "not WAL"."""
     if model.wal_answer(answer, scope) is not True:
         return None
+    tested = startswith_wal(answer)
+    if tested is not None:
+        return _prefix_test_problem(model, tested, scope)
     guesser = _guessing_predicate(model, answer, scope)
     if guesser is None and not _predicate_may_answer_none(model, answer, scope):
         return None
@@ -155,6 +159,21 @@ def _predicate_problem(
     if target.lpar:
         refusing = refusing.with_changes(lpar=target.lpar, rpar=target.rpar)
     return message, FixPlan("Refuse an unknown mode too: `is not False`", SAFE, {target: refusing}), NO_FIX_COMPARISON
+
+
+def _prefix_test_problem(
+    model: "ModuleModel", tested: cst.BaseExpression, scope: "Scope"
+) -> Optional[Tuple[str, Optional[FixPlan], str]]:
+    """``journal_of(conn).startswith("wal")``: None raises there (it fails closed), but a
+    made-up word (``"unknown"``) passes as "not WAL"."""
+    probed = model.probe_calls(tested, scope)
+    if any(probe_makes_up_a_mode(model, call, where) for call, where in probed) or may_hold_made_up(model, tested, scope):
+        message = (
+            "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe answers "
+            "a made-up mode when it cannot read one); make it answer None and refuse None too"
+        )
+        return message, None, NO_FIX_MADE_UP
+    return None
 
 
 def _downgrades_where_it_proves_not_wal(

@@ -9,7 +9,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
-from walint.semantic.nodes import dotted_name, iter_subexpressions, subscript_path, updated_entries
+from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
 from walint.journal.handlers import (
     branch_carries_on,
@@ -313,6 +313,9 @@ def on_connect(dbapi_connection, record):
                 return True
             if isinstance(node, cst.Call) and any(subscript_path(target) in flags for target, _ in updated_entries(node)):
                 return True  # `state.update(wal=False)`
+            grown = grown_collection(node)
+            if grown is not None and dotted_name(grown) in flags:
+                return True  # `self._without_wal.add(path)`
             if isinstance(node, cst.Assign) and not isinstance(node.targets[0].target, cst.Name):
                 value = node.value
                 if isinstance(value, cst.SimpleString) and str(value.evaluated_value).lower() in ROLLBACK_MODES:

@@ -16,6 +16,7 @@ import libcst as cst
 from walint.semantic.nodes import (
     collection_items,
     dotted_name,
+    grown_collection,
     subscript_path,
     unwrap_collection,
     updated_entries,
@@ -291,6 +292,22 @@ class _ScopeBuilder:
     def visit_Expr(self, node: cst.Expr) -> None:
         for target, value in updated_entries(node.value):
             self._bind(target, value)
+        grown = grown_collection(node.value)
+        if grown is not None and self.handler_depth > 0:
+            # `self._wal_broken.add(path)` in a handler: the collection records a failure,
+            # as a flag would; the call stands for what it leaves in the collection.
+            self._bind_grown(grown, node.value)
+
+    def _bind_grown(self, collection: cst.BaseExpression, call: cst.BaseExpression) -> None:
+        binding = Binding("value", call, self.scope, in_handler=True)
+        if isinstance(collection, cst.Name):
+            name = collection.value
+            local = name in self.scope.bindings or name in self.scope.params or name in self.scope.globals
+            (self._target_scope(name) if local else self.scope.module()).bind(name, binding)
+        elif dotted_name(collection).startswith("self."):
+            class_scope = self._enclosing_class()
+            if class_scope is not None:
+                class_scope.bind(dotted_name(collection), binding)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._bind(node.target, None)

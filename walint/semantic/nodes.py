@@ -31,6 +31,23 @@ def collection_items(node: cst.BaseExpression) -> List[cst.BaseExpression]:
     return []
 
 
+_GROWING_METHODS = frozenset({"add", "append", "appendleft", "insert"})
+
+
+def grown_collection(expr: Optional[cst.CSTNode]) -> Optional[cst.BaseExpression]:
+    """``broken.add(path)``, ``self.failures.append(exc)``: the collection (a name or an
+    attribute) the call puts an item in; None for any other expression."""
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value in _GROWING_METHODS
+        and expr.args
+        and isinstance(expr.func.value, (cst.Name, cst.Attribute))
+    ):
+        return expr.func.value
+    return None
+
+
 def subscript_path(node: Optional[cst.CSTNode]) -> str:
     """``state['journal']`` for ``state["journal"]``: an entry of a dict a name holds,
     named so it can be bound and tracked like a name; "" for any other expression."""

@@ -323,15 +323,22 @@ NO_FIX_SQL_TEXT = (
     "call it on the DB-API connection by hand"
 )
 NO_FIX_CURSOR = "the code keeps the cursor the pragma returns, which the helper does not: rewrite it by hand"
+NO_FIX_OTHER_SQL = (
+    "the statement runs more than the WAL switch (a script, or a loop over several pragmas), "
+    "which the helper call would drop: call the helper beside it by hand"
+)
 
 
 def helper_call_fix(
-    model, container: cst.CSTNode, wal_call: cst.Call, handlers: Sequence[cst.CSTNode], spec: HelperSpec
+    model, container: cst.CSTNode, wal_site, handlers: Sequence[cst.CSTNode], spec: HelperSpec
 ) -> Tuple[Optional[FixPlan], Optional[str]]:
     """Replace a WAL-setup ``try`` (or ``with suppress``) by one call of the safe helper.
 
     Returns the plan, or None and why the block has no such rewrite.
     """
+    from walint.sql import runs_only_the_wal_switch
+
+    wal_call: cst.Call = wal_site.node
     if isinstance(container, cst.Try):
         if container.orelse is not None or container.finalbody is not None:
             return None, NO_FIX_TRY_ELSE
@@ -347,6 +354,8 @@ def helper_call_fix(
     receiver = _wal_receiver(wal_call)
     if receiver is None:
         return None, NO_FIX_SQL_TEXT
+    if not runs_only_the_wal_switch(wal_call, model.folder, wal_site.scope):
+        return None, NO_FIX_OTHER_SQL
     awaited = _awaited(small, wal_call)
     function = spec.async_function if awaited else spec.function
     call: cst.BaseExpression = cst.Call(cst.Name(function), [cst.Arg(receiver)])
@@ -391,21 +400,22 @@ def _leading_lines_keeping_comments(statement: cst.BaseCompoundStatement) -> Lis
     return own + [cst.EmptyLine(comment=c) for c in comments if id(c) not in own_comments]
 
 
-def wal_setting_calls(model, sites) -> List[cst.Call]:
-    calls = []
+def wal_setting_sites(model, sites) -> list:
+    """The sites among ``sites`` that are calls switching to WAL."""
+    found = []
     for site in sites:
         if isinstance(site.node, cst.Call):
             effect = model.direct_effect(site.node, site.scope)
             if effect is not None and effect.sets_wal:
-                calls.append(site.node)
-    return calls
+                found.append(site)
+    return found
 
 
 def try_fix(model, unit, try_facts, spec: HelperSpec) -> Tuple[Optional[FixPlan], Optional[str]]:
     """The helper-call rewrite of a ``try`` whose body is one WAL pragma, or why there is none."""
     sites = model.facts(unit).sites
     body = [s for s in sites[try_facts.body[0] : try_facts.body[1]] if s.try_node is try_facts.node]
-    calls = wal_setting_calls(model, body)
-    if len(calls) != 1:
+    wal_sites = wal_setting_sites(model, body)
+    if len(wal_sites) != 1:
         return None, NO_FIX_MORE
-    return helper_call_fix(model, try_facts.node, calls[0], [h for h, _ in try_facts.handlers], spec)
+    return helper_call_fix(model, try_facts.node, wal_sites[0], [h for h, _ in try_facts.handlers], spec)

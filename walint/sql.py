@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
-from walint.constants import HOLE, StringFolder, param_of
+from walint.constants import HOLE, StringFolder, is_known, param_of
 
 ROLLBACK_MODES = frozenset({"delete", "truncate", "persist", "memory", "off"})
 WAL = "wal"
@@ -36,7 +36,8 @@ _PRAGMA_READ_RE = re.compile(rf"^pragma\s+(?:{_IDENT}\s*\.\s*)?journal_mode(?:\s
 _TABLE_VALUED_READ_RE = re.compile(r"\bpragma_journal_mode\b", re.I)
 
 
-def _statements(text: str) -> Iterable[str]:
+def sql_statements(text: str) -> Iterable[str]:
+    """The statements of an SQL script, comments dropped and spacing normalised."""
     for statement in _COMMENT_RE.sub(" ", text).split(";"):
         statement = " ".join(statement.split())
         if statement:
@@ -58,7 +59,7 @@ def modes_set_by_sql(text: str) -> List[str]:
     if "journal_mode" not in text.lower():
         return []
     modes = []
-    for statement in _statements(text):
+    for statement in sql_statements(text):
         match = _PRAGMA_SET_RE.match(statement)
         if match:
             modes.append(normalise_mode(match.group("eq") or match.group("fn")))
@@ -70,7 +71,7 @@ def reads_journal_mode(text: str) -> bool:
     lowered = text.lower()
     if "journal_mode" not in lowered:
         return False
-    for statement in _statements(text):
+    for statement in sql_statements(text):
         if _PRAGMA_READ_RE.match(statement) or (
             statement.lower().startswith("select") and _TABLE_VALUED_READ_RE.search(statement)
         ):
@@ -131,6 +132,22 @@ def sql_texts(call: cst.Call, folder: StringFolder, scope: object) -> Iterator[L
     if _EXECUTE_NAME_RE.match(callee_name(call)):
         for argument in _sql_arguments(call):
             yield [text for text in folder.values(argument, scope) if text != HOLE]
+
+
+def runs_only_the_wal_switch(call: cst.Call, folder: StringFolder, scope: object) -> bool:
+    """Does ``call`` run nothing but ``PRAGMA journal_mode=WAL``, whatever text its SQL
+    holds? A script, or a loop over several pragmas, runs more."""
+    if not _EXECUTE_NAME_RE.match(callee_name(call)):
+        return True  # `db.pragma("journal_mode", "wal")`, `db.enable_wal()`: the switch alone
+    for argument in _sql_arguments(call):
+        values = folder.values(argument, scope)
+        return all(
+            is_known(text)
+            and bool(list(sql_statements(text)))
+            and all(modes_set_by_sql(statement) == [WAL] for statement in sql_statements(text))
+            for text in values
+        )
+    return False
 
 
 def effect_of_sql(texts: Iterable[str]) -> Optional[ModeEffect]:

@@ -26,8 +26,10 @@ def _unpack(target: cst.BaseExpression, item: _Item, scope: Scope, row: Row) -> 
     if isinstance(target, cst.Name):
         if isinstance(item, tuple):
             return False
-        row[target.value] = (item, scope)
+        row[target.value] = (item, scope)  # None: an item of a part that is not a constant
         return True
+    if item is None:
+        return False
     if not isinstance(target, (cst.Tuple, cst.List)):
         return False
     if isinstance(item, tuple):
@@ -64,6 +66,13 @@ class LoopQueries:
     def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple["_Item", Scope]]]:
         """The items a loop over a constant collection sees: elements, dict keys, dict values
         or (key, value) pairs for ``.keys()``, ``.values()`` and ``.items()``."""
+        if isinstance(iterable, cst.BinaryOperation) and isinstance(iterable.operator, cst.Add):
+            # `STARTUP_PRAGMAS + settings.extra_pragmas`: the known part item by item, and
+            # an item nothing is known of (None) for a part that is not a constant.
+            parts = [self._iterated_items(side, scope) for side in (iterable.left, iterable.right)]
+            if all(part is None for part in parts):
+                return None
+            return [item for part in parts for item in (part if part is not None else [(None, scope)])]  # type: ignore[misc]
         view = None
         func = iterable.func if isinstance(iterable, cst.Call) else None
         if isinstance(iterable, cst.Call) and isinstance(func, cst.Attribute) and not iterable.args:

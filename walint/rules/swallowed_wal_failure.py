@@ -10,7 +10,7 @@ import libcst as cst
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
-from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_calls
+from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_sites
 from walint.journal.handlers import (
     branch_carries_on,
     escalates,
@@ -140,7 +140,9 @@ class SwallowedWalFailure(ModelRule):
     fix replaces it with one call of the safe helper, which re-raises transient errors
     and falls back only when WAL is unsupported and the file is not in WAL. It is safe
     when the handlers only log, `pass`, `raise` or `return` (the helper logs the
-    fallback itself), and unsafe when they do more. Other shapes get no fix.
+    fallback itself), and unsafe when they do more. Other shapes get no fix, and so does
+    a statement that runs more than the WAL switch (a script with other pragmas, a loop
+    over several pragmas): the helper call would drop the rest.
     """
 
     spec = SPECS_BY_CODE["WAL004"]
@@ -327,7 +329,7 @@ def suppress_fix(model, suppression, sites, spec: HelperSpec) -> Tuple[Optional[
     """The helper-call rewrite of ``with suppress(...): <WAL pragma>``, or why there is none."""
     if len(suppression.node.items) != 1:
         return None, NO_FIX_MORE
-    calls = wal_setting_calls(model, sites[suppression.body[0] : suppression.body[1]])
-    if len(calls) != 1:
+    wal_sites = wal_setting_sites(model, sites[suppression.body[0] : suppression.body[1]])
+    if len(wal_sites) != 1:
         return None, NO_FIX_MORE
-    return helper_call_fix(model, suppression.node, calls[0], (), spec)
+    return helper_call_fix(model, suppression.node, wal_sites[0], (), spec)

@@ -248,9 +248,12 @@ class _ScopeBuilder:
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self._bind(target.target, node.value)
-        literals = [unwrap_collection(part) for part in _joined_parts(node.value)]
+        self._record_assigned(node.targets[-1].target, node.value)
+
+    def _record_assigned(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """The collection literals an assignment binds, under the name they are bound to."""
+        literals = [unwrap_collection(part) for part in _joined_parts(value)]
         if any(literal is not None for literal in literals):
-            target = node.targets[-1].target
             if isinstance(target, cst.Name):
                 name = target.value
             elif isinstance(target, cst.Attribute):
@@ -287,7 +290,9 @@ class _ScopeBuilder:
         self._record(node, self._function_name(), assigned=False)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target, node.value) if node.value is not None else None
+        if node.value is not None:
+            self._bind(node.target, node.value)
+            self._record_assigned(node.target, node.value)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         for target, value in updated_entries(node.value):
@@ -376,6 +381,7 @@ class SemanticModel(CallTargets):
         self.collections: List[Collection] = []
         self._overrides: Dict[Tuple[int, str], List[Unit]] = {}
         _ScopeBuilder(self).run(module)
+        self.class_nodes: Dict[int, cst.ClassDef] = {id(scope): node for node, scope in self.class_scopes.items()}
         self.module_unit = Unit(module, self.module_scope, "<module>", "<module>", None)
         self.module_scope.unit = self.module_unit
         self.units.insert(0, self.module_unit)

@@ -17,6 +17,7 @@ class CallTargets:
     if TYPE_CHECKING:
         function_units: Dict[cst.FunctionDef, "Unit"]
         class_scopes: Dict[cst.ClassDef, "Scope"]
+        class_nodes: Dict[int, cst.ClassDef]
         _overrides: Dict[Tuple[int, str], List["Unit"]]
 
         def lookup(self, name: str, scope: "Scope") -> Tuple[List["Binding"], bool]: ...
@@ -31,11 +32,27 @@ class CallTargets:
         elif isinstance(func, cst.Attribute):
             class_scope = self.class_scope_for(func.value, scope)
             if class_scope is not None:
-                bindings = class_scope.bindings.get(func.attr.value, [])
+                bindings = self._method_bindings(class_scope, func.attr.value)
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
                 return self.function_units.get(binding.value)
         return None
+
+    def _method_bindings(self, class_scope: Scope, name: str, _depth: int = 0) -> List[Binding]:
+        """What ``name`` is bound to on a class, or else on the first of its bases (classes
+        of this module, searched depth first as the MRO would for single inheritance) that
+        defines it: ``self._fallback_journal()`` inherited from ``BaseQueue``."""
+        own = class_scope.bindings.get(name, [])
+        if own or _depth > 4:
+            return own
+        node = self.class_nodes.get(id(class_scope))
+        for base in node.bases if node is not None else ():
+            base_scope = self.class_scope_for(base.value, class_scope.parent) if class_scope.parent is not None else None
+            if base_scope is not None and base_scope is not class_scope:
+                found = self._method_bindings(base_scope, name, _depth + 1)
+                if found:
+                    return found
+        return []
 
     def _dispatched(self, func: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
         """``STRATEGIES["delete"]`` where ``STRATEGIES = {"delete": _use_delete, ...}``: the

@@ -57,10 +57,23 @@ def excludes_none(test: cst.BaseExpression) -> bool:
     return isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and _excludes_none(test, {test.left.value})
 
 
+_PROCESS_EXITS = frozenset({"sys.exit", "exit", "quit", "os._exit", "os.abort"})
+
+
+def ends_the_process(small: cst.CSTNode) -> bool:
+    """``sys.exit(...)`` (and ``os._exit``, ``exit``, ``quit``, ``os.abort``): nothing after
+    it runs, as after a ``raise``."""
+    return (
+        isinstance(small, cst.Expr)
+        and isinstance(small.value, cst.Call)
+        and dotted_name(small.value.func) in _PROCESS_EXITS
+    )
+
+
 def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
     for statement in statements:
         if isinstance(statement, SIMPLE_LINES):
-            if any(isinstance(s, _GUARD_EXIT) for s in statement.body):
+            if any(isinstance(s, _GUARD_EXIT) or ends_the_process(s) for s in statement.body):
                 return True
         elif isinstance(statement, cst.If) and statement.orelse is not None:
             if always_exits(statement.body) and statements_exit(else_statements(statement.orelse)):

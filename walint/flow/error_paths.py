@@ -22,7 +22,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 import libcst as cst
 
 from walint.semantic.nodes import dotted_name, grown_collection, literal_entries, subscript_path, updated_entries
-from walint.flow.conditions import suppresses
+from walint.flow.conditions import ends_the_process, suppresses
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
@@ -216,7 +216,7 @@ class ErrorPaths:
         return states  # def, class: bodies are units of their own
 
     def _small(self, small: cst.CSTNode, states: States) -> States:
-        if isinstance(small, (cst.Return, cst.Raise)):
+        if isinstance(small, (cst.Return, cst.Raise)) or ends_the_process(small):
             return frozenset()
         if isinstance(small, cst.Break) and self._loops:
             self._loops[-1].breaks.extend(states)

@@ -48,6 +48,9 @@ class Site:
     line: Optional[cst.CSTNode] = None
     # The nearest statement that made the site guarded (an `if` on the mode, a refusing call).
     guard: Optional[cst.CSTNode] = None
+    # The statements (by id) whose condition the site runs under: an `if`, a `case`, a
+    # handler, a loop's or a `try`'s `else`. `conditional` says there is at least one.
+    conditions: Tuple[int, ...] = ()
 
 
 @dataclass(eq=False)
@@ -142,6 +145,11 @@ class _Ctx(NamedTuple):
     item_loop: bool = False
     retry_loop: bool = False
     attempt_names: Tuple[str, ...] = ()
+    conditions: Tuple[int, ...] = ()
+
+    def under(self, condition: cst.CSTNode, **changes: object) -> "_Ctx":
+        """This context inside a branch that runs on ``condition``."""
+        return self._replace(conditional=True, conditions=self.conditions + (id(condition),), **changes)  # type: ignore[arg-type]
 
 
 def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> List[cst.CSTNode]:
@@ -201,6 +209,7 @@ class UnitWalker:
             ctx.try_node,
             self._line,
             ctx.guard,
+            ctx.conditions,
         )
 
     def _add(self, node: Optional[cst.CSTNode], ctx: _Ctx, statement: cst.CSTNode) -> None:
@@ -309,13 +318,14 @@ class UnitWalker:
             # The branch a failure flag's handler value takes is the error path; the other
             # is where the flag says nothing failed.
             on_failure = truth(statement.test, PathState(True, tuple(sorted(model.handler_flag_values(statement.test, ctx.scope).items())))) if flags else None
-            inner = ctx._replace(conditional=True)
-            body_ctx = inner._replace(
+            body_ctx = ctx.under(
+                statement,
                 guarded=ctx.guarded or true_side,
                 flagged=ctx.flagged or (bool(flags) and on_failure is not False),
                 guard=statement if true_side else ctx.guard,
             )
-            else_ctx = inner._replace(
+            else_ctx = ctx.under(
+                statement.orelse or statement,
                 guarded=ctx.guarded or false_side,
                 flagged=ctx.flagged or (bool(flags) and on_failure is not True),
                 guard=statement if false_side else ctx.guard,
@@ -358,7 +368,7 @@ class UnitWalker:
             )
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:
-                self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))
+                self._block(small_statements(statement.orelse.body), ctx.under(statement.orelse))
             return False
         if isinstance(statement, cst.With):
             for item in statement.items:
@@ -381,12 +391,12 @@ class UnitWalker:
                 self._add(handler.type, ctx, handler)
                 handler_start = len(self.facts.sites)
                 self._block(
-                    small_statements(handler.body), ctx._replace(handler=handler, conditional=True, try_node=None)
+                    small_statements(handler.body), ctx.under(handler, handler=handler, try_node=None)
                 )
                 try_facts.handlers.append((handler, (handler_start, len(self.facts.sites))))
             self.facts.tries.append(try_facts)
             if statement.orelse is not None:
-                self._block(small_statements(statement.orelse.body), ctx._replace(conditional=True))
+                self._block(small_statements(statement.orelse.body), ctx.under(statement.orelse))
             if statement.finalbody is not None:
                 self._block(small_statements(statement.finalbody.body), ctx)
             return False
@@ -414,7 +424,7 @@ class UnitWalker:
                 refused_here = wal_refused or bool(values and "wal" not in values and None not in values)
                 self._block(
                     small_statements(case.body),
-                    ctx._replace(conditional=True, guarded=ctx.guarded or refused_here, guard=statement if refused_here else ctx.guard),
+                    ctx.under(case, guarded=ctx.guarded or refused_here, guard=statement if refused_here else ctx.guard),
                 )
                 if "wal" in values and exits:
                     wal_refused = True

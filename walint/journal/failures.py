@@ -176,14 +176,15 @@ class FailureQueries:
         return True
 
     def _switched_back_to_wal(self, site: Site) -> bool:
-        """Does the function set WAL again after this statement, in the same block context
-        (``DELETE``, ``VACUUM``, ``WAL``): a deliberate, temporary switch?"""
+        """Does the function set WAL again after this statement, wherever the statement ran
+        (``DELETE``, ``VACUUM``, ``WAL``): a deliberate, temporary switch? Not a WAL switch
+        in the ``else`` of the ``if`` that downgrades."""
         sites = self.facts(site.unit).sites
         later = next((index for index, other in enumerate(sites) if other is site), len(sites)) + 1
         return any(
             other.handler is site.handler
             and other.try_node is site.try_node
-            and (site.conditional or not other.conditional)
+            and set(other.conditions) <= set(site.conditions)
             and (self.effect(other) or ModeEffect()).sets_wal
             for other in sites[later:]
         )

@@ -139,6 +139,12 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
 
+    def is_connect_call(self, node: cst.CSTNode, scope: Scope) -> bool:
+        """``sqlite3.connect(...)`` and its kin, or ``engine.connect()`` on an engine made here."""
+        return isinstance(node, cst.Call) and (
+            self.qualified_name(node.func, scope) in CONNECT_FUNCTIONS or self._connects_an_engine(node, scope)
+        )
+
     def _connects_an_engine(self, call: cst.Call, scope: Scope) -> bool:
         """``engine.connect()`` (or ``.begin()``) where ``engine = create_engine(...)``."""
         func = call.func
@@ -299,9 +305,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         opens = facts.connect_listener
         for site in facts.sites:
             node = site.node
-            if isinstance(node, cst.Call) and (
-                self.qualified_name(node.func, site.scope) in CONNECT_FUNCTIONS or self._connects_an_engine(node, site.scope)
-            ):
+            if self.is_connect_call(node, site.scope):
                 opens = True
             if isinstance(node, cst.Call):
                 for arg in node.args:  # `connect` passed as a value: `creator=sqlite3.connect`
@@ -331,6 +335,8 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
             sets_mode = sets_mode or bool(effect.sets)
             if site.guarded:
                 continue
+            if effect.rollback_modes and site.handler is None and not site.flagged and self._switched_back_to_wal(site):
+                continue  # DELETE for a VACUUM, then WAL again: a temporary switch, not a downgrade
             always = [m for m in effect.rollback_modes if m not in effect.from_defaults]
             if always and unguarded is None:
                 unguarded = self.location(node)

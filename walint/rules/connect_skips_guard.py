@@ -13,6 +13,7 @@ from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
 
 if TYPE_CHECKING:
+    from walint.flow.walker import Site
     from walint.journal.model import ModuleModel
     from walint.semantic.model import Scope
 
@@ -187,7 +188,7 @@ def open_board(path):
                     # project, as a call of `_use_rollback(conn)` does, condition or not.
                     passes_rollback = by_argument and callee.qualname != own and not callee.opens_connection and _passes_a_rollback_mode(model, node, site.scope)  # type: ignore[union-attr]
                     mode = effect.rollback_modes[0].upper()  # type: ignore[union-attr]
-                    if site.conditional or chosen:
+                    if _on_a_condition_of_its_own(model, site) or chosen:
                         message = (
                             f"Journal mode `{mode}` set on a condition of this connect path without "
                             "checking that the database is not already in WAL on disk"
@@ -215,6 +216,22 @@ def open_board(path):
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
                     *guard_fix(model, site, self.helper),
                 )
+
+
+def _on_a_condition_of_its_own(model: "ModuleModel", site: "Site") -> bool:
+    """Does ``site`` run on a condition the opening of its connection does not run on
+    (``if on_network_fs(path):`` after the connect), rather than alongside it (``if conn
+    is None: conn = connect(...)`` and the pragma right after, in the same branch)?"""
+    if not site.conditional:
+        return False
+    sites = model.facts(site.unit).sites
+    opened = None
+    for other in sites:
+        if other is site:
+            break
+        if model.is_connect_call(other.node, other.scope):
+            opened = other
+    return opened is None or not set(site.conditions) <= set(opened.conditions)
 
 
 def _passes_a_rollback_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:

@@ -16,7 +16,10 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, 
 import libcst as cst
 
 HOLE = "\x00"
-_PARAM_HOLE_RE = re.compile("\x01([A-Za-z_][A-Za-z_0-9]*)\x02")
+# A parameter, or an item of a loop over one (`steps.iter.0`: the first name of the
+# target of `for key, value in steps`; `pragmas.items.1`: the value of `.items()`).
+_PARAM_HOLE_RE = re.compile("\x01([A-Za-z_][A-Za-z_0-9]*(?:\\.(?:iter|items|keys|values)\\.[0-9]*)?)\x02")
+LOOP_VIEWS = ("iter", "items", "keys", "values")
 # Enough alternatives for `"wal" if x else "delete"` chains, few enough to stay cheap.
 MAX_VALUES = 16
 _MAX_DEPTH = 24
@@ -28,6 +31,20 @@ UNKNOWN: Values = (HOLE,)
 def param_hole(name: str) -> str:
     """The placeholder standing for the value of parameter ``name``."""
     return f"\x01{name}\x02"
+
+
+def loop_hole(parameter: str, view: str, index: Optional[int]) -> str:
+    """The name of the placeholder for an item of a loop over ``parameter`` (through
+    ``view``: iter, items, keys, values), or for one part of it (``index``)."""
+    return f"{parameter}.{view}.{'' if index is None else index}"
+
+
+def loop_hole_parts(name: str) -> Optional[Tuple[str, str, Optional[int]]]:
+    """(parameter, view, index) of a :func:`loop_hole` name; None for a plain parameter."""
+    parts = name.split(".")
+    if len(parts) != 3:
+        return None
+    return parts[0], parts[1], int(parts[2]) if parts[2] else None
 
 
 def param_of(value: str) -> Optional[str]:

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from walint.constants import HOLE, Resolution, StringFolder, parameters_in, substitute
+from walint.constants import HOLE, Resolution, StringFolder, loop_hole_parts, parameters_in, substitute
 from walint.semantic.model import Scope
 from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.sql import ModeEffect, effect_of_sql, sql_texts
@@ -23,7 +23,7 @@ def merged_effects(effects: Sequence[ModeEffect]) -> Optional[ModeEffect]:
 def fills_only(text: str, params: Sequence[str]) -> bool:
     """``text`` has placeholders, and each stands for one of ``params``."""
     holes = parameters_in(text)
-    return bool(holes) and HOLE not in text and all(hole in params for hole in holes)
+    return bool(holes) and HOLE not in text and all(hole.split(".")[0] in params for hole in holes)
 
 
 # Pragmas a helper builds from its parameters, at most, in what callers learn of it.
@@ -120,17 +120,65 @@ class CallEffects:
         if callee.is_method and params and isinstance(call.func, cst.Attribute):
             params = params[1:]  # bound `self`/`cls`
         passed: Dict[str, Tuple[str, ...]] = {}
+        arguments: Dict[str, cst.BaseExpression] = {}
         index = 0
         for arg in call.args:
             if arg.star:
                 continue
             if arg.keyword is not None:
-                passed[arg.keyword.value] = folder.values(arg.value, scope)
+                arguments[arg.keyword.value] = arg.value
             elif index < len(params):
-                passed[params[index]] = folder.values(arg.value, scope)
+                arguments[params[index]] = arg.value
                 index += 1
+        for parameter, argument in arguments.items():
+            passed[parameter] = folder.values(argument, scope)
         if not any(arg.star for arg in call.args):  # `fallback(conn)`: the defaults decide
             for parameter, values in callee.defaults:
                 passed.setdefault(parameter, values)
-        texts = [text for template in callee.sql_templates for text in substitute(template, passed)]
+        texts = [
+            text
+            for template in callee.sql_templates
+            for filled in self._loop_rows_filled(template, arguments, scope, folder)
+            for text in substitute(template, {**passed, **filled})
+        ]
         return effect_of_sql(texts)
+
+    def _loop_rows_filled(
+        self, template: str, arguments: Dict[str, cst.BaseExpression], scope: Scope, folder: StringFolder
+    ) -> List[Dict[str, Tuple[str, ...]]]:
+        """For a pragma the helper builds in a loop over a parameter (``for key, value in
+        steps: execute("PRAGMA %s=%s" % (key, value))``), what each hole holds on each item
+        of the collection this call passes: one mapping per item, so a key is only ever
+        paired with its own value. One empty mapping when the template has no such hole."""
+        holes = [(hole, loop_hole_parts(hole)) for hole in parameters_in(template)]
+        looped = {parts[:2] for _, parts in holes if parts is not None}
+        if len(looped) != 1:
+            return [{}]  # none, or loops over two collections: their holes stay unknown
+        parameter, view = looped.pop()
+        argument = arguments.get(parameter)
+        if argument is None:
+            return [{}]
+        iterable = argument if view == "iter" else cst.Call(cst.Attribute(argument, cst.Name(view)))
+        items = self._iterated_items(iterable, scope)
+        if items is None:
+            return [{}]
+        rows: List[Dict[str, Tuple[str, ...]]] = []
+        for item, where in items:
+            row: Dict[str, Tuple[str, ...]] = {}
+            for hole, parts in holes:
+                if parts is None:
+                    continue
+                index = parts[2]
+                if item is None:
+                    part = None
+                elif index is None:
+                    part = None if isinstance(item, tuple) else item
+                elif isinstance(item, tuple):
+                    part = item[index] if index < len(item) else None
+                elif isinstance(item, (cst.Tuple, cst.List)) and index < len(item.elements):
+                    part = item.elements[index].value
+                else:
+                    part = None
+                row[hole] = folder.values(part, where) if part is not None else (HOLE,)
+            rows.append(row)
+        return rows or [{}]

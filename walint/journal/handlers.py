@@ -170,7 +170,13 @@ def tries_wal_for_its_caller(model: "ModuleModel", site: "Site") -> bool:
     if not isinstance(site.node, cst.Call):
         return False
     callee = model.callee(site.node, site.scope)
-    return callee is not None and callee.wal_failure_propagates
+    if callee is None:
+        return False
+    if callee.wal_failure_propagates:
+        return True
+    # `run_script(conn, ["PRAGMA journal_mode=WAL", ...])`: it runs the pragma it is passed.
+    effect = model.effect(site) if callee.sql_templates else None
+    return effect is not None and effect.sets_wal
 
 
 def names_project_errors(model: "ModuleModel", types: Sequence[cst.BaseExpression], scope: "Scope") -> bool:

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequ
 
 import libcst as cst
 
-from walint.constants import HOLE, Resolution, StringFolder, is_known, param_hole
+from walint.constants import HOLE, LOOP_VIEWS, Resolution, StringFolder, is_known, loop_hole, param_hole, param_of
 from walint.journal.answers import AnswerQueries
 from walint.journal.calls import MAX_TEMPLATES, CallEffects, fills_only, merged_effects
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
-from walint.semantic.model import SemanticModel, Scope, Unit
+from walint.semantic.model import Binding, SemanticModel, Scope, Unit
 from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions
 from walint.sql import ModeEffect, classify_call, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
@@ -134,10 +134,33 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
                 # `for pragma in FALLBACK_PRAGMAS:`: what the name holds on each iteration.
                 rows = self.loop_rows(b.target, b.value, b.scope)  # type: ignore[arg-type]
                 held = [row[expr.value] for row in rows or () if expr.value in row] if isinstance(expr, cst.Name) else []
+                hole = self._item_of_a_parameter(expr, b) if rows is None else None
+                if hole is not None and len(bindings) == 1:
+                    return Resolution(parameter=hole)  # `for key, value in steps:`, `steps` a parameter
                 expressions.extend(held or [(None, None)])  # type: ignore[list-item]
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
+
+    def _item_of_a_parameter(self, expr: cst.BaseExpression, binding: Binding) -> Optional[str]:
+        """The placeholder for ``expr`` when it is (a part of) the item of a loop over a
+        parameter (``for key, value in pragmas.items():``): the caller's argument decides."""
+        iterable, view = binding.value, "iter"
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) and not iterable.args:
+            if iterable.func.attr.value in LOOP_VIEWS:
+                iterable, view = iterable.func.value, iterable.func.attr.value
+        if not isinstance(expr, cst.Name) or not isinstance(iterable, cst.Name) or binding.scope is None:
+            return None
+        if iterable.value not in binding.scope.params or binding.scope.bindings.get(iterable.value):
+            return None  # not a parameter, or one the function rebinds
+        target = binding.target
+        if isinstance(target, cst.Name):
+            return loop_hole(iterable.value, view, None) if target.value == expr.value else None
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for index, element in enumerate(target.elements):
+                if isinstance(element.value, cst.Name) and element.value.value == expr.value:
+                    return loop_hole(iterable.value, view, index)
+        return None
 
     def is_connect_call(self, node: cst.CSTNode, scope: Scope) -> bool:
         """``sqlite3.connect(...)`` and its kin, or ``engine.connect()`` on an engine made here."""
@@ -317,7 +340,8 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
                     text
                     for texts in sql_texts(node, self.folder, site.scope)
                     for text in texts
-                    if "pragma" in text.lower() and fills_only(text, unit.scope.params)
+                    # `execute(statement)`: a wrapper runs what its caller passes.
+                    if ("pragma" in text.lower() or param_of(text.strip()) is not None) and fills_only(text, unit.scope.params)
                 )
             effect = self.effect(site)
             if isinstance(node, cst.Call) and (effect is None or not effect.rollback_modes):

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import libcst as cst
 
+if TYPE_CHECKING:
+    from walint.flow.walker import Site
 
 SAFE = "safe"
 UNSAFE = "unsafe"
@@ -330,7 +332,7 @@ NO_FIX_OTHER_SQL = (
 
 
 def helper_call_fix(
-    model, container: cst.CSTNode, wal_site, handlers: Sequence[cst.CSTNode], spec: HelperSpec
+    model, container: cst.CSTNode, wal_site: Site, handlers: Sequence[cst.CSTNode], spec: HelperSpec
 ) -> Tuple[Optional[FixPlan], Optional[str]]:
     """Replace a WAL-setup ``try`` (or ``with suppress``) by one call of the safe helper.
 
@@ -400,7 +402,7 @@ def _leading_lines_keeping_comments(statement: cst.BaseCompoundStatement) -> Lis
     return own + [cst.EmptyLine(comment=c) for c in comments if id(c) not in own_comments]
 
 
-def wal_setting_sites(model, sites) -> list:
+def wal_setting_sites(model, sites: Sequence[Site]) -> List[Site]:
     """The sites among ``sites`` that are calls switching to WAL."""
     found = []
     for site in sites:

@@ -139,15 +139,14 @@ def runs_only_the_wal_switch(call: cst.Call, folder: StringFolder, scope: object
     holds? A script, or a loop over several pragmas, runs more."""
     if not _EXECUTE_NAME_RE.match(callee_name(call)):
         return True  # `db.pragma("journal_mode", "wal")`, `db.enable_wal()`: the switch alone
-    for argument in _sql_arguments(call):
-        values = folder.values(argument, scope)
-        return all(
-            is_known(text)
-            and bool(list(sql_statements(text)))
-            and all(modes_set_by_sql(statement) == [WAL] for statement in sql_statements(text))
-            for text in values
-        )
-    return False
+    sql = next(iter(_sql_arguments(call)), None)
+    return sql is not None and all(_is_the_wal_switch(text) for text in folder.values(sql, scope))
+
+
+def _is_the_wal_switch(text: str) -> bool:
+    """``text`` is known and every statement in it switches to WAL."""
+    statements = list(sql_statements(text)) if is_known(text) else []
+    return bool(statements) and all(modes_set_by_sql(statement) == [WAL] for statement in statements)
 
 
 def effect_of_sql(texts: Iterable[str]) -> Optional[ModeEffect]:

@@ -237,8 +237,7 @@ class ErrorPaths:
                 states = frozenset(self._assign(target, value, s) for s in states)
             grown = grown_collection(small.value)
             if grown is not None and dotted_name(grown):  # `broken.add(path)`
-                states = frozenset(s.bind(dotted_name(grown), HOLDS_ITEMS) for s in states)
-                return states
+                return frozenset(s.bind(dotted_name(grown), HOLDS_ITEMS) for s in states)
         return _bounded(_let_collections_escape(small, s) for s in states)
 
     def _assign(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], state: PathState) -> PathState:

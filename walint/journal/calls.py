@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import libcst as cst
 
 from walint.constants import HOLE, Resolution, StringFolder, loop_hole_parts, parameters_in, substitute
+from walint.journal.loops import item_part
 from walint.semantic.model import Scope
 from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.sql import ModeEffect, effect_of_sql, sql_texts
@@ -23,7 +24,13 @@ def merged_effects(effects: Sequence[ModeEffect]) -> Optional[ModeEffect]:
 def fills_only(text: str, params: Sequence[str]) -> bool:
     """``text`` has placeholders, and each stands for one of ``params``."""
     holes = parameters_in(text)
-    return bool(holes) and HOLE not in text and all(hole.split(".")[0] in params for hole in holes)
+    return bool(holes) and HOLE not in text and all(_parameter_of_hole(hole) in params for hole in holes)
+
+
+def _parameter_of_hole(hole: str) -> str:
+    """The parameter a placeholder stands for, or whose items it stands for."""
+    parts = loop_hole_parts(hole)
+    return hole if parts is None else parts[0]
 
 
 # Pragmas a helper builds from its parameters, at most, in what callers learn of it.
@@ -166,19 +173,8 @@ class CallEffects:
         for item, where in items:
             row: Dict[str, Tuple[str, ...]] = {}
             for hole, parts in holes:
-                if parts is None:
-                    continue
-                index = parts[2]
-                if item is None:
-                    part = None
-                elif index is None:
-                    part = None if isinstance(item, tuple) else item
-                elif isinstance(item, tuple):
-                    part = item[index] if index < len(item) else None
-                elif isinstance(item, (cst.Tuple, cst.List)) and index < len(item.elements):
-                    part = item.elements[index].value
-                else:
-                    part = None
-                row[hole] = folder.values(part, where) if part is not None else (HOLE,)
+                if parts is not None:
+                    part = item_part(item, parts[2])
+                    row[hole] = folder.values(part, where) if part is not None else (HOLE,)
             rows.append(row)
         return rows or [{}]

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
-from walint.constants import Resolution, StringFolder
+from walint.constants import LOOP_VIEWS, Resolution, StringFolder
 from walint.semantic.model import Scope
 from walint.semantic.nodes import collection_items, iter_subexpressions, unwrap_collection
 from walint.sql import ModeEffect, classify_call
@@ -16,12 +16,21 @@ from walint.sql import ModeEffect, classify_call
 Row = Dict[str, Tuple[cst.BaseExpression, Scope]]
 
 # A loop item: one expression, or the (key, value) pair of a dict's `.items()`.
-_Item = Union[cst.BaseExpression, Tuple[cst.BaseExpression, cst.BaseExpression]]
+LoopItem = Union[cst.BaseExpression, Tuple[cst.BaseExpression, cst.BaseExpression]]
 # Loops over longer constant collections are not unrolled.
 _MAX_LOOP_ROWS = 64
 
 
-def _unpack(target: cst.BaseExpression, item: _Item, scope: Scope, row: Row) -> bool:
+def loop_view(iterable: cst.BaseExpression) -> Tuple[cst.BaseExpression, str]:
+    """The collection a loop walks and how: ``pragmas.items()`` is (``pragmas``, "items");
+    a bare collection is walked as "iter"."""
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) and not iterable.args:
+        if iterable.func.attr.value in LOOP_VIEWS:
+            return iterable.func.value, iterable.func.attr.value
+    return iterable, "iter"
+
+
+def _unpack(target: cst.BaseExpression, item: LoopItem, scope: Scope, row: Row) -> bool:
     """Bind ``target``'s names in ``row`` to the parts of ``item``; False when the shapes differ."""
     if isinstance(target, cst.Name):
         if isinstance(item, tuple):
@@ -41,6 +50,19 @@ def _unpack(target: cst.BaseExpression, item: _Item, scope: Scope, row: Row) -> 
     if len(parts) != len(target.elements) or any(isinstance(e, cst.StarredElement) for e in target.elements):
         return False
     return all(_unpack(element.value, part, scope, row) for element, part in zip(target.elements, parts))
+
+
+def item_part(item: LoopItem, index: Optional[int]) -> Optional[cst.BaseExpression]:
+    """Part ``index`` of a loop item (the whole item for None), or None when unknown."""
+    if item is None:
+        return None
+    if index is None:
+        return None if isinstance(item, tuple) else item
+    if isinstance(item, tuple):
+        return item[index] if index < len(item) else None
+    if isinstance(item, (cst.Tuple, cst.List)) and index < len(item.elements):
+        return item.elements[index].value
+    return None
 
 
 class LoopQueries:
@@ -63,7 +85,7 @@ class LoopQueries:
             rows.append(row)
         return rows
 
-    def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple["_Item", Scope]]]:
+    def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple[LoopItem, Scope]]]:
         """The items a loop over a constant collection sees: elements, dict keys, dict values
         or (key, value) pairs for ``.keys()``, ``.values()`` and ``.items()``."""
         if isinstance(iterable, cst.BinaryOperation) and isinstance(iterable.operator, cst.Add):
@@ -73,11 +95,7 @@ class LoopQueries:
             if all(part is None for part in parts):
                 return None
             return [item for part in parts for item in (part if part is not None else [(None, scope)])]  # type: ignore[misc]
-        view = None
-        func = iterable.func if isinstance(iterable, cst.Call) else None
-        if isinstance(iterable, cst.Call) and isinstance(func, cst.Attribute) and not iterable.args:
-            if func.attr.value in ("items", "keys", "values"):
-                view, iterable = func.attr.value, func.value
+        iterable, view = loop_view(iterable)
         found = self._collection_literal(iterable, scope)
         if found is None:
             return None
@@ -89,7 +107,7 @@ class LoopQueries:
             if view == "items":
                 return [((e.key, e.value), where) for e in entries]
             return [(e.value if view == "values" else e.key, where) for e in entries]
-        if view is not None or any(isinstance(e, cst.StarredElement) for e in literal.elements):  # type: ignore[attr-defined]
+        if view != "iter" or any(isinstance(e, cst.StarredElement) for e in literal.elements):  # type: ignore[attr-defined]
             return None
         return [(item, where) for item in collection_items(literal)]
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequ
 
 import libcst as cst
 
-from walint.constants import HOLE, LOOP_VIEWS, Resolution, StringFolder, is_known, loop_hole, param_hole, param_of
+from walint.constants import HOLE, Resolution, StringFolder, is_known, loop_hole, param_hole, param_of
 from walint.journal.answers import AnswerQueries
 from walint.journal.calls import MAX_TEMPLATES, CallEffects, fills_only, merged_effects
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
-from walint.journal.loops import LoopQueries
+from walint.journal.loops import LoopQueries, loop_view
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.model import Binding, SemanticModel, Scope, Unit
 from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions
@@ -145,10 +145,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
     def _item_of_a_parameter(self, expr: cst.BaseExpression, binding: Binding) -> Optional[str]:
         """The placeholder for ``expr`` when it is (a part of) the item of a loop over a
         parameter (``for key, value in pragmas.items():``): the caller's argument decides."""
-        iterable, view = binding.value, "iter"
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) and not iterable.args:
-            if iterable.func.attr.value in LOOP_VIEWS:
-                iterable, view = iterable.func.value, iterable.func.attr.value
+        iterable, view = loop_view(binding.value)  # type: ignore[arg-type]
         if not isinstance(expr, cst.Name) or not isinstance(iterable, cst.Name) or binding.scope is None:
             return None
         if iterable.value not in binding.scope.params or binding.scope.bindings.get(iterable.value):

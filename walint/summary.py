@@ -40,11 +40,11 @@ class FunctionFacts:
     guesses_not_wal: bool = False
     # It raises when the database is in WAL: calling it guards what follows.
     refuses_wal: bool = False
-    # It tries WAL and answers one constant when the switch worked and another when it
-    # failed (True/False, the mode read back/None, Result.OK/Result.FAILED), as JSON
-    # text of the constants walint.flow.error_paths tracks.
+    # It tries WAL and answers one constant when the switch worked and others when it
+    # failed (True/False, the mode read back/None, Result.OK/Result.BUSY or
+    # Result.UNSUPPORTED), as JSON text of the constants walint.flow.error_paths tracks.
     wal_success_return: Optional[str] = None
-    wal_failure_return: Optional[str] = None
+    wal_failure_returns: Tuple[str, ...] = ()
     # That answer is the first item of a tuple it returns (`return False, str(exc)`).
     wal_failure_in_tuple: bool = False
     # It sets some journal mode, guarded or not: a handler calling it is not swallowing.

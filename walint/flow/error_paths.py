@@ -116,7 +116,7 @@ class ErrorPaths:
     def __init__(
         self,
         attempts_wal: Callable[[cst.CSTNode], bool],
-        outcome: Callable[[cst.Call], Optional[Tuple[Const, Const]]] = lambda call: None,
+        outcome: Callable[[cst.Call], Optional[Tuple[Const, Tuple[Const, ...]]]] = lambda call: None,
         untracked: FrozenSet[str] = frozenset(),
         guard_statements: FrozenSet[int] = frozenset(),
         opens_in_memory: Callable[[cst.Call], bool] = lambda call: False,
@@ -169,18 +169,19 @@ class ErrorPaths:
                 self._unreachable(_block(suite))
 
     def _split_calls(self, expr: Optional[cst.BaseExpression], states: States) -> States:
-        """Each state twice for each call of a WAL-trying function in ``expr``: once as if
-        the switch worked, once (a failed path) as if it did not, holding the answer."""
+        """Each state again for each call of a WAL-trying function in ``expr``: once as if
+        the switch worked, and once for each answer it gives when it failed (a failed path)."""
         if expr is None:
             return states
         for node in _calls(expr):
             outcome = self._outcome(node)
             if outcome is None:
                 continue
-            success, failure = outcome
+            success, failures = outcome
             key = call_key(node)
             states = _bounded(
-                [s.bind(key, success) for s in states] + [s.failing(s.failed_at).bind(key, failure) for s in states]
+                [s.bind(key, success) for s in states]
+                + [s.failing(s.failed_at).bind(key, failure) for s in states for failure in failures]
             )
         return states
 
@@ -209,10 +210,12 @@ class ErrorPaths:
             # `with suppress(Error):` may end its body early: past it, as if none had run.
             return _bounded(ran | states) if suppresses(statement) else ran
         if isinstance(statement, cst.Match):
-            out = set(states)  # no case may match
+            out: set = set()
+            remaining = self._split_calls(statement.subject, states)
             for case in statement.cases:
-                out |= self._statements(_block(case.body), states)
-            return _bounded(out)
+                matched, remaining = _match_case(statement.subject, case, remaining)
+                out |= self._statements(_block(case.body), matched)
+            return _bounded(out | remaining)  # no case may match
         return states  # def, class: bodies are units of their own
 
     def _small(self, small: cst.CSTNode, states: States) -> States:
@@ -328,8 +331,8 @@ class ErrorPaths:
         failing = self._attempts_wal(statement)
         for handler in statement.handlers:  # type: ignore[attr-defined]
             entry = frozenset(s.failing(frozenset({id(statement)})) if failing else s for s in raised)
-            if handler.name is not None:
-                entry = frozenset(self._assign(handler.name.name, None, s) for s in entry)
+            if isinstance(getattr(handler.name, "name", None), cst.Name):  # `as exc`: the failure, never None
+                entry = frozenset(s.bind(handler.name.name.value, NOT_NONE) for s in entry)
             out |= self._statements(_block(handler.body), _bounded(entry))
         finalbody = getattr(statement, "finalbody", None)
         result = _bounded(out)
@@ -518,6 +521,37 @@ def truth(expr: cst.BaseExpression, state: PathState) -> Optional[bool]:
     if value in (EMPTY, HOLDS_ITEMS):
         return value == HOLDS_ITEMS
     return bool(value)
+
+
+def _match_case(subject: cst.BaseExpression, case: cst.MatchCase, states: States) -> Tuple[States, States]:
+    """The states that may take this ``case``, and those that may go on to the next one."""
+    matched, passed = [], []
+    for state in states:
+        answer = _pattern_matches(case.pattern, constant(subject, state), state)
+        if answer is not False:
+            matched.append(state)
+        if answer is not True or case.guard is not None:
+            passed.append(state)
+    if case.guard is not None:
+        matched = list(branch(case.guard, frozenset(matched))[0])
+    return _bounded(matched), _bounded(passed)
+
+
+def _pattern_matches(pattern: cst.MatchPattern, value: Const, state: PathState) -> Optional[bool]:
+    """Whether ``value`` matches ``pattern``: True, False, or None for "cannot tell"."""
+    if isinstance(pattern, cst.MatchAs) and pattern.pattern is None:
+        return True  # `case _:`, `case other:`
+    if isinstance(pattern, cst.MatchAs):
+        return _pattern_matches(pattern.pattern, value, state)
+    if isinstance(pattern, cst.MatchOr):
+        answers = [_pattern_matches(element.pattern, value, state) for element in pattern.patterns]
+        return True if True in answers else None if None in answers else False
+    if isinstance(pattern, (cst.MatchValue, cst.MatchSingleton)):
+        expected = constant(pattern.value, state)
+        if value is UNKNOWN or expected is UNKNOWN or (NOT_NONE in (value, expected) and None not in (value, expected)):
+            return None
+        return value == expected
+    return None
 
 
 def branch(test: cst.BaseExpression, states: States) -> Tuple[States, States]:

@@ -19,17 +19,17 @@ if TYPE_CHECKING:
 class AnswerQueries:
     """Answers of a unit, asked of a :class:`walint.journal.model.ModuleModel` (mixed in)."""
 
-    def _wal_outcome(self, unit: Unit) -> Tuple[Optional[str], Optional[str], bool]:
+    def _wal_outcome(self, unit: Unit) -> Tuple[Optional[str], Tuple[str, ...], bool]:
         """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: what
         it answers when the switch worked and when it failed (encoded constants), when
-        the two tell failure from success (one constant from the handlers of a WAL
-        ``try``, another elsewhere), and whether the answer is the first item of the tuples
+        the two tell failure from success (constants from the handlers of a WAL ``try``,
+        another elsewhere), and whether the answer is the first item of the tuples
         it returns (``return False, why``). Besides True/False: None against the mode read
         back, or two members of an enum."""
         from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
 
         facts = self.facts(unit)
-        nothing: Tuple[Optional[str], Optional[str], bool] = (None, None, False)
+        nothing: Tuple[Optional[str], Tuple[str, ...], bool] = (None, (), False)
         if facts.falls_off_end or not facts.return_sites:
             return nothing
         failure_handlers = {
@@ -58,8 +58,9 @@ class AnswerQueries:
                 return nothing
             shapes.add(in_tuple)
             (failed if in_failure else succeeded).add(said)
-        if len(failed) == 1 and len(succeeded) == 1 and failed != succeeded and len(shapes) == 1:
-            return encode_constant(succeeded.pop()), encode_constant(failed.pop()), shapes.pop()
+        if failed and len(succeeded) == 1 and not failed & succeeded and len(shapes) == 1:
+            failures = tuple(sorted(encode_constant(value) for value in failed))
+            return encode_constant(succeeded.pop()), failures, shapes.pop()
         return nothing
 
     def _handles_failed_wal(self, handler: cst.CSTNode, unit: Unit) -> bool:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.constants import is_known
-from walint.journal.guards import is_flag_value
 from walint.semantic.model import Scope, Unit
 from walint.semantic.nodes import dotted_name, iter_subexpressions, literal_entries, small_statements, subscript_path
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
@@ -73,19 +72,20 @@ class FailureQueries:
         values = self.folder.values(call.args[0].value, scope)
         return bool(values) and all(is_in_memory_name(value) for value in values)
 
-    def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, object]]:
+    def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, Tuple[object, ...]]]:
         """What a call of a WAL-trying function answers on success, and on failure."""
         callee = self.callee(call, scope)
         from walint.flow.error_paths import UNKNOWN, decode_constant
 
-        if callee is None or callee.wal_failure_return is None or callee.wal_success_return is None:
+        if callee is None or not callee.wal_failure_returns or callee.wal_success_return is None:
             return None
-        success, failure = decode_constant(callee.wal_success_return), decode_constant(callee.wal_failure_return)
-        if success is UNKNOWN or failure is UNKNOWN:
+        success = decode_constant(callee.wal_success_return)
+        failures = tuple(decode_constant(text) for text in callee.wal_failure_returns)
+        if success is UNKNOWN or UNKNOWN in failures:
             return None
         if callee.wal_failure_in_tuple:
-            return (success,), (failure,)  # the rest of the tuple is not known
-        return success, failure
+            return (success,), tuple((failure,) for failure in failures)  # the rest of the tuple is not known
+        return success, failures
 
     def _global_flag_values(self, handler: bool, unit: Optional[Unit] = None) -> Tuple[Tuple[str, object], ...]:
         """Module-level names (and, for a method, attributes of ``self``) some ``except``
@@ -103,7 +103,7 @@ class FailureQueries:
                 if name.startswith("self.")
             ]
         for name, bindings in held:
-            if ("." in name and not name.startswith("self.")) or not any(b.in_handler and is_flag_value(b.value) for b in bindings):
+            if ("." in name and not name.startswith("self.")) or not any(self.records_failure(b) for b in bindings):
                 continue
             values = [b.value for b in bindings if b.kind == "value" and b.in_handler is handler]
             if not handler and "[" in name:

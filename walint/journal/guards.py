@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
-from walint.semantic.model import Scope
+from walint.semantic.model import Binding, Scope
 from walint.semantic.nodes import collection_items, dotted_name, grown_collection, is_none, iter_subexpressions, subscript_path
 from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
@@ -114,21 +114,35 @@ class GuardQueries:
         for node in iter_subexpressions(expr, limit=400):
             if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
                 bindings, _ = self.bindings_of(node, scope)
-                if any(b.in_handler and is_flag_value(b.value) for b in bindings):
+                if any(self.records_failure(b) for b in bindings):
                     flags.add(dotted_name(node) or subscript_path(node))
         return flags
 
+    def records_failure(self, binding: Binding) -> bool:
+        """Does this binding, made in an ``except`` handler, record that something failed: a
+        constant flag (``wal_ok = False``), a collection grown (``broken.add(path)``), or the
+        caught exception itself (``error = exc``)?"""
+        return binding.in_handler and (is_flag_value(binding.value) or self._holds_the_caught_exception(binding))
+
+    def _holds_the_caught_exception(self, binding: Binding) -> bool:
+        value = binding.value
+        if not isinstance(value, cst.Name) or binding.scope is None:
+            return False
+        bindings, _ = self.lookup(value.value, binding.scope)
+        return bool(bindings) and all(b.kind == "caught" for b in bindings)
+
     def handler_flag_values(self, expr: cst.BaseExpression, scope: Scope) -> Dict[str, object]:
         """The flags in ``expr`` (:meth:`handler_flags`) with the constant a handler gives them."""
-        from walint.flow.error_paths import UNKNOWN, PathState, constant
+        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant
 
         values: Dict[str, object] = {}
         for node in iter_subexpressions(expr, limit=400):
             if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
                 bindings, _ = self.bindings_of(node, scope)
                 for binding in bindings:
-                    if binding.in_handler and is_flag_value(binding.value):
-                        value = constant(binding.value, PathState(True))  # type: ignore[arg-type]
+                    if self.records_failure(binding):
+                        caught = self._holds_the_caught_exception(binding)
+                        value = NOT_NONE if caught else constant(binding.value, PathState(True))  # type: ignore[arg-type]
                         if value is not UNKNOWN:
                             values.setdefault(dotted_name(node) or subscript_path(node), value)
         return values

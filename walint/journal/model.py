@@ -369,14 +369,14 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         if unguarded is not None and modes and self.restores_the_mode_it_read(unit):
             unguarded, modes = None, []  # a switch for a bulk job, undone before it returns
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
-        success_return, failure_return, failure_in_tuple = self._wal_outcome(unit)
+        success_return, failure_returns, failure_in_tuple = self._wal_outcome(unit)
         # An answer a handler makes up (`except ...: return False`) is a guess, not a reading.
         # An answer a handler makes up (`except sqlite3.Error: return False`) is a guess,
         # not a reading. Guessing "WAL" refuses when unsure; guessing "not WAL" fails open.
         guesses = {value.value == "True" for value, handler in facts.return_sites if handler is not None and _is_constant(value) and not is_none(value)}  # type: ignore[union-attr]
         answers = {self.wal_answer(value, unit.scope) for value in facts.returns if not _is_constant(value)}
         answer = answers.pop() if len(answers) == 1 else None
-        if guesses and failure_return is not None:
+        if guesses and failure_returns:
             answer = None  # `False` where the WAL switch raised: the failure, not a reading
         guesses_not_wal = answer is not None and (not answer) in guesses
         made_up = self._made_up_answers(unit)
@@ -399,7 +399,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
             wal_answer=answer,
             guesses_not_wal=guesses_not_wal,
             wal_success_return=success_return,
-            wal_failure_return=failure_return,
+            wal_failure_returns=failure_returns,
             wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,
             opens_connection=opens,

@@ -173,6 +173,18 @@ def enable_wal(conn):
         Valid(
             """
 def enable_wal(conn):
+    failure = None
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        failure = exc  # the caught error decides below
+    if failure is not None:
+        raise StoreError("this store needs WAL") from failure
+"""
+        ),
+        Valid(
+            """
+def enable_wal(conn):
     for attempt in range(5):
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -272,7 +284,7 @@ def on_connect(dbapi_connection, record):
                         continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         continue
-                    if unit is not model.module_unit and model.function_facts(unit).wal_failure_return is not None:
+                    if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:
                         break  # it answers the failure (None, Result.FAILED) as a value of its own
                     if _leads_to_a_downgrade(model, sites, try_facts.node):
                         break  # the failure is acted on later (WAL001 judges that downgrade)

@@ -27,7 +27,8 @@ from walint.tree import walk
 
 class Binding(NamedTuple):
     """One way a name gets a value: ``value`` (an expression), ``iter`` (a loop target over
-    ``value``), ``def`` (a function or class definition), ``import`` or ``unknown``."""
+    ``value``), ``def`` (a function or class definition), ``import``, ``caught`` (the
+    exception an ``except ... as`` handler catches) or ``unknown``."""
 
     kind: str
     value: Optional[cst.CSTNode]
@@ -334,8 +335,9 @@ class _ScopeBuilder:
             self._bind(node.asname.name, item if isinstance(item, cst.Call) else None)
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if node.name is not None:
-            self._bind(node.name.name, None)
+        if node.name is not None and isinstance(node.name.name, cst.Name):
+            # `except OperationalError as exc`: the failure itself, which `error = exc` records.
+            self._bind_name(node.name.name.value, Binding("caught", None, self.scope))
         self.handler_depth += 1
 
     def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.markers import TRANSIENT
-from walint.semantic.model import Scope
-from walint.semantic.nodes import dotted_name, is_none, small_statements, unwrap_collection
+from walint.semantic.model import Binding, Scope
+from walint.semantic.nodes import NORMALISING_METHODS, dotted_name, unwrap_comprehension, is_none, small_statements, unwrap_collection
 from walint.tree import preorder
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
 
+_EQUALITY = (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)
 _MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
 _PASS_THROUGH = frozenset({"any", "all", "bool", "next"})
 # Deep enough for a predicate method over an alias of a class attribute; `_seen` stops cycles.
@@ -40,6 +41,9 @@ class MarkerUses:
         # Predicate functions already followed with a polarity: each is walked once, or
         # predicates calling predicates would be walked once per path through them.
         self._followed: Set[Tuple[int, int]] = set()
+        # Names a comprehension binds, by the id of each use inside it: the semantic model
+        # binds them in the enclosing function, where two comprehensions' `t` would meet.
+        self._comprehension_bindings: Dict[int, Binding] = {}
         for branch in model.all_branches():
             sites = model.facts(branch.unit).sites
             start, end = branch.when_true
@@ -72,6 +76,8 @@ class MarkerUses:
             # `reason is None` where `reason = _reason(exc)` answers None when no marker matched.
             negative = isinstance(expr.comparisons[0].operator, (cst.Is, cst.Equal))
             self._operand(expr.left, -polarity if negative else polarity, scope, depth)
+        elif isinstance(expr, cst.Comparison) and self._compared_with_a_constant(expr, polarity, scope, depth):
+            pass
         elif isinstance(expr, cst.Comparison):
             left = expr.left
             for target in expr.comparisons:
@@ -80,6 +86,7 @@ class MarkerUses:
                 self._operand(target.comparator, sign, scope, depth)
                 left = target.comparator
         elif isinstance(expr, (cst.GeneratorExp, cst.ListComp, cst.SetComp)):
+            self._note_comprehension_names(expr, scope)
             self._membership(expr.elt, polarity, scope, depth)
             for_in = expr.for_in
             while for_in is not None:
@@ -108,6 +115,73 @@ class MarkerUses:
         elif isinstance(expr, (cst.Name, cst.Attribute)):
             self._operand(expr, polarity, scope, depth)
 
+    def _note_comprehension_names(self, expr: cst.BaseExpression, scope: Scope) -> None:
+        """Record what each name a comprehension's own ``for`` binds iterates over, for
+        the uses of that name inside it."""
+        for_in = expr.for_in  # type: ignore[attr-defined]
+        while for_in is not None:
+            target = for_in.target
+            names = [target] if isinstance(target, cst.Name) else [
+                e.value for e in getattr(target, "elements", ()) if isinstance(e.value, cst.Name)
+            ]
+            binding = Binding("iter", for_in.iter, scope, target=target)
+            parts = [expr.elt] + [condition.test for condition in for_in.ifs]  # type: ignore[attr-defined]
+            bound = {name.value for name in names}
+            for part in parts:
+                for node in preorder(part):
+                    if isinstance(node, cst.Name) and node.value in bound:
+                        self._comprehension_bindings.setdefault(id(node), binding)
+            for_in = for_in.inner_for_in
+
+    def _compared_with_a_constant(self, expr: cst.Comparison, polarity: int, scope: Scope, depth: int) -> bool:
+        """``classify(exc) is Status.UNSUPPORTED`` (or ``status == "unsupported"``, with
+        ``status = classify(exc)``): the test is true where the function answers that
+        constant, so its branches decide by what they return, not by being truthy.
+        False when the answers are not known constants: the test is walked as any other."""
+        from walint.flow.error_paths import UNKNOWN, PathState, constant
+
+        if len(expr.comparisons) != 1 or not isinstance(expr.comparisons[0].operator, _EQUALITY):
+            return False
+        target = expr.comparisons[0]
+        sign = -polarity if isinstance(target.operator, (cst.NotEqual, cst.IsNot)) else polarity
+        for subject, other in ((expr.left, target.comparator), (target.comparator, expr.left)):
+            wanted = constant(other, PathState(False))
+            if wanted is UNKNOWN or wanted is None:
+                continue
+            answers = self._answers_of(subject, scope)
+            if not answers:
+                continue
+            self._operand(other, sign, scope, depth)  # `msg == "database is locked"`: the message itself
+            for test, answer, unit_scope in answers:
+                self._membership(test, sign if answer == wanted else -sign, unit_scope, depth + 1)
+            return True
+        return False
+
+    def _answers_of(self, subject: cst.BaseExpression, scope: Scope, depth: int = 0) -> List[Tuple[cst.BaseExpression, object, Scope]]:
+        """For a call of a function of this module (or a name bound once to one), each
+        test of that function with the constant the branch it guards returns."""
+        from walint.flow.error_paths import UNKNOWN, PathState, constant
+
+        if isinstance(subject, (cst.Name, cst.Attribute)) and depth < 4:
+            bindings, _ = self.model.bindings_of(subject, scope)
+            if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
+                return self._answers_of(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
+            return []
+        if isinstance(subject, cst.Await):
+            subject = subject.expression
+        if not isinstance(subject, cst.Call):
+            return []
+        unit = self.model.resolve_unit(subject, scope)
+        if unit is None:
+            return []
+        answers = []
+        for branch in self.model.facts(unit).branches:
+            value = _returned_value(branch.node.body)
+            answer = constant(value, PathState(False)) if value is not None else UNKNOWN
+            if answer is not UNKNOWN:
+                answers.append((branch.node.test, answer, unit.scope))
+        return answers
+
     def _operand(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
         key = (id(node), polarity)
         if key in self._seen or depth > _MAX_DEPTH:
@@ -117,6 +191,11 @@ class MarkerUses:
         if literal is not None:
             self.polarity.setdefault(id(literal), set()).add(polarity)
             return
+        comprehension = unwrap_comprehension(node)
+        if comprehension is not None:
+            # `{m.lower() for m in RAW_MARKERS}`: the items are RAW_MARKERS' own.
+            self._operand(comprehension.for_in.iter, polarity, scope, depth + 1)
+            return
         kind = self.kind(node)
         if kind == TRANSIENT and polarity > 0:
             self.singles.setdefault(id(node), node)
@@ -125,7 +204,8 @@ class MarkerUses:
             # `MARKERS.append("disk i/o error")` elsewhere adds to what the test sees.
             for added, added_scope in self._additions.get(dotted_name(node), ()):
                 self._operand(added, polarity, added_scope, depth + 1)
-            bindings, _ = self.model.bindings_of(node, scope)
+            local = self._comprehension_bindings.get(id(node))
+            bindings = [local] if local is not None else self.model.bindings_of(node, scope)[0]
             for binding in bindings:
                 if binding.value is None or binding.scope is None:
                     continue
@@ -155,7 +235,7 @@ class MarkerUses:
                     else:
                         self._operand(value, polarity, binding.scope, depth + 1)
         elif isinstance(node, cst.Call):
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value in _NORMALISING_METHODS:
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value in NORMALISING_METHODS:
                 self._operand(node.func.value, polarity, scope, depth + 1)  # `m.lower() in msg`
             elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "join" and len(node.args) == 1:
                 self._operand(node.args[0].value, polarity, scope, depth + 1)  # `"|".join(MARKERS)` as a pattern
@@ -165,16 +245,23 @@ class MarkerUses:
     def _match_cases(self, model: "ModuleModel") -> None:
         """``match exc.sqlite_errorcode: case SQLITE_PROTOCOL | SQLITE_BUSY: <downgrade>``:
         the values of a case whose body downgrades are markers that decide it."""
+        from walint.flow.error_paths import UNKNOWN, PathState, constant
+
         rollback = {id(site.node) for site in model.all_sites() if model.is_rollback_site(site)}
         if not rollback:
             return
         for node in preorder(model.module):
             if not isinstance(node, cst.Match):
                 continue
+            answers = self._answers_of(node.subject, model.module_scope) if isinstance(node.subject, cst.Call) else []
             for case in node.cases:
                 if any(id(inner) in rollback for inner in preorder(case.body)):
                     for value in _pattern_values(case.pattern):
                         self._operand(value, +1, model.module_scope, 0)
+                        # `match classify(exc): case Status.UNSUPPORTED:`: the tests that answer it.
+                        wanted = constant(value, PathState(False))
+                        for test, answer, scope in answers if wanted is not UNKNOWN else ():
+                            self._membership(test, +1 if answer == wanted else -1, scope, 1)
 
     def _predicate(self, call: cst.Call, polarity: int, scope: Scope, depth: int) -> None:
         """Follow a call of a function of this module that answers "is this a marker?"."""
@@ -210,18 +297,22 @@ def _first_of_items(target: object, name: cst.BaseExpression, iterable: object) 
     )
 
 
-def _returns_a_value(block: cst.BaseSuite) -> bool:
-    """Does the block return something other than None or False?"""
+def _returned_value(block: cst.BaseSuite) -> Optional[cst.BaseExpression]:
+    """What the first ``return`` directly in the block returns (None for a bare one)."""
     for statement in small_statements(block):
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
-                if isinstance(small, cst.Return) and small.value is not None:
-                    value = small.value
-                    return not (isinstance(value, cst.Name) and value.value in ("None", "False"))
-    return False
+                if isinstance(small, cst.Return):
+                    return small.value
+    return None
 
 
-_NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})
+def _returns_a_value(block: cst.BaseSuite) -> bool:
+    """Does the block return something other than None or False?"""
+    value = _returned_value(block)
+    return value is not None and not (isinstance(value, cst.Name) and value.value in ("None", "False"))
+
+
 _ADDING_METHODS = frozenset({"append", "add", "extend", "update", "insert"})
 
 

@@ -22,6 +22,25 @@ def unwrap_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     return expr if isinstance(expr, _COLLECTIONS) else None
 
 
+def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp, cst.ListComp, cst.GeneratorExp]]:
+    """``{m.lower() for m in RAW}`` (or ``frozenset(m.lower() for m in RAW)``): a
+    comprehension of one ``for`` whose items are the loop's own, at most normalised."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS:
+        if len(expr.args) == 1:
+            expr = expr.args[0].value
+    if not isinstance(expr, (cst.SetComp, cst.ListComp, cst.GeneratorExp)) or expr.for_in.inner_for_in is not None:
+        return None
+    element, target = expr.elt, expr.for_in.target
+    while isinstance(element, cst.Call) and isinstance(element.func, cst.Attribute) and not element.args:
+        if element.func.attr.value not in NORMALISING_METHODS:
+            return None
+        element = element.func.value
+    return expr if isinstance(element, cst.Name) and isinstance(target, cst.Name) and element.value == target.value else None
+
+
+NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})
+
+
 def collection_items(node: cst.BaseExpression) -> List[cst.BaseExpression]:
     """The elements of a collection literal; the keys of a dict."""
     if isinstance(node, cst.Dict):

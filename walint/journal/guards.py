@@ -63,6 +63,9 @@ class GuardQueries:
             return False
         if dotted_name(node.func).rsplit(".", 1)[-1] in self.guard_names:
             return True
+        executed = self.cursor_reads.get(id(node))
+        if executed is not None:  # `cur.execute("PRAGMA journal_mode")` ... `cur.fetchone()`
+            node = executed
         effect = self.direct_effect(node, scope)
         if effect is not None:
             return effect.reads or effect.sets_wal
@@ -312,12 +315,28 @@ class GuardQueries:
 
 
 def _tests_presence(expr: cst.BaseExpression) -> bool:
-    """``row``, ``not row``, ``row is None``, ``row is not None``: a test of a name alone."""
+    """``row``, ``not row``, ``row is None``, ``row is not None``: a test of a name alone;
+    ``len(header) == 20``: a test that there is enough of it to read."""
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
         expr = expr.expression
-    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1 and is_none(expr.comparisons[0].comparator):
-        expr = expr.left
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+        other = expr.comparisons[0].comparator
+        if is_none(other):
+            expr = expr.left
+        elif isinstance(other, cst.Integer) and _is_length(expr.left):
+            return True
     return isinstance(expr, cst.Name)
+
+
+def _is_length(expr: cst.BaseExpression) -> bool:
+    """``len(name)``."""
+    return (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Name)
+        and expr.func.value == "len"
+        and len(expr.args) == 1
+        and isinstance(expr.args[0].value, cst.Name)
+    )
 
 
 # Words a probe may answer when it could not read the mode; comparing with one decides nothing.

@@ -24,7 +24,7 @@ from walint.semantic.model import Binding, SemanticModel, Scope, Unit
 from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions
 from walint.sql import ModeEffect, classify_call, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
-from walint.tree import NodePositions, positions_of
+from walint.tree import NodePositions, children, positions_of
 
 if TYPE_CHECKING:
     from walint.flow.error_paths import ErrorPaths
@@ -72,6 +72,20 @@ def _no_external(origin: str) -> object:
     return None
 
 
+_FETCH_METHODS = frozenset({"fetchone", "fetchall", "fetchmany"})
+
+
+def _own_nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The nodes of one unit in lexical order, without the bodies of functions, lambdas
+    and classes defined inside it."""
+    stack = list(reversed(children(root)))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(reversed(children(node)))
+
+
 def _is_constant(value: Optional[cst.BaseExpression]) -> bool:
     return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
@@ -103,6 +117,27 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         self._error_callbacks: Optional[Dict[Unit, str]] = None
         self._unpacking_scopes: Dict[Scope, bool] = {}
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
+
+    @cached_property
+    def cursor_reads(self) -> Dict[int, cst.Call]:
+        """For each ``cur.fetchone()`` (``fetchall``, ``fetchmany``) on a name, the last
+        ``cur.execute(...)`` written before it in the same function: the statement whose
+        rows it fetches (``cur.execute("PRAGMA journal_mode"); row = cur.fetchone()``)."""
+        found: Dict[int, cst.Call] = {}
+        for unit in self.units:
+            last: Dict[str, cst.Call] = {}
+            for node in _own_nodes(unit.node):
+                if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+                    continue
+                receiver = dotted_name(node.func.value)
+                if not receiver:
+                    continue
+                method = node.func.attr.value
+                if method == "execute":
+                    last[receiver] = node
+                elif method in _FETCH_METHODS and receiver in last:
+                    found[id(node)] = last[receiver]
+        return found
 
     @cached_property
     def uses_peewee(self) -> bool:
@@ -158,6 +193,17 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
                 if isinstance(element.value, cst.Name) and element.value.value == expr.value:
                     return loop_hole(iterable.value, view, index)
         return None
+
+    def _guesses_by_a_test(self, value: cst.BaseExpression, scope: Scope) -> bool:
+        """A returned comparison that reads no journal mode and names no WAL, or a choice
+        between constants (``False if not header else None``)."""
+        if isinstance(value, cst.IfExp):
+            return all(_is_constant(side) or self._guesses_by_a_test(side, scope) for side in (value.body, value.orelse))
+        return (
+            isinstance(value, (cst.Comparison, cst.BooleanOperation))
+            and not self.probe_calls(value, scope)
+            and not any(self.mentions_wal(n, scope) for n in iter_subexpressions(value, limit=50) if isinstance(n, (cst.SimpleString, cst.Name)))
+        )
 
     def is_connect_call(self, node: cst.CSTNode, scope: Scope) -> bool:
         """``sqlite3.connect(...)`` and its kin, or ``engine.connect()`` on an engine made here."""
@@ -374,7 +420,10 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         # An answer a handler makes up (`except sqlite3.Error: return False`) is a guess,
         # not a reading. Guessing "WAL" refuses when unsure; guessing "not WAL" fails open.
         guesses = {value.value == "True" for value, handler in facts.return_sites if handler is not None and _is_constant(value) and not is_none(value)}  # type: ignore[union-attr]
-        answers = {self.wal_answer(value, unit.scope) for value in facts.returns if not _is_constant(value)}
+        readings = [(value, self.wal_answer(value, unit.scope)) for value in facts.returns if not _is_constant(value)]
+        # `if len(header) < 20: return os.path.getsize(path) != 0`: a test that reads no
+        # mode, beside the readings, is a guess as a constant would be.
+        answers = {said for value, said in readings if said is not None or not self._guesses_by_a_test(value, unit.scope)}
         answer = answers.pop() if len(answers) == 1 else None
         if guesses and failure_returns:
             answer = None  # `False` where the WAL switch raised: the failure, not a reading

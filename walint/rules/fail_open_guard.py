@@ -190,6 +190,20 @@ def _downgrades_where_it_proves_not_wal(
     return True
 
 
+def _comparison_held_by(model: "ModuleModel", answer: cst.BaseExpression, scope: "Scope") -> Optional[cst.Comparison]:
+    """The comparison of a probed mode a local name is bound to, once, in this function
+    (``already_wal = mode == "wal"``): the guard is that comparison."""
+    if not isinstance(answer, cst.Name):
+        return None
+    bindings, parameter = model.bindings_of(answer, scope)
+    if parameter or len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].scope is not scope:
+        return None
+    value = bindings[0].value
+    if isinstance(value, cst.Comparison) and model.wal_check_comparisons(value, scope) == [value]:
+        return value
+    return None
+
+
 def _guessing_predicate(model: "ModuleModel", answer: cst.BaseExpression, scope: "Scope") -> Optional[str]:
     """The name of the predicate ``answer`` calls, when it answers "not WAL" on error."""
     if isinstance(answer, cst.Call):
@@ -372,13 +386,19 @@ def fallback(conn):
             for guard in model.facts(unit).guards:
                 if not _guards_something(model, unit, guard.comparison):
                     continue  # a test's assert, a message: nothing downgrades behind it
-                if isinstance(guard.comparison, cst.Comparison):
+                compared = _comparison_held_by(model, guard.comparison, guard.scope)
+                if compared is not None:  # `already_wal = mode == "wal"` ... `if already_wal:`
+                    problem = self._problem(model, unit, compared, compared, guard.scope)
+                    reported = compared
+                elif isinstance(guard.comparison, cst.Comparison):
                     problem = self._problem(model, unit, guard.comparison, guard.test, guard.scope)
+                    reported = guard.comparison
                 else:
                     problem = _predicate_problem(model, unit, guard.comparison, guard.test, guard.scope)
+                    reported = guard.comparison
                 if problem is not None:
                     message, fix, no_fix_reason = problem
-                    yield Report(guard.comparison, message, fix, None if fix else no_fix_reason)
+                    yield Report(reported, message, fix, None if fix else no_fix_reason)
             for match, case, scope in model.facts(unit).wal_cases:
                 if _match_lets_none_through(model, unit, match, case, scope):
                     yield Report(

@@ -8,7 +8,7 @@ filesystem supports WAL, so it must never decide a downgrade; a permanent one
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional, Sequence
 
 # One list for the linter and the helper that fixed code calls.
 from walint.runtime import PERMANENT_MARKERS as PERMANENT_MESSAGES
@@ -60,6 +60,24 @@ def classify_code_name(name: str) -> Optional[str]:
     if _PERMANENT_CODE_RE.match(name):
         return PERMANENT
     return None
+
+
+# SQLite's primary result codes that say something about WAL; an extended code keeps
+# its primary code in the low byte (SQLITE_BUSY_SNAPSHOT is 517, 5 | 2 << 8).
+_CODE_NAMES = {5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 10: "SQLITE_IOERR", 15: "SQLITE_PROTOCOL", 23: "SQLITE_AUTH"}
+
+
+def code_number_name(number: int) -> Optional[str]:
+    """The name of the primary result code of ``number`` (``5`` is ``SQLITE_BUSY``)."""
+    return _CODE_NAMES.get(number & 0xFF) if number >= 0 else None
+
+
+def classify_code_numbers(numbers: Sequence[int]) -> List[Optional[str]]:
+    """Classify result codes written as numbers, each as :func:`classify_code_name` would
+    its name; only in a collection that holds numbers alone, among them a permanent code
+    (``(15, 23, 5)``), since a number by itself is rarely an error code."""
+    kinds = [classify_code_name(code_number_name(n) or "") for n in numbers]
+    return kinds if PERMANENT in kinds else [None] * len(numbers)
 
 
 def is_fragment(text: str) -> bool:

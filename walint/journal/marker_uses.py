@@ -15,6 +15,7 @@ from walint.tree import preorder
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
+    from walint.flow.walker import Branch
 
 _EQUALITY = (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)
 _MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
@@ -44,13 +45,15 @@ class MarkerUses:
         # Names a comprehension binds, by the id of each use inside it: the semantic model
         # binds them in the enclosing function, where two comprehensions' `t` would meet.
         self._comprehension_bindings: Dict[int, Binding] = {}
+        downgrading = {id(branch): self._downgrading_sides(branch) for branch in model.all_branches()}
+        gates = _flag_gates(model, downgrading)
         for branch in model.all_branches():
-            sites = model.facts(branch.unit).sites
-            start, end = branch.when_true
-            downgrades_when_true = any(model.is_rollback_site(s) for s in sites[start:end])
-            downgrades_when_false = any(
-                model.is_rollback_site(s) for rng in branch.when_false for s in sites[rng[0] : rng[1]]
-            )
+            downgrades_when_true, downgrades_when_false = downgrading[id(branch)]
+            # `if "locking protocol" in msg: need_fallback = True`, and the flag decides later.
+            if not downgrades_when_true:
+                downgrades_when_true = _sets_a_downgrading_flag(branch.node.body, gates, downgrading)
+            if not downgrades_when_false and isinstance(branch.node.orelse, cst.Else):
+                downgrades_when_false = _sets_a_downgrading_flag(branch.node.orelse.body, gates, downgrading)
             if downgrades_when_true:
                 self._membership(branch.node.test, +1, branch.scope, 0)
             if downgrades_when_false:
@@ -114,6 +117,14 @@ class MarkerUses:
                 self._predicate(expr, polarity, scope, depth)
         elif isinstance(expr, (cst.Name, cst.Attribute)):
             self._operand(expr, polarity, scope, depth)
+
+    def _downgrading_sides(self, branch: "Branch") -> Tuple[bool, bool]:
+        """Does a rollback mode run when the branch's test is true, and when it is false?"""
+        sites = self.model.facts(branch.unit).sites
+        start, end = branch.when_true
+        when_true = any(self.model.is_rollback_site(s) for s in sites[start:end])
+        when_false = any(self.model.is_rollback_site(s) for rng in branch.when_false for s in sites[rng[0] : rng[1]])
+        return when_true, when_false
 
     def _note_comprehension_names(self, expr: cst.BaseExpression, scope: Scope) -> None:
         """Record what each name a comprehension's own ``for`` binds iterates over, for
@@ -280,6 +291,38 @@ class MarkerUses:
             elif answers_none and _returns_a_value(branch.node.body):
                 # `if needle in text: return reason` ... `return None`: a match answers something.
                 self._membership(branch.node.test, polarity, unit.scope, depth + 1)
+
+
+def _flag_gates(model: "ModuleModel", downgrading: Dict[int, Tuple[bool, bool]]) -> Dict[str, List["Branch"]]:
+    """Per failure flag, the branches testing it that downgrade on one side."""
+    gates: Dict[str, List["Branch"]] = {}
+    for branch in model.all_branches():
+        if any(downgrading[id(branch)]):
+            for flag in model.handler_flags(branch.node.test, branch.scope):
+                gates.setdefault(flag, []).append(branch)
+    return gates
+
+
+def _sets_a_downgrading_flag(
+    block: cst.BaseSuite, gates: Dict[str, List["Branch"]], downgrading: Dict[int, Tuple[bool, bool]]
+) -> bool:
+    """Does the block set a failure flag to a value that takes a later test of it to the
+    side that downgrades?"""
+    from walint.flow.error_paths import UNKNOWN, PathState, constant, truth
+
+    for statement in small_statements(block):
+        for small in getattr(statement, "body", ()) if isinstance(statement, cst.SimpleStatementLine) else ():
+            if not isinstance(small, cst.Assign):
+                continue
+            value = constant(small.value, PathState(False))
+            for target in small.targets:
+                name = dotted_name(target.target)
+                for gate in gates.get(name, ()) if value is not UNKNOWN else ():
+                    answer = truth(gate.node.test, PathState(True, ((name, value),)))
+                    when_true, when_false = downgrading[id(gate)]
+                    if (answer is True and when_true) or (answer is False and when_false):
+                        return True
+    return False
 
 
 def _first_of_items(target: object, name: cst.BaseExpression, iterable: object) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, Iterator, Optional, Set
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set
 
 import libcst as cst
 
@@ -11,7 +11,15 @@ from walint.codes import SPECS_BY_CODE
 from walint.semantic.model import Collection
 from walint.semantic.nodes import collection_items, iter_subexpressions
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
-from walint.markers import PERMANENT, TRANSIENT, classify_code_name, classify_text, is_fragment
+from walint.markers import (
+    PERMANENT,
+    TRANSIENT,
+    classify_code_name,
+    classify_code_numbers,
+    classify_text,
+    code_number_name,
+    is_fragment,
+)
 from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 
@@ -207,7 +215,8 @@ def enable_wal(conn):
             reported.add(id(node))
             yield Report(node, self._message(node), no_fix_reason=NO_FIX_SINGLE)
         for collection in model.collections:
-            transient = [item for item in collection_items(collection.node) if self._kind(item) == TRANSIENT]
+            items = collection_items(collection.node)
+            transient = [item for item, kind in zip(items, self._item_kinds(items)) if kind == TRANSIENT]
             if not transient:
                 continue
             use = self._marker_use(collection, uses.polarity)
@@ -258,8 +267,18 @@ def enable_wal(conn):
             return classify_code_name(node.value)
         return None
 
+    def _item_kinds(self, items: Sequence[cst.BaseExpression]) -> List[Optional[str]]:
+        """The kind of each item of a collection; result codes written as numbers count
+        only in a collection of numbers (``(15, 23, 5)``)."""
+        numbers = [_number(item) for item in items]
+        if items and all(n is not None for n in numbers):
+            return classify_code_numbers(numbers)  # type: ignore[arg-type]
+        return [self._kind(item) for item in items]
+
     def _message(self, node: cst.CSTNode) -> str:
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        if isinstance(node, cst.Integer):
+            shown = f"{node.value} ({code_number_name(int(node.value, 0))})"
+        elif isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
             shown = node.evaluated_value
         elif isinstance(node, cst.Attribute):
             shown = node.attr.value
@@ -287,7 +306,7 @@ def enable_wal(conn):
             return PRESUMED
         if UNKNOWN_USE not in polarities:
             return None  # contents alone decide nothing: a list of SQLite names may be data
-        if not any(self._kind(item) == PERMANENT for item in collection_items(collection.node)):
+        if PERMANENT not in self._item_kinds(collection_items(collection.node)):
             return None
         if isinstance(collection.node, cst.Dict):
             # A map from error to advice is for people, not for deciding anything.
@@ -309,3 +328,13 @@ def remove_marker_fix(
 def _fragment(node: cst.CSTNode) -> bool:
     value = node.evaluated_value if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)) else None
     return isinstance(value, str) and is_fragment(value)
+
+
+def _number(node: cst.BaseExpression) -> Optional[int]:
+    """The value of an integer literal, or None."""
+    if isinstance(node, cst.Integer):
+        try:
+            return int(node.value, 0)
+        except ValueError:
+            return None
+    return None

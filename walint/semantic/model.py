@@ -275,7 +275,7 @@ class _ScopeBuilder:
         if id(node) in self.recorded:
             return
         self.recorded.add(id(node))
-        if any(isinstance(item, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute, cst.Name)) for item in collection_items(node)):
+        if any(isinstance(item, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute, cst.Name, cst.Integer)) for item in collection_items(node)):
             self.model.collections.append(Collection(node, name, self.scope, assigned))
 
     def visit_Tuple(self, node: cst.Tuple) -> None:

@@ -3,6 +3,7 @@ it (a mode, a retry), or let it through with no more than a log line."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import libcst as cst
@@ -14,6 +15,40 @@ if TYPE_CHECKING:
     from walint.flow.walker import Site
     from walint.journal.model import ModuleModel
     from walint.semantic.model import Scope
+
+
+# Exception names that catch a failed pragma: the DB-API hierarchy and the broad ones.
+_CATCHES_DB_ERROR_RE = re.compile(
+    r"^(?:Exception|BaseException|Error|DatabaseError|OperationalError|DBAPIError|SQLAlchemyError|"
+    r"InterfaceError|PeeweeException|SQLError|ExecutionCompleteError|BusyError|LockedError|IOError|"
+    r"\w*Sqlite\w*Error)$",
+    re.I,
+)
+
+
+# Errors that say the connection is read-only: swallowing one leaves no writer in a
+# rollback journal, and transient errors still propagate.
+_CANNOT_WRITE_ERRORS = frozenset({"ReadOnlyError"})
+
+
+def catches_database_errors(exceptions: Sequence[cst.BaseExpression]) -> bool:
+    """Would an ``except`` (or ``suppress``) naming these types catch a failed pragma?"""
+    if not exceptions:
+        return True  # bare `except:`
+    for exception in exceptions:
+        if isinstance(exception, (cst.Tuple, cst.List)):
+            if catches_database_errors([e.value for e in exception.elements]):
+                return True
+            continue
+        name = dotted_name(exception)
+        if not name:
+            return True  # a computed set of exceptions: assume it may
+        last = name.rsplit(".", 1)[-1]
+        if last in _CANNOT_WRITE_ERRORS:
+            continue  # the connection cannot write at all, so it keeps no journal beside WAL writers
+        if name.startswith("apsw.") or _CATCHES_DB_ERROR_RE.match(last):
+            return True
+    return False
 
 
 def sets_some_mode(model: "ModuleModel", site: "Site") -> bool:

@@ -24,7 +24,8 @@ from walint.journal.guard_reading import (
     uppercases,
 )
 from walint.flow.conditions import guarded_sides, refuses_none
-from walint.semantic.nodes import is_none, iter_subexpressions
+from walint.journal.handlers import catches_database_errors, handler_types
+from walint.semantic.nodes import is_none, iter_subexpressions, small_statements
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import callee_name
@@ -190,6 +191,35 @@ def _downgrades_where_it_proves_not_wal(
     return True
 
 
+_RETURNS_WHEN_UNREAD = (
+    "Guard returns quietly when it cannot read the mode (its `except` returns), so its callers "
+    "downgrade on an unknown mode; let the error propagate"
+)
+NO_FIX_RETURNS_WHEN_UNREAD = "the guard's own `except` returns: make it raise (or refuse) by hand"
+
+
+def _guard_returns_when_unread(model: "ModuleModel", unit: "Unit", comparison: cst.BaseExpression, scope: "Scope") -> bool:
+    """A guard function (it raises when the database is in WAL, and callers run on once it
+    returns) whose read of the mode sits in a ``try`` with a handler that returns: when
+    the read fails it returns as if the mode were not WAL."""
+    if unit is model.module_unit or not model.function_facts(unit).refuses_wal:
+        return False
+    probes = {id(call) for call, _ in model.probe_calls(comparison, scope)}
+    for try_facts in model.facts(unit).tries:
+        if not any(id(node) in probes for node in iter_subexpressions(try_facts.node.body, limit=2000)):  # type: ignore[attr-defined]
+            continue
+        for handler, _ in try_facts.handlers:
+            if catches_database_errors(handler_types(handler)) and _ends_in_a_return(handler.body):  # type: ignore[attr-defined]
+                return True
+    return False
+
+
+def _ends_in_a_return(block: cst.BaseSuite) -> bool:
+    statements = small_statements(block)
+    last = statements[-1] if statements else None
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)
+
+
 def _comparison_held_by(model: "ModuleModel", answer: cst.BaseExpression, scope: "Scope") -> Optional[cst.Comparison]:
     """The comparison of a probed mode a local name is bound to, once, in this function
     (``already_wal = mode == "wal"``): the guard is that comparison."""
@@ -233,8 +263,9 @@ class FailOpenGuard(ModelRule):
     ## What it does
     Checks the on-disk guard in front of a downgrade for a comparison that lets the
     downgrade go ahead when the mode is unknown: `mode == "wal"` (or `mode != "wal"`
-    around the downgrade) when the probe can return None or hides its own error, or a
-    case-sensitive comparison of a probe that does not normalise its answer.
+    around the downgrade) when the probe can return None or hides its own error, a
+    case-sensitive comparison of a probe that does not normalise its answer, or a guard
+    function that returns quietly when its own read of the mode fails.
 
     ## Why is this bad?
     The guard exists to refuse a downgrade unless the database is certainly not in WAL.
@@ -385,7 +416,9 @@ def fallback(conn):
         for unit in model.units:
             for guard in model.facts(unit).guards:
                 if not _guards_something(model, unit, guard.comparison):
-                    continue  # a test's assert, a message: nothing downgrades behind it
+                    if _guard_returns_when_unread(model, unit, guard.comparison, guard.scope):
+                        yield Report(guard.comparison, _RETURNS_WHEN_UNREAD, None, NO_FIX_RETURNS_WHEN_UNREAD)
+                    continue  # a test's assert, a message: nothing downgrades behind it here
                 compared = _comparison_held_by(model, guard.comparison, guard.scope)
                 if compared is not None:  # `already_wal = mode == "wal"` ... `if already_wal:`
                     problem = self._problem(model, unit, compared, compared, guard.scope)

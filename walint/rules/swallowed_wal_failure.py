@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -12,6 +11,7 @@ from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_sites
 from walint.journal.handlers import (
+    catches_database_errors,
     branch_carries_on,
     escalates,
     falls_through_quietly,
@@ -28,40 +28,6 @@ if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
     from walint.flow.walker import Site
     from walint.semantic.model import Unit
-
-# Exception names that catch a failed pragma: the DB-API hierarchy and the broad ones.
-_CATCHES_DB_ERROR_RE = re.compile(
-    r"^(?:Exception|BaseException|Error|DatabaseError|OperationalError|DBAPIError|SQLAlchemyError|"
-    r"InterfaceError|PeeweeException|SQLError|ExecutionCompleteError|BusyError|LockedError|IOError|"
-    r"\w*Sqlite\w*Error)$",
-    re.I,
-)
-
-
-# Errors that say the connection is read-only: swallowing one leaves no writer in a
-# rollback journal, and transient errors still propagate.
-_CANNOT_WRITE_ERRORS = frozenset({"ReadOnlyError"})
-
-
-def catches_database_errors(exceptions: Sequence[cst.BaseExpression]) -> bool:
-    """Would an ``except`` (or ``suppress``) naming these types catch a failed pragma?"""
-    if not exceptions:
-        return True  # bare `except:`
-    for exception in exceptions:
-        if isinstance(exception, (cst.Tuple, cst.List)):
-            if catches_database_errors([e.value for e in exception.elements]):
-                return True
-            continue
-        name = dotted_name(exception)
-        if not name:
-            return True  # a computed set of exceptions: assume it may
-        last = name.rsplit(".", 1)[-1]
-        if last in _CANNOT_WRITE_ERRORS:
-            continue  # the connection cannot write at all, so it keeps no journal beside WAL writers
-        if name.startswith("apsw.") or _CATCHES_DB_ERROR_RE.match(last):
-            return True
-    return False
-
 
 def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_node: cst.CSTNode) -> bool:
     """Does a failed WAL attempt reach a rollback mode after this ``try`` in the function

@@ -142,7 +142,7 @@ def test_a_call_of_a_wal_trying_function_splits_the_paths():
         "    mark(after)\n"
     )
     function = module.body[0]
-    flow = ErrorPaths(lambda node: True, outcome=lambda call: (True, (False,))).run(
+    flow = ErrorPaths(lambda node: True, outcome=lambda call: ((True,), (False,))).run(
         function.body.body, frozenset({PathState(False)})
     )
     marks = {module.code_for_node(n)[5:-1]: flow.states_before(n) for n in _small_statements(function)}

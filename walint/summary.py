@@ -38,12 +38,15 @@ class FunctionFacts:
     wal_answer: Optional[bool] = None
     # ... and answers "not WAL" when it cannot read the mode (a handler's made-up answer).
     guesses_not_wal: bool = False
+    # It answers whether the mode it is passed in this parameter is WAL, as ``wal_answer``
+    # says (`def is_wal(mode): return mode == "wal"`): a call on a probe's answer is a guard.
+    wal_answer_param: Optional[str] = None
     # It raises when the database is in WAL: calling it guards what follows.
     refuses_wal: bool = False
-    # It tries WAL and answers one constant when the switch worked and others when it
+    # It tries WAL and answers some constants when the switch worked and others when it
     # failed (True/False, the mode read back/None, Result.OK/Result.BUSY or
     # Result.UNSUPPORTED), as JSON text of the constants walint.flow.error_paths tracks.
-    wal_success_return: Optional[str] = None
+    wal_success_returns: Tuple[str, ...] = ()
     wal_failure_returns: Tuple[str, ...] = ()
     # That answer is the first item of a tuple it returns (`return False, str(exc)`).
     wal_failure_in_tuple: bool = False

@@ -116,7 +116,7 @@ class ErrorPaths:
     def __init__(
         self,
         attempts_wal: Callable[[cst.CSTNode], bool],
-        outcome: Callable[[cst.Call], Optional[Tuple[Const, Tuple[Const, ...]]]] = lambda call: None,
+        outcome: Callable[[cst.Call], Optional[Tuple[Tuple[Const, ...], Tuple[Const, ...]]]] = lambda call: None,
         untracked: FrozenSet[str] = frozenset(),
         guard_statements: FrozenSet[int] = frozenset(),
         opens_in_memory: Callable[[cst.Call], bool] = lambda call: False,
@@ -169,19 +169,21 @@ class ErrorPaths:
                 self._unreachable(_block(suite))
 
     def _split_calls(self, expr: Optional[cst.BaseExpression], states: States) -> States:
-        """Each state again for each call of a WAL-trying function in ``expr``: once as if
-        the switch worked, and once for each answer it gives when it failed (a failed path)."""
+        """Each state again for each call of a WAL-trying function in ``expr``: once for each
+        answer it gives when the switch worked, and once for each it gives when it failed
+        (a failed path)."""
         if expr is None:
             return states
         for node in _calls(expr):
             outcome = self._outcome(node)
             if outcome is None:
                 continue
-            success, failures = outcome
+            successes, failures = outcome
             key = call_key(node)
+            # The failure is this function's own attempt, made through the call.
             states = _bounded(
-                [s.bind(key, success) for s in states]
-                + [s.failing(s.failed_at).bind(key, failure) for s in states for failure in failures]
+                [s.bind(key, success) for s in states for success in successes]
+                + [s.failing(s.failed_at | {id(node)}).bind(key, failure) for s in states for failure in failures]
             )
         return states
 

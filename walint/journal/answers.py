@@ -19,17 +19,17 @@ if TYPE_CHECKING:
 class AnswerQueries:
     """Answers of a unit, asked of a :class:`walint.journal.model.ModuleModel` (mixed in)."""
 
-    def _wal_outcome(self, unit: Unit) -> Tuple[Optional[str], Tuple[str, ...], bool]:
+    def _wal_outcome(self, unit: Unit) -> Tuple[Tuple[str, ...], Tuple[str, ...], bool]:
         """For ``def try_wal(conn): try: <WAL>; return True / except: return False``: what
         it answers when the switch worked and when it failed (encoded constants), when
         the two tell failure from success (constants from the handlers of a WAL ``try``,
         another elsewhere), and whether the answer is the first item of the tuples
         it returns (``return False, why``). Besides True/False: None against the mode read
         back, or two members of an enum."""
-        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
+        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant
 
         facts = self.facts(unit)
-        nothing: Tuple[Optional[str], Tuple[str, ...], bool] = (None, (), False)
+        nothing: Tuple[Tuple[str, ...], Tuple[str, ...], bool] = ((), (), False)
         if facts.falls_off_end or not facts.return_sites:
             return nothing
         failure_handlers = {
@@ -45,6 +45,13 @@ class AnswerQueries:
             answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
             in_failure = id(handler) in failure_handlers
             said = constant(answer, PathState(False)) if answer is not None else None
+            if said is UNKNOWN and isinstance(answer, cst.IfExp):
+                # `Status.ENABLED if mode == "wal" else Status.UNSUPPORTED`: either.
+                either = [constant(side, PathState(False)) for side in (answer.body, answer.orelse)]
+                if UNKNOWN not in either:
+                    shapes.add(in_tuple)
+                    (failed if in_failure else succeeded).update(either)
+                    continue
             if said is UNKNOWN and in_failure and _names_caught(answer, handler):
                 said = NOT_NONE  # `except Error as exc: return exc`: the error, never None
             if said is UNKNOWN and not in_failure and answer is not None:
@@ -58,9 +65,10 @@ class AnswerQueries:
                 return nothing
             shapes.add(in_tuple)
             (failed if in_failure else succeeded).add(said)
-        if failed and len(succeeded) == 1 and not failed & succeeded and len(shapes) == 1:
-            failures = tuple(sorted(encode_constant(value) for value in failed))
-            return encode_constant(succeeded.pop()), failures, shapes.pop()
+        if failed and succeeded and failed != succeeded and len(shapes) == 1:
+            # An answer both give (`UNAVAILABLE` for a switch that left another mode, and
+            # for a failure) is on both kinds of path; callers still act on the failure.
+            return _encoded(succeeded), _encoded(failed), shapes.pop()
         return nothing
 
     def _handles_failed_wal(self, handler: cst.CSTNode, unit: Unit) -> bool:
@@ -123,3 +131,9 @@ def _names_caught(value: Optional[cst.BaseExpression], handler: Optional[cst.Exc
         and isinstance(name.name, cst.Name)
         and name.name.value == value.value
     )
+
+
+def _encoded(values: Set[object]) -> Tuple[str, ...]:
+    from walint.flow.error_paths import encode_constant
+
+    return tuple(sorted(encode_constant(value) for value in values))  # type: ignore[arg-type]

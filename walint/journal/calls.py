@@ -33,6 +33,25 @@ def _parameter_of_hole(hole: str) -> str:
     return hole if parts is None else parts[0]
 
 
+def call_arguments(call: cst.Call, callee: FunctionFacts) -> Dict[str, cst.BaseExpression]:
+    """What ``call`` passes for each parameter of ``callee`` it names or reaches by
+    position (``*args`` and ``**kwargs`` are not followed)."""
+    params = list(callee.params)
+    if callee.is_method and params and isinstance(call.func, cst.Attribute):
+        params = params[1:]  # bound `self`/`cls`
+    arguments: Dict[str, cst.BaseExpression] = {}
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            continue
+        if arg.keyword is not None:
+            arguments[arg.keyword.value] = arg.value
+        elif index < len(params):
+            arguments[params[index]] = arg.value
+            index += 1
+    return arguments
+
+
 # Pragmas a helper builds from its parameters, at most, in what callers learn of it.
 MAX_TEMPLATES = 8
 
@@ -123,20 +142,8 @@ class CallEffects:
         helper's templates with the arguments (or the defaults) this call passes."""
         if not callee.sql_templates:
             return None
-        params = list(callee.params)
-        if callee.is_method and params and isinstance(call.func, cst.Attribute):
-            params = params[1:]  # bound `self`/`cls`
         passed: Dict[str, Tuple[str, ...]] = {}
-        arguments: Dict[str, cst.BaseExpression] = {}
-        index = 0
-        for arg in call.args:
-            if arg.star:
-                continue
-            if arg.keyword is not None:
-                arguments[arg.keyword.value] = arg.value
-            elif index < len(params):
-                arguments[params[index]] = arg.value
-                index += 1
+        arguments = call_arguments(call, callee)
         for parameter, argument in arguments.items():
             passed[parameter] = folder.values(argument, scope)
         if not any(arg.star for arg in call.args):  # `fallback(conn)`: the defaults decide

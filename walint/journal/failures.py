@@ -72,20 +72,20 @@ class FailureQueries:
         values = self.folder.values(call.args[0].value, scope)
         return bool(values) and all(is_in_memory_name(value) for value in values)
 
-    def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[object, Tuple[object, ...]]]:
+    def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[Tuple[object, ...], Tuple[object, ...]]]:
         """What a call of a WAL-trying function answers on success, and on failure."""
         callee = self.callee(call, scope)
         from walint.flow.error_paths import UNKNOWN, decode_constant
 
-        if callee is None or not callee.wal_failure_returns or callee.wal_success_return is None:
+        if callee is None or not callee.wal_failure_returns or not callee.wal_success_returns:
             return None
-        success = decode_constant(callee.wal_success_return)
+        successes = tuple(decode_constant(text) for text in callee.wal_success_returns)
         failures = tuple(decode_constant(text) for text in callee.wal_failure_returns)
-        if success is UNKNOWN or UNKNOWN in failures:
+        if UNKNOWN in successes or UNKNOWN in failures:
             return None
-        if callee.wal_failure_in_tuple:
-            return (success,), tuple((failure,) for failure in failures)  # the rest of the tuple is not known
-        return success, failures
+        if callee.wal_failure_in_tuple:  # the rest of the tuple is not known
+            return tuple((success,) for success in successes), tuple((failure,) for failure in failures)
+        return successes, failures
 
     def _global_flag_values(self, handler: bool, unit: Optional[Unit] = None) -> Tuple[Tuple[str, object], ...]:
         """Module-level names (and, for a method, attributes of ``self``) some ``except``

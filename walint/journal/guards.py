@@ -11,6 +11,7 @@ import libcst as cst
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
 from walint.semantic.model import Binding, Scope
 from walint.semantic.nodes import collection_items, dotted_name, grown_collection, is_none, iter_subexpressions, subscript_path
+from walint.journal.calls import call_arguments
 from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
@@ -288,6 +289,10 @@ class GuardQueries:
             if unit is not None and unit in self._in_progress:
                 return None
             callee = self.callee(expr, scope)
+            if callee is not None and callee.wal_answer_param is not None:
+                # `is_wal(read_mode(conn))`: an answer only about a mode read from the database.
+                argument = call_arguments(expr, callee).get(callee.wal_answer_param)
+                return callee.wal_answer if argument is not None and self.probe_calls(argument, scope) else None
             return callee.wal_answer if callee is not None else None
         if isinstance(expr, (cst.Name, cst.Attribute)):
             bindings, parameter = self.bindings_of(expr, scope)

@@ -19,6 +19,7 @@ from walint.journal.calls import MAX_TEMPLATES, CallEffects, fills_only, merged_
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries, loop_view
+from walint.flow.conditions import not_wal_when
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.model import Binding, SemanticModel, Scope, Unit
 from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions
@@ -193,6 +194,26 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
                 if isinstance(element.value, cst.Name) and element.value.value == expr.value:
                     return loop_hole(iterable.value, view, index)
         return None
+
+    def _answers_of_a_parameter(
+        self, unit: Unit, returns: Sequence[cst.BaseExpression]
+    ) -> Tuple[Optional[str], Optional[bool]]:
+        """``return mode == "wal"`` (or ``mode.lower() != "wal"``) on a parameter ``mode``:
+        the parameter and whether a true answer means WAL."""
+        value = returns[0]
+        if not isinstance(value, cst.Comparison) or len(value.comparisons) != 1:
+            return None, None
+        for subject, other in ((value.left, value.comparisons[0].comparator), (value.comparisons[0].comparator, value.left)):
+            while isinstance(subject, cst.Call) and isinstance(subject.func, cst.Attribute) and not subject.args:
+                subject = subject.func.value  # `mode.lower()`
+            if (
+                isinstance(subject, cst.Name)
+                and subject.value in unit.scope.params
+                and not unit.scope.bindings.get(subject.value)
+                and self.mentions_wal(other, unit.scope)
+            ):
+                return subject.value, not not_wal_when(value, True)
+        return None, None
 
     def _guesses_by_a_test(self, value: cst.BaseExpression, scope: Scope) -> bool:
         """A returned comparison that reads no journal mode and names no WAL, or a choice
@@ -415,7 +436,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         if unguarded is not None and modes and self.restores_the_mode_it_read(unit):
             unguarded, modes = None, []  # a switch for a bulk job, undone before it returns
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
-        success_return, failure_returns, failure_in_tuple = self._wal_outcome(unit)
+        success_returns, failure_returns, failure_in_tuple = self._wal_outcome(unit)
         # An answer a handler makes up (`except ...: return False`) is a guess, not a reading.
         # An answer a handler makes up (`except sqlite3.Error: return False`) is a guess,
         # not a reading. Guessing "WAL" refuses when unsure; guessing "not WAL" fails open.
@@ -429,6 +450,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
             answer = None  # `False` where the WAL switch raised: the failure, not a reading
         guesses_not_wal = answer is not None and (not answer) in guesses
         made_up = self._made_up_answers(unit)
+        param_answer = self._answers_of_a_parameter(unit, facts.returns) if len(facts.returns) == 1 and not facts.falls_off_end else (None, None)
         result = FunctionFacts(
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
@@ -445,9 +467,10 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
             else facts.falls_off_end or any(v is None or is_none(v) for v, _ in facts.return_sites),
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
-            wal_answer=answer,
+            wal_answer=answer if answer is not None else param_answer[1],
+            wal_answer_param=param_answer[0] if answer is None else None,
             guesses_not_wal=guesses_not_wal,
-            wal_success_return=success_return,
+            wal_success_returns=success_returns,
             wal_failure_returns=failure_returns,
             wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,

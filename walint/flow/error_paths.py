@@ -26,8 +26,8 @@ from walint.flow.conditions import ends_the_process, suppresses
 
 # A name's value when it is not one constant the analysis can tell.
 UNKNOWN = ("<unknown>",)
-# What a name holds after `conn = sqlite3.connect(":memory:")`: a private database.
-IN_MEMORY = "<in-memory database>"
+# A connection to a database no other connection writes: in memory, or opened read-only.
+PRIVATE_DATABASE = "<a database no other connection writes>"
 # Some value other than None (the mode a WAL switch read back): only `is None` tells.
 NOT_NONE = "<not None>"
 # What a set or list holds: none yet (`set()`, `[]`), or at least one item (`.add(x)`).
@@ -119,10 +119,10 @@ class ErrorPaths:
         outcome: Callable[[cst.Call], Optional[Tuple[Tuple[Const, ...], Tuple[Const, ...]]]] = lambda call: None,
         untracked: FrozenSet[str] = frozenset(),
         guard_statements: FrozenSet[int] = frozenset(),
-        opens_in_memory: Callable[[cst.Call], bool] = lambda call: False,
+        opens_private_database: Callable[[cst.Call], bool] = lambda call: False,
     ) -> None:
         self._attempts_wal = attempts_wal
-        self._opens_in_memory = opens_in_memory
+        self._opens_private_database = opens_private_database
         self._guard_statements = guard_statements
         # What a call of a function that tries WAL answers on success and on failure.
         self._outcome = outcome
@@ -249,8 +249,8 @@ class ErrorPaths:
         if isinstance(target, cst.Name) and target.value in self._untracked:
             return state
         if isinstance(target, cst.Name):
-            if isinstance(value, cst.Call) and self._opens_in_memory(value):
-                return state.bind(target.value, IN_MEMORY)
+            if isinstance(value, cst.Call) and self._opens_private_database(value):
+                return state.bind(target.value, PRIVATE_DATABASE)
             state = state.forget_entries_of(target.value)
             if isinstance(value, cst.Dict):  # `state = {"journal": "wal"}`: each constant entry
                 for path, entry in literal_entries(target.value, value):

@@ -59,18 +59,20 @@ class FailureQueries:
             outcome=lambda call: self._call_outcome(call, unit.scope),
             untracked=_names_shared_with_nested_functions(node),
             guard_statements=frozenset(self.facts(unit).guard_statements),
-            opens_in_memory=lambda call: self.opens_in_memory(call, unit.scope),
+            opens_private_database=lambda call: self.opens_private_database(call, unit.scope),
         ).run(statements, frozenset(entry))
 
-    def opens_in_memory(self, call: cst.Call, scope: Scope) -> bool:
-        """``sqlite3.connect(":memory:")``: a connection to a database of its own."""
-        from walint.journal.guards import is_in_memory_name
+    def opens_private_database(self, call: cst.Call, scope: Scope) -> bool:
+        """``sqlite3.connect(":memory:")``, a database of its own, or a read-only URI
+        (``file:...?mode=ro``, ``?immutable=1``): a connection that writes no journal
+        beside another process's WAL."""
+        from walint.journal.guards import is_in_memory_name, is_read_only_uri
         from walint.journal.model import CONNECT_FUNCTIONS
 
         if self.qualified_name(call.func, scope) not in CONNECT_FUNCTIONS or not call.args:
             return False
         values = self.folder.values(call.args[0].value, scope)
-        return bool(values) and all(is_in_memory_name(value) for value in values)
+        return bool(values) and all(is_in_memory_name(value) or is_read_only_uri(value) for value in values)
 
     def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[Tuple[object, ...], Tuple[object, ...]]]:
         """What a call of a WAL-trying function answers on success, and on failure."""
@@ -192,13 +194,13 @@ class FailureQueries:
     def on_private_database(self, site: Site) -> bool:
         """Does ``site`` run, on every path that reaches it, on a connection opened on
         ``":memory:"`` (a database no other connection can share)?"""
-        from walint.flow.error_paths import IN_MEMORY
+        from walint.flow.error_paths import PRIVATE_DATABASE
 
         receiver = _receiver(site.node)
         if receiver is None:
             return False
         states = self.error_paths(site.unit).states_before(site.statement)
-        return bool(states) and all(state.get(receiver) == IN_MEMORY for state in states)
+        return bool(states) and all(state.get(receiver) == PRIVATE_DATABASE for state in states)
 
     def on_failure_path(self, site: Site) -> Optional[str]:
         """Is this rollback site reached on a path where a WAL attempt failed, and on no
@@ -383,10 +385,10 @@ class FailureQueries:
     def _downgrades_on(self, site: Site, state: "PathState", names: Dict[str, cst.BaseExpression]) -> Tuple[bool, bool]:
         """Does the statement downgrade on the paths ``state`` stands for, and is that
         decided by a value one of ``names`` (those it is built from) holds there?"""
-        from walint.flow.error_paths import IN_MEMORY
+        from walint.flow.error_paths import PRIVATE_DATABASE
 
         receiver = _receiver(site.node)
-        if receiver is not None and state.get(receiver) == IN_MEMORY:
+        if receiver is not None and state.get(receiver) == PRIVATE_DATABASE:
             return False, False  # a database private to this connection
         verdicts = set()
         for text in self._picked_by_value(site, state):

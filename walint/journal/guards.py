@@ -4,6 +4,7 @@ sets. A mixin of :class:`walint.journal.model.ModuleModel`."""
 
 from __future__ import annotations
 
+import re
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -346,6 +347,18 @@ def _is_length(expr: cst.BaseExpression) -> bool:
 
 # Words a probe may answer when it could not read the mode; comparing with one decides nothing.
 _NOT_A_MODE = frozenset({"wal", "unknown", "none", "null", "error", "unset", "missing", "undefined", "unreadable"})
+
+
+_READ_ONLY_QUERY_RE = re.compile(r"[?&](?:mode=ro|immutable=(?:1|true|yes|on))(?:&|$)", re.I)
+
+
+def is_read_only_uri(name: str) -> bool:
+    """``file:...?mode=ro`` or ``?immutable=1``: a database this connection cannot write.
+    The query must be known text; the path before it may be anything."""
+    if not name.lower().startswith("file:") or "?" not in name:
+        return False
+    query = name[name.rindex("?"):]
+    return is_known(query) and bool(_READ_ONLY_QUERY_RE.search(query))
 
 
 def is_in_memory_name(name: str) -> bool:

@@ -27,7 +27,7 @@ from walint.sql import ROLLBACK_MODES, callee_name
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
     from walint.flow.walker import Site
-    from walint.semantic.model import Unit
+    from walint.semantic.model import Scope, Unit
 
 def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_node: cst.CSTNode) -> bool:
     """Does a failed WAL attempt reach a rollback mode after this ``try`` in the function
@@ -38,6 +38,39 @@ def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_nod
         and model.on_failure_path(site) is not None
         and model.failure_of_reaches(try_node, site)
         for site in sites
+    )
+
+
+def _closed_in_finally(model: "ModuleModel", try_node: cst.CSTNode, sites: Sequence["Site"]) -> bool:
+    """Does the ``try``'s ``finally`` close the connection its WAL switch ran on (the
+    receiver of the pragma, or the connection handed to the helper that runs it)? A
+    cursor closed there leaves its connection open."""
+    finalbody = getattr(try_node, "finalbody", None)
+    if finalbody is None or not sites:
+        return False
+    connections = set()
+    for site in sites:
+        call = site.node
+        if isinstance(call, cst.Call):
+            if isinstance(call.func, cst.Attribute):
+                connections.add(dotted_name(call.func.value))
+            connections.update(dotted_name(arg.value) for arg in call.args)
+    connections.discard("")
+    scope = sites[0].scope
+    for node in iter_subexpressions(finalbody.body, limit=2000):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "close":
+            closed = node.func.value
+            if dotted_name(closed) in connections and not _is_a_cursor(model, closed, scope):
+                return True
+    return False
+
+
+def _is_a_cursor(model: "ModuleModel", expr: cst.BaseExpression, scope: "Scope") -> bool:
+    """``cur`` where ``cur = conn.cursor()``."""
+    bindings, _ = model.bindings_of(expr, scope)
+    return any(
+        isinstance(b.value, cst.Call) and isinstance(b.value.func, cst.Attribute) and b.value.func.attr.value == "cursor"
+        for b in bindings
     )
 
 
@@ -84,7 +117,8 @@ class SwallowedWalFailure(ModelRule):
     rollback journal, while sibling processes that succeeded use WAL on the same file.
     Nothing downgraded anything on purpose, yet two locking protocols now share one
     database. A handler that re-raises, returns an error, or retries and then raises does
-    not swallow the failure, and a handler that downgrades is reported by WAL001 instead.
+    not swallow the failure, nor does a `finally` that closes the connection (a cursor
+    closed there leaves it open); a handler that downgrades is reported by WAL001 instead.
 
     ## Example
     ```python
@@ -231,6 +265,8 @@ def on_connect(dbapi_connection, record):
                 via_helper = [] if wal_sites else [s for s in body if tries_wal_for_its_caller(model, s)]
                 if not wal_sites and not via_helper:
                     continue
+                if _closed_in_finally(model, try_facts.node, wal_sites or via_helper):
+                    continue  # `finally: conn.close()`: nothing carries on with the connection
                 decided = False
                 for handler, (start, end) in try_facts.handlers:
                     types = handler_types(handler)

@@ -502,6 +502,8 @@ def truth(expr: cst.BaseExpression, state: PathState) -> Optional[bool]:
             # `path in self._wal_broken`: nothing is in an empty collection; which items
             # one holds is not tracked.
             return None if right == HOLDS_ITEMS else not isinstance(operator, cst.In)
+        if isinstance(operator, (cst.In, cst.NotIn)) and isinstance(left, str) and isinstance(right, str):
+            return (left in right) == isinstance(operator, cst.In)  # `"locked" not in message`
         if isinstance(operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
             options = [constant(e.value, state) for e in target.comparator.elements]
             if left is UNKNOWN or any(o is UNKNOWN for o in options):

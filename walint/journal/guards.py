@@ -216,7 +216,7 @@ class GuardQueries:
             return isinstance(value, str) and (
                 value.lower() in ROLLBACK_MODES or value.lower() not in _NOT_A_MODE and value.isidentifier()
             )
-        literal = self._collection_literal(expr, scope) if isinstance(expr, (cst.Name, cst.Attribute, cst.Tuple, cst.List, cst.Set, cst.Call)) else None
+        literal = self.collection_literal(expr, scope) if isinstance(expr, (cst.Name, cst.Attribute, cst.Tuple, cst.List, cst.Set, cst.Call)) else None
         if literal is None:
             return False
         items = collection_items(literal[0])

@@ -96,7 +96,7 @@ class LoopQueries:
                 return None
             return [item for part in parts for item in (part if part is not None else [(None, scope)])]  # type: ignore[misc]
         iterable, view = loop_view(iterable)
-        found = self._collection_literal(iterable, scope)
+        found = self.collection_literal(iterable, scope)
         if found is None:
             return None
         literal, where = found
@@ -111,7 +111,7 @@ class LoopQueries:
             return None
         return [(item, where) for item in collection_items(literal)]
 
-    def _collection_literal(
+    def collection_literal(
         self, expr: cst.BaseExpression, scope: Scope, depth: int = 0
     ) -> Optional[Tuple[cst.BaseExpression, Scope]]:
         """The collection literal ``expr`` is, or the one a name bound once holds."""
@@ -121,7 +121,7 @@ class LoopQueries:
         if depth < 4 and isinstance(expr, (cst.Name, cst.Attribute)):
             bindings, parameter = self.bindings_of(expr, scope)
             if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
-                return self._collection_literal(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
+                return self.collection_literal(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
         return None
 
     def _unpacked_loop_rows(self, call: cst.Call, scope: Scope) -> Optional[List[Row]]:

@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.markers import TRANSIENT
 from walint.semantic.model import Binding, Scope
-from walint.semantic.nodes import NORMALISING_METHODS, dotted_name, unwrap_comprehension, is_none, small_statements, unwrap_collection
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, unwrap_comprehension, is_none, small_statements, unwrap_collection
 from walint.tree import preorder
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ class MarkerUses:
         # Names a comprehension binds, by the id of each use inside it: the semantic model
         # binds them in the enclosing function, where two comprehensions' `t` would meet.
         self._comprehension_bindings: Dict[int, Binding] = {}
+        # Items of a marker literal that a comprehension's filter drops before any test.
+        self.filtered_out: Set[int] = set()
         downgrading = {id(branch): self._downgrading_sides(branch) for branch in model.all_branches()}
         gates = _flag_gates(model, downgrading)
         for branch in model.all_branches():
@@ -144,6 +146,26 @@ class MarkerUses:
                         self._comprehension_bindings.setdefault(id(node), binding)
             for_in = for_in.inner_for_in
 
+    def _note_filtered_items(self, comprehension: cst.BaseExpression, scope: Scope) -> None:
+        """Record the items of the literal a filtering comprehension walks that its filter
+        is known to drop."""
+        from walint.flow.error_paths import PathState, truth
+
+        for_in = comprehension.for_in  # type: ignore[attr-defined]
+        if not for_in.ifs or not isinstance(for_in.target, cst.Name):
+            return
+        found = self.model.collection_literal(for_in.iter, scope)
+        if found is None:
+            return
+        literal, _ = found
+        for item in collection_items(literal):
+            value = item.evaluated_value if isinstance(item, cst.SimpleString) else None
+            if not isinstance(value, str):
+                continue
+            state = PathState(False, ((for_in.target.value, value),))
+            if any(truth(condition.test, state) is False for condition in for_in.ifs):
+                self.filtered_out.add(id(item))
+
     def _compared_with_a_constant(self, expr: cst.Comparison, polarity: int, scope: Scope, depth: int) -> bool:
         """``classify(exc) is Status.UNSUPPORTED`` (or ``status == "unsupported"``, with
         ``status = classify(exc)``): the test is true where the function answers that
@@ -204,7 +226,9 @@ class MarkerUses:
             return
         comprehension = unwrap_comprehension(node)
         if comprehension is not None:
-            # `{m.lower() for m in RAW_MARKERS}`: the items are RAW_MARKERS' own.
+            # `{m.lower() for m in RAW_MARKERS}`: the items are RAW_MARKERS' own, less
+            # those its filter drops (`if "locked" not in m`).
+            self._note_filtered_items(comprehension, scope)
             self._operand(comprehension.for_in.iter, polarity, scope, depth + 1)
             return
         kind = self.kind(node)
@@ -241,7 +265,12 @@ class MarkerUses:
                         self._operand(value.orelse, polarity, binding.scope, depth + 1)
                         continue
                     computed = (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)
-                    if binding.kind == "value" and isinstance(value, computed) and unwrap_collection(value) is None:
+                    if (
+                        binding.kind == "value"
+                        and isinstance(value, computed)
+                        and unwrap_collection(value) is None
+                        and unwrap_comprehension(value) is None
+                    ):
                         self._membership(value, polarity, binding.scope, depth + 1)
                     else:
                         self._operand(value, polarity, binding.scope, depth + 1)

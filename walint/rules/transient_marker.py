@@ -216,10 +216,12 @@ def enable_wal(conn):
             yield Report(node, self._message(node), no_fix_reason=NO_FIX_SINGLE)
         for collection in model.collections:
             items = collection_items(collection.node)
-            transient = [item for item, kind in zip(items, self._item_kinds(items)) if kind == TRANSIENT]
+            transient = [
+                item for item, kind in zip(items, self._item_kinds(items)) if kind == TRANSIENT and id(item) not in uses.filtered_out
+            ]
             if not transient:
                 continue
-            use = self._marker_use(collection, uses.polarity)
+            use = self._marker_use(collection, uses.polarity, _joined_into(model, collection.name))
             if use is None:
                 continue
             if use == PRESUMED:
@@ -291,10 +293,11 @@ def enable_wal(conn):
             "WAL support and should be retried or re-raised"
         )
 
-    def _marker_use(self, collection: Collection, polarity: Dict[int, Set[int]]) -> Optional[str]:
+    def _marker_use(self, collection: Collection, polarity: Dict[int, Set[int]], joined_into: Sequence[str] = ()) -> Optional[str]:
         """How a collection is known to decide a downgrade: ESTABLISHED (a membership test on
-        it leads to a rollback mode), PRESUMED (named for it, or mixed with a permanent
-        marker and tested somewhere), or None (not markers: data, a retry list, hints)."""
+        it leads to a rollback mode), PRESUMED (named for it, or part of a collection named
+        for it, or mixed with a permanent marker and tested somewhere), or None (not
+        markers: data, a retry list, hints)."""
         polarities = polarity.get(id(collection.node), set())
         if +1 in polarities:
             return ESTABLISHED  # whatever it is called: a "message" list that gates a downgrade is markers
@@ -302,8 +305,8 @@ def enable_wal(conn):
             return None  # only ever used to keep the downgrade from happening
         if _RETRY_OR_HINT_NAME_RE.search(collection.name):
             return None
-        if _MARKER_NAME_RE.search(collection.name):
-            return PRESUMED
+        if any(_MARKER_NAME_RE.search(name) for name in (collection.name, *joined_into)):
+            return PRESUMED  # `NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES`: both parts are markers
         if UNKNOWN_USE not in polarities:
             return None  # contents alone decide nothing: a list of SQLite names may be data
         if PERMANENT not in self._item_kinds(collection_items(collection.node)):
@@ -314,6 +317,27 @@ def enable_wal(conn):
             if values and all(isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)) for v in values):
                 return None
         return PRESUMED
+
+
+def _joined_into(model: "ModuleModel", name: str) -> List[str]:
+    """Module-level names bound to a sum or union with the collection ``name`` as a part
+    (``NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES`` for ``_IO_FAILURES``)."""
+    if not name:
+        return []
+    joined = []
+    for other, bindings in model.module_scope.bindings.items():
+        for binding in bindings:
+            value = binding.value
+            while isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):
+                if isinstance(value.right, cst.Name) and value.right.value == name:
+                    joined.append(other)
+                    break
+                if isinstance(value.left, cst.Name) and value.left.value == name:
+                    joined.append(other)
+                    break
+                value = value.left
+    return joined
+
 
 def remove_marker_fix(
     collection: cst.BaseExpression, element_value: cst.CSTNode, applicability: str = SAFE

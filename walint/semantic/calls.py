@@ -28,7 +28,13 @@ class CallTargets:
         func = self._dispatched(call.func, scope)
         bindings: List[Binding] = []
         if isinstance(func, cst.Name):
-            bindings, _ = self.lookup(func.value, scope)
+            bindings, is_param = self.lookup(func.value, scope)
+            if is_param and not bindings:
+                # `on_wal_failure(conn, exc)` with `on_wal_failure=_rollback_journal`.
+                holder = self._scope_of_param(func.value, scope)
+                default = holder.callable_defaults.get(func.value) if holder is not None else None
+                if default is not None and holder is not None and holder.parent is not None:
+                    bindings, _ = self.lookup(default.value, holder.parent)
         elif isinstance(func, cst.Attribute):
             class_scope = self.class_scope_for(func.value, scope)
             if class_scope is not None:

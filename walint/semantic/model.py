@@ -45,7 +45,7 @@ class Binding(NamedTuple):
 class Scope:
     """A module, class or function namespace and what its names are bound to."""
 
-    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "unit", "annotations")
+    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "unit", "annotations", "callable_defaults")
 
     def __init__(self, kind: str, name: str, parent: Optional["Scope"]) -> None:
         self.kind = kind
@@ -57,6 +57,9 @@ class Scope:
         self.unit: Optional["Unit"] = None
         # Parameters annotated with a plain name (`cfg: DbConfig`): the class they hold.
         self.annotations: Dict[str, str] = {}
+        # Parameters whose default is a name (`on_error=_use_rollback`): the function a
+        # call of the parameter runs when the caller passes none.
+        self.callable_defaults: Dict[str, cst.Name] = {}
 
     def bind(self, name: str, binding: Binding) -> None:
         self.bindings.setdefault(name, []).append(binding)
@@ -220,6 +223,8 @@ class _ScopeBuilder:
                 scope.annotations[param.name.value] = annotation.evaluated_value  # `cfg: "DbConfig"`
             elif isinstance(annotation, cst.Name):
                 scope.annotations[param.name.value] = annotation.value
+            if isinstance(param.default, cst.Name) and param.default.value not in ("None", "True", "False"):
+                scope.callable_defaults[param.name.value] = param.default
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 scope.bind(star.name.value, Binding("unknown", None, None))
@@ -416,9 +421,9 @@ class SemanticModel(CallTargets):
             # `self.pragmas.journal(...)` where `self.pragmas = Pragmas(conn)`.
             bindings, _ = self.bindings_of(owner, scope)
             makers = {
-                (b.value.func.value, b.scope)
+                (_maker_of(b.value).value, b.scope)  # type: ignore[union-attr]
                 for b in bindings
-                if isinstance(b.value, cst.Call) and isinstance(b.value.func, cst.Name) and b.scope is not None
+                if _maker_of(b.value) is not None and b.scope is not None
             }
             holders = {b.value.value for b in bindings if isinstance(b.value, cst.Name) and b.scope is not None}  # type: ignore[union-attr]
             if len(holders) == 1 and len(bindings) == 1 and not makers:
@@ -509,3 +514,13 @@ def _joined_parts(value: cst.BaseExpression) -> List[cst.BaseExpression]:
     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):
         return _joined_parts(value.left) + _joined_parts(value.right)
     return [value]
+
+
+def _maker_of(value: Optional[cst.CSTNode]) -> Optional[cst.Name]:
+    """The class named by ``Policy(conn)``, or by the default of ``policy or Policy()``
+    (a strategy the caller may pass, else that one)."""
+    if isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or):
+        value = value.right
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+        return value.func
+    return None

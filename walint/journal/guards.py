@@ -270,6 +270,10 @@ class GuardQueries:
             operands = [expr.left, expr.comparisons[0].comparator]
             if any(self.mentions_wal(o, scope) for o in operands) and any(self.probe_calls(o, scope) for o in operands):
                 return not not_wal_when(expr, True)
+            if self.rollback_mode_checks(expr, scope) == [expr]:
+                # `mode != "delete"`: true for WAL and for anything unknown, false only
+                # where the mode is known to be the rollback one.
+                return not not_wal_when(expr, False)
             if any(_is_wal_header_bytes(o) for o in operands) or (
                 any(_is_header_version(o) for o in operands) and any(_is_wal_version(o) for o in operands)
             ):

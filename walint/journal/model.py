@@ -195,6 +195,22 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
                     return loop_hole(iterable.value, view, index)
         return None
 
+    def _answer_by_branches(self, unit: Unit) -> Optional[bool]:
+        """For a predicate that returns only True and False, deciding by a test of the mode
+        (``if row and row[0] == "wal": return False`` ... ``return True``): whether its
+        True means WAL."""
+        facts = self.facts(unit)
+        if facts.falls_off_end or not all(_is_constant(value) and not is_none(value) for value in facts.returns):
+            return None
+        answers = set()
+        for branch in facts.branches:
+            if branch.returns is None:
+                continue
+            tested = self.wal_answer(branch.node.test, unit.scope)
+            if tested is not None:
+                answers.add(tested == branch.returns)
+        return answers.pop() if len(answers) == 1 else None
+
     def _answers_of_a_parameter(
         self, unit: Unit, returns: Sequence[cst.BaseExpression]
     ) -> Tuple[Optional[str], Optional[bool]]:
@@ -446,6 +462,8 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         # mode, beside the readings, is a guess as a constant would be.
         answers = {said for value, said in readings if said is not None or not self._guesses_by_a_test(value, unit.scope)}
         answer = answers.pop() if len(answers) == 1 else None
+        if answer is None and not readings:
+            answer = self._answer_by_branches(unit)  # `if mode == "wal": return False` ... `return True`
         if guesses and failure_returns:
             answer = None  # `False` where the WAL switch raised: the failure, not a reading
         guesses_not_wal = answer is not None and (not answer) in guesses

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
+from walint.constants import is_known
 from walint.journal.guard_reading import (
     is_none_comparison,
     may_hold_made_up,
@@ -25,7 +26,7 @@ from walint.journal.guard_reading import (
 )
 from walint.flow.conditions import guarded_sides, refuses_none
 from walint.journal.handlers import catches_database_errors, handler_types
-from walint.semantic.nodes import is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions, small_statements
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import callee_name
@@ -76,6 +77,10 @@ def _guards_something(model: "ModuleModel", unit: "Unit", comparison: cst.Compar
     facts = model.facts(unit)
     if any(comparison in set(iter_subexpressions(value, limit=400)) for value in facts.returns):
         return True
+    if unit is not model.module_unit and model.function_facts(unit).wal_answer is not None:
+        # `if row and row[0] == "wal": return False` ... `return True`: the answer it decides.
+        if any(b.returns is not None and comparison in set(iter_subexpressions(b.node.test, limit=400)) for b in facts.branches):
+            return True
     here = model.line_of(comparison)
     return any(
         model.is_rollback_site(site) and model.line_of(site.node) >= here and _may_rely_on(site, comparison)
@@ -218,6 +223,21 @@ def _ends_in_a_return(block: cst.BaseSuite) -> bool:
     statements = small_statements(block)
     last = statements[-1] if statements else None
     return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)
+
+
+NO_FIX_NAMED_SPELLING = "the spelling lives where the name is defined: compare with \"wal\" by hand"
+
+
+def _upper_case_constant(model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope") -> Optional[str]:
+    """A name or attribute the mode is compared with (``JournalMode.WAL.value``,
+    ``WAL_MODE``) whose every value is WAL spelt in some case other than lower."""
+    for operand in operands:
+        if not isinstance(operand, (cst.Name, cst.Attribute)):
+            continue
+        values = model.folder.values(operand, scope)
+        if values and all(is_known(v) and v.lower() == "wal" and v != "wal" for v in values):
+            return dotted_name(operand) or "the name"
+    return None
 
 
 def _comparison_held_by(model: "ModuleModel", answer: cst.BaseExpression, scope: "Scope") -> Optional[cst.Comparison]:
@@ -488,6 +508,14 @@ def fallback(conn):
                     'lower case: it never refuses; compare with "wal"'
                 )
                 return message, lowercase_literal_fix(never_matches), NO_FIX_NORMALISE
+        named = _upper_case_constant(model, operands, scope) if never_matches is None and probed else None
+        if named is not None and not spelt_as_answered and not unnormalised:
+            if not any(uppercases(model, operand, scope) for operand, _, _ in probed):
+                message = (
+                    f"Guard compares the journal mode with `{named}`, which holds \"WAL\" in upper case, but SQLite "
+                    'answers in lower case: it never refuses; compare with "wal"'
+                )
+                return message, None, NO_FIX_NAMED_SPELLING
         lower_wal = lower_case_wal(operands)
         if lower_wal is not None and probed and all(uppercases(model, operand, scope) for operand, _, _ in probed):
             message = 'Guard upper-cases the journal mode, then compares it with "wal": it never refuses; compare with "WAL"'

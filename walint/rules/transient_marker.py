@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
+from walint.constants import is_known
 from walint.semantic.model import Collection
 from walint.semantic.nodes import collection_items, iter_subexpressions
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
@@ -25,6 +26,7 @@ from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
+    from walint.semantic.model import Scope
 
 # Names that say a collection decides a downgrade...
 _MARKER_NAME_RE = re.compile(
@@ -217,11 +219,13 @@ def enable_wal(conn):
         for collection in model.collections:
             items = collection_items(collection.node)
             transient = [
-                item for item, kind in zip(items, self._item_kinds(items)) if kind == TRANSIENT and id(item) not in uses.filtered_out
+                item
+                for item, kind in zip(items, self._item_kinds(model, collection))
+                if kind == TRANSIENT and id(item) not in uses.filtered_out
             ]
             if not transient:
                 continue
-            use = self._marker_use(collection, uses.polarity, _joined_into(model, collection.name))
+            use = self._marker_use(model, collection, uses.polarity, _joined_into(model, collection.name))
             if use is None:
                 continue
             if use == PRESUMED:
@@ -269,13 +273,22 @@ def enable_wal(conn):
             return classify_code_name(node.value)
         return None
 
-    def _item_kinds(self, items: Sequence[cst.BaseExpression]) -> List[Optional[str]]:
+    def _item_kinds(self, model: "ModuleModel", collection: Collection) -> List[Optional[str]]:
         """The kind of each item of a collection; result codes written as numbers count
-        only in a collection of numbers (``(15, 23, 5)``)."""
+        only in a collection of numbers (``(15, 23, 5)``), and a name holding a message
+        (``DISK_IO`` imported from the errors module) counts as the message."""
+        items = collection_items(collection.node)
         numbers = [_number(item) for item in items]
         if items and all(n is not None for n in numbers):
             return classify_code_numbers(numbers)  # type: ignore[arg-type]
-        return [self._kind(item) for item in items]
+        return [self._kind(item) or self._kind_of_held_text(model, item, collection.scope) for item in items]
+
+    def _kind_of_held_text(self, model: "ModuleModel", item: cst.BaseExpression, scope: "Scope") -> Optional[str]:
+        if not isinstance(item, (cst.Name, cst.Attribute)):
+            return None
+        values = model.folder.values(item, scope)
+        kinds = {classify_text(v, self.settings.transient_markers, self.settings.permanent_markers) for v in values if is_known(v)}
+        return kinds.pop() if len(kinds) == 1 and len(values) > 0 and all(is_known(v) for v in values) else None
 
     def _message(self, node: cst.CSTNode) -> str:
         if isinstance(node, cst.Integer):
@@ -293,7 +306,7 @@ def enable_wal(conn):
             "WAL support and should be retried or re-raised"
         )
 
-    def _marker_use(self, collection: Collection, polarity: Dict[int, Set[int]], joined_into: Sequence[str] = ()) -> Optional[str]:
+    def _marker_use(self, model: "ModuleModel", collection: Collection, polarity: Dict[int, Set[int]], joined_into: Sequence[str] = ()) -> Optional[str]:
         """How a collection is known to decide a downgrade: ESTABLISHED (a membership test on
         it leads to a rollback mode), PRESUMED (named for it, or part of a collection named
         for it, or mixed with a permanent marker and tested somewhere), or None (not
@@ -309,7 +322,7 @@ def enable_wal(conn):
             return PRESUMED  # `NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES`: both parts are markers
         if UNKNOWN_USE not in polarities:
             return None  # contents alone decide nothing: a list of SQLite names may be data
-        if PERMANENT not in self._item_kinds(collection_items(collection.node)):
+        if PERMANENT not in self._item_kinds(model, collection):
             return None
         if isinstance(collection.node, cst.Dict):
             # A map from error to advice is for people, not for deciding anything.

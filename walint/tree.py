@@ -274,3 +274,14 @@ def inclusive_token_spans(
     )
     module._codegen(state)
     return state.tokens, state.spans
+
+
+def own_nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The nodes of one unit in lexical order, without the bodies of functions, lambdas
+    and classes defined inside it."""
+    stack = list(reversed(children(root)))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(reversed(children(node)))

@@ -25,7 +25,7 @@ from walint.semantic.model import Binding, SemanticModel, Scope, Unit
 from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions
 from walint.sql import ModeEffect, classify_call, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
-from walint.tree import NodePositions, children, positions_of
+from walint.tree import NodePositions, own_nodes, positions_of
 
 if TYPE_CHECKING:
     from walint.flow.error_paths import ErrorPaths
@@ -76,17 +76,6 @@ def _no_external(origin: str) -> object:
 _FETCH_METHODS = frozenset({"fetchone", "fetchall", "fetchmany"})
 
 
-def _own_nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The nodes of one unit in lexical order, without the bodies of functions, lambdas
-    and classes defined inside it."""
-    stack = list(reversed(children(root)))
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            stack.extend(reversed(children(node)))
-
-
 def _is_constant(value: Optional[cst.BaseExpression]) -> bool:
     return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
@@ -127,7 +116,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         found: Dict[int, cst.Call] = {}
         for unit in self.units:
             last: Dict[str, cst.Call] = {}
-            for node in _own_nodes(unit.node):
+            for node in own_nodes(unit.node):
                 if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
                     continue
                 receiver = dotted_name(node.func.value)

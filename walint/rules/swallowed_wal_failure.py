@@ -9,6 +9,7 @@ import libcst as cst
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
+from walint.tree import own_nodes
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_sites
 from walint.journal.handlers import (
     catches_database_errors,
@@ -22,7 +23,7 @@ from walint.journal.handlers import (
     tries_wal_for_its_caller,
 )
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES, callee_name
+from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -39,6 +40,48 @@ def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_nod
         and model.failure_of_reaches(try_node, site)
         for site in sites
     )
+
+
+def _tries_wal_again_unprotected(model: "ModuleModel", sites: Sequence["Site"], try_node: cst.CSTNode) -> bool:
+    """Does a failed attempt reach a later WAL switch outside any ``try`` or handler, whose
+    own failure propagates?"""
+    return any(
+        site.try_node is None
+        and site.handler is None
+        and SwallowedWalFailure._sets_wal(model, site)
+        and model.failure_of_reaches(try_node, site)
+        for site in sites
+    )
+
+
+def _deciding_flags(model: "ModuleModel") -> Set[str]:
+    """Failure flags a later ``if`` acts on: one side sets a journal mode or raises. A flag
+    that only picks a log line or fills a status report decides nothing for the
+    connection, which carries on in whatever mode it has."""
+    found: Set[str] = set()
+    for branch in model.all_branches():
+        flags = model.handler_flags(branch.node.test, branch.scope)
+        if not flags:
+            continue
+        sites = model.facts(branch.unit).sites
+        ranges = [branch.when_true, *branch.when_false]
+        acts = any(sets_some_mode(model, site) for start, end in ranges for site in sites[start:end])
+        orelse = branch.node.orelse
+        if acts or _raises(branch.node.body) or (isinstance(orelse, cst.Else) and _raises(orelse.body)):
+            found |= flags
+    for unit in model.units:  # `journal = "wal" if STATE["wal"] else "delete"`
+        for node in own_nodes(unit.node):
+            if isinstance(node, cst.IfExp) and any(
+                normalise_mode(value) in ROLLBACK_MODES
+                for side in (node.body, node.orelse)
+                for value in model.folder.values(side, unit.scope)
+            ):
+                found |= model.handler_flags(node.test, unit.scope)
+    return found
+
+
+def _raises(block: cst.BaseSuite) -> bool:
+    return any(isinstance(node, cst.Raise) for node in iter_subexpressions(block, limit=2000))
 
 
 def _closed_in_finally(model: "ModuleModel", try_node: cst.CSTNode, sites: Sequence["Site"]) -> bool:
@@ -252,9 +295,7 @@ def on_connect(dbapi_connection, record):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        flags = set()
-        for unit in model.units:
-            flags.update(model.facts(unit).flags)
+        flags = _deciding_flags(model)
         for unit in model.units:
             facts = model.facts(unit)
             sites = facts.sites
@@ -292,6 +333,8 @@ def on_connect(dbapi_connection, record):
                         break  # the failure is acted on later (WAL001 judges that downgrade)
                     if _insists_on_wal_after(model, unit, try_facts.node):
                         break  # `if mode != "wal": raise` below: nothing carries on in another mode
+                    if _tries_wal_again_unprotected(model, sites, try_facts.node):
+                        break  # a later bare WAL switch raises if it fails again
                     if via_helper:
                         for site in via_helper:
                             yield Report(site.node, f"Failure of `journal_mode=WAL` in `{callee_name(site.node)}()` is "  # type: ignore[arg-type]

@@ -93,7 +93,7 @@ class FailureQueries:
         """Module-level names (and, for a method, attributes of ``self``) some ``except``
         handler sets to a constant, with the constant they start with (``handler=False``)
         or the one a handler gives them."""
-        from walint.flow.error_paths import UNKNOWN, PathState, constant
+        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant
 
         found = []
         held = list(self.module_scope.bindings.items())
@@ -107,7 +107,11 @@ class FailureQueries:
         for name, bindings in held:
             if ("." in name and not name.startswith("self.")) or not any(self.records_failure(b) for b in bindings):
                 continue
-            values = [b.value for b in bindings if b.kind == "value" and b.in_handler is handler]
+            held = [b for b in bindings if b.kind == "value" and b.in_handler is handler]
+            if handler and any(self._holds_the_caught_exception(b) for b in held):
+                found.append((name, NOT_NONE))  # `self.wal_error = exc`: the failure, never None
+                continue
+            values = [b.value for b in held]
             if not handler and "[" in name:
                 # `STATE = {"wal": True}`: an entry starts with the dict literal's value.
                 owner = name.partition("[")[0]

@@ -289,12 +289,19 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         )
         return [facts for facts in entries if facts is not None]
 
-    def _named_callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
+    def _named_callee(self, call: cst.Call, scope: Scope, depth: int = 0) -> Optional[FunctionFacts]:
         unit = self.resolve_unit(call, scope)
         if unit is not None:
             return self.function_facts(unit)
         origin = self.qualified_name(call.func, scope)
         found = self.external(origin) if origin else None
+        if found is None and isinstance(call.func, cst.Name) and depth < 3:
+            # `_guard = refuse_if_wal` ... `_guard(conn)`: an alias of a function.
+            bindings, parameter = self.bindings_of(call.func, scope)
+            if not parameter and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
+                aliased = bindings[0].value
+                if isinstance(aliased, (cst.Name, cst.Attribute)):
+                    return self._named_callee(call.with_changes(func=aliased), bindings[0].scope, depth + 1)
         return found if isinstance(found, FunctionFacts) else None
 
     # ----- per-unit facts ----------------------------------------------------------

@@ -42,18 +42,6 @@ def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_nod
     )
 
 
-def _tries_wal_again_unprotected(model: "ModuleModel", sites: Sequence["Site"], try_node: cst.CSTNode) -> bool:
-    """Does a failed attempt reach a later WAL switch outside any ``try`` or handler, whose
-    own failure propagates?"""
-    return any(
-        site.try_node is None
-        and site.handler is None
-        and SwallowedWalFailure._sets_wal(model, site)
-        and model.failure_of_reaches(try_node, site)
-        for site in sites
-    )
-
-
 def _deciding_flags(model: "ModuleModel") -> Set[str]:
     """Failure flags a later ``if`` acts on: one side sets a journal mode or raises. A flag
     that only picks a log line or fills a status report decides nothing for the
@@ -333,8 +321,6 @@ def on_connect(dbapi_connection, record):
                         break  # the failure is acted on later (WAL001 judges that downgrade)
                     if _insists_on_wal_after(model, unit, try_facts.node):
                         break  # `if mode != "wal": raise` below: nothing carries on in another mode
-                    if _tries_wal_again_unprotected(model, sites, try_facts.node):
-                        break  # a later bare WAL switch raises if it fails again
                     if via_helper:
                         for site in via_helper:
                             yield Report(site.node, f"Failure of `journal_mode=WAL` in `{callee_name(site.node)}()` is "  # type: ignore[arg-type]

@@ -152,6 +152,13 @@ class _Ctx(NamedTuple):
         return self._replace(conditional=True, conditions=self.conditions + (id(condition),), **changes)  # type: ignore[arg-type]
 
 
+def _returns(block: cst.BaseSuite) -> bool:
+    """Does the block end in a ``return``?"""
+    statements = small_statements(block)
+    last = statements[-1] if statements else None
+    return isinstance(last, SIMPLE_LINES) and isinstance(last.body[-1], cst.Return)
+
+
 def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> List[cst.CSTNode]:
     """The calls, and ``.journal_mode`` reads, inside one expression or statement; the
     tests of its conditional expressions go to ``tests``."""
@@ -229,6 +236,10 @@ class UnitWalker:
                 branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
                 if branch is not None and always_exits(statement.body):
                     pending.append(branch)
+                    if not guards and _returns(statement.body) and self._sets_wal_in(branch.when_true):
+                        # `if local_fs: <WAL>; return conn`, then a rollback mode: the mode
+                        # that follows is chosen by the opposite condition.
+                        ctx = ctx.under(statement.orelse or statement)
             if guards:
                 ctx = ctx._replace(guarded=True, guard=statement)
                 self.facts.guard_statements.add(id(statement))
@@ -236,6 +247,14 @@ class UnitWalker:
         for branch in pending:
             # Code after `if test: raise` runs only when the test was false.
             branch.when_false.append((branch.when_true[1], end))
+
+    def _sets_wal_in(self, span: Tuple[int, int]) -> bool:
+        """Does a site among ``span`` switch to WAL?"""
+        for site in self.facts.sites[span[0] : span[1]]:
+            effect = self.model.direct_effect(site.node, site.scope)
+            if effect is not None and effect.sets_wal:
+                return True
+        return False
 
     def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> Tuple[bool, bool]:
         """Record the WAL checks in ``test`` (for WAL005); whether the test being true,

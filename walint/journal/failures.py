@@ -181,16 +181,18 @@ class FailureQueries:
                 return bool(paths.states_before(top))
         return True
 
-    def _switched_back_to_wal(self, site: Site) -> bool:
+    def switched_back_to_wal(self, site: Site, same_branch: bool = False) -> bool:
         """Does the function set WAL again after this statement, wherever the statement ran
         (``DELETE``, ``VACUUM``, ``WAL``): a deliberate, temporary switch? Not a WAL switch
-        in the ``else`` of the ``if`` that downgrades."""
+        in the ``else`` of the ``if`` that downgrades; with ``same_branch``, only one in the
+        very branch of the statement (``if compact:`` DELETE, VACUUM, WAL), not one a
+        branch that returns early never reaches."""
         sites = self.facts(site.unit).sites
         later = next((index for index, other in enumerate(sites) if other is site), len(sites)) + 1
         return any(
             other.handler is site.handler
             and other.try_node is site.try_node
-            and set(other.conditions) <= set(site.conditions)
+            and (other.conditions == site.conditions if same_branch else set(other.conditions) <= set(site.conditions))
             and (self.effect(other) or ModeEffect()).sets_wal
             for other in sites[later:]
         )
@@ -227,7 +229,7 @@ class FailureQueries:
         # is an error path even where another path (a network-fs check) gets there too; a
         # module-global flag only counts where no path without the failure gets there.
         if any(not state.failed and verdicts[state][0] for state in states):
-            if not any(state.failed_at for state in failing) or self._switched_back_to_wal(site):
+            if not any(state.failed_at for state in failing) or self.switched_back_to_wal(site):
                 return None
         # A guard in front of the statement is right only when no WAL path runs it too.
         return MODE_FROM_VALUE if by_value and any(not state.failed for state in states) else FAILED_PATH

@@ -435,7 +435,7 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
             sets_mode = sets_mode or bool(effect.sets)
             if site.guarded:
                 continue
-            if effect.rollback_modes and site.handler is None and not site.flagged and self._switched_back_to_wal(site):
+            if effect.rollback_modes and site.handler is None and not site.flagged and self.switched_back_to_wal(site):
                 continue  # DELETE for a VACUUM, then WAL again: a temporary switch, not a downgrade
             always = [m for m in effect.rollback_modes if m not in effect.from_defaults]
             if always and unguarded is None:

@@ -188,6 +188,8 @@ def open_board(path):
                     # project, as a call of `_use_rollback(conn)` does, condition or not.
                     passes_rollback = by_argument and callee.qualname != own and not callee.opens_connection and _passes_a_rollback_mode(model, node, site.scope)  # type: ignore[union-attr]
                     mode = effect.rollback_modes[0].upper()  # type: ignore[union-attr]
+                    if _on_a_condition_of_its_own(model, site) and model.switched_back_to_wal(site, same_branch=True) and not chosen:
+                        continue  # `if compact: DELETE; VACUUM; WAL`: a temporary switch, undone
                     if _on_a_condition_of_its_own(model, site) or chosen:
                         message = (
                             f"Journal mode `{mode}` set on a condition of this connect path without "

@@ -65,7 +65,7 @@ class GuardQueries:
             return False
         if dotted_name(node.func).rsplit(".", 1)[-1] in self.guard_names:
             return True
-        executed = self.cursor_reads.get(id(node))
+        executed = self.fetched_by(node, scope)
         if executed is not None:  # `cur.execute("PRAGMA journal_mode")` ... `cur.fetchone()`
             node = executed
         effect = self.direct_effect(node, scope)

@@ -76,6 +76,24 @@ def _no_external(origin: str) -> object:
 _FETCH_METHODS = frozenset({"fetchone", "fetchall", "fetchmany"})
 
 
+def _cursor_reads(unit: Unit) -> Dict[int, cst.Call]:
+    """Each fetch on a cursor name in ``unit``, with the last execute on that name before it."""
+    found: Dict[int, cst.Call] = {}
+    last: Dict[str, cst.Call] = {}
+    for node in own_nodes(unit.node):
+        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            continue
+        receiver = dotted_name(node.func.value)
+        if not receiver:
+            continue
+        method = node.func.attr.value
+        if method == "execute":
+            last[receiver] = node
+        elif method in _FETCH_METHODS and receiver in last:
+            found[id(node)] = last[receiver]
+    return found
+
+
 def _is_constant(value: Optional[cst.BaseExpression]) -> bool:
     return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
@@ -107,27 +125,19 @@ class ModuleModel(SemanticModel, GuardQueries, FailureQueries, AnswerQueries, Ca
         self._error_callbacks: Optional[Dict[Unit, str]] = None
         self._unpacking_scopes: Dict[Scope, bool] = {}
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
+        self._cursor_reads: Dict[Unit, Dict[int, cst.Call]] = {}
 
-    @cached_property
-    def cursor_reads(self) -> Dict[int, cst.Call]:
-        """For each ``cur.fetchone()`` (``fetchall``, ``fetchmany``) on a name, the last
+    def fetched_by(self, call: cst.Call, scope: Scope) -> Optional[cst.Call]:
+        """For ``cur.fetchone()`` (``fetchall``, ``fetchmany``) on a name, the last
         ``cur.execute(...)`` written before it in the same function: the statement whose
         rows it fetches (``cur.execute("PRAGMA journal_mode"); row = cur.fetchone()``)."""
-        found: Dict[int, cst.Call] = {}
-        for unit in self.units:
-            last: Dict[str, cst.Call] = {}
-            for node in own_nodes(unit.node):
-                if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
-                    continue
-                receiver = dotted_name(node.func.value)
-                if not receiver:
-                    continue
-                method = node.func.attr.value
-                if method == "execute":
-                    last[receiver] = node
-                elif method in _FETCH_METHODS and receiver in last:
-                    found[id(node)] = last[receiver]
-        return found
+        if not isinstance(call.func, cst.Attribute) or call.func.attr.value not in _FETCH_METHODS:
+            return None
+        unit = scope.unit or self.module_unit
+        found = self._cursor_reads.get(unit)
+        if found is None:
+            found = self._cursor_reads[unit] = _cursor_reads(unit)
+        return found.get(id(call))
 
     @cached_property
     def uses_peewee(self) -> bool:

@@ -58,6 +58,8 @@ def _deciding_flags(model: "ModuleModel") -> Set[str]:
         if acts or _raises(branch.node.body) or (isinstance(orelse, cst.Else) and _raises(orelse.body)):
             found |= flags
     for unit in model.units:  # `journal = "wal" if STATE["wal"] else "delete"`
+        if not model.facts(unit).flags - found:
+            continue  # no test of a flag in this function's expressions that is still open
         for node in own_nodes(unit.node):
             if isinstance(node, cst.IfExp) and any(
                 normalise_mode(value) in ROLLBACK_MODES
@@ -283,7 +285,7 @@ def on_connect(dbapi_connection, record):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        flags = _deciding_flags(model)
+        flags: Optional[Set[str]] = None  # worked out once a handler asks
         for unit in model.units:
             facts = model.facts(unit)
             sites = facts.sites
@@ -313,6 +315,8 @@ def on_connect(dbapi_connection, record):
                         acts = False
                     if acts and not branch_carries_on(model, handler, sites[start:end], unit.scope, try_facts.in_item_loop):
                         continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
+                    if flags is None:
+                        flags = _deciding_flags(model)
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:

@@ -226,8 +226,8 @@ def enable_wal(conn):
             if not transient:
                 continue
             use = self._marker_use(model, collection, uses.polarity, _joined_into(model, collection.name))
-            if use is None:
-                continue
+            if use is None or (use != ESTABLISHED and any(isinstance(item, cst.Integer) for item in items)):
+                continue  # numbers are result codes only where a test on them gates a downgrade
             if use == PRESUMED:
                 # Known by its name or company alone: a bare "busy" may be a key of the
                 # program's own (`{"protocol": _use_delete, "busy": _retry}`).

@@ -106,6 +106,13 @@ def always_exits(block: cst.BaseSuite) -> bool:
     return statements_exit(small_statements(block))
 
 
+def ends_in_return(block: cst.BaseSuite) -> bool:
+    """Does the block's last statement end in a ``return``?"""
+    statements = small_statements(block)
+    last = statements[-1] if statements else None
+    return isinstance(last, SIMPLE_LINES) and isinstance(last.body[-1], cst.Return)
+
+
 def returned_constant(block: cst.BaseSuite) -> Optional[bool]:
     for statement in small_statements(block):
         if not isinstance(statement, SIMPLE_LINES):

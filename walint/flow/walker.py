@@ -16,6 +16,7 @@ from walint.semantic.model import Scope, Unit
 from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, iter_subexpressions, small_statements
 from walint.flow.conditions import (
     always_exits,
+    ends_in_return,
     guarded_sides,
     not_wal_when,
     pattern_strings,
@@ -152,13 +153,6 @@ class _Ctx(NamedTuple):
         return self._replace(conditional=True, conditions=self.conditions + (id(condition),), **changes)  # type: ignore[arg-type]
 
 
-def _returns(block: cst.BaseSuite) -> bool:
-    """Does the block end in a ``return``?"""
-    statements = small_statements(block)
-    last = statements[-1] if statements else None
-    return isinstance(last, SIMPLE_LINES) and isinstance(last.body[-1], cst.Return)
-
-
 def _collect(node: Optional[cst.CSTNode], tests: List[cst.BaseExpression]) -> List[cst.CSTNode]:
     """The calls, and ``.journal_mode`` reads, inside one expression or statement; the
     tests of its conditional expressions go to ``tests``."""
@@ -236,7 +230,7 @@ class UnitWalker:
                 branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
                 if branch is not None and always_exits(statement.body):
                     pending.append(branch)
-                    if not guards and _returns(statement.body) and self._sets_wal_in(branch.when_true):
+                    if not guards and ends_in_return(statement.body) and self._sets_wal_in(branch.when_true):
                         # `if local_fs: <WAL>; return conn`, then a rollback mode: the mode
                         # that follows is chosen by the opposite condition.
                         ctx = ctx.under(statement.orelse or statement)

@@ -24,9 +24,9 @@ from walint.journal.guard_reading import (
     upper_case_literal,
     uppercases,
 )
-from walint.flow.conditions import guarded_sides, refuses_none
+from walint.flow.conditions import ends_in_return, guarded_sides, refuses_none
 from walint.journal.handlers import catches_database_errors, handler_types
-from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import callee_name
@@ -214,15 +214,9 @@ def _guard_returns_when_unread(model: "ModuleModel", unit: "Unit", comparison: c
         if not any(id(node) in probes for node in iter_subexpressions(try_facts.node.body, limit=2000)):  # type: ignore[attr-defined]
             continue
         for handler, _ in try_facts.handlers:
-            if catches_database_errors(handler_types(handler)) and _ends_in_a_return(handler.body):  # type: ignore[attr-defined]
+            if catches_database_errors(handler_types(handler)) and ends_in_return(handler.body):  # type: ignore[attr-defined]
                 return True
     return False
-
-
-def _ends_in_a_return(block: cst.BaseSuite) -> bool:
-    statements = small_statements(block)
-    last = statements[-1] if statements else None
-    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)
 
 
 NO_FIX_NAMED_SPELLING = "the spelling lives where the name is defined: compare with \"wal\" by hand"

@@ -7,7 +7,8 @@ import textwrap
 
 import libcst as cst
 
-from walint.flow.error_paths import MAX_STATES, UNKNOWN, ErrorPaths, PathState, branch, truth
+from walint.flow.error_paths import ErrorPaths
+from walint.flow.path_state import MAX_STATES, UNKNOWN, PathState, branch, truth
 
 
 def _flow(source: str, attempts_wal: bool = True):

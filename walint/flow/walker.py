@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, List, NamedTuple, Optional, Sequence, Set, Tup
 
 import libcst as cst
 
-from walint.semantic.model import Scope, Unit
+from walint.semantic.scopes import Scope, Unit
 from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, iter_subexpressions, small_statements
 from walint.flow.conditions import (
     always_exits,
@@ -23,7 +23,7 @@ from walint.flow.conditions import (
     returned_constant,
     statements_exit,
 )
-from walint.flow.error_paths import PathState, truth
+from walint.flow.path_state import PathState, truth
 from walint.tree import children
 
 if TYPE_CHECKING:

@@ -4,16 +4,26 @@ and the answers a probe makes up when it cannot read the mode."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Set, Tuple
+from typing import TYPE_CHECKING, NamedTuple, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from walint.flow.conditions import not_wal_when
 from walint.journal.guard_reading import says_unknown
-from walint.semantic.model import Unit
-from walint.semantic.nodes import small_statements
+from walint.semantic.scopes import Scope, Unit
+from walint.semantic.nodes import is_none, iter_subexpressions, small_statements
+from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
 
 if TYPE_CHECKING:
     from walint.flow.walker import UnitFacts
+
+
+class PredicateAnswer(NamedTuple):
+    wal_answer: Optional[bool]
+    about_param: Optional[str]
+    guesses_not_wal: bool
+    may_return_none: bool
+    makes_up_a_mode: bool
 
 
 class AnswerQueries:
@@ -26,8 +36,6 @@ class AnswerQueries:
         another elsewhere), and whether the answer is the first item of the tuples
         it returns (``return False, why``). Besides True/False: None against the mode read
         back, or two members of an enum."""
-        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant
-
         facts = self.facts(unit)
         nothing: Tuple[Tuple[str, ...], Tuple[str, ...], bool] = ((), (), False)
         if facts.falls_off_end or not facts.return_sites:
@@ -91,8 +99,6 @@ class AnswerQueries:
         """What a probe can answer without having read the mode: ``"none"`` (``mode =
         None`` / ``with suppress(Error): mode = <read>`` / ``return mode``) and ``"string"``
         (``except Error: mode = "unknown"`` or ``return "unknown"``)."""
-        from walint.flow.error_paths import UNKNOWN
-
         facts = self.facts(unit)
         kinds: Set[str] = set()
         for value, handler in facts.return_sites:
@@ -114,6 +120,93 @@ class AnswerQueries:
                 kinds.add("string")
         return kinds
 
+    def _predicate_answer(self, unit: Unit, facts: "UnitFacts", failure_returns: Tuple[str, ...]) -> "PredicateAnswer":
+        """What a probe or predicate answers about the mode: whether its true answer means
+        WAL (read from its returns, its branches, or a parameter it compares), and what it
+        answers when it cannot tell."""
+        # An answer a handler makes up (`except sqlite3.Error: return False`) is a guess,
+        # not a reading. Guessing "WAL" refuses when unsure; guessing "not WAL" fails open.
+        guesses = {
+            value.value == "True"  # type: ignore[union-attr]
+            for value, handler in facts.return_sites
+            if handler is not None and is_true_false_none(value) and not is_none(value)
+        }
+        readings = [(value, self.wal_answer(value, unit.scope)) for value in facts.returns if not is_true_false_none(value)]
+        # `if len(header) < 20: return os.path.getsize(path) != 0`: a test that reads no
+        # mode, beside the readings, is a guess as a constant would be.
+        answers = {said for value, said in readings if said is not None or not self._guesses_by_a_test(value, unit.scope)}
+        answer = answers.pop() if len(answers) == 1 else None
+        if answer is None and not readings:
+            answer = self._answer_by_branches(unit)  # `if mode == "wal": return False` ... `return True`
+        if guesses and failure_returns:
+            answer = None  # `False` where the WAL switch raised: the failure, not a reading
+        made_up = self._made_up_answers(unit)
+        param, param_answer = (
+            self._answers_of_a_parameter(unit, facts.returns) if len(facts.returns) == 1 and not facts.falls_off_end else (None, None)
+        )
+        return PredicateAnswer(
+            wal_answer=answer if answer is not None else param_answer,
+            about_param=param if answer is None else None,
+            guesses_not_wal=answer is not None and (not answer) in guesses,
+            # A predicate's made-up True/False is judged as a guess (`guesses_not_wal`), not as None.
+            may_return_none=(facts.returns_none or bool(made_up))
+            if answer is None or not guesses
+            else facts.falls_off_end or any(v is None or is_none(v) for v, _ in facts.return_sites),
+            makes_up_a_mode="string" in made_up,
+        )
+
+    def _answer_by_branches(self, unit: Unit) -> Optional[bool]:
+        """For a predicate that returns only True and False, deciding by a test of the mode
+        (``if row and row[0] == "wal": return False`` ... ``return True``): whether its
+        True means WAL."""
+        facts = self.facts(unit)
+        if facts.falls_off_end or not all(is_true_false_none(value) and not is_none(value) for value in facts.returns):
+            return None
+        answers = set()
+        for branch in facts.branches:
+            if branch.returns is None:
+                continue
+            tested = self.wal_answer(branch.node.test, unit.scope)
+            if tested is not None:
+                answers.add(tested == branch.returns)
+        return answers.pop() if len(answers) == 1 else None
+
+    def _answers_of_a_parameter(
+        self, unit: Unit, returns: Sequence[cst.BaseExpression]
+    ) -> Tuple[Optional[str], Optional[bool]]:
+        """``return mode == "wal"`` (or ``mode.lower() != "wal"``) on a parameter ``mode``:
+        the parameter and whether a true answer means WAL."""
+        value = returns[0]
+        if not isinstance(value, cst.Comparison) or len(value.comparisons) != 1:
+            return None, None
+        for subject, other in ((value.left, value.comparisons[0].comparator), (value.comparisons[0].comparator, value.left)):
+            while isinstance(subject, cst.Call) and isinstance(subject.func, cst.Attribute) and not subject.args:
+                subject = subject.func.value  # `mode.lower()`
+            if (
+                isinstance(subject, cst.Name)
+                and subject.value in unit.scope.params
+                and not unit.scope.bindings.get(subject.value)
+                and self.mentions_wal(other, unit.scope)
+            ):
+                return subject.value, not not_wal_when(value, True)
+        return None, None
+
+    def _guesses_by_a_test(self, value: cst.BaseExpression, scope: Scope) -> bool:
+        """A returned comparison that reads no journal mode and names no WAL, or a choice
+        between constants (``False if not header else None``)."""
+        if isinstance(value, cst.IfExp):
+            return all(is_true_false_none(side) or self._guesses_by_a_test(side, scope) for side in (value.body, value.orelse))
+        return (
+            isinstance(value, (cst.Comparison, cst.BooleanOperation))
+            and not self.probe_calls(value, scope)
+            and not any(self.mentions_wal(n, scope) for n in iter_subexpressions(value, limit=50) if isinstance(n, (cst.SimpleString, cst.Name)))
+        )
+
+
+def is_true_false_none(value: Optional[cst.BaseExpression]) -> bool:
+    """Is ``value`` the constant ``True``, ``False`` or ``None``?"""
+    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
+
 
 def _reraises(handler: cst.ExceptHandler) -> bool:
     """Does the handler end by raising (the same error or one of its own)?"""
@@ -134,6 +227,4 @@ def _names_caught(value: Optional[cst.BaseExpression], handler: Optional[cst.Exc
 
 
 def _encoded(values: Set[object]) -> Tuple[str, ...]:
-    from walint.flow.error_paths import encode_constant
-
     return tuple(sorted(encode_constant(value) for value in values))  # type: ignore[arg-type]

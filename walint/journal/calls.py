@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.constants import HOLE, Resolution, StringFolder, loop_hole_parts, parameters_in, substitute
 from walint.journal.loops import item_part
-from walint.semantic.model import Scope
+from walint.semantic.scopes import Scope
 from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.sql import ModeEffect, effect_of_sql, sql_texts
 from walint.summary import FunctionFacts

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.constants import is_known
-from walint.semantic.model import Scope, Unit
+from walint.semantic.scopes import Scope, Unit
 from walint.semantic.nodes import dotted_name, iter_subexpressions, literal_entries, small_statements, subscript_path
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
+from walint.flow.error_paths import ErrorPaths
+from walint.flow.path_state import NOT_NONE, PRIVATE_DATABASE, UNKNOWN, PathState, constant, decode_constant
 
 if TYPE_CHECKING:
-    from walint.flow.error_paths import ErrorPaths, PathState
-    from walint.semantic.model import Binding
+    from walint.semantic.scopes import Binding
     from walint.flow.walker import Site
 
 # How a rollback site is on a failed WAL path (FailureQueries.on_failure_path).
@@ -26,7 +27,7 @@ FAILED_PATH, MODE_FROM_VALUE = "failed-path", "mode-from-value"
 class FailureQueries:
     """Failed-WAL paths, asked of a :class:`ModuleModel`."""
 
-    def error_paths(self, unit: Unit) -> "ErrorPaths":
+    def error_paths(self, unit: Unit) -> ErrorPaths:
         flow = self._error_paths.get(unit)
         if flow is None:
             self._error_paths_in_progress.add(unit)
@@ -36,9 +37,7 @@ class FailureQueries:
                 self._error_paths_in_progress.discard(unit)
         return flow
 
-    def _walk_error_paths(self, unit: Unit) -> "ErrorPaths":
-        from walint.flow.error_paths import ErrorPaths, PathState
-
+    def _walk_error_paths(self, unit: Unit) -> ErrorPaths:
         entry = {PathState(False, self._global_flag_values(handler=False, unit=unit))}
         # A module-global flag (or an attribute of the instance) a handler cleared in an
         # earlier call: the failure reaches this call through the flag's value.
@@ -62,23 +61,9 @@ class FailureQueries:
             opens_private_database=lambda call: self.opens_private_database(call, unit.scope),
         ).run(statements, frozenset(entry))
 
-    def opens_private_database(self, call: cst.Call, scope: Scope) -> bool:
-        """``sqlite3.connect(":memory:")``, a database of its own, or a read-only URI
-        (``file:...?mode=ro``, ``?immutable=1``): a connection that writes no journal
-        beside another process's WAL."""
-        from walint.journal.guards import is_in_memory_name, is_read_only_uri
-        from walint.journal.model import CONNECT_FUNCTIONS
-
-        if self.qualified_name(call.func, scope) not in CONNECT_FUNCTIONS or not call.args:
-            return False
-        values = self.folder.values(call.args[0].value, scope)
-        return bool(values) and all(is_in_memory_name(value) or is_read_only_uri(value) for value in values)
-
     def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[Tuple[object, ...], Tuple[object, ...]]]:
         """What a call of a WAL-trying function answers on success, and on failure."""
         callee = self.callee(call, scope)
-        from walint.flow.error_paths import UNKNOWN, decode_constant
-
         if callee is None or not callee.wal_failure_returns or not callee.wal_success_returns:
             return None
         successes = tuple(decode_constant(text) for text in callee.wal_success_returns)
@@ -93,8 +78,6 @@ class FailureQueries:
         """Module-level names (and, for a method, attributes of ``self``) some ``except``
         handler sets to a constant, with the constant they start with (``handler=False``)
         or the one a handler gives them."""
-        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant
-
         found = []
         held = list(self.module_scope.bindings.items())
         if unit is not None and unit.class_scope is not None:
@@ -200,8 +183,6 @@ class FailureQueries:
     def on_private_database(self, site: Site) -> bool:
         """Does ``site`` run, on every path that reaches it, on a connection opened on
         ``":memory:"`` (a database no other connection can share)?"""
-        from walint.flow.error_paths import PRIVATE_DATABASE
-
         receiver = _receiver(site.node)
         if receiver is None:
             return False
@@ -350,8 +331,6 @@ class FailureQueries:
     def _picked_by_value(self, site: Site, state: "PathState") -> List[str]:
         """``JOURNAL_FOR[wal_ok]`` where ``JOURNAL_FOR = {True: "wal", False: "delete"}``:
         the entry the key's value on this path picks."""
-        from walint.flow.error_paths import UNKNOWN, PathState, constant
-
         picked: List[str] = []
         for node in iter_subexpressions(site.node, limit=400):
             if not (isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and len(node.slice) == 1):
@@ -391,8 +370,6 @@ class FailureQueries:
     def _downgrades_on(self, site: Site, state: "PathState", names: Dict[str, cst.BaseExpression]) -> Tuple[bool, bool]:
         """Does the statement downgrade on the paths ``state`` stands for, and is that
         decided by a value one of ``names`` (those it is built from) holds there?"""
-        from walint.flow.error_paths import PRIVATE_DATABASE
-
         receiver = _receiver(site.node)
         if receiver is not None and state.get(receiver) == PRIVATE_DATABASE:
             return False, False  # a database private to this connection

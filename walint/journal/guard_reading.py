@@ -14,7 +14,7 @@ from walint.sql import callee_name
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
-    from walint.semantic.model import Scope, Unit
+    from walint.semantic.scopes import Scope, Unit
 
 
 def lowercases(expr: cst.BaseExpression) -> bool:

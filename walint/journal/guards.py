@@ -10,12 +10,13 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
-from walint.semantic.model import Binding, Scope
+from walint.semantic.scopes import Binding, Scope
 from walint.semantic.nodes import collection_items, dotted_name, grown_collection, is_none, iter_subexpressions, subscript_path
 from walint.journal.calls import call_arguments
 from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
+from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant
 
 _FLAG_CONSTANTS = frozenset({"False", "None", "True"})
 
@@ -138,8 +139,6 @@ class GuardQueries:
 
     def handler_flag_values(self, expr: cst.BaseExpression, scope: Scope) -> Dict[str, object]:
         """The flags in ``expr`` (:meth:`handler_flags`) with the constant a handler gives them."""
-        from walint.flow.error_paths import NOT_NONE, UNKNOWN, PathState, constant
-
         values: Dict[str, object] = {}
         for node in iter_subexpressions(expr, limit=400):
             if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):

@@ -14,7 +14,7 @@ from walint.semantic.nodes import dotted_name, iter_subexpressions, small_statem
 if TYPE_CHECKING:
     from walint.flow.walker import Site
     from walint.journal.model import ModuleModel
-    from walint.semantic.model import Scope
+    from walint.semantic.scopes import Scope
 
 
 # Exception names that catch a failed pragma: the DB-API hierarchy and the broad ones.

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import libcst as cst
 
 from walint.constants import LOOP_VIEWS, Resolution, StringFolder
-from walint.semantic.model import Scope
+from walint.semantic.scopes import Scope
 from walint.semantic.nodes import collection_items, iter_subexpressions, unwrap_collection
 from walint.sql import ModeEffect, classify_call
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.markers import TRANSIENT
-from walint.semantic.model import Binding, Scope
+from walint.semantic.scopes import Binding, Scope
 from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, unwrap_comprehension, is_none, small_statements, unwrap_collection
 from walint.tree import preorder
+from walint.flow.path_state import UNKNOWN, PathState, constant, truth
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -149,8 +150,6 @@ class MarkerUses:
     def _note_filtered_items(self, comprehension: cst.BaseExpression, scope: Scope) -> None:
         """Record the items of the literal a filtering comprehension walks that its filter
         is known to drop."""
-        from walint.flow.error_paths import PathState, truth
-
         for_in = comprehension.for_in  # type: ignore[attr-defined]
         if not for_in.ifs or not isinstance(for_in.target, cst.Name):
             return
@@ -171,8 +170,6 @@ class MarkerUses:
         ``status = classify(exc)``): the test is true where the function answers that
         constant, so its branches decide by what they return, not by being truthy.
         False when the answers are not known constants: the test is walked as any other."""
-        from walint.flow.error_paths import UNKNOWN, PathState, constant
-
         if len(expr.comparisons) != 1 or not isinstance(expr.comparisons[0].operator, _EQUALITY):
             return False
         target = expr.comparisons[0]
@@ -193,8 +190,6 @@ class MarkerUses:
     def _answers_of(self, subject: cst.BaseExpression, scope: Scope, depth: int = 0) -> List[Tuple[cst.BaseExpression, object, Scope]]:
         """For a call of a function of this module (or a name bound once to one), each
         test of that function with the constant the branch it guards returns."""
-        from walint.flow.error_paths import UNKNOWN, PathState, constant
-
         if isinstance(subject, (cst.Name, cst.Attribute)) and depth < 4:
             bindings, _ = self.model.bindings_of(subject, scope)
             if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
@@ -285,8 +280,6 @@ class MarkerUses:
     def _match_cases(self, model: "ModuleModel") -> None:
         """``match exc.sqlite_errorcode: case SQLITE_PROTOCOL | SQLITE_BUSY: <downgrade>``:
         the values of a case whose body downgrades are markers that decide it."""
-        from walint.flow.error_paths import UNKNOWN, PathState, constant
-
         rollback = {id(site.node) for site in model.all_sites() if model.is_rollback_site(site)}
         if not rollback:
             return
@@ -337,8 +330,6 @@ def _sets_a_downgrading_flag(
 ) -> bool:
     """Does the block set a failure flag to a value that takes a later test of it to the
     side that downgrades?"""
-    from walint.flow.error_paths import UNKNOWN, PathState, constant, truth
-
     for statement in small_statements(block):
         for small in getattr(statement, "body", ()) if isinstance(statement, cst.SimpleStatementLine) else ():
             if not isinstance(small, cst.Assign):

@@ -15,7 +15,7 @@ from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
 if TYPE_CHECKING:
     from walint.flow.walker import Site
     from walint.journal.model import ModuleModel
-    from walint.semantic.model import Scope
+    from walint.semantic.scopes import Scope
 
 
 class ConnectSkipsGuard(ModelRule):

@@ -28,7 +28,7 @@ from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
     from walint.flow.walker import Site
-    from walint.semantic.model import Scope, Unit
+    from walint.semantic.scopes import Scope, Unit
 
 def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_node: cst.CSTNode) -> bool:
     """Does a failed WAL attempt reach a rollback mode after this ``try`` in the function

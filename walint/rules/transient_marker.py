@@ -9,7 +9,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.constants import is_known
-from walint.semantic.model import Collection
+from walint.semantic.scopes import Collection
 from walint.semantic.nodes import collection_items, iter_subexpressions
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import (
@@ -26,7 +26,7 @@ from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
-    from walint.semantic.model import Scope
+    from walint.semantic.scopes import Scope
 
 # Names that say a collection decides a downgrade...
 _MARKER_NAME_RE = re.compile(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import libcst as cst
 
 if TYPE_CHECKING:
-    from walint.semantic.model import Binding, Scope, Unit
+    from walint.semantic.scopes import Binding, Scope, Unit
 
 
 class CallTargets:

@@ -1,0 +1,186 @@
+"""What other modules learn of this one: each function's :class:`FunctionFacts`, gathered
+from its walk, and the module's plain-data :class:`ModuleSummary`, which the project pass
+hands to importers and the cache stores. A mixin of
+:class:`walint.journal.model.ModuleModel`."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import libcst as cst
+
+from walint.constants import is_known, param_hole, param_of
+from walint.journal.calls import MAX_TEMPLATES, fills_only
+from walint.journal.connections import CONNECT_FUNCTIONS
+from walint.flow.walker import UnitFacts
+from walint.semantic.scopes import Unit
+from walint.semantic.nodes import dotted_name, iter_subexpressions
+from walint.sql import sql_texts
+from walint.summary import FunctionFacts, ModuleSummary
+
+
+class SummaryQueries:
+    """Function facts and the module summary, asked of a :class:`ModuleModel` (mixed in)."""
+
+    def function_facts(self, unit: Unit) -> FunctionFacts:
+        """What callers need to know about one function of this module."""
+        cached = self._function_facts.get(unit)
+        if cached is not None:
+            return cached
+        placeholder = FunctionFacts(unit.qualname, tuple(unit.scope.params), unit.is_method)
+        if unit in self._in_progress:
+            return placeholder
+        self._function_facts[unit] = placeholder  # recursion sees "nothing known"
+        facts = self.facts(unit)
+        modes: List[str] = []
+        templates: List[str] = []
+        unguarded: Optional[str] = None
+        unguarded_on_error_path = False
+        probe = False
+        sets_mode = False
+        opens = facts.connect_listener
+        for site in facts.sites:
+            node = site.node
+            if self.is_connect_call(node, site.scope):
+                opens = True
+            if isinstance(node, cst.Call):
+                for arg in node.args:  # `connect` passed as a value: `creator=sqlite3.connect`
+                    if self.qualified_name(arg.value, site.scope) in CONNECT_FUNCTIONS:
+                        opens = True
+            if isinstance(node, cst.Call) and not site.conditional and not site.guarded:
+                # `execute(f"PRAGMA {name} = {value}")`: the caller's arguments decide.
+                templates.extend(
+                    text
+                    for texts in sql_texts(node, self.folder, site.scope)
+                    for text in texts
+                    # `execute(statement)`: a wrapper runs what its caller passes.
+                    if ("pragma" in text.lower() or param_of(text.strip()) is not None) and fills_only(text, unit.scope.params)
+                )
+            effect = self.effect(site)
+            if isinstance(node, cst.Call) and (effect is None or not effect.rollback_modes):
+                callee = self.callee(node, site.scope)
+                if callee is not None and callee.qualname != unit.qualname:
+                    opens = opens or callee.opens_connection
+                    sets_mode = sets_mode or callee.sets_journal_mode
+                    if callee.unguarded_downgrade and not site.guarded and unguarded is None:
+                        unguarded = callee.unguarded_downgrade
+                        unguarded_on_error_path = callee.unguarded_on_error_path or site.handler is not None
+            if effect is None:
+                continue
+            if effect.reads or effect.sets_wal:
+                probe = True
+            sets_mode = sets_mode or bool(effect.sets)
+            if site.guarded:
+                continue
+            if effect.rollback_modes and site.handler is None and not site.flagged and self.switched_back_to_wal(site):
+                continue  # DELETE for a VACUUM, then WAL again: a temporary switch, not a downgrade
+            always = [m for m in effect.rollback_modes if m not in effect.from_defaults]
+            if always and unguarded is None:
+                unguarded = self.location(node)
+                unguarded_on_error_path = site.handler is not None or site.flagged
+            if not site.conditional:
+                modes.extend(always)
+                templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
+        # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
+        if unguarded is not None and modes and self.restores_the_mode_it_read(unit):
+            unguarded, modes = None, []  # a switch for a bulk job, undone before it returns
+        probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
+        success_returns, failure_returns, failure_in_tuple = self._wal_outcome(unit)
+        said = self._predicate_answer(unit, facts, failure_returns)
+        result = FunctionFacts(
+            qualname=unit.qualname,
+            params=tuple(unit.scope.params),
+            is_method=unit.is_method,
+            defaults=self._constant_defaults(unit) if templates else (),
+            downgrades=tuple(dict.fromkeys(modes)),
+            sql_templates=tuple(dict.fromkeys(templates))[:MAX_TEMPLATES],
+            unguarded_downgrade=unguarded,
+            unguarded_on_error_path=unguarded is not None and unguarded_on_error_path,
+            probe=probe or unit.name in self.guard_names,
+            probe_may_return_none=said.may_return_none,
+            probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
+            refuses_wal=facts.refuses_wal,
+            wal_answer=said.wal_answer,
+            wal_answer_param=said.about_param,
+            guesses_not_wal=said.guesses_not_wal,
+            wal_success_returns=success_returns,
+            wal_failure_returns=failure_returns,
+            wal_failure_in_tuple=failure_in_tuple,
+            sets_journal_mode=sets_mode,
+            opens_connection=opens,
+            returned_values=self._returned_values(unit),
+            never_returns=self._never_returns(unit, facts),
+            wal_failure_propagates=not opens and self._wal_failure_propagates(facts),
+            probe_makes_up_a_mode=said.makes_up_a_mode,
+        )
+        self._function_facts[unit] = result
+        return result
+
+    def _never_returns(self, unit: Unit, facts: UnitFacts) -> bool:
+        node = unit.node
+        if not isinstance(node, cst.FunctionDef):
+            return False
+        annotation = node.returns.annotation if node.returns is not None else None
+        if annotation is not None and dotted_name(annotation).rsplit(".", 1)[-1] in ("NoReturn", "Never"):
+            return True
+        # No `return` (the walk records each) and no end to fall off; a generator's
+        # `yield` hands control back all the same.
+        return not facts.falls_off_end and not facts.return_sites and not any(
+            isinstance(n, cst.Yield) for n in iter_subexpressions(node.body, limit=5000)
+        )
+
+    def _returned_values(self, unit: Unit) -> Tuple[str, ...]:
+        facts = self.facts(unit)
+        if facts.falls_off_end or not facts.returns or len(facts.returns) != len(facts.return_sites):
+            return ()  # it may answer None too
+        values: List[str] = []
+        for value in facts.returns:
+            if not isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Name, cst.Attribute, cst.IfExp)):
+                return ()
+            folded = self.folder.values(value, unit.scope)
+            if not folded or not all(is_known(v) and len(v) < 200 for v in folded):
+                return ()
+            values.extend(folded)
+        return tuple(dict.fromkeys(values))[:MAX_TEMPLATES]
+
+    def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+        """``mode="DELETE"``: the values each parameter's default folds to."""
+        node = unit.node
+        if not isinstance(node, cst.FunctionDef):
+            return ()
+        outer = unit.scope.parent or self.module_scope
+        found = []
+        for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+            if param.default is not None:
+                values = self.folder.values(param.default, outer)
+                if values and all(is_known(v) and len(v) < 200 for v in values):
+                    found.append((param.name.value, tuple(values)))
+        return tuple(found)
+
+    def summary(self) -> ModuleSummary:
+        """What other modules may import from this one, as plain data."""
+        functions = tuple(self.function_facts(unit) for unit in self.units if unit is not self.module_unit)
+        constants = []
+        for name, bindings in self.module_scope.bindings.items():
+            if not name.isidentifier() or not all(b.kind == "value" for b in bindings):
+                continue
+            values = self.folder.values(cst.Name(name), self.module_scope)
+            if values and all(is_known(v) and len(v) < 200 for v in values):
+                constants.append((name, values))
+        for class_scope in self.class_scopes.values():
+            if class_scope.parent is not self.module_scope:
+                continue
+            for name, bindings in class_scope.bindings.items():  # `class Journal(Enum): DELETE = "delete"`
+                if not name.isidentifier() or not all(b.kind == "value" for b in bindings):
+                    continue
+                values = self.folder.values(cst.Attribute(cst.Name(class_scope.name), cst.Name(name)), self.module_scope)
+                if values and all(is_known(v) and len(v) < 200 for v in values):
+                    constants.append((f"{class_scope.name}.{name}", values))
+        imports = {
+            binding.origin
+            for scope in self._scopes()
+            for bindings in scope.bindings.values()
+            for binding in bindings
+            if binding.kind == "import" and binding.origin
+        }
+        return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)))

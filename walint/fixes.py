@@ -402,22 +402,11 @@ def _leading_lines_keeping_comments(statement: cst.BaseCompoundStatement) -> Lis
     return own + [cst.EmptyLine(comment=c) for c in comments if id(c) not in own_comments]
 
 
-def wal_setting_sites(model, sites: Sequence[Site]) -> List[Site]:
-    """The sites among ``sites`` that are calls switching to WAL."""
-    found = []
-    for site in sites:
-        if isinstance(site.node, cst.Call):
-            effect = model.direct_effect(site.node, site.scope)
-            if effect is not None and effect.sets_wal:
-                found.append(site)
-    return found
-
-
 def try_fix(model, unit, try_facts, spec: HelperSpec) -> Tuple[Optional[FixPlan], Optional[str]]:
     """The helper-call rewrite of a ``try`` whose body is one WAL pragma, or why there is none."""
     sites = model.facts(unit).sites
     body = [s for s in sites[try_facts.body[0] : try_facts.body[1]] if s.try_node is try_facts.node]
-    wal_sites = wal_setting_sites(model, body)
+    wal_sites = [site for site in body if model.switches_to_wal(site)]
     if len(wal_sites) != 1:
         return None, NO_FIX_MORE
     return helper_call_fix(model, try_facts.node, wal_sites[0], [h for h, _ in try_facts.handlers], spec)

@@ -244,11 +244,7 @@ class UnitWalker:
 
     def _sets_wal_in(self, span: Tuple[int, int]) -> bool:
         """Does a site among ``span`` switch to WAL?"""
-        for site in self.facts.sites[span[0] : span[1]]:
-            effect = self.model.direct_effect(site.node, site.scope)
-            if effect is not None and effect.sets_wal:
-                return True
-        return False
+        return any(self.model.switches_to_wal(site) for site in self.facts.sites[span[0] : span[1]])
 
     def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> Tuple[bool, bool]:
         """Record the WAL checks in ``test`` (for WAL005); whether the test being true,

@@ -60,7 +60,7 @@ class AnswerQueries:
                     shapes.add(in_tuple)
                     (failed if in_failure else succeeded).update(either)
                     continue
-            if said is UNKNOWN and in_failure and _names_caught(answer, handler):
+            if said is UNKNOWN and in_failure and self.names_caught_exception(answer, unit.scope):
                 said = NOT_NONE  # `except Error as exc: return exc`: the error, never None
             if said is UNKNOWN and not in_failure and answer is not None:
                 if self.wal_answer(answer, unit.scope) is True:
@@ -213,17 +213,6 @@ def _reraises(handler: cst.ExceptHandler) -> bool:
     statements = small_statements(handler.body)
     last = statements[-1] if statements else None
     return isinstance(last, cst.SimpleStatementLine) and any(isinstance(s, cst.Raise) for s in last.body)
-
-
-def _names_caught(value: Optional[cst.BaseExpression], handler: Optional[cst.ExceptHandler]) -> bool:
-    """Is ``value`` the name the handler binds the caught exception to?"""
-    name = handler.name if handler is not None else None
-    return (
-        isinstance(value, cst.Name)
-        and isinstance(name, cst.AsName)
-        and isinstance(name.name, cst.Name)
-        and name.name.value == value.value
-    )
 
 
 def _encoded(values: Set[object]) -> Tuple[str, ...]:

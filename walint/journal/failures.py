@@ -131,10 +131,12 @@ class FailureQueries:
         for try_facts in facts.tries:
             if try_facts.node is try_node:
                 start, end = try_facts.body
-                return any(self._sets_wal(site) for site in facts.sites[start:end])
+                return any(self._attempts_wal_at(site) for site in facts.sites[start:end])
         return False
 
-    def _sets_wal(self, site: Site) -> bool:
+    def _attempts_wal_at(self, site: Site) -> bool:
+        """Does ``site`` switch to WAL, by its own SQL or through a project function that
+        sets a journal mode and never a rollback one?"""
         effect = self.effect(site)
         if effect is not None and effect.sets_wal:
             return True

@@ -131,11 +131,8 @@ class GuardQueries:
         return binding.in_handler and (is_flag_value(binding.value) or self._holds_the_caught_exception(binding))
 
     def _holds_the_caught_exception(self, binding: Binding) -> bool:
-        value = binding.value
-        if not isinstance(value, cst.Name) or binding.scope is None:
-            return False
-        bindings, _ = self.lookup(value.value, binding.scope)
-        return bool(bindings) and all(b.kind == "caught" for b in bindings)
+        """``error = exc`` in ``except Error as exc:``."""
+        return binding.scope is not None and self.names_caught_exception(binding.value, binding.scope)
 
     def handler_flag_values(self, expr: cst.BaseExpression, scope: Scope) -> Dict[str, object]:
         """The flags in ``expr`` (:meth:`handler_flags`) with the constant a handler gives them."""

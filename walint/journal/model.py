@@ -227,6 +227,13 @@ class ModuleModel(
             return ModeEffect(reads=True)  # `db.journal_mode` (peewee, sqlite-utils)
         return None
 
+    def switches_to_wal(self, site: Site) -> bool:
+        """Is ``site`` a call whose own SQL switches to WAL (``journal_mode=WAL``)?"""
+        if not isinstance(site.node, cst.Call):
+            return False
+        effect = self.direct_effect(site.node, site.scope)
+        return effect is not None and effect.sets_wal
+
     def effect(self, site: Site) -> Optional[ModeEffect]:
         """What ``site`` does to the journal mode, following project functions."""
         key = id(site.node)

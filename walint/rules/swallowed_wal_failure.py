@@ -10,7 +10,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
 from walint.tree import own_nodes
-from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix, wal_setting_sites
+from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix
 from walint.journal.handlers import (
     catches_database_errors,
     branch_carries_on,
@@ -291,7 +291,7 @@ def on_connect(dbapi_connection, record):
             sites = facts.sites
             for try_facts in facts.tries:
                 body = [s for s in sites[try_facts.body[0] : try_facts.body[1]] if s.try_node is try_facts.node]
-                wal_sites = [s for s in body if self._sets_wal(model, s)]
+                wal_sites = [s for s in body if model.switches_to_wal(s)]
                 # `_enable_wal(conn)`, whose own failure (or the error it wraps it in) reaches here.
                 via_helper = [] if wal_sites else [s for s in body if tries_wal_for_its_caller(model, s)]
                 if not wal_sites and not via_helper:
@@ -341,16 +341,9 @@ def on_connect(dbapi_connection, record):
                     continue
                 fix, no_fix_reason = suppress_fix(model, suppression, sites, self.helper)
                 for site in sites[suppression.body[0] : suppression.body[1]]:
-                    if self._sets_wal(model, site):
+                    if model.switches_to_wal(site):
                         yield Report(site.node, "Failure of `journal_mode=WAL` is suppressed; the connection "
                                      "carries on in whatever journal mode it has", fix, no_fix_reason)
-
-    @staticmethod
-    def _sets_wal(model: "ModuleModel", site: "Site") -> bool:
-        if not isinstance(site.node, cst.Call):
-            return False
-        effect = model.direct_effect(site.node, site.scope)
-        return effect is not None and effect.sets_wal
 
     @staticmethod
     def _sets_flag(handler: cst.CSTNode, flags: set) -> bool:
@@ -376,7 +369,7 @@ def suppress_fix(model, suppression, sites, spec: HelperSpec) -> Tuple[Optional[
     """The helper-call rewrite of ``with suppress(...): <WAL pragma>``, or why there is none."""
     if len(suppression.node.items) != 1:
         return None, NO_FIX_MORE
-    wal_sites = wal_setting_sites(model, sites[suppression.body[0] : suppression.body[1]])
+    wal_sites = [site for site in sites[suppression.body[0] : suppression.body[1]] if model.switches_to_wal(site)]
     if len(wal_sites) != 1:
         return None, NO_FIX_MORE
     return helper_call_fix(model, suppression.node, wal_sites[0], (), spec)

@@ -131,6 +131,13 @@ class SemanticModel(CallTargets):
             return self.lookup(path, scope)[0], None
         return [], None
 
+    def names_caught_exception(self, value: Optional[cst.CSTNode], scope: Scope) -> bool:
+        """Is ``value`` a name bound only by ``except ... as <name>`` where it is used?"""
+        if not isinstance(value, cst.Name):
+            return False
+        bindings, _ = self.lookup(value.value, scope)
+        return bool(bindings) and all(b.kind == "caught" for b in bindings)
+
     def qualified_name(self, expr: cst.BaseExpression, scope: Scope) -> str:
         """The imported dotted name an expression denotes (``sq.connect`` -> ``sqlite3.connect``)."""
         if isinstance(expr, cst.Name):

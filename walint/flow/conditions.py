@@ -4,7 +4,7 @@ a block always exits. Pure functions of the syntax; :mod:`walint.flow.walker` ap
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence, Set, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -95,10 +95,18 @@ def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
 def suppresses(statement: cst.With) -> bool:
     """``with contextlib.suppress(...)``: an error in the body ends the block, not the
     function, so a ``return`` inside it may be skipped."""
-    return any(
-        isinstance(item.item, cst.Call) and dotted_name(item.item.func).rsplit(".", 1)[-1] == "suppress"
+    return bool(suppress_calls(statement))
+
+
+def suppress_calls(statement: cst.With, imported_as: Callable[[cst.BaseExpression], str] = dotted_name) -> List[cst.Call]:
+    """The ``suppress(...)`` items of a ``with``, by the name written or, given
+    ``imported_as``, the name it was imported by (``from contextlib import suppress as ignored``)."""
+    return [
+        item.item
         for item in statement.items
-    )
+        if isinstance(item.item, cst.Call)
+        and "suppress" in (dotted_name(item.item.func).rsplit(".", 1)[-1], imported_as(item.item.func).rsplit(".", 1)[-1])
+    ]
 
 
 def always_exits(block: cst.BaseSuite) -> bool:

@@ -63,11 +63,13 @@ class ErrorPaths:
         outcome: Callable[[cst.Call], Optional[Tuple[Tuple[Const, ...], Tuple[Const, ...]]]] = lambda call: None,
         untracked: FrozenSet[str] = frozenset(),
         guard_statements: FrozenSet[int] = frozenset(),
+        suppressing: FrozenSet[int] = frozenset(),
         opens_private_database: Callable[[cst.Call], bool] = lambda call: False,
     ) -> None:
         self._attempts_wal = attempts_wal
         self._opens_private_database = opens_private_database
         self._guard_statements = guard_statements
+        self._suppressing = suppressing
         # What a call of a function that tries WAL answers on success and on failure.
         self._outcome = outcome
         self._untracked = untracked
@@ -154,7 +156,7 @@ class ErrorPaths:
                     states = frozenset(self._assign(item.asname.name, None, s) for s in states)
             ran = self._statements(_block(statement.body), states)
             # `with suppress(Error):` may end its body early: past it, as if none had run.
-            return bounded(ran | states) if suppresses(statement) else ran
+            return bounded(ran | states) if id(statement) in self._suppressing or suppresses(statement) else ran
         if isinstance(statement, cst.Match):
             out: set = set()
             remaining = self._split_calls(statement.subject, states)

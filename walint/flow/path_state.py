@@ -117,7 +117,7 @@ def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
     if isinstance(expr, cst.Attribute):  # `self._wal_failed`: known only where a caller says
         name = dotted_name(expr)
         known = state.get(name) if name else UNKNOWN
-        if known is UNKNOWN and _names_enum_member(expr):
+        if known is UNKNOWN and names_enum_member(expr):
             return f"<{name}>"  # `Result.FAILED` is itself, wherever it is compared
         return known
     if isinstance(expr, cst.Subscript):  # `state["wal"]`
@@ -131,7 +131,7 @@ def constant(expr: Optional[cst.BaseExpression], state: PathState) -> Const:
     return UNKNOWN
 
 
-def _names_enum_member(expr: cst.Attribute) -> bool:
+def names_enum_member(expr: cst.Attribute) -> bool:
     """``Result.FAILED``: a capitalised class's upper-case attribute."""
     owner = expr.value
     name = owner.attr.value if isinstance(owner, cst.Attribute) else owner.value if isinstance(owner, cst.Name) else ""

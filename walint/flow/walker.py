@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, List, NamedTuple, Optional, Sequence, Set, Tup
 import libcst as cst
 
 from walint.semantic.scopes import Scope, Unit
-from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, iter_subexpressions, none_when_missing, small_statements
 from walint.flow.conditions import (
     always_exits,
     ends_in_return,
@@ -22,6 +22,7 @@ from walint.flow.conditions import (
     pattern_strings,
     returned_constant,
     statements_exit,
+    suppress_calls,
 )
 from walint.flow.path_state import PathState, truth
 from walint.tree import children
@@ -276,16 +277,8 @@ class UnitWalker:
                     if small.value is not None:
                         self.facts.returns.append(small.value)
                     self.facts.return_sites.append((small.value, ctx.handler))
-                    if small.value is None or is_none(small.value) or ctx.handler is not None:
-                        self.facts.returns_none = True
-                    elif isinstance(small.value, cst.IfExp) and (is_none(small.value.body) or is_none(small.value.orelse)):
+                    if small.value is None or ctx.handler is not None or none_when_missing(small.value):
                         self.facts.returns_none = True  # `return row[0] if row else None`
-                    elif (
-                        isinstance(small.value, cst.BooleanOperation)
-                        and isinstance(small.value.operator, cst.And)
-                        and isinstance(small.value.left, cst.Name)
-                    ):
-                        self.facts.returns_none = True  # `return row and row[0]`: None when no row
                     elif isinstance(small.value, cst.Name):
                         self.facts.named_returns.append(small)
                     self._add(small.value, ctx, small)
@@ -384,11 +377,9 @@ class UnitWalker:
                 self._add(item.item, ctx, statement)
             start = len(self.facts.sites)
             self._block(small_statements(statement.body), ctx)
-            for item in statement.items:
-                call = item.item
-                if isinstance(call, cst.Call) and dotted_name(call.func).rsplit(".", 1)[-1] == "suppress":
-                    arguments = [a.value for a in call.args]
-                    self.facts.suppressions.append(SuppressFacts(statement, arguments, (start, len(self.facts.sites))))
+            for call in suppress_calls(statement, lambda func: self.model.qualified_name(func, ctx.scope)):
+                arguments = [a.value for a in call.args]
+                self.facts.suppressions.append(SuppressFacts(statement, arguments, (start, len(self.facts.sites))))
             return False
         if isinstance(statement, (cst.Try, cst.TryStar)):
             start = len(self.facts.sites)

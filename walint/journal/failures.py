@@ -58,6 +58,7 @@ class FailureQueries:
             outcome=lambda call: self._call_outcome(call, unit.scope),
             untracked=_names_shared_with_nested_functions(node),
             guard_statements=frozenset(self.facts(unit).guard_statements),
+            suppressing=frozenset(id(s.node) for s in self.facts(unit).suppressions),
             opens_private_database=lambda call: self.opens_private_database(call, unit.scope),
         ).run(statements, frozenset(entry))
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import always_exits, refuses_none, tests_presence_of
-from walint.semantic.nodes import is_none, iter_subexpressions
+from walint.semantic.nodes import is_none, iter_subexpressions, none_when_missing
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Sco
     if not isinstance(operand, (cst.Name, cst.Attribute)):
         return False
     bindings, _ = model.bindings_of(operand, scope)
-    return any(b.kind == "value" and _none_when_missing(b.value) for b in bindings)
+    return any(b.kind == "value" and none_when_missing(b.value) for b in bindings)
 
 
 # Answers a probe makes up when it cannot read the mode. Other words a handler answers
@@ -132,18 +132,6 @@ def may_hold_made_up(model: "ModuleModel", operand: cst.BaseExpression, scope: "
         b.kind == "value" and b.in_handler and isinstance(b.value, cst.SimpleString) and says_unknown(b.value.evaluated_value)
         for b in bindings
     )
-
-
-def _none_when_missing(value: object) -> bool:
-    """``None``, ``row[0] if row else None``, ``(row or [None])[0]``, ``row and row[0]``."""
-    if is_none(value):
-        return True
-    if isinstance(value, cst.IfExp):
-        return is_none(value.body) or is_none(value.orelse)
-    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.BooleanOperation):
-        fallback = value.value.right
-        return isinstance(fallback, (cst.List, cst.Tuple)) and any(is_none(e.value) for e in fallback.elements)
-    return isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.And) and isinstance(value.left, cst.Name)
 
 
 def spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", operands: List[cst.BaseExpression]) -> bool:

@@ -16,7 +16,7 @@ from walint.journal.calls import call_arguments
 from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
-from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant
+from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, names_enum_member
 
 _FLAG_CONSTANTS = frozenset({"False", "None", "True"})
 
@@ -401,4 +401,6 @@ def is_flag_value(value: Optional[cst.CSTNode]) -> bool:
         return True
     if isinstance(value, cst.Name):
         return value.value in _FLAG_CONSTANTS
+    if isinstance(value, cst.Attribute):
+        return names_enum_member(value)  # `self.journal = JournalState.UNSUPPORTED`
     return isinstance(value, (cst.Integer, cst.SimpleString))

@@ -22,9 +22,9 @@ from walint.journal.guard_reading import (
     upper_case_literal,
     uppercases,
 )
-from walint.flow.conditions import ends_in_return, refuses_none
+from walint.flow.conditions import ends_in_return, not_wal_when, refuses_none
 from walint.journal.handlers import catches_database_errors, handler_types
-from walint.semantic.nodes import dotted_name, iter_subexpressions
+from walint.semantic.nodes import SIMPLE_LINES, dotted_name, iter_subexpressions, small_statements
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.rules.fail_open_predicates import NO_FIX_COMPARISON, NO_FIX_MADE_UP, predicate_problem
@@ -125,6 +125,19 @@ _RETURNS_WHEN_UNREAD = (
     "downgrade on an unknown mode; let the error propagate"
 )
 NO_FIX_RETURNS_WHEN_UNREAD = "the guard's own `except` returns: make it raise (or refuse) by hand"
+
+
+def _guards_its_callers(model: "ModuleModel", unit: "Unit", test: cst.BaseExpression) -> bool:
+    """Is ``test`` the one that makes a guard function (``def assert_not_wal(conn)``, which
+    raises when the database is in WAL) refuse? Its callers downgrade once it returns."""
+    if unit is model.module_unit or not model.function_facts(unit).refuses_wal:
+        return False
+    for statement in small_statements(unit.node.body):  # type: ignore[attr-defined]
+        if isinstance(statement, cst.If) and statement.test is test:
+            return any(isinstance(s, cst.Raise) for line in small_statements(statement.body) if isinstance(line, SIMPLE_LINES) for s in line.body)
+        if isinstance(statement, SIMPLE_LINES) and any(isinstance(s, cst.Assert) and s.test is test for s in statement.body):
+            return isinstance(test, cst.Comparison) and not_wal_when(test, True)  # not a test's `assert mode == "wal"`
+    return False
 
 
 def _guard_returns_when_unread(model: "ModuleModel", unit: "Unit", comparison: cst.BaseExpression, scope: "Scope") -> bool:
@@ -332,7 +345,9 @@ def fallback(conn):
                 if not _guards_something(model, unit, guard.comparison):
                     if _guard_returns_when_unread(model, unit, guard.comparison, guard.scope):
                         yield Report(guard.comparison, _RETURNS_WHEN_UNREAD, None, NO_FIX_RETURNS_WHEN_UNREAD)
-                    continue  # a test's assert, a message: nothing downgrades behind it here
+                        continue
+                    if not _guards_its_callers(model, unit, guard.test):
+                        continue  # a test's assert, a message: nothing downgrades behind it here
                 compared = _comparison_held_by(model, guard.comparison, guard.scope)
                 if compared is not None:  # `already_wal = mode == "wal"` ... `if already_wal:`
                     problem = self._problem(model, unit, compared, compared, guard.scope)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -42,11 +42,11 @@ def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_nod
     )
 
 
-def _deciding_flags(model: "ModuleModel") -> Set[str]:
-    """Failure flags a later ``if`` acts on: one side sets a journal mode or raises. A flag
-    that only picks a log line or fills a status report decides nothing for the
-    connection, which carries on in whatever mode it has."""
-    found: Set[str] = set()
+def _deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
+    """Failure flags a later ``if`` acts on (one side sets a journal mode or raises), with
+    the functions it acts in. A flag that only picks a log line or fills a status report
+    decides nothing for the connection, which carries on in whatever mode it has."""
+    found: Dict[str, Set["Unit"]] = {}
     for branch in model.all_branches():
         flags = model.handler_flags(branch.node.test, branch.scope)
         if not flags:
@@ -56,9 +56,10 @@ def _deciding_flags(model: "ModuleModel") -> Set[str]:
         acts = any(sets_some_mode(model, site) for start, end in ranges for site in sites[start:end])
         orelse = branch.node.orelse
         if acts or _raises(branch.node.body) or (isinstance(orelse, cst.Else) and _raises(orelse.body)):
-            found |= flags
+            for flag in flags:
+                found.setdefault(flag, set()).add(branch.unit)
     for unit in model.units:  # `journal = "wal" if STATE["wal"] else "delete"`
-        if not model.facts(unit).flags - found:
+        if not model.facts(unit).flags - set(found):
             continue  # no test of a flag in this function's expressions that is still open
         for node in own_nodes(unit.node):
             if isinstance(node, cst.IfExp) and any(
@@ -66,8 +67,27 @@ def _deciding_flags(model: "ModuleModel") -> Set[str]:
                 for side in (node.body, node.orelse)
                 for value in model.folder.values(side, unit.scope)
             ):
-                found |= model.handler_flags(node.test, unit.scope)
+                for flag in model.handler_flags(node.test, unit.scope):
+                    found.setdefault(flag, set()).add(unit)
     return found
+
+
+def _flags_acted_on_for(model: "ModuleModel", unit: "Unit", deciding: Dict[str, Set["Unit"]]) -> Set[str]:
+    """The deciding flags that act on the connection ``unit`` switched: not those only
+    acted on in another function that opens a connection of its own (``reopen()``) and
+    never calls ``unit``, where the downgrade is another connection's."""
+    return {
+        flag
+        for flag, units in deciding.items()
+        if any(other is unit or not model.opens_connection(other) or _calls(model, other, unit) for other in units)
+    }
+
+
+def _calls(model: "ModuleModel", caller: "Unit", callee: "Unit") -> bool:
+    return any(
+        isinstance(site.node, cst.Call) and model.resolve_unit(site.node, site.scope) is callee
+        for site in model.facts(caller).sites
+    )
 
 
 def _raises(block: cst.BaseSuite) -> bool:
@@ -285,7 +305,7 @@ def on_connect(dbapi_connection, record):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        flags: Optional[Set[str]] = None  # worked out once a handler asks
+        deciding: Optional[Dict[str, Set["Unit"]]] = None  # worked out once a handler asks
         for unit in model.units:
             facts = model.facts(unit)
             sites = facts.sites
@@ -315,8 +335,9 @@ def on_connect(dbapi_connection, record):
                         acts = False
                     if acts and not branch_carries_on(model, handler, sites[start:end], unit.scope, try_facts.in_item_loop):
                         continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
-                    if flags is None:
-                        flags = _deciding_flags(model)
+                    if deciding is None:
+                        deciding = _deciding_flags(model)
+                    flags = _flags_acted_on_for(model, unit, deciding)
                     if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
                         continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:

@@ -175,17 +175,19 @@ class ScopeBuilder:
 
     def _record_assigned(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         """The collection literals an assignment binds, under the name they are bound to."""
-        literals = [unwrap_collection(part) for part in _joined_parts(value)]
-        if any(literal is not None for literal in literals):
-            if isinstance(target, cst.Name):
-                name = target.value
-            elif isinstance(target, cst.Attribute):
-                name = target.attr.value
-            else:
-                name = self._function_name()
-            for literal in literals:
-                if literal is not None:
-                    self._record(literal, name, assigned=True)
+        if isinstance(target, cst.Name):
+            name = target.value
+        elif isinstance(target, cst.Attribute):
+            name = target.attr.value
+        else:
+            name = self._function_name()
+        self._record_named_parts(name, value)
+
+    def _record_named_parts(self, name: str, value: cst.BaseExpression) -> None:
+        for part in _joined_parts(value):
+            literal = unwrap_collection(part)
+            if literal is not None:
+                self._record(literal, name, assigned=True)
 
     def _function_name(self) -> str:
         for scope in reversed(self.stack):
@@ -210,7 +212,18 @@ class ScopeBuilder:
         self._record(node, self._function_name(), assigned=False)
 
     def visit_Dict(self, node: cst.Dict) -> None:
+        # `{"wal_fallback_errors": [...]}`: an entry's collection goes by its key, as an
+        # assigned one goes by its variable.
+        for element in node.elements:
+            if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                key = element.key.evaluated_value
+                if isinstance(key, str) and key.isidentifier():
+                    self._record_named_parts(key, element.value)
         self._record(node, self._function_name(), assigned=False)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:  # `Settings(fallback_errors=(...))`
+            self._record_named_parts(node.keyword.value, node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:

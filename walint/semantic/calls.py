@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import libcst as cst
 
+from walint.semantic.nodes import dotted_name
+
 if TYPE_CHECKING:
     from walint.semantic.scopes import Binding, Scope, Unit
 
@@ -30,19 +32,37 @@ class CallTargets:
         if isinstance(func, cst.Name):
             bindings, is_param = self.lookup(func.value, scope)
             if is_param and not bindings:
-                # `on_wal_failure(conn, exc)` with `on_wal_failure=_rollback_journal`.
-                holder = self._scope_of_param(func.value, scope)
-                default = holder.callable_defaults.get(func.value) if holder is not None else None
-                if default is not None and holder is not None and holder.parent is not None:
-                    bindings, _ = self.lookup(default.value, holder.parent)
+                bindings = self._callable_default(func.value, scope)
         elif isinstance(func, cst.Attribute):
             class_scope = self.class_scope_for(func.value, scope)
             if class_scope is not None:
                 bindings = self._method_bindings(class_scope, func.attr.value)
+                if not bindings and dotted_name(func.value) == "self":
+                    bindings = self._kept_callable(class_scope, func.attr.value)
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
                 return self.function_units.get(binding.value)
         return None
+
+    def _callable_default(self, param: str, scope: Scope) -> List[Binding]:
+        """``on_wal_failure(conn, exc)`` with ``on_wal_failure=_rollback_journal``: what the
+        parameter's default function is bound to."""
+        holder = self._scope_of_param(param, scope)
+        default = holder.callable_defaults.get(param) if holder is not None else None
+        if default is None or holder is None or holder.parent is None:
+            return []
+        return self.lookup(default.value, holder.parent)[0]
+
+    def _kept_callable(self, class_scope: Scope, name: str) -> List[Binding]:
+        """``self._on_wal_failure(conn)`` where ``__init__`` keeps a parameter
+        (``self._on_wal_failure = on_wal_failure``): the parameter's default function."""
+        kept = class_scope.bindings.get("self." + name, [])
+        if len(kept) != 1 or kept[0].kind != "value" or kept[0].scope is None or not isinstance(kept[0].value, cst.Name):
+            return []
+        param = kept[0].value.value
+        if param not in kept[0].scope.params or kept[0].scope.bindings.get(param):
+            return []
+        return self._callable_default(param, kept[0].scope)
 
     def _method_bindings(self, class_scope: Scope, name: str, _depth: int = 0) -> List[Binding]:
         """What ``name`` is bound to on a class, or else on the first of its bases (classes

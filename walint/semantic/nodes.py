@@ -151,3 +151,18 @@ def iter_subexpressions(node: cst.CSTNode, limit: int = 2000) -> Iterator[cst.CS
 
 def is_none(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def none_when_missing(value: object) -> bool:
+    """``None``, ``row[0] if row else None``, ``(row or [None])[0]``, ``row and row[0]``,
+    ``next(rows, None)``: an expression that is None when nothing was read."""
+    if isinstance(value, cst.Name):
+        return is_none(value)
+    if isinstance(value, cst.IfExp):
+        return is_none(value.body) or is_none(value.orelse)
+    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.BooleanOperation):
+        fallback = value.value.right
+        return isinstance(fallback, (cst.List, cst.Tuple)) and any(is_none(e.value) for e in fallback.elements)
+    if isinstance(value, cst.Call):
+        return dotted_name(value.func) in ("next", "getattr") and len(value.args) >= 2 and is_none(value.args[-1].value)
+    return isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.And) and isinstance(value.left, cst.Name)

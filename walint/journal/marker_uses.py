@@ -68,6 +68,11 @@ class MarkerUses:
                 self._membership(value, UNKNOWN_USE, unit.scope, 0)
         self._match_cases(model)
 
+    def added_to(self, name: str) -> List[cst.BaseExpression]:
+        """What ``name.append(x)`` (``.add``, ``.extend``) calls add to a collection of the
+        module, or of the instance (``self.name``)."""
+        return [added for key in (name, "self." + name) for added, _ in self._additions.get(key, ())]
+
     def _membership(self, expr: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
         """Walk a test, following which operands make it true (+1) or false (-1)."""
         if depth > _MAX_DEPTH:

@@ -33,16 +33,21 @@ _MARKER_NAME_RE = re.compile(
     r"marker|incompat|fallback|no_?wal|unsupported|not_?supported|downgrade|wal_?(?:error|fail|block)|cannot_?wal",
     re.I,
 )
-# ...and names that say it decides a retry or words a message for a person.
+# Names that say a collection holds result codes (`FALLBACK_ERRCODES`).
+_CODES_NAME_RE = re.compile(r"codes?(?:$|_)|errno", re.I)
+# ...names that say it decides a retry or advises a person...
 _RETRY_OR_HINT_NAME_RE = re.compile(
-    r"retr(?:y|ies|iable)|transient|temporar|recoverable|backoff|hint|help|explain|advice|messages?$|_?text$",
-    re.I,
+    r"retr(?:y|ies|iable)|transient|temporar|recoverable|backoff|hint|help|explain|advice", re.I
 )
+# ...and endings that say it holds text, which a marker name before them outweighs
+# (`INCOMPAT_MESSAGES`).
+_TEXT_NAME_RE = re.compile(r"messages?$|_?text$", re.I)
 
 # How a collection's use is known (see TransientMarker._marker_use).
 ESTABLISHED, PRESUMED = "established", "presumed"
 
 NO_FIX_SINGLE = "the message is tested on its own: delete the test, or re-raise, by hand"
+NO_FIX_ADDED = "the message is added to the markers by a call: delete that call by hand"
 
 
 class TransientMarker(ModelRule):
@@ -223,11 +228,19 @@ def enable_wal(conn):
                 for item, kind in zip(items, self._item_kinds(model, collection))
                 if kind == TRANSIENT and id(item) not in uses.filtered_out
             ]
-            if not transient:
+            # `NO_WAL_ERRORS.append("database is busy")` on some platform: one of its items.
+            added = [node for node in uses.added_to(collection.name) if self._kind(node) == TRANSIENT]
+            if not transient and not added:
                 continue
             use = self._marker_use(model, collection, uses.polarity, _joined_into(model, collection.name))
-            if use is None or (use != ESTABLISHED and any(isinstance(item, cst.Integer) for item in items)):
+            if use is None:
+                continue
+            if use != ESTABLISHED and any(isinstance(item, cst.Integer) for item in items) and not _names_result_codes(collection.name):
                 continue  # numbers are result codes only where a test on them gates a downgrade
+            for node in added:
+                if id(node) not in reported:
+                    reported.add(id(node))
+                    yield Report(node, self._message(node), no_fix_reason=NO_FIX_ADDED)
             if use == PRESUMED:
                 # Known by its name or company alone: a bare "busy" may be a key of the
                 # program's own (`{"protocol": _use_delete, "busy": _retry}`).
@@ -243,7 +256,7 @@ def enable_wal(conn):
         predicate its callers (here or in an importing module) gate a downgrade on: the
         messages it tests are markers when a permanent one is among them, as in a
         collection that mixes them."""
-        if _RETRY_OR_HINT_NAME_RE.search(name):
+        if _RETRY_OR_HINT_NAME_RE.search(name) or _TEXT_NAME_RE.search(name):
             return
         tested = [
             comparison.left
@@ -320,6 +333,8 @@ def enable_wal(conn):
             return None
         if any(_MARKER_NAME_RE.search(name) for name in (collection.name, *joined_into)):
             return PRESUMED  # `NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES`: both parts are markers
+        if _TEXT_NAME_RE.search(collection.name):
+            return None
         if UNKNOWN_USE not in polarities:
             return None  # contents alone decide nothing: a list of SQLite names may be data
         if PERMANENT not in self._item_kinds(model, collection):
@@ -330,6 +345,11 @@ def enable_wal(conn):
             if values and all(isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)) for v in values):
                 return None
         return PRESUMED
+
+
+def _names_result_codes(name: str) -> bool:
+    """``NO_WAL_RESULT_CODES``: a marker name that says its numbers are result codes."""
+    return bool(_MARKER_NAME_RE.search(name) and _CODES_NAME_RE.search(name))
 
 
 def _joined_into(model: "ModuleModel", name: str) -> List[str]:

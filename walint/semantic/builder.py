@@ -184,6 +184,7 @@ class ScopeBuilder:
         self._record_named_parts(name, value)
 
     def _record_named_parts(self, name: str, value: cst.BaseExpression) -> None:
+        value = _default_of_field(value)
         for part in _joined_parts(value):
             literal = unwrap_collection(part)
             if literal is not None:
@@ -312,3 +313,14 @@ def _joined_parts(value: cst.BaseExpression) -> List[cst.BaseExpression]:
     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):
         return _joined_parts(value.left) + _joined_parts(value.right)
     return [value]
+
+
+def _default_of_field(value: cst.BaseExpression) -> cst.BaseExpression:
+    """``field(default_factory=lambda: [...])`` (or ``default=(...)``) in a dataclass: the
+    collection the field starts with."""
+    if isinstance(value, cst.Call) and dotted_name(value.func).rsplit(".", 1)[-1] in ("field", "Field"):
+        for arg in value.args:
+            if arg.keyword is not None and arg.keyword.value in ("default", "default_factory"):
+                value = arg.value
+                break
+    return value.body if isinstance(value, cst.Lambda) else value

@@ -224,6 +224,8 @@ def _interesting(facts: FunctionFacts) -> bool:
         or facts.wal_answer is not None
         or facts.opens_connection
         or facts.sets_journal_mode
+        or facts.swallows
+        or facts.guards_what_it_wraps
     )
 
 

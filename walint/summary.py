@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 
+# What of its callers' code a function swallows the failure of (FunctionFacts.swallows).
+SWALLOWS_WITH_BODY = "with-body"  # `@contextmanager def ignoring(*errors): try: yield / except errors: log`
+SWALLOWS_WRAPPED_CALL = "wrapped-call"  # a decorator whose wrapper logs the wrapped function's errors
+SWALLOWS_PASSED_SQL = "passed-sql"  # `def safe_execute(conn, sql): try: conn.execute(sql) / except: log`
+
+
 @dataclass(frozen=True)
 class FunctionFacts:
     """How calling one function affects the journal mode, as its callers need to know."""
@@ -61,6 +67,12 @@ class FunctionFacts:
     # It runs `journal_mode=WAL` on a connection its caller passes and lets a failure
     # propagate (no `try`, or handlers that raise): the caller's `except` decides.
     wal_failure_propagates: bool = False
+    # What of its caller's code it runs in a `try` that swallows the failure: the body of
+    # a `with` (a context manager), the function it decorates, or SQL passed to it
+    # (walint.journal.wrappers); "" for none.
+    swallows: str = ""
+    # A decorator whose wrapper refuses WAL on disk before it runs the function.
+    guards_what_it_wraps: bool = False
 
 
 @dataclass(frozen=True)

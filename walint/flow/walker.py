@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, List, NamedTuple, Optional, Sequence, Set, Tup
 import libcst as cst
 
 from walint.semantic.scopes import Scope, Unit
+from walint.summary import SWALLOWS_WITH_BODY
 from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, iter_subexpressions, none_when_missing, small_statements
 from walint.flow.conditions import (
     always_exits,
@@ -186,8 +187,10 @@ class UnitWalker:
         self._line: Optional[cst.CSTNode] = None
 
     def run(self) -> UnitFacts:
-        ctx = _Ctx(self.unit.scope, None, False, False)
         node = self.unit.node
+        # `@requires_rollback_on_disk`: the decorator's wrapper refuses WAL before the body runs.
+        guarded = isinstance(node, cst.FunctionDef) and any(d.guards_what_it_wraps for d in self.model.decorators_of(self.unit))
+        ctx = _Ctx(self.unit.scope, None, guarded, False)
         if isinstance(node, cst.FunctionDef):
             self.facts.connect_listener = any(_is_connect_listener(d.decorator) for d in node.decorators)
             statements = small_statements(node.body)
@@ -246,6 +249,18 @@ class UnitWalker:
     def _sets_wal_in(self, span: Tuple[int, int]) -> bool:
         """Does a site among ``span`` switch to WAL?"""
         return any(self.model.switches_to_wal(site) for site in self.facts.sites[span[0] : span[1]])
+
+    def _swallowing_managers(self, statement: cst.With, scope: Scope) -> List[cst.Call]:
+        """``with ignoring(sqlite3.OperationalError):``, a project context manager that logs
+        the errors of its body and carries on, as ``suppress`` does."""
+        found = []
+        for item in statement.items:
+            call = item.item
+            if isinstance(call, cst.Call) and isinstance(call.func, (cst.Name, cst.Attribute)):
+                callee = self.model.callee(call, scope)
+                if callee is not None and callee.swallows == SWALLOWS_WITH_BODY:
+                    found.append(call)
+        return found
 
     def _record_guards(self, test: cst.BaseExpression, scope: Scope) -> Tuple[bool, bool]:
         """Record the WAL checks in ``test`` (for WAL005); whether the test being true,
@@ -377,7 +392,7 @@ class UnitWalker:
                 self._add(item.item, ctx, statement)
             start = len(self.facts.sites)
             self._block(small_statements(statement.body), ctx)
-            for call in suppress_calls(statement, lambda func: self.model.qualified_name(func, ctx.scope)):
+            for call in suppress_calls(statement, lambda func: self.model.qualified_name(func, ctx.scope)) + self._swallowing_managers(statement, ctx.scope):
                 arguments = [a.value for a in call.args]
                 self.facts.suppressions.append(SuppressFacts(statement, arguments, (start, len(self.facts.sites))))
             return False

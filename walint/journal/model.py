@@ -22,6 +22,7 @@ from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries, loop_view
 from walint.journal.summaries import SummaryQueries
+from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.semantic.model import SemanticModel
@@ -45,7 +46,15 @@ def _no_external(origin: str) -> object:
 
 
 class ModuleModel(
-    SemanticModel, GuardQueries, FailureQueries, AnswerQueries, SummaryQueries, ConnectionQueries, CallEffects, LoopQueries
+    SemanticModel,
+    GuardQueries,
+    FailureQueries,
+    AnswerQueries,
+    SummaryQueries,
+    ConnectionQueries,
+    WrapperQueries,
+    CallEffects,
+    LoopQueries,
 ):
     """Everything the rules ask about one parsed module."""
 

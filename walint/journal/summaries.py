@@ -112,6 +112,8 @@ class SummaryQueries:
             never_returns=self._never_returns(unit, facts),
             wal_failure_propagates=not opens and self._wal_failure_propagates(facts),
             probe_makes_up_a_mode=said.makes_up_a_mode,
+            swallows=self._swallows(unit),
+            guards_what_it_wraps=self._guards_what_it_wraps(unit),
         )
         self._function_facts[unit] = result
         return result

@@ -10,6 +10,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
 from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
 from walint.tree import own_nodes
+from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WRAPPED_CALL
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix
 from walint.journal.handlers import (
     catches_database_errors,
@@ -94,6 +95,28 @@ def _raises(block: cst.BaseSuite) -> bool:
     return any(isinstance(node, cst.Raise) for node in iter_subexpressions(block, limit=2000))
 
 
+def _swallowed_by_wrappers(model: "ModuleModel", unit: "Unit", sites: Sequence["Site"]) -> Iterator[Report]:
+    """A WAL switch in a function decorated with one that logs its errors (``@best_effort``),
+    or WAL passed to a project function that runs it and logs its failure
+    (``safe_execute(conn, "PRAGMA journal_mode=WAL")``) with the answer thrown away."""
+    decorated = [] if unit is model.module_unit else [d for d in model.decorators_of(unit) if d.swallows == SWALLOWS_WRAPPED_CALL]
+    for site in sites:
+        if decorated and site.try_node is None and model.switches_to_wal(site):
+            yield Report(site.node, f"Failure of `journal_mode=WAL` is swallowed by `@{decorated[0].qualname}`; the "
+                         "connection carries on in whatever journal mode it has", None, NO_FIX_WRAPPER)
+        elif (
+            isinstance(site.node, cst.Call)
+            and site.try_node is None
+            and isinstance(site.statement, cst.Expr)
+            and site.statement.value is site.node
+        ):
+            callee = model.callee(site.node, site.scope)
+            effect = model.effect(site) if callee is not None and callee.swallows == SWALLOWS_PASSED_SQL else None
+            if effect is not None and effect.sets_wal:
+                yield Report(site.node, f"Failure of `journal_mode=WAL` is swallowed by `{callee.qualname}()`; the "  # type: ignore[union-attr]
+                             "connection carries on in whatever journal mode it has", None, NO_FIX_WRAPPER)
+
+
 def _closed_in_finally(model: "ModuleModel", try_node: cst.CSTNode, sites: Sequence["Site"]) -> bool:
     """Does the ``try``'s ``finally`` close the connection its WAL switch ran on (the
     receiver of the pragma, or the connection handed to the helper that runs it)? A
@@ -154,6 +177,7 @@ def _insists_on_wal_after(model: "ModuleModel", unit: "Unit", try_node: cst.CSTN
     return False
 
 
+NO_FIX_WRAPPER = "the project function that runs it swallows the failure: let its `except` raise, or call the safe helper"
 NO_FIX_VIA_HELPER = "the WAL switch is inside the helper; handle its failure there or re-raise here"
 
 
@@ -365,6 +389,7 @@ def on_connect(dbapi_connection, record):
                     if model.switches_to_wal(site):
                         yield Report(site.node, "Failure of `journal_mode=WAL` is suppressed; the connection "
                                      "carries on in whatever journal mode it has", fix, no_fix_reason)
+            yield from _swallowed_by_wrappers(model, unit, sites)
 
     @staticmethod
     def _sets_flag(handler: cst.CSTNode, flags: set) -> bool:

@@ -1,0 +1,117 @@
+"""Project functions that wrap what their callers run: a context manager or a decorator
+that swallows the errors of the code it wraps, a decorator that runs the on-disk guard
+before it, and a wrapper that runs the SQL its caller passes and swallows the failure.
+A mixin of :class:`walint.journal.model.ModuleModel`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List, Optional, Tuple
+
+import libcst as cst
+
+from walint.journal.handlers import catches_database_errors, escalates, handler_types, sets_some_mode
+from walint.semantic.nodes import dotted_name, iter_subexpressions
+from walint.semantic.scopes import Unit
+from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WITH_BODY, SWALLOWS_WRAPPED_CALL, FunctionFacts
+
+if TYPE_CHECKING:
+    from walint.flow.walker import Site
+
+_EXECUTE_METHODS = frozenset({"execute", "executescript", "executemany", "exec_driver_sql", "execute_sql"})
+
+
+class WrapperQueries:
+    """Wrappers, asked of a :class:`ModuleModel` (mixed in)."""
+
+    def _swallows(self, unit: Unit) -> str:
+        """Which of its callers' code this function runs inside a ``try`` whose handler
+        catches a failed statement and carries on ("" when none)."""
+        node = unit.node
+        if not isinstance(node, cst.FunctionDef):
+            return ""
+        facts = self.facts(unit)
+        for try_facts in facts.tries:
+            if not any(self._swallows_in(handler, span, unit) for handler, span in try_facts.handlers):
+                continue
+            if _is_context_manager(node) and any(isinstance(n, cst.Yield) for n in iter_subexpressions(try_facts.node.body)):  # type: ignore[attr-defined]
+                return SWALLOWS_WITH_BODY
+            start, end = try_facts.body
+            if any(_runs_passed_sql(site.node, unit) for site in facts.sites[start:end]):
+                return SWALLOWS_PASSED_SQL
+        wrapper = self._returned_wrapper(unit)
+        if wrapper is not None and self._wrapped_calls(wrapper, unit, lambda site: site.try_node is not None and self._in_swallowing_try(site)):
+            return SWALLOWS_WRAPPED_CALL
+        return ""
+
+    def _guards_what_it_wraps(self, unit: Unit) -> bool:
+        """A decorator whose wrapper refuses WAL on disk before it calls the function it
+        wraps (``@requires_rollback_on_disk``)."""
+        wrapper = self._returned_wrapper(unit)
+        return wrapper is not None and self._wrapped_calls(wrapper, unit, lambda site: site.guarded)
+
+    def decorators_of(self, unit: Unit) -> List[FunctionFacts]:
+        """What is known about the project functions decorating ``unit``."""
+        node = unit.node
+        found = []
+        for decorator in node.decorators if isinstance(node, cst.FunctionDef) else ():
+            if isinstance(decorator.decorator, (cst.Name, cst.Attribute)):
+                facts = self.callee(cst.Call(func=decorator.decorator), unit.scope.parent or self.module_scope)
+                if facts is not None:
+                    found.append(facts)
+        return found
+
+    def _swallows_in(self, handler: cst.CSTNode, span: Tuple[int, int], unit: Unit) -> bool:
+        """Does the handler catch a failed statement and carry on: no raise, no failure
+        answered, no journal mode set (a decorator that downgrades acts on the failure)?"""
+        if any(sets_some_mode(self, site) for site in self.facts(unit).sites[span[0] : span[1]]):  # type: ignore[arg-type]
+            return False
+        types = handler_types(handler)
+        # `except errors:` with `*errors` the types a caller passes (`ignoring(sqlite3.Error)`).
+        node = unit.node
+        star = node.params.star_arg if isinstance(node, cst.FunctionDef) else None
+        given = set(unit.scope.params) | ({star.name.value} if isinstance(star, cst.Param) else set())
+        passed = any(isinstance(t, cst.Name) and t.value in given for t in types)
+        return (passed or catches_database_errors(types)) and not escalates(self, handler, unit.scope)  # type: ignore[arg-type]
+
+    def _in_swallowing_try(self, site: "Site") -> bool:
+        for try_facts in self.facts(site.unit).tries:
+            if try_facts.node is site.try_node:
+                return any(self._swallows_in(handler, span, site.unit) for handler, span in try_facts.handlers)
+        return False
+
+    def _returned_wrapper(self, unit: Unit) -> Optional[Unit]:
+        """The nested function a decorator returns (``return wrapper``)."""
+        returned = {value.value for value in self.facts(unit).returns if isinstance(value, cst.Name)}
+        for other in self.units:
+            if other.scope.parent is unit.scope and other.name in returned:
+                return other
+        return None
+
+    def _wrapped_calls(self, wrapper: Unit, decorator: Unit, holds) -> bool:  # type: ignore[no-untyped-def]
+        """Do the wrapper's calls of the decorator's parameter (``fn(*args)``) all satisfy
+        ``holds``, and is there one?"""
+        calls = [
+            site
+            for site in self.facts(wrapper).sites
+            if isinstance(site.node, cst.Call)
+            and isinstance(site.node.func, cst.Name)
+            and site.node.func.value in decorator.scope.params
+            and site.node.func.value not in wrapper.scope.params
+        ]
+        return bool(calls) and all(holds(site) for site in calls)
+
+
+def _is_context_manager(node: cst.FunctionDef) -> bool:
+    return any(dotted_name(d.decorator).rsplit(".", 1)[-1] in ("contextmanager", "asynccontextmanager") for d in node.decorators)
+
+
+def _runs_passed_sql(node: cst.CSTNode, unit: Unit) -> bool:
+    """``conn.execute(sql, params)`` with ``sql`` a parameter of the function."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in _EXECUTE_METHODS
+        and bool(node.args)
+        and isinstance(node.args[0].value, cst.Name)
+        and node.args[0].value.value in unit.scope.params
+    )

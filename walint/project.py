@@ -177,10 +177,14 @@ class ProjectIndex:
             elif isinstance(found, tuple) and _may_matter(found):
                 external[origin] = found
             elif found is None:
-                # `from .modes import JournalMode`: its members (`JournalMode.DELETE`).
+                # `from .modes import JournalMode`: its members (`JournalMode.DELETE`), and a
+                # class's methods (`CatalogStore._on_wal_unavailable`, which a subclass overrides).
                 for name, values in self._class_constants(origin, path):
                     if _may_matter(values):
                         external[f"{origin}.{name}"] = values
+                for name, facts in self._class_methods(origin, path):
+                    if _interesting(facts):
+                        external[f"{origin}.{name}"] = facts
         return external
 
     def _class_constants(self, origin: str, importer: str) -> Iterable[Tuple[str, Tuple[str, ...]]]:
@@ -192,6 +196,16 @@ class ProjectIndex:
         for name, values in summary.constants:
             if name.startswith(prefix):
                 yield name[len(prefix):], values
+
+    def _class_methods(self, origin: str, importer: str) -> Iterable[Tuple[str, FunctionFacts]]:
+        found = self.target(origin, importer)
+        summary = self._by_path.get(found[0]) if found is not None and found[1] else None
+        if summary is None:
+            return
+        prefix = found[1] + "."  # type: ignore[index]
+        for facts in summary.functions:
+            if facts.qualname.startswith(prefix) and "." not in facts.qualname[len(prefix) :]:
+                yield facts.qualname[len(prefix) :], facts
 
     def unparsed_targets(self, path: str, summary: ModuleSummary) -> Iterable[str]:
         """Project files this one imports from that have not been analysed yet."""
@@ -226,6 +240,7 @@ def _interesting(facts: FunctionFacts) -> bool:
         or facts.sets_journal_mode
         or facts.swallows
         or facts.guards_what_it_wraps
+        or facts.called_on_wal_failure
     )
 
 

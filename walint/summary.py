@@ -73,6 +73,9 @@ class FunctionFacts:
     swallows: str = ""
     # A decorator whose wrapper refuses WAL on disk before it runs the function.
     guards_what_it_wraps: bool = False
+    # A method its class calls on `self` in the handler of a failed WAL switch
+    # (`self._on_wal_unavailable(conn, exc)`): a hook a subclass elsewhere may override.
+    called_on_wal_failure: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from walint.semantic.nodes import dotted_name, iter_subexpressions, literal_entr
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
 from walint.flow.error_paths import ErrorPaths
 from walint.flow.path_state import NOT_NONE, PRIVATE_DATABASE, UNKNOWN, PathState, constant, decode_constant
+from walint.summary import FunctionFacts
 
 if TYPE_CHECKING:
     from walint.semantic.scopes import Binding
@@ -248,11 +249,48 @@ class FailureQueries:
     def runs_as_error_callback(self, unit: Unit) -> Optional[str]:
         """``open_db(path, on_wal_error=rollback_journal)`` where ``open_db``'s handler
         calls ``on_wal_error(conn, exc)``: the name of the parameter through which an
-        ``except`` handler runs this function, if one does."""
+        ``except`` handler runs this function, if one does. Or a method overriding a hook
+        that a base class imported from another module calls on a failed WAL switch
+        (``self._on_wal_unavailable(conn, exc)``): ``self.<name>``."""
         callbacks = self._error_callbacks
         if callbacks is None:
             callbacks = self._error_callbacks = self._find_error_callbacks()
-        return callbacks.get(unit)
+        found = callbacks.get(unit)
+        if found is None and self._overrides_an_imported_hook(unit):
+            found = f"self.{unit.name}"
+        return found
+
+    def wal_failure_hooks(self, class_scope: Scope) -> Set[str]:
+        """The methods a class's own handlers of a failed WAL switch call on ``self``."""
+        hooks = self._wal_failure_hooks.get(class_scope)
+        if hooks is None:
+            hooks = self._wal_failure_hooks[class_scope] = set()
+            for unit in self.units:
+                if unit.class_scope is not class_scope:
+                    continue
+                for site in self.facts(unit).sites:
+                    call = site.node
+                    if (
+                        site.handler is not None
+                        and isinstance(call, cst.Call)
+                        and isinstance(call.func, cst.Attribute)
+                        and dotted_name(call.func.value) == "self"
+                    ):
+                        try_facts = self.try_of_handler(site.handler, unit)
+                        if try_facts is not None and self._attempts_wal(unit, try_facts.node):
+                            hooks.add(call.func.attr.value)
+        return hooks
+
+    def _overrides_an_imported_hook(self, unit: Unit) -> bool:
+        class_node = self.class_nodes.get(id(unit.class_scope)) if unit.class_scope is not None else None
+        if class_node is None or unit.class_scope is None or unit.class_scope.parent is None:
+            return False
+        for base in class_node.bases:
+            origin = self.qualified_name(base.value, unit.class_scope.parent)
+            facts = self.external(f"{origin}.{unit.name}") if origin else None
+            if isinstance(facts, FunctionFacts) and facts.called_on_wal_failure:
+                return True
+        return False
 
     def _find_error_callbacks(self) -> Dict[Unit, str]:
         called_in_handler: Dict[Unit, Set[str]] = {}
@@ -404,9 +442,12 @@ def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:
 
 
 def _receiver(node: cst.CSTNode) -> Optional[str]:
-    """The name a method is called on: ``conn`` in ``conn.execute(...)``."""
+    """The name a method is called on (``conn`` in ``conn.execute(...)``), or the name a
+    function is handed first (``set_journal(conn, "memory")``)."""
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name):
         return node.func.value.value
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.args and isinstance(node.args[0].value, cst.Name):
+        return node.args[0].value.value if node.args[0].keyword is None and not node.args[0].star else None
     return None
 
 

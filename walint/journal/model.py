@@ -80,6 +80,7 @@ class ModuleModel(
         self._error_paths: Dict[Unit, "ErrorPaths"] = {}
         self._error_paths_in_progress: Set[Unit] = set()
         self._error_callbacks: Optional[Dict[Unit, str]] = None
+        self._wal_failure_hooks: Dict[Scope, Set[str]] = {}
         self._unpacking_scopes: Dict[Scope, bool] = {}
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
         self._cursor_reads: Dict[Unit, Dict[int, cst.Call]] = {}

@@ -5,6 +5,7 @@ hands to importers and the cache stores. A mixin of
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import List, Optional, Tuple
 
 import libcst as cst
@@ -159,9 +160,18 @@ class SummaryQueries:
                     found.append((param.name.value, tuple(values)))
         return tuple(found)
 
+    def _exported_facts(self, unit: Unit) -> FunctionFacts:
+        """A function's facts as importers see them: with whether it is a hook its class
+        calls on a failed WAL switch, which only a subclass in another module asks (worked
+        out here, once every walk is done, so no walk sees a half-built answer)."""
+        facts = self.function_facts(unit)
+        if unit.class_scope is not None and unit.name in self.wal_failure_hooks(unit.class_scope):
+            return replace(facts, called_on_wal_failure=True)
+        return facts
+
     def summary(self) -> ModuleSummary:
         """What other modules may import from this one, as plain data."""
-        functions = tuple(self.function_facts(unit) for unit in self.units if unit is not self.module_unit)
+        functions = tuple(self._exported_facts(unit) for unit in self.units if unit is not self.module_unit)
         constants = []
         for name, bindings in self.module_scope.bindings.items():
             if not name.isidentifier() or not all(b.kind == "value" for b in bindings):

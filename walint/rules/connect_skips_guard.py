@@ -11,11 +11,12 @@ from walint.constants import is_known
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
+from walint.tree import own_nodes
 
 if TYPE_CHECKING:
     from walint.flow.walker import Site
     from walint.journal.model import ModuleModel
-    from walint.semantic.scopes import Scope
+    from walint.semantic.scopes import Scope, Unit
 
 
 class ConnectSkipsGuard(ModelRule):
@@ -186,7 +187,14 @@ def open_board(path):
                     chosen = effect.sets_wal and model.downgrades_on_some_path(site)  # type: ignore[union-attr]
                     # `set_journal(conn, "truncate")` reaches the mode through a function of the
                     # project, as a call of `_use_rollback(conn)` does, condition or not.
-                    passes_rollback = by_argument and callee.qualname != own and not callee.opens_connection and _passes_a_rollback_mode(model, node, site.scope)  # type: ignore[union-attr]
+                    # Left to the helper's default (`apply_journal(conn)` with `mode="truncate"`), the
+                    # mode reaches it all the same, unless the connection is a copy made here.
+                    passes_rollback = (
+                        by_argument
+                        and callee.qualname != own  # type: ignore[union-attr]
+                        and not callee.opens_connection  # type: ignore[union-attr]
+                        and (_passes_a_rollback_mode(model, node, site.scope) or not _makes_a_copy(unit))
+                    )
                     mode = effect.rollback_modes[0].upper()  # type: ignore[union-attr]
                     if _on_a_condition_of_its_own(model, site) and model.switched_back_to_wal(site, same_branch=True) and not chosen:
                         continue  # `if compact: DELETE; VACUUM; WAL`: a temporary switch, undone
@@ -234,6 +242,17 @@ def _on_a_condition_of_its_own(model: "ModuleModel", site: "Site") -> bool:
         if model.is_connect_call(other.node, other.scope):
             opened = other
     return opened is None or not set(site.conditions) <= set(opened.conditions)
+
+
+def _makes_a_copy(unit: "Unit") -> bool:
+    """Does the function write a copy of a database (``VACUUM INTO``, ``.backup(...)``),
+    whose new file the connections it opens may be for?"""
+    for node in own_nodes(unit.node):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "backup":
+            return True
+        if isinstance(node, cst.SimpleString) and "vacuum into" in " ".join(str(node.evaluated_value).lower().split()):
+            return True
+    return False
 
 
 def _passes_a_rollback_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:

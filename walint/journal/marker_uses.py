@@ -241,6 +241,12 @@ class MarkerUses:
                 self._operand(added, polarity, added_scope, depth + 1)
             local = self._comprehension_bindings.get(id(node))
             bindings = [local] if local is not None else self.model.bindings_of(node, scope)[0]
+            if not bindings and isinstance(node, cst.Attribute) and node.attr.value == "value":
+                self._operand(node.value, polarity, scope, depth + 1)  # `b.value` of an enum member `b`
+                return
+            for binding in bindings:
+                if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
+                    self.polarity.setdefault(id(binding.value), set()).add(polarity)  # `for b in WalBlocker`
             for binding in bindings:
                 if binding.value is None or binding.scope is None:
                     continue

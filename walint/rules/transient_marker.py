@@ -375,7 +375,10 @@ def _joined_into(model: "ModuleModel", name: str) -> List[str]:
 def remove_marker_fix(
     collection: cst.BaseExpression, element_value: cst.CSTNode, applicability: str = SAFE
 ) -> Optional[FixPlan]:
-    """WAL002's fix: drop the transient message from the marker collection."""
+    """WAL002's fix: drop the transient message from the marker collection (a literal;
+    an enum's member is deleted by hand, with its uses)."""
+    if isinstance(collection, cst.ClassDef):
+        return None
     replacement = remove_element(collection, element_value)
     if replacement is None:
         return None

@@ -119,6 +119,8 @@ class ScopeBuilder:
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._bind_name(node.name.value, Binding("def", node, self.scope))
+        if any(dotted_name(base.value).rsplit(".", 1)[-1].endswith("Enum") for base in node.bases):
+            self._record(node, node.name.value, assigned=True)  # an enum's members are its items
         scope = Scope("class", node.name.value, self.scope)
         self.model.class_scopes[node] = scope
         self.stack.append(scope)

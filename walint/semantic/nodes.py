@@ -41,8 +41,19 @@ def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp
 NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})
 
 
-def collection_items(node: cst.BaseExpression) -> List[cst.BaseExpression]:
-    """The elements of a collection literal; the keys of a dict."""
+def collection_items(node: cst.CSTNode) -> List[cst.BaseExpression]:
+    """The elements of a collection literal; the keys of a dict; the values of an enum
+    class's members (``LOCKED = "database is locked"``)."""
+    if isinstance(node, cst.ClassDef):
+        return [
+            line.body[0].value
+            for line in node.body.body
+            if isinstance(line, cst.SimpleStatementLine)
+            and len(line.body) == 1
+            and isinstance(line.body[0], cst.Assign)
+            and isinstance(line.body[0].targets[0].target, cst.Name)
+            and isinstance(line.body[0].value, (cst.SimpleString, cst.ConcatenatedString, cst.Integer))
+        ]
     if isinstance(node, cst.Dict):
         return [e.key for e in node.elements if isinstance(e, cst.DictElement)]
     if isinstance(node, (cst.Tuple, cst.List, cst.Set)):

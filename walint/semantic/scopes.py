@@ -84,10 +84,11 @@ class Unit:
 
 @dataclass(eq=False)
 class Collection:
-    """A tuple, list, set or dict literal of strings, and the name it is known by: the
-    variable it is assigned to, else the function it appears in."""
+    """A tuple, list, set or dict literal of strings (or an enum class of them), and the
+    name it is known by: the variable it is assigned to (the class's), else the function
+    it appears in."""
 
-    node: cst.BaseExpression
+    node: Union[cst.BaseExpression, cst.ClassDef]
     name: str
     scope: Scope
     assigned: bool

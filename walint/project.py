@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from walint.codes import ALL_SPECS
-from walint.summary import FunctionFacts, ModuleSummary
+from walint.summary import IMPORTERS_USES, FunctionFacts, ModuleSummary
 
 # A module-level name bound to a quoted rollback mode (`FALLBACK = "DELETE"`): the only
 # way a module can hand a rollback mode to the modules that import it (summaries pass on
@@ -100,6 +100,8 @@ class ProjectIndex:
         self._names_of: Dict[str, Set[str]] = {}
         self._packages: Dict[str, Tuple[str, ...]] = {}
         self._bases = tuple(bases) if bases is not None else _bases(self.roots)
+        # The summaries that use names imported from other modules in their marker tests.
+        self._marker_users: Dict[str, Tuple[Tuple[str, int], ...]] = {}
 
     def register(self, path: str) -> None:
         """Know the module names of a file, before or without its summary."""
@@ -112,7 +114,12 @@ class ProjectIndex:
 
     def add(self, path: str, summary: ModuleSummary) -> None:
         self.register(path)
-        self._by_path[os.path.abspath(path)] = summary
+        key = os.path.abspath(path)
+        self._by_path[key] = summary
+        if summary.marker_uses:
+            self._marker_users[key] = summary.marker_uses
+        else:
+            self._marker_users.pop(key, None)
 
     def path_of_module(self, dotted: str) -> Optional[str]:
         return self._by_name.get(dotted)
@@ -160,8 +167,12 @@ class ProjectIndex:
         return summary.constant(qualname)
 
     def external_for(self, path: str, summary: ModuleSummary) -> Dict[str, object]:
-        """What the names ``summary``'s file imports stand for, keyed as the file writes them."""
+        """What the names ``summary``'s file imports stand for, keyed as the file writes them;
+        and, under IMPORTERS_USES, what its importers' marker tests do with its names."""
         external: Dict[str, object] = {}
+        used = self._uses_by_importers(path)
+        if used:
+            external[IMPORTERS_USES] = used
         for origin in summary.imports:
             found = self.resolve(origin, path)
             if isinstance(found, ModuleRef):
@@ -186,6 +197,17 @@ class ProjectIndex:
                     if _interesting(facts):
                         external[f"{origin}.{name}"] = facts
         return external
+
+    def _uses_by_importers(self, path: str) -> Tuple[Tuple[str, int], ...]:
+        """(name in ``path``'s module, polarity) for each use its importers' tests make."""
+        key = os.path.abspath(path)
+        found = set()
+        for importer, uses in self._marker_users.items():
+            for origin, polarity in uses:
+                target = self.target(origin, importer)
+                if target is not None and target[0] == key and target[1]:
+                    found.add((target[1], polarity))
+        return tuple(sorted(found))
 
     def _class_constants(self, origin: str, importer: str) -> Iterable[Tuple[str, Tuple[str, ...]]]:
         found = self.target(origin, importer)
@@ -377,6 +399,15 @@ def exports_rollback_constant(data: bytes) -> bool:
     if not any(literal in lowered for literal in _ROLLBACK_QUOTED):
         return False
     return _ROLLBACK_CONSTANT_RE.search(data) is not None
+
+
+# Transient error text or names: a module holding them may define markers whose use
+# (the test that decides a downgrade) is in a module importing it.
+_TRANSIENT_TEXT_RE = re.compile(rb"(?i)disk i/o error|database (?:table )?is (?:locked|busy)|sqlite_(?:busy|locked|ioerr)")
+
+
+def holds_transient_text(data: bytes) -> bool:
+    return _TRANSIENT_TEXT_RE.search(data) is not None
 
 
 def module_stem(path: str) -> str:

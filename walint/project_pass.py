@@ -15,6 +15,7 @@ from walint.project import (
     calls_helper,
     downgrade_helpers,
     exports_rollback_constant,
+    holds_transient_text,
     import_words,
     may_answer_for_the_mode,
     module_stem,
@@ -76,11 +77,15 @@ def select_files(
         for word in import_words(data):
             queue.extend(stems.get(word, ()))
         queue.extend(_package_inits(key, universe))
-        if not passed and exports_rollback_constant(data):
+        # Its markers may be judged by how the modules importing it test them; its rollback
+        # constant makes it a candidate only once a module importing it is analysed.
+        exports_constant = not passed and exports_rollback_constant(data)
+        if exports_constant or (passed and holds_transient_text(data)):
             if importers is None:
                 importers = _by_imported_word(universe, read)
             stem = module_stem(key)
             queue.extend(importers.get(stem.encode("utf-8", "surrogateescape"), ()))
+        if exports_constant:
             if os.path.basename(key).startswith("__init__."):
                 package = os.path.dirname(key) + os.sep
                 queue.extend(other for other in universe if other.startswith(package))

@@ -78,6 +78,11 @@ class FunctionFacts:
     called_on_wal_failure: bool = False
 
 
+# The key under which the project pass hands a module the uses its importers' marker
+# tests make of its names: a tuple of (qualified name in that module, polarity).
+IMPORTERS_USES = "<uses by importers>"
+
+
 @dataclass(frozen=True)
 class ModuleSummary:
     """Everything other modules may import from one file."""
@@ -88,6 +93,9 @@ class ModuleSummary:
     constants: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     # Dotted names this module imports (relative ones keep their leading dots).
     imports: Tuple[str, ...] = ()
+    # Imported names (as imported) that its tests on the way to a downgrade use, with the
+    # polarity of each use (walint.journal.marker_uses): the defining module's markers.
+    marker_uses: Tuple[Tuple[str, int], ...] = ()
 
     def function(self, qualname: str) -> Optional[FunctionFacts]:
         for facts in self.functions:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.markers import TRANSIENT
-from walint.semantic.scopes import Binding, Scope
+from walint.summary import IMPORTERS_USES
+from walint.semantic.scopes import Binding, Scope, Unit
 from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, unwrap_comprehension, is_none, small_statements, unwrap_collection
 from walint.tree import preorder
 from walint.flow.path_state import UNKNOWN, PathState, constant, truth
@@ -48,6 +49,10 @@ class MarkerUses:
         self._comprehension_bindings: Dict[int, Binding] = {}
         # Items of a marker literal that a comprehension's filter drops before any test.
         self.filtered_out: Set[int] = set()
+        # Names imported from other project modules that tests here use, by the dotted
+        # name they are imported under, with the polarities: the defining module's
+        # collections (or predicates) are judged by these uses too (ModuleSummary).
+        self.imported: Dict[str, Set[int]] = {}
         downgrading = {id(branch): self._downgrading_sides(branch) for branch in model.all_branches()}
         gates = _flag_gates(model, downgrading)
         for branch in model.all_branches():
@@ -67,6 +72,27 @@ class MarkerUses:
             for value in model.facts(unit).returns:
                 self._membership(value, UNKNOWN_USE, unit.scope, 0)
         self._match_cases(model)
+        self._uses_by_importers(model)
+
+    def _uses_by_importers(self, model: "ModuleModel") -> None:
+        """What the modules importing this one do with its names (the project pass hands
+        them over): ``if any(m in text for m in errors.NO_WAL): <downgrade>`` there makes
+        ``NO_WAL`` markers here; ``if is_incompatible(exc): <downgrade>`` there follows
+        the predicate here."""
+        used = model.external(IMPORTERS_USES)
+        for qualname, polarity in used if isinstance(used, tuple) else ():
+            if not isinstance(qualname, str) or polarity not in (-1, 0, 1):
+                continue
+            unit = next((u for u in model.units if u.qualname == qualname and u is not model.module_unit), None)
+            if unit is not None:
+                self._follow(unit, polarity, 0)
+                continue
+            parts = qualname.split(".")
+            if len(parts) <= 2 and all(part.isidentifier() for part in parts):
+                node: cst.BaseExpression = cst.Name(parts[0])
+                if len(parts) == 2:
+                    node = cst.Attribute(node, cst.Name(parts[1]))
+                self._operand(node, polarity, model.module_scope, 0)
 
     def added_to(self, name: str) -> List[cst.BaseExpression]:
         """What ``name.append(x)`` (``.add``, ``.extend``) calls add to a collection of the
@@ -247,6 +273,7 @@ class MarkerUses:
             for binding in bindings:
                 if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
                     self.polarity.setdefault(id(binding.value), set()).add(polarity)  # `for b in WalBlocker`
+            self._note_import(node, bindings, polarity, scope)
             for binding in bindings:
                 if binding.value is None or binding.scope is None:
                     continue
@@ -307,10 +334,26 @@ class MarkerUses:
                         for test, answer, scope in answers if wanted is not UNKNOWN else ():
                             self._membership(test, +1 if answer == wanted else -1, scope, 1)
 
+    def _note_import(self, node: cst.BaseExpression, bindings: List[Binding], polarity: int, scope: Scope) -> None:
+        """Remember a use of a name another project module defines (``NO_WAL`` imported,
+        ``errors.NO_WAL``, ``is_incompatible(exc)``)."""
+        if bindings and not any(b.kind == "import" for b in bindings):
+            return
+        origin = self.model.qualified_name(node, scope)
+        if origin:
+            self.imported.setdefault(origin, set()).add(polarity)
+
     def _predicate(self, call: cst.Call, polarity: int, scope: Scope, depth: int) -> None:
         """Follow a call of a function of this module that answers "is this a marker?"."""
         unit = self.model.resolve_unit(call, scope)
-        if unit is None or (id(unit), polarity) in self._followed:
+        if unit is None:
+            if isinstance(call.func, (cst.Name, cst.Attribute)):
+                self._note_import(call.func, self.model.bindings_of(call.func, scope)[0], polarity, scope)
+            return
+        self._follow(unit, polarity, depth)
+
+    def _follow(self, unit: "Unit", polarity: int, depth: int) -> None:
+        if (id(unit), polarity) in self._followed:
             return
         self._followed.add((id(unit), polarity))
         facts = self.model.facts(unit)

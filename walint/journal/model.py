@@ -21,6 +21,7 @@ from walint.journal.connections import ConnectionQueries
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries, loop_view
+from walint.journal.marker_uses import MarkerUses
 from walint.journal.summaries import SummaryQueries
 from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
@@ -81,9 +82,17 @@ class ModuleModel(
         self._error_paths_in_progress: Set[Unit] = set()
         self._error_callbacks: Optional[Dict[Unit, str]] = None
         self._wal_failure_hooks: Dict[Scope, Set[str]] = {}
+        self._marker_uses: Optional[MarkerUses] = None
         self._unpacking_scopes: Dict[Scope, bool] = {}
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
         self._cursor_reads: Dict[Unit, Dict[int, cst.Call]] = {}
+
+    def marker_uses(self, kind: Callable[[cst.CSTNode], Optional[str]] = lambda node: None) -> MarkerUses:
+        """How the module's tests use marker strings, walked once (WAL002 asks with its
+        classifier; the summary, for the uses of imported names, takes whichever came first)."""
+        if self._marker_uses is None:
+            self._marker_uses = MarkerUses(self, kind)
+        return self._marker_uses
 
     @cached_property
     def uses_peewee(self) -> bool:

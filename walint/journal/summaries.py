@@ -195,4 +195,6 @@ class SummaryQueries:
             for binding in bindings
             if binding.kind == "import" and binding.origin
         }
-        return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)))
+        uses = self.marker_uses().imported if imports else {}
+        marker_uses = tuple(sorted((name, polarity) for name, polarities in uses.items() for polarity in polarities))
+        return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)), marker_uses)

@@ -21,7 +21,7 @@ from walint.markers import (
     code_number_name,
     is_fragment,
 )
-from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
+from walint.journal.marker_uses import UNKNOWN_USE
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def enable_wal(conn):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        uses = MarkerUses(model, self._kind)
+        uses = model.marker_uses(self._kind)
         for unit in model.units:
             for value in model.facts(unit).returns:
                 self._mixed_predicate(unit.name, value, uses.singles)

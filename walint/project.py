@@ -263,6 +263,7 @@ def _interesting(facts: FunctionFacts) -> bool:
         or facts.swallows
         or facts.guards_what_it_wraps
         or facts.called_on_wal_failure
+        or facts.never_returns
     )
 
 

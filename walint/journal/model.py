@@ -27,9 +27,10 @@ from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.semantic.model import SemanticModel
-from walint.sql import ModeEffect, classify_call, normalise_mode
+from walint.semantic.nodes import dotted_name, iter_subexpressions
+from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode
 from walint.summary import FunctionFacts
-from walint.tree import NodePositions, positions_of
+from walint.tree import NodePositions, own_nodes, positions_of
 
 if TYPE_CHECKING:
     from walint.flow.error_paths import ErrorPaths
@@ -112,6 +113,11 @@ class ModuleModel(
             found = self.external(self.qualified_name(expr, scope)) if self.qualified_name(expr, scope) else None
             if isinstance(found, tuple):
                 values = found
+        prop = self.property_unit(expr, scope) if isinstance(expr, cst.Attribute) else None
+        if prop is not None and prop not in self._in_progress:
+            # `self.fallback_statement`, a @property: the strings it returns.
+            values = self.function_facts(prop).returned_values
+            bindings = [b for b in bindings if b.kind != "def"]
         if not bindings and parameter is None and not values:
             return None
         expressions: List[Tuple[Optional[cst.BaseExpression], Optional[Scope]]] = []
@@ -191,7 +197,7 @@ class ModuleModel(
         unit = self.resolve_unit(call, scope)
         if unit is not None:
             return self.function_facts(unit)
-        origin = self.qualified_name(call.func, scope)
+        origin = self.qualified_name(call.func, scope) or self._default_origin(call.func, scope)
         found = self.external(origin) if origin else None
         if found is None and isinstance(call.func, cst.Name) and depth < 3:
             # `_guard = refuse_if_wal` ... `_guard(conn)`: an alias of a function.
@@ -201,6 +207,18 @@ class ModuleModel(
                 if isinstance(aliased, (cst.Name, cst.Attribute)):
                     return self._named_callee(call.with_changes(func=aliased), bindings[0].scope, depth + 1)
         return found if isinstance(found, FunctionFacts) else None
+
+    def _default_origin(self, func: cst.BaseExpression, scope: Scope) -> str:
+        """``on_wal_failure(conn)`` where ``on_wal_failure=use_delete_journal`` is imported:
+        the imported name of the parameter's default function."""
+        if not isinstance(func, cst.Name):
+            return ""
+        bindings, is_param = self.lookup(func.value, scope)
+        holder = self._scope_of_param(func.value, scope) if is_param and not bindings else None
+        default = holder.callable_defaults.get(func.value) if holder is not None else None
+        if default is None or holder is None or holder.parent is None:
+            return ""
+        return self.qualified_name(default, holder.parent)
 
     # ----- per-unit facts ----------------------------------------------------------
 
@@ -288,7 +306,37 @@ class ModuleModel(
         direct = self.direct_effect(node, site.scope)
         if direct is not None or not isinstance(node, cst.Call):
             return direct
+        queued = self._queued_statement_effect(node, site)
+        if queued is not None:
+            return queued
         return self._call_effect(node, site.scope)
+
+    def _queued_statement_effect(self, call: cst.Call, site: Site) -> Optional[ModeEffect]:
+        """``plan.append("PRAGMA journal_mode=DELETE")`` where the function later runs what
+        ``plan`` holds (``for stmt in plan: conn.execute(stmt)``, ``";".join(plan)``): the
+        statement runs, and the call that queues it decides that it does."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in ("append", "extend", "insert") or not call.args:
+            return None
+        receiver = dotted_name(func.value)
+        if not receiver:
+            return None
+        queued = call.args[-1].value
+        items = [e.value for e in queued.elements] if isinstance(queued, (cst.List, cst.Tuple)) else [queued]
+        texts = [v for item in items for v in self.folder.values(item, site.scope) if is_known(v)]
+        effect = effect_of_sql(texts) if any("pragma" in text.lower() for text in texts) else None
+        if effect is None or not effect.sets:
+            return None
+        runs = any(
+            (
+                isinstance(node, cst.For)
+                and dotted_name(node.iter) == receiver
+                and any(isinstance(n, cst.Call) and _runs_sql(n) for n in iter_subexpressions(node.body, limit=500))
+            )
+            or (isinstance(node, cst.Call) and node is not call and any(dotted_name(n) == receiver for n in iter_subexpressions(node, limit=50) if isinstance(n, (cst.Name, cst.Attribute))) and _runs_sql(node))
+            for node in own_nodes(site.unit.node)
+        )
+        return effect if runs else None
 
     def restores_the_mode_it_read(self, unit: Unit) -> bool:
         """Does the function read the journal mode and later set the mode it read back
@@ -318,3 +366,7 @@ class ModuleModel(
                 return try_facts
         return None
 
+
+def _runs_sql(call: cst.Call) -> bool:
+    """``conn.executescript(";".join(plan))``, ``cur.execute(...)``: a call that runs SQL."""
+    return isinstance(call.func, cst.Attribute) and call.func.attr.value.startswith("execute")

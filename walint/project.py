@@ -382,14 +382,21 @@ _SQLITE_DRIVER_RE = re.compile(rb"\b(?:sqlite3|aiosqlite|apsw|pysqlite3|sqlciphe
 _OPENS_RE = re.compile(rb"\b(?:connect|Connection)\(")
 
 
+# A context manager or decorator that may catch the errors of what it wraps.
+_WRAPS_RE = re.compile(rb"\byield\b|\bwraps\(")
+
+
 def may_answer_for_the_mode(data: bytes) -> bool:
     """Could an imported module tell its importers something about journal modes: a
-    rollback constant, a probe of the mode on disk (a header read, a "wal" test), or a
-    function that opens the connections they configure?"""
+    rollback constant, a probe of the mode on disk (a header read, a "wal" test), a
+    function that opens the connections they configure, or a context manager or
+    decorator that swallows the database errors of what it wraps?"""
+    driver = _SQLITE_DRIVER_RE.search(data) is not None
     return (
         exports_rollback_constant(data)
         or _MODE_KNOWLEDGE_RE.search(data) is not None
-        or (_OPENS_RE.search(data) is not None and _SQLITE_DRIVER_RE.search(data) is not None)
+        or (driver and _OPENS_RE.search(data) is not None)
+        or (driver and b"except" in data and _WRAPS_RE.search(data) is not None)
     )
 
 

@@ -77,10 +77,10 @@ def select_files(
         for word in import_words(data):
             queue.extend(stems.get(word, ()))
         queue.extend(_package_inits(key, universe))
-        # Its markers may be judged by how the modules importing it test them; its rollback
-        # constant makes it a candidate only once a module importing it is analysed.
+        # A named file's markers may be judged by how the modules importing it test them;
+        # a rollback constant makes a file a candidate once a module importing it is.
         exports_constant = not passed and exports_rollback_constant(data)
-        if exports_constant or (passed and holds_transient_text(data)):
+        if exports_constant or (key in named and passed and holds_transient_text(data)):
             if importers is None:
                 importers = _by_imported_word(universe, read)
             stem = module_stem(key)

@@ -13,6 +13,7 @@ import libcst as cst
 from walint.constants import is_known, param_hole, param_of
 from walint.journal.calls import MAX_TEMPLATES, fills_only
 from walint.journal.connections import CONNECT_FUNCTIONS
+from walint.journal.marker_uses import UNKNOWN_USE
 from walint.flow.walker import UnitFacts
 from walint.semantic.scopes import Unit
 from walint.semantic.nodes import dotted_name, iter_subexpressions
@@ -195,6 +196,8 @@ class SummaryQueries:
             for binding in bindings
             if binding.kind == "import" and binding.origin
         }
+        # Uses on the way to a downgrade, or keeping one from happening: a test whose
+        # outcome decides nothing seen here would only make the defining module walk again.
         uses = self.marker_uses().imported if imports else {}
-        marker_uses = tuple(sorted((name, polarity) for name, polarities in uses.items() for polarity in polarities))
+        marker_uses = tuple(sorted((name, p) for name, polarities in uses.items() for p in polarities if p != UNKNOWN_USE))
         return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)), marker_uses)

@@ -41,6 +41,8 @@ class WrapperQueries:
         wrapper = self._returned_wrapper(unit)
         if wrapper is not None and self._wrapped_calls(wrapper, unit, lambda site: site.try_node is not None and self._in_swallowing_try(site)):
             return SWALLOWS_WRAPPED_CALL
+        if wrapper is not None and self._swallows(wrapper) == SWALLOWS_WRAPPED_CALL:
+            return SWALLOWS_WRAPPED_CALL  # a decorator factory: `@ignore_db_errors()`
         return ""
 
     def _guards_what_it_wraps(self, unit: Unit) -> bool:
@@ -54,8 +56,10 @@ class WrapperQueries:
         node = unit.node
         found = []
         for decorator in node.decorators if isinstance(node, cst.FunctionDef) else ():
-            if isinstance(decorator.decorator, (cst.Name, cst.Attribute)):
-                facts = self.callee(cst.Call(func=decorator.decorator), unit.scope.parent or self.module_scope)
+            # `@best_effort`, or a factory's decorator: `@ignore_db_errors(default=None)`.
+            named = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+            if isinstance(named, (cst.Name, cst.Attribute)):
+                facts = self.callee(cst.Call(func=named), unit.scope.parent or self.module_scope)
                 if facts is not None:
                     found.append(facts)
         return found

@@ -127,6 +127,15 @@ _RETURNS_WHEN_UNREAD = (
 NO_FIX_RETURNS_WHEN_UNREAD = "the guard's own `except` returns: make it raise (or refuse) by hand"
 
 
+def _unknown_read_as_wal(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
+    """``journal_mode_of(conn) or "wal"``: an unknown (None, "") mode is taken for WAL."""
+    return (
+        isinstance(operand, cst.BooleanOperation)
+        and isinstance(operand.operator, cst.Or)
+        and model.mentions_wal(operand.right, scope)
+    )
+
+
 def _guards_its_callers(model: "ModuleModel", unit: "Unit", test: cst.BaseExpression) -> bool:
     """Is ``test`` the one that makes a guard function (``def assert_not_wal(conn)``, which
     raises when the database is in WAL) refuse? Its callers downgrade once it returns."""
@@ -379,7 +388,7 @@ def fallback(conn):
         probed: List[Tuple[cst.BaseExpression, cst.CSTNode, "Scope"]] = [
             (operand, call, call_scope)
             for operand in operands
-            if not model.mentions_wal(operand, scope)
+            if not model.mentions_wal(operand, scope) and not _unknown_read_as_wal(model, operand, scope)
             for call, call_scope in model.probe_calls(operand, scope)
         ]
         # `mode = None` where the read failed (a nested `try`), or before it was tried;

@@ -10,7 +10,7 @@ import libcst as cst
 from walint.codes import SPECS_BY_CODE
 from walint.constants import is_known
 from walint.semantic.scopes import Collection
-from walint.semantic.nodes import collection_items, iter_subexpressions
+from walint.semantic.nodes import code_constant_name, collection_items, iter_subexpressions
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import (
     PERMANENT,
@@ -284,7 +284,8 @@ def enable_wal(conn):
             return classify_code_name(node.attr.value)
         if isinstance(node, cst.Name):
             return classify_code_name(node.value)
-        return None
+        looked_up = code_constant_name(node)
+        return classify_code_name(looked_up) if looked_up is not None else None
 
     def _item_kinds(self, model: "ModuleModel", collection: Collection) -> List[Optional[str]]:
         """The kind of each item of a collection; result codes written as numbers count
@@ -312,6 +313,8 @@ def enable_wal(conn):
             shown = node.attr.value
         elif isinstance(node, cst.Name):
             shown = node.value
+        elif code_constant_name(node) is not None:
+            shown = code_constant_name(node)
         else:
             shown = "?"
         return (

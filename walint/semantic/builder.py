@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Set
 import libcst as cst
 
 from walint.semantic.nodes import (
+    code_constant_name,
     collection_items,
     dotted_name,
     grown_collection,
@@ -202,7 +203,11 @@ class ScopeBuilder:
         if id(node) in self.recorded:
             return
         self.recorded.add(id(node))
-        if any(isinstance(item, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute, cst.Name, cst.Integer)) for item in collection_items(node)):
+        if any(
+            isinstance(item, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute, cst.Name, cst.Integer))
+            or code_constant_name(item) is not None
+            for item in collection_items(node)
+        ):
             self.model.collections.append(Collection(node, name, self.scope, assigned))
 
     def visit_Tuple(self, node: cst.Tuple) -> None:

@@ -64,6 +64,21 @@ def collection_items(node: cst.CSTNode) -> List[cst.BaseExpression]:
 _GROWING_METHODS = frozenset({"add", "append", "appendleft", "insert"})
 
 
+def code_constant_name(node: cst.CSTNode) -> Optional[str]:
+    """``getattr(sqlite3, "SQLITE_LOCKED", 6)``: the result code's name, looked up with a
+    fallback number for Pythons whose sqlite3 lacks the constant."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "getattr"
+        and len(node.args) >= 2
+        and isinstance(node.args[1].value, cst.SimpleString)
+    ):
+        name = node.args[1].value.evaluated_value
+        return name if isinstance(name, str) else None
+    return None
+
+
 def grown_collection(expr: Optional[cst.CSTNode]) -> Optional[cst.BaseExpression]:
     """``broken.add(path)``, ``self.failures.append(exc)``: the collection (a name or an
     attribute) the call puts an item in; None for any other expression."""

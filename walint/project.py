@@ -101,7 +101,7 @@ class ProjectIndex:
         self._packages: Dict[str, Tuple[str, ...]] = {}
         self._bases = tuple(bases) if bases is not None else _bases(self.roots)
         # The summaries that use names imported from other modules in their marker tests.
-        self._marker_users: Dict[str, Tuple[Tuple[str, int], ...]] = {}
+        self._marker_users: Dict[str, Tuple[Tuple[object, ...], ...]] = {}
 
     def register(self, path: str) -> None:
         """Know the module names of a file, before or without its summary."""
@@ -116,8 +116,9 @@ class ProjectIndex:
         self.register(path)
         key = os.path.abspath(path)
         self._by_path[key] = summary
-        if summary.marker_uses:
-            self._marker_users[key] = summary.marker_uses
+        uses = summary.marker_uses + tuple((name, polarity, compared) for name, compared, polarity in summary.marker_comparisons)
+        if uses:
+            self._marker_users[key] = uses  # type: ignore[assignment]
         else:
             self._marker_users.pop(key, None)
 
@@ -198,16 +199,17 @@ class ProjectIndex:
                         external[f"{origin}.{name}"] = facts
         return external
 
-    def _uses_by_importers(self, path: str) -> Tuple[Tuple[str, int], ...]:
-        """(name in ``path``'s module, polarity) for each use its importers' tests make."""
+    def _uses_by_importers(self, path: str) -> Tuple[Tuple[object, ...], ...]:
+        """(name in ``path``'s module, polarity[, the constant it is compared with]) for
+        each use its importers' tests make."""
         key = os.path.abspath(path)
         found = set()
         for importer, uses in self._marker_users.items():
-            for origin, polarity in uses:
-                target = self.target(origin, importer)
+            for origin, *rest in uses:
+                target = self.target(origin, importer)  # type: ignore[arg-type]
                 if target is not None and target[0] == key and target[1]:
-                    found.add((target[1], polarity))
-        return tuple(sorted(found))
+                    found.add((target[1], *rest))
+        return tuple(sorted(found, key=repr))
 
     def _class_constants(self, origin: str, importer: str) -> Iterable[Tuple[str, Tuple[str, ...]]]:
         found = self.target(origin, importer)

@@ -96,6 +96,9 @@ class ModuleSummary:
     # Imported names (as imported) that its tests on the way to a downgrade use, with the
     # polarity of each use (walint.journal.marker_uses): the defining module's markers.
     marker_uses: Tuple[Tuple[str, int], ...] = ()
+    # Imported classifiers its tests compare with a constant on the way to a downgrade:
+    # (name as imported, the encoded constant, polarity).
+    marker_comparisons: Tuple[Tuple[str, str, int], ...] = ()
 
     def function(self, qualname: str) -> Optional[FunctionFacts]:
         for facts in self.functions:

@@ -4,6 +4,7 @@ downgrade from happening (-1), and which are tested to no effect seen here (0)."
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -11,9 +12,9 @@ import libcst as cst
 from walint.markers import TRANSIENT
 from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, unwrap_comprehension, is_none, small_statements, unwrap_collection
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, iter_subexpressions, unwrap_comprehension, is_none, small_statements, unwrap_collection
 from walint.tree import preorder
-from walint.flow.path_state import UNKNOWN, PathState, constant, truth
+from walint.flow.path_state import UNKNOWN, PathState, constant, decode_constant, encode_constant, truth
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -53,6 +54,9 @@ class MarkerUses:
         # name they are imported under, with the polarities: the defining module's
         # collections (or predicates) are judged by these uses too (ModuleSummary).
         self.imported: Dict[str, Set[int]] = {}
+        # Imported classifiers compared with a constant: (name as imported, the encoded
+        # constant, polarity).
+        self.compared: Set[Tuple[str, str, int]] = set()
         downgrading = {id(branch): self._downgrading_sides(branch) for branch in model.all_branches()}
         gates = _flag_gates(model, downgrading)
         for branch in model.all_branches():
@@ -80,8 +84,14 @@ class MarkerUses:
         ``NO_WAL`` markers here; ``if is_incompatible(exc): <downgrade>`` there follows
         the predicate here."""
         used = model.external(IMPORTERS_USES)
-        for qualname, polarity in used if isinstance(used, tuple) else ():
+        for use in used if isinstance(used, tuple) else ():
+            qualname, polarity, compared = (use + ("",))[:3] if isinstance(use, tuple) else ("", None, "")
             if not isinstance(qualname, str) or polarity not in (-1, 0, 1):
+                continue
+            if compared:
+                comparison = _comparison_with(qualname, compared)
+                if comparison is not None:
+                    self._compared_with_a_constant(comparison, polarity, model.module_scope, 0)
                 continue
             unit = next((u for u in model.units if u.qualname == qualname and u is not model.module_unit), None)
             if unit is not None:
@@ -211,6 +221,7 @@ class MarkerUses:
                 continue
             answers = self._answers_of(subject, scope)
             if not answers:
+                self._note_imported_comparison(subject, wanted, sign, scope)
                 continue
             self._operand(other, sign, scope, depth)  # `msg == "database is locked"`: the message itself
             for test, answer, unit_scope in answers:
@@ -239,7 +250,33 @@ class MarkerUses:
             answer = constant(value, PathState(False)) if value is not None else UNKNOWN
             if answer is not UNKNOWN:
                 answers.append((branch.node.test, answer, unit.scope))
+            elif isinstance(value, cst.Name):
+                answers.extend(self._row_answers(branch.node.test, value, unit.scope))
         return answers
+
+    def _row_answers(self, test: cst.BaseExpression, value: cst.Name, scope: Scope) -> List[Tuple[cst.BaseExpression, object, Scope]]:
+        """``for needle, verdict in VERDICTS: if needle in msg: return verdict``: for each
+        row of the table, the test with that row's needle, and the row's verdict."""
+        bindings, _ = self.model.bindings_of(value, scope)
+        if len(bindings) != 1 or bindings[0].kind != "iter" or bindings[0].scope is None or bindings[0].target is None:
+            return []
+        binding = bindings[0]
+        rows = self.model.loop_rows(binding.target, binding.value, binding.scope)  # type: ignore[arg-type]
+        others = {n.value for n in iter_subexpressions(binding.target) if isinstance(n, cst.Name)} - {value.value}
+        found = []
+        for row in rows or ():
+            held = row.get(value.value)
+            answer = constant(held[0], PathState(False)) if held is not None and held[0] is not None else UNKNOWN
+            if answer is UNKNOWN:
+                continue
+            row_test = test
+            for node in [n for n in iter_subexpressions(test, limit=200) if isinstance(n, cst.Name) and n.value in others]:
+                needle = row.get(node.value)
+                if needle is not None and needle[0] is not None:
+                    row_test = row_test.deep_replace(node, needle[0])  # type: ignore[assignment]
+            if row_test is not test:
+                found.append((row_test, answer, scope))
+        return found
 
     def _operand(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
         key = (id(node), polarity)
@@ -333,6 +370,18 @@ class MarkerUses:
                         wanted = constant(value, PathState(False))
                         for test, answer, scope in answers if wanted is not UNKNOWN else ():
                             self._membership(test, +1 if answer == wanted else -1, scope, 1)
+
+    def _note_imported_comparison(self, subject: cst.BaseExpression, wanted: object, polarity: int, scope: Scope) -> None:
+        """``classify(exc) is Verdict.NO_WAL`` with ``classify`` imported: the defining
+        module judges its classifier's branches by this constant (ModuleSummary)."""
+        if isinstance(subject, (cst.Name, cst.Attribute)):
+            bindings, _ = self.model.bindings_of(subject, scope)
+            if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
+                subject, scope = bindings[0].value, bindings[0].scope  # type: ignore[assignment]
+        if isinstance(subject, cst.Call) and isinstance(subject.func, (cst.Name, cst.Attribute)):
+            origin = self.model.qualified_name(subject.func, scope)
+            if origin and isinstance(wanted, (str, int, bool)):
+                self.compared.add((origin, encode_constant(wanted), polarity))
 
     def _note_import(self, node: cst.BaseExpression, bindings: List[Binding], polarity: int, scope: Scope) -> None:
         """Remember a use of a name another project module defines (``NO_WAL`` imported,
@@ -451,3 +500,21 @@ def _pattern_values(pattern: cst.MatchPattern) -> List[cst.BaseExpression]:
     if isinstance(pattern, cst.MatchValue):
         return [pattern.value]
     return []
+
+
+def _comparison_with(function: str, encoded: str) -> Optional[cst.Comparison]:
+    """``classify(...) == <constant>`` rebuilt from an importer's use: the constant a
+    classifier of this module is compared with there."""
+    value = decode_constant(encoded)
+    if not function.isidentifier():
+        return None
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        parts = value[1:-1].split(".")  # an enum member, `<Verdict.NO_WAL>`
+        if len(parts) != 2 or not all(part.isidentifier() for part in parts):
+            return None
+        other: cst.BaseExpression = cst.Attribute(cst.Name(parts[0]), cst.Name(parts[1]))
+    elif isinstance(value, str):
+        other = cst.SimpleString(json.dumps(value))
+    else:
+        return None
+    return cst.Comparison(cst.Call(cst.Name(function)), [cst.ComparisonTarget(cst.Equal(), other)])

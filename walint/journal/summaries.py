@@ -200,4 +200,5 @@ class SummaryQueries:
         # outcome decides nothing seen here would only make the defining module walk again.
         uses = self.marker_uses().imported if imports else {}
         marker_uses = tuple(sorted((name, p) for name, polarities in uses.items() for p in polarities if p != UNKNOWN_USE))
-        return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)), marker_uses)
+        compared = tuple(sorted(use for use in self.marker_uses().compared if use[2] != UNKNOWN_USE)) if imports else ()
+        return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)), marker_uses, compared)

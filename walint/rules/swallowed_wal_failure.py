@@ -187,7 +187,11 @@ class SwallowedWalFailure(ModelRule):
     Checks for `PRAGMA journal_mode=WAL` (through the execute family, SQLAlchemy
     `text()`/`exec_driver_sql`, sync or `await`ed) whose failure is swallowed: an
     `except` that passes, logs and carries on, or falls through, and
-    `contextlib.suppress(...)` around the pragma.
+    `contextlib.suppress(...)` around the pragma. A project function can swallow it
+    too: a context manager that logs the errors of its `with` body, a decorator (or a
+    decorator factory) whose wrapper logs the errors of the function it wraps, or a
+    runner that executes the SQL it is passed and logs its failure, when the caller
+    throws the answer away.
 
     ## Why is this bad?
     When the switch fails, the connection carries on in whatever mode it has, usually a

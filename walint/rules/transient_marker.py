@@ -59,11 +59,18 @@ class TransientMarker(ModelRule):
 
     A collection counts as markers by how it is used, not by what it holds: when a
     membership test on it (directly, through a name, `self.X`, a class attribute or a
-    predicate function) leads to a rollback journal mode, whatever it is called. Without
-    such a use in sight it counts when its name says so (`_WAL_INCOMPAT_MARKERS`,
-    `NO_WAL_ERRORS`, ...), or when it is tested somewhere and lists a permanent marker
-    ("locking protocol", "not authorized") too. The same strings deciding a retry,
-    worded for a person, or merely listed as data are left alone.
+    predicate function) leads to a rollback journal mode, whatever it is called. The
+    test may be in a module that imports the collection or the predicate: the project
+    pass hands the use back to the module that defines it. A classifier compared with
+    one constant (`classify(exc) is Verdict.NO_WAL`) decides by what each branch, or
+    each row of a `(message, verdict)` table, answers. Without such a use in sight a
+    collection counts when its name says so (`_WAL_INCOMPAT_MARKERS`, `NO_WAL_ERRORS`,
+    a dict key or dataclass field named so), or when it is tested somewhere and lists
+    a permanent marker ("locking protocol", "not authorized") too. Enum classes of
+    messages, strings a module appends to such a collection, and result codes (by
+    number or by `getattr(sqlite3, "SQLITE_BUSY", 5)`) count as its items. The same
+    strings deciding a retry, worded for a person, or merely listed as data are left
+    alone.
 
     ## Why is this bad?
     A transient error says nothing about whether the filesystem supports WAL. Treating

@@ -215,12 +215,15 @@ def tries_wal_for_its_caller(model: "ModuleModel", site: "Site") -> bool:
 
 
 def names_project_errors(model: "ModuleModel", types: Sequence[cst.BaseExpression], scope: "Scope") -> bool:
-    """``except WalUnavailable:`` where the class is defined in this module: the error a
-    helper wraps a failed switch in."""
+    """``except WalUnavailable:`` where the class is defined in this module, or imported
+    from a module of the package (``from .store import StoreError``): the error a helper
+    wraps a failed switch in."""
     for item in _caught(types):
         if isinstance(item, cst.Name):
             bindings, _ = model.lookup(item.value, scope)
             if any(b.kind == "def" and isinstance(b.value, cst.ClassDef) for b in bindings):
+                return True
+            if any(b.kind == "import" and (b.origin or "").startswith(".") for b in bindings):
                 return True
     return False
 

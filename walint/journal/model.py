@@ -197,7 +197,7 @@ class ModuleModel(
         unit = self.resolve_unit(call, scope)
         if unit is not None:
             return self.function_facts(unit)
-        origin = self.qualified_name(call.func, scope) or self._default_origin(call.func, scope)
+        origin = self.qualified_name(call.func, scope) or self._default_origin(call.func, scope) or self._instance_origin(call.func, scope)
         found = self.external(origin) if origin else None
         if found is None and isinstance(call.func, cst.Name) and depth < 3:
             # `_guard = refuse_if_wal` ... `_guard(conn)`: an alias of a function.
@@ -207,6 +207,20 @@ class ModuleModel(
                 if isinstance(aliased, (cst.Name, cst.Attribute)):
                     return self._named_callee(call.with_changes(func=aliased), bindings[0].scope, depth + 1)
         return found if isinstance(found, FunctionFacts) else None
+
+    def _instance_origin(self, func: cst.BaseExpression, scope: Scope) -> str:
+        """``self._db.execute_void(...)`` where ``self._db = Store(path)`` and ``Store`` is
+        imported: the imported name of the method (``.compat.Store.execute_void``)."""
+        if not isinstance(func, cst.Attribute) or not isinstance(func.value, (cst.Name, cst.Attribute)):
+            return ""
+        bindings, _ = self.bindings_of(func.value, scope)
+        if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].scope is None:
+            return ""
+        made = bindings[0].value
+        if not isinstance(made, cst.Call) or not isinstance(made.func, (cst.Name, cst.Attribute)):
+            return ""
+        cls = self.qualified_name(made.func, bindings[0].scope)
+        return f"{cls}.{func.attr.value}" if cls else ""
 
     def _default_origin(self, func: cst.BaseExpression, scope: Scope) -> str:
         """``on_wal_failure(conn)`` where ``on_wal_failure=use_delete_journal`` is imported:

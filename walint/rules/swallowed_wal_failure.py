@@ -349,7 +349,10 @@ def on_connect(dbapi_connection, record):
                 decided = False
                 for handler, (start, end) in try_facts.handlers:
                     types = handler_types(handler)
-                    if not catches_database_errors(types) and not (via_helper and names_project_errors(model, types, unit.scope)):
+                    # `except StoreError:` around `self._db.execute_void(<WAL>)`, a project
+                    # wrapper that raises its own error for a failed statement.
+                    wrapped = via_helper or [s for s in wal_sites if isinstance(s.node, cst.Call) and model.callee(s.node, s.scope) is not None]
+                    if not catches_database_errors(types) and not (wrapped and names_project_errors(model, types, unit.scope)):
                         continue
                     if decided and not names_specific_errors(handler):
                         break  # `except Exception:` after the handler that decides: other failures

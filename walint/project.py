@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from walint.codes import ALL_SPECS
+from walint.runtime import TRANSIENT_MESSAGES
 from walint.summary import IMPORTERS_USES, FunctionFacts, ModuleSummary
 
 # A module-level name bound to a quoted rollback mode (`FALLBACK = "DELETE"`): the only
@@ -411,9 +412,11 @@ def exports_rollback_constant(data: bytes) -> bool:
     return _ROLLBACK_CONSTANT_RE.search(data) is not None
 
 
-# Transient error text or names: a module holding them may define markers whose use
-# (the test that decides a downgrade) is in a module importing it.
-_TRANSIENT_TEXT_RE = re.compile(rb"(?i)disk i/o error|database (?:table )?is (?:locked|busy)|sqlite_(?:busy|locked|ioerr)")
+# Transient error text or names (walint.runtime's one list): a module holding them may
+# define markers whose use (the test that decides a downgrade) is in a module importing it.
+_TRANSIENT_TEXT_RE = re.compile(
+    b"(?i)" + b"|".join(re.escape(m.encode()) for m in TRANSIENT_MESSAGES) + rb"|sqlite_(?:busy|locked|ioerr)"
+)
 
 
 def holds_transient_text(data: bytes) -> bool:

@@ -10,7 +10,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.constants import is_known
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
+from walint.sql import ROLLBACK_MODES, callee_name, modes_set_by_sql, normalise_mode
 from walint.tree import own_nodes
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def open_board(path):
                         by_argument
                         and callee.qualname != own  # type: ignore[union-attr]
                         and not callee.opens_connection  # type: ignore[union-attr]
-                        and (_passes_a_rollback_mode(model, node, site.scope) or not _makes_a_copy(unit))
+                        and (_passes_a_rollback_mode(model, node, site.scope) or (not _passes_sql_setting_a_mode(model, node, site.scope) and not _makes_a_copy(unit)))
                     )
                     mode = effect.rollback_modes[0].upper()  # type: ignore[union-attr]
                     if _on_a_condition_of_its_own(model, site) and model.switched_back_to_wal(site, same_branch=True) and not chosen:
@@ -242,6 +242,17 @@ def _on_a_condition_of_its_own(model: "ModuleModel", site: "Site") -> bool:
         if model.is_connect_call(other.node, other.scope):
             opened = other
     return opened is None or not set(site.conditions) <= set(opened.conditions)
+
+
+def _passes_sql_setting_a_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:
+    """``db.execute_void("pragma journal_mode=off")``: the call hands over the whole
+    statement, as an inline pragma would be written (the helper's default decides nothing)."""
+    return isinstance(call, cst.Call) and any(
+        modes_set_by_sql(value)
+        for arg in call.args
+        for value in model.folder.values(arg.value, scope)
+        if is_known(value) and "journal_mode" in value.lower()
+    )
 
 
 def _makes_a_copy(unit: "Unit") -> bool:

@@ -4,7 +4,6 @@ downgrade from happening (-1), and which are tested to no effect seen here (0)."
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -12,9 +11,19 @@ import libcst as cst
 from walint.markers import TRANSIENT
 from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, iter_subexpressions, unwrap_comprehension, is_none, small_statements, unwrap_collection
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, iter_subexpressions, unwrap_comprehension, is_none, unwrap_collection
 from walint.tree import preorder
-from walint.flow.path_state import UNKNOWN, PathState, constant, decode_constant, encode_constant, truth
+from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant, truth
+from walint.journal.marker_shapes import (
+    additions,
+    comparison_with,
+    first_of_items,
+    flag_gates,
+    pattern_values,
+    returned_value,
+    returns_a_value,
+    sets_a_downgrading_flag,
+)
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -38,7 +47,7 @@ class MarkerUses:
     def __init__(self, model: "ModuleModel", kind: Callable[[cst.CSTNode], Optional[str]]) -> None:
         self.model = model
         self.kind = kind
-        self._additions = _additions(model)
+        self._additions = additions(model)
         self.polarity: Dict[int, Set[int]] = {}
         self.singles: Dict[int, cst.CSTNode] = {}
         self._seen: Set[Tuple[int, int]] = set()
@@ -58,14 +67,14 @@ class MarkerUses:
         # constant, polarity).
         self.compared: Set[Tuple[str, str, int]] = set()
         downgrading = {id(branch): self._downgrading_sides(branch) for branch in model.all_branches()}
-        gates = _flag_gates(model, downgrading)
+        gates = flag_gates(model, downgrading)
         for branch in model.all_branches():
             downgrades_when_true, downgrades_when_false = downgrading[id(branch)]
             # `if "locking protocol" in msg: need_fallback = True`, and the flag decides later.
             if not downgrades_when_true:
-                downgrades_when_true = _sets_a_downgrading_flag(branch.node.body, gates, downgrading)
+                downgrades_when_true = sets_a_downgrading_flag(branch.node.body, gates, downgrading)
             if not downgrades_when_false and isinstance(branch.node.orelse, cst.Else):
-                downgrades_when_false = _sets_a_downgrading_flag(branch.node.orelse.body, gates, downgrading)
+                downgrades_when_false = sets_a_downgrading_flag(branch.node.orelse.body, gates, downgrading)
             if downgrades_when_true:
                 self._membership(branch.node.test, +1, branch.scope, 0)
             if downgrades_when_false:
@@ -89,7 +98,7 @@ class MarkerUses:
             if not isinstance(qualname, str) or polarity not in (-1, 0, 1):
                 continue
             if compared:
-                comparison = _comparison_with(qualname, compared)
+                comparison = comparison_with(qualname, compared)
                 if comparison is not None:
                     self._compared_with_a_constant(comparison, polarity, model.module_scope, 0)
                 continue
@@ -246,7 +255,7 @@ class MarkerUses:
             return []
         answers = []
         for branch in self.model.facts(unit).branches:
-            value = _returned_value(branch.node.body)
+            value = returned_value(branch.node.body)
             answer = constant(value, PathState(False)) if value is not None else UNKNOWN
             if answer is not UNKNOWN:
                 answers.append((branch.node.test, answer, unit.scope))
@@ -314,7 +323,7 @@ class MarkerUses:
             for binding in bindings:
                 if binding.value is None or binding.scope is None:
                     continue
-                if binding.kind == "iter" and _first_of_items(binding.target, node, binding.value):
+                if binding.kind == "iter" and first_of_items(binding.target, node, binding.value):
                     # `for needle, reason in REASONS.items(): if needle in text`: the keys.
                     self._operand(binding.value.func.value, polarity, binding.scope, depth + 1)  # type: ignore[union-attr]
                     continue
@@ -364,7 +373,7 @@ class MarkerUses:
             answers = self._answers_of(node.subject, model.module_scope) if isinstance(node.subject, cst.Call) else []
             for case in node.cases:
                 if any(id(inner) in rollback for inner in preorder(case.body)):
-                    for value in _pattern_values(case.pattern):
+                    for value in pattern_values(case.pattern):
                         self._operand(value, +1, model.module_scope, 0)
                         # `match classify(exc): case Status.UNSUPPORTED:`: the tests that answer it.
                         wanted = constant(value, PathState(False))
@@ -413,108 +422,6 @@ class MarkerUses:
         for branch in facts.branches:
             if branch.returns is not None:
                 self._membership(branch.node.test, polarity if branch.returns else -polarity, unit.scope, depth + 1)
-            elif answers_none and _returns_a_value(branch.node.body):
+            elif answers_none and returns_a_value(branch.node.body):
                 # `if needle in text: return reason` ... `return None`: a match answers something.
                 self._membership(branch.node.test, polarity, unit.scope, depth + 1)
-
-
-def _flag_gates(model: "ModuleModel", downgrading: Dict[int, Tuple[bool, bool]]) -> Dict[str, List["Branch"]]:
-    """Per failure flag, the branches testing it that downgrade on one side."""
-    gates: Dict[str, List["Branch"]] = {}
-    for branch in model.all_branches():
-        if any(downgrading[id(branch)]):
-            for flag in model.handler_flags(branch.node.test, branch.scope):
-                gates.setdefault(flag, []).append(branch)
-    return gates
-
-
-def _sets_a_downgrading_flag(
-    block: cst.BaseSuite, gates: Dict[str, List["Branch"]], downgrading: Dict[int, Tuple[bool, bool]]
-) -> bool:
-    """Does the block set a failure flag to a value that takes a later test of it to the
-    side that downgrades?"""
-    for statement in small_statements(block):
-        for small in getattr(statement, "body", ()) if isinstance(statement, cst.SimpleStatementLine) else ():
-            if not isinstance(small, cst.Assign):
-                continue
-            value = constant(small.value, PathState(False))
-            for target in small.targets:
-                name = dotted_name(target.target)
-                for gate in gates.get(name, ()) if value is not UNKNOWN else ():
-                    answer = truth(gate.node.test, PathState(True, ((name, value),)))
-                    when_true, when_false = downgrading[id(gate)]
-                    if (answer is True and when_true) or (answer is False and when_false):
-                        return True
-    return False
-
-
-def _first_of_items(target: object, name: cst.BaseExpression, iterable: object) -> bool:
-    """Is ``name`` the key of ``for key, value in mapping.items()``?"""
-    return (
-        isinstance(target, (cst.Tuple, cst.List))
-        and bool(target.elements)
-        and isinstance(target.elements[0].value, cst.Name)
-        and isinstance(name, cst.Name)
-        and target.elements[0].value.value == name.value
-        and isinstance(iterable, cst.Call)
-        and isinstance(iterable.func, cst.Attribute)
-        and iterable.func.attr.value == "items"
-        and not iterable.args
-    )
-
-
-def _returned_value(block: cst.BaseSuite) -> Optional[cst.BaseExpression]:
-    """What the first ``return`` directly in the block returns (None for a bare one)."""
-    for statement in small_statements(block):
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if isinstance(small, cst.Return):
-                    return small.value
-    return None
-
-
-def _returns_a_value(block: cst.BaseSuite) -> bool:
-    """Does the block return something other than None or False?"""
-    value = _returned_value(block)
-    return value is not None and not (isinstance(value, cst.Name) and value.value in ("None", "False"))
-
-
-_ADDING_METHODS = frozenset({"append", "add", "extend", "update", "insert"})
-
-
-def _additions(model: "ModuleModel") -> Dict[str, List[Tuple[cst.BaseExpression, Scope]]]:
-    """Per collection name, what ``NAME.append(x)`` / ``.add`` / ``.extend`` calls add to it."""
-    found: Dict[str, List[Tuple[cst.BaseExpression, Scope]]] = {}
-    for site in model.all_sites():
-        call = site.node
-        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in _ADDING_METHODS:
-            receiver = dotted_name(call.func.value)
-            if receiver:
-                found.setdefault(receiver, []).extend((arg.value, site.scope) for arg in call.args)
-    return found
-
-
-def _pattern_values(pattern: cst.MatchPattern) -> List[cst.BaseExpression]:
-    if isinstance(pattern, cst.MatchOr):
-        return [value for element in pattern.patterns for value in _pattern_values(element.pattern)]
-    if isinstance(pattern, cst.MatchValue):
-        return [pattern.value]
-    return []
-
-
-def _comparison_with(function: str, encoded: str) -> Optional[cst.Comparison]:
-    """``classify(...) == <constant>`` rebuilt from an importer's use: the constant a
-    classifier of this module is compared with there."""
-    value = decode_constant(encoded)
-    if not function.isidentifier():
-        return None
-    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
-        parts = value[1:-1].split(".")  # an enum member, `<Verdict.NO_WAL>`
-        if len(parts) != 2 or not all(part.isidentifier() for part in parts):
-            return None
-        other: cst.BaseExpression = cst.Attribute(cst.Name(parts[0]), cst.Name(parts[1]))
-    elif isinstance(value, str):
-        other = cst.SimpleString(json.dumps(value))
-    else:
-        return None
-    return cst.Comparison(cst.Call(cst.Name(function)), [cst.ComparisonTarget(cst.Equal(), other)])

@@ -1,0 +1,121 @@
+"""The shapes marker tests take, as :mod:`walint.journal.marker_uses` reads them: flags
+a test sets for a later downgrade, loops over a table's keys, the values a branch
+returns, what calls add to a collection, the values of ``match`` patterns, and a
+comparison rebuilt from an importer's use."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from walint.flow.path_state import UNKNOWN, PathState, constant, decode_constant, truth
+from walint.semantic.nodes import dotted_name, small_statements
+from walint.semantic.scopes import Scope
+
+if TYPE_CHECKING:
+    from walint.flow.walker import Branch
+    from walint.journal.model import ModuleModel
+
+
+def flag_gates(model: "ModuleModel", downgrading: Dict[int, Tuple[bool, bool]]) -> Dict[str, List["Branch"]]:
+    """Per failure flag, the branches testing it that downgrade on one side."""
+    gates: Dict[str, List["Branch"]] = {}
+    for branch in model.all_branches():
+        if any(downgrading[id(branch)]):
+            for flag in model.handler_flags(branch.node.test, branch.scope):
+                gates.setdefault(flag, []).append(branch)
+    return gates
+
+
+def sets_a_downgrading_flag(
+    block: cst.BaseSuite, gates: Dict[str, List["Branch"]], downgrading: Dict[int, Tuple[bool, bool]]
+) -> bool:
+    """Does the block set a failure flag to a value that takes a later test of it to the
+    side that downgrades?"""
+    for statement in small_statements(block):
+        for small in getattr(statement, "body", ()) if isinstance(statement, cst.SimpleStatementLine) else ():
+            if not isinstance(small, cst.Assign):
+                continue
+            value = constant(small.value, PathState(False))
+            for target in small.targets:
+                name = dotted_name(target.target)
+                for gate in gates.get(name, ()) if value is not UNKNOWN else ():
+                    answer = truth(gate.node.test, PathState(True, ((name, value),)))
+                    when_true, when_false = downgrading[id(gate)]
+                    if (answer is True and when_true) or (answer is False and when_false):
+                        return True
+    return False
+
+
+def first_of_items(target: object, name: cst.BaseExpression, iterable: object) -> bool:
+    """Is ``name`` the key of ``for key, value in mapping.items()``?"""
+    return (
+        isinstance(target, (cst.Tuple, cst.List))
+        and bool(target.elements)
+        and isinstance(target.elements[0].value, cst.Name)
+        and isinstance(name, cst.Name)
+        and target.elements[0].value.value == name.value
+        and isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Attribute)
+        and iterable.func.attr.value == "items"
+        and not iterable.args
+    )
+
+
+def returned_value(block: cst.BaseSuite) -> Optional[cst.BaseExpression]:
+    """What the first ``return`` directly in the block returns (None for a bare one)."""
+    for statement in small_statements(block):
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Return):
+                    return small.value
+    return None
+
+
+def returns_a_value(block: cst.BaseSuite) -> bool:
+    """Does the block return something other than None or False?"""
+    value = returned_value(block)
+    return value is not None and not (isinstance(value, cst.Name) and value.value in ("None", "False"))
+
+
+_ADDING_METHODS = frozenset({"append", "add", "extend", "update", "insert"})
+
+
+def additions(model: "ModuleModel") -> Dict[str, List[Tuple[cst.BaseExpression, Scope]]]:
+    """Per collection name, what ``NAME.append(x)`` / ``.add`` / ``.extend`` calls add to it."""
+    found: Dict[str, List[Tuple[cst.BaseExpression, Scope]]] = {}
+    for site in model.all_sites():
+        call = site.node
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in _ADDING_METHODS:
+            receiver = dotted_name(call.func.value)
+            if receiver:
+                found.setdefault(receiver, []).extend((arg.value, site.scope) for arg in call.args)
+    return found
+
+
+def pattern_values(pattern: cst.MatchPattern) -> List[cst.BaseExpression]:
+    if isinstance(pattern, cst.MatchOr):
+        return [value for element in pattern.patterns for value in pattern_values(element.pattern)]
+    if isinstance(pattern, cst.MatchValue):
+        return [pattern.value]
+    return []
+
+
+def comparison_with(function: str, encoded: str) -> Optional[cst.Comparison]:
+    """``classify(...) == <constant>`` rebuilt from an importer's use: the constant a
+    classifier of this module is compared with there."""
+    value = decode_constant(encoded)
+    if not function.isidentifier():
+        return None
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        parts = value[1:-1].split(".")  # an enum member, `<Verdict.NO_WAL>`
+        if len(parts) != 2 or not all(part.isidentifier() for part in parts):
+            return None
+        other: cst.BaseExpression = cst.Attribute(cst.Name(parts[0]), cst.Name(parts[1]))
+    elif isinstance(value, str):
+        other = cst.SimpleString(json.dumps(value))
+    else:
+        return None
+    return cst.Comparison(cst.Call(cst.Name(function)), [cst.ComparisonTarget(cst.Equal(), other)])

@@ -126,6 +126,12 @@ def _sql_arguments(call: cst.Call) -> Iterable[cst.BaseExpression]:
             yield arg.value
 
 
+def runs_sql(call: cst.Call) -> bool:
+    """Is ``call`` one of the execute family (``execute``, ``executescript``,
+    ``execute_void``-style wrappers, ``exec_driver_sql``, ...)?"""
+    return _EXECUTE_NAME_RE.match(callee_name(call)) is not None
+
+
 def sql_texts(call: cst.Call, folder: StringFolder, scope: object) -> Iterator[List[str]]:
     """For a call of the execute family, the texts each SQL argument can hold (one list
     per argument, in order); nothing for any other call."""

@@ -27,8 +27,8 @@ from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.semantic.model import SemanticModel
-from walint.semantic.nodes import dotted_name, iter_subexpressions
-from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode
+from walint.semantic.nodes import dotted_name, iter_subexpressions, queue_of
+from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, runs_sql
 from walint.summary import FunctionFacts
 from walint.tree import NodePositions, own_nodes, positions_of
 
@@ -228,11 +228,8 @@ class ModuleModel(
         if not isinstance(func, cst.Name):
             return ""
         bindings, is_param = self.lookup(func.value, scope)
-        holder = self._scope_of_param(func.value, scope) if is_param and not bindings else None
-        default = holder.callable_defaults.get(func.value) if holder is not None else None
-        if default is None or holder is None or holder.parent is None:
-            return ""
-        return self.qualified_name(default, holder.parent)
+        found = self.callable_default(func.value, scope) if is_param and not bindings else None
+        return self.qualified_name(*found) if found is not None else ""
 
     # ----- per-unit facts ----------------------------------------------------------
 
@@ -329,11 +326,8 @@ class ModuleModel(
         """``plan.append("PRAGMA journal_mode=DELETE")`` where the function later runs what
         ``plan`` holds (``for stmt in plan: conn.execute(stmt)``, ``";".join(plan)``): the
         statement runs, and the call that queues it decides that it does."""
-        func = call.func
-        if not isinstance(func, cst.Attribute) or func.attr.value not in ("append", "extend", "insert") or not call.args:
-            return None
-        receiver = dotted_name(func.value)
-        if not receiver:
+        receiver = queue_of(call)
+        if not receiver or not call.args:
             return None
         queued = call.args[-1].value
         items = [e.value for e in queued.elements] if isinstance(queued, (cst.List, cst.Tuple)) else [queued]
@@ -345,9 +339,9 @@ class ModuleModel(
             (
                 isinstance(node, cst.For)
                 and dotted_name(node.iter) == receiver
-                and any(isinstance(n, cst.Call) and _runs_sql(n) for n in iter_subexpressions(node.body, limit=500))
+                and any(isinstance(n, cst.Call) and runs_sql(n) for n in iter_subexpressions(node.body, limit=500))
             )
-            or (isinstance(node, cst.Call) and node is not call and any(dotted_name(n) == receiver for n in iter_subexpressions(node, limit=50) if isinstance(n, (cst.Name, cst.Attribute))) and _runs_sql(node))
+            or (isinstance(node, cst.Call) and node is not call and any(dotted_name(n) == receiver for n in iter_subexpressions(node, limit=50) if isinstance(n, (cst.Name, cst.Attribute))) and runs_sql(node))
             for node in own_nodes(site.unit.node)
         )
         return effect if runs else None
@@ -379,8 +373,3 @@ class ModuleModel(
             if any(h is handler for h, _ in try_facts.handlers):
                 return try_facts
         return None
-
-
-def _runs_sql(call: cst.Call) -> bool:
-    """``conn.executescript(";".join(plan))``, ``cur.execute(...)``: a call that runs SQL."""
-    return isinstance(call.func, cst.Attribute) and call.func.attr.value.startswith("execute")

@@ -12,12 +12,11 @@ import libcst as cst
 from walint.journal.handlers import catches_database_errors, escalates, handler_types, sets_some_mode
 from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.semantic.scopes import Unit
+from walint.sql import runs_sql
 from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WITH_BODY, SWALLOWS_WRAPPED_CALL, FunctionFacts
 
 if TYPE_CHECKING:
     from walint.flow.walker import Site
-
-_EXECUTE_METHODS = frozenset({"execute", "executescript", "executemany", "exec_driver_sql", "execute_sql"})
 
 
 class WrapperQueries:
@@ -114,7 +113,7 @@ def _runs_passed_sql(node: cst.CSTNode, unit: Unit) -> bool:
     return (
         isinstance(node, cst.Call)
         and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value in _EXECUTE_METHODS
+        and runs_sql(node)
         and bool(node.args)
         and isinstance(node.args[0].value, cst.Name)
         and node.args[0].value.value in unit.scope.params

@@ -8,9 +8,9 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.journal.failures import MODE_FROM_VALUE
+from walint.semantic.nodes import queue_of
 from walint.fixes import FixPlan, HelperSpec, guard_fix, try_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.semantic.nodes import dotted_name
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
@@ -319,8 +319,8 @@ def enable_wal(conn):
             if model.on_private_database(site):
                 continue
             mode = effect.rollback_modes[0].upper()
-            if _queues(site.node):
-                what = f"Journal mode `{mode}` queued in `{dotted_name(site.node.func.value)}`"  # type: ignore[attr-defined]
+            if queue_of(site.node) and model.direct_effect(site.node, site.scope) is None:
+                what = f"Journal mode `{mode}` queued in `{queue_of(site.node)}`"
             elif isinstance(site.node, cst.Call) and model.direct_effect(site.node, site.scope) is None:
                 what = f"`{callee_name(site.node)}()` sets journal mode `{mode}`"
             else:
@@ -354,12 +354,3 @@ def fallback_fix(model, site, spec: HelperSpec) -> Tuple[Optional[FixPlan], Opti
             if plan is not None:
                 return plan, None
     return guard_fix(model, site, spec)
-
-
-def _queues(node: cst.CSTNode) -> bool:
-    """``plan.append("PRAGMA journal_mode=DELETE")``: a statement queued to run later."""
-    return (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value in ("append", "extend", "insert")
-    )

@@ -44,14 +44,19 @@ class CallTargets:
                 return self.function_units.get(binding.value)
         return None
 
-    def _callable_default(self, param: str, scope: Scope) -> List[Binding]:
-        """``on_wal_failure(conn, exc)`` with ``on_wal_failure=_rollback_journal``: what the
-        parameter's default function is bound to."""
+    def callable_default(self, param: str, scope: Scope) -> Optional[Tuple[cst.Name, Scope]]:
+        """``on_wal_failure=_rollback_journal``: the parameter's default function, and the
+        scope its name is looked up in (the one around the function)."""
         holder = self._scope_of_param(param, scope)
         default = holder.callable_defaults.get(param) if holder is not None else None
         if default is None or holder is None or holder.parent is None:
-            return []
-        return self.lookup(default.value, holder.parent)[0]
+            return None
+        return default, holder.parent
+
+    def _callable_default(self, param: str, scope: Scope) -> List[Binding]:
+        """``on_wal_failure(conn, exc)``: what the parameter's default function is bound to."""
+        found = self.callable_default(param, scope)
+        return self.lookup(found[0].value, found[1])[0] if found is not None else []
 
     def _kept_callable(self, class_scope: Scope, name: str) -> List[Binding]:
         """``self._on_wal_failure(conn)`` where ``__init__`` keeps a parameter

@@ -79,6 +79,14 @@ def code_constant_name(node: cst.CSTNode) -> Optional[str]:
     return None
 
 
+def queue_of(node: cst.CSTNode) -> str:
+    """``plan.append("PRAGMA journal_mode=DELETE")``: the list a statement is queued in
+    to run later ("" for any other node)."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("append", "extend", "insert"):
+        return dotted_name(node.func.value)
+    return ""
+
+
 def grown_collection(expr: Optional[cst.CSTNode]) -> Optional[cst.BaseExpression]:
     """``broken.add(path)``, ``self.failures.append(exc)``: the collection (a name or an
     attribute) the call puts an item in; None for any other expression."""

@@ -84,6 +84,7 @@ class ModuleModel(
         self._error_callbacks: Optional[Dict[Unit, str]] = None
         self._wal_failure_hooks: Dict[Scope, Set[str]] = {}
         self._marker_uses: Optional[MarkerUses] = None
+        self._nested: Optional[Dict[Scope, Dict[str, Unit]]] = None
         self._unpacking_scopes: Dict[Scope, bool] = {}
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
         self._cursor_reads: Dict[Unit, Dict[int, cst.Call]] = {}

@@ -5,13 +5,13 @@ A mixin of :class:`walint.journal.model.ModuleModel`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import libcst as cst
 
 from walint.journal.handlers import catches_database_errors, escalates, handler_types, sets_some_mode
 from walint.semantic.nodes import dotted_name, iter_subexpressions
-from walint.semantic.scopes import Unit
+from walint.semantic.scopes import Scope, Unit
 from walint.sql import runs_sql
 from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WITH_BODY, SWALLOWS_WRAPPED_CALL, FunctionFacts
 
@@ -84,11 +84,22 @@ class WrapperQueries:
 
     def _returned_wrapper(self, unit: Unit) -> Optional[Unit]:
         """The nested function a decorator returns (``return wrapper``)."""
-        returned = {value.value for value in self.facts(unit).returns if isinstance(value, cst.Name)}
-        for other in self.units:
-            if other.scope.parent is unit.scope and other.name in returned:
-                return other
+        nested = self._nested_functions().get(unit.scope, {})
+        for value in self.facts(unit).returns if nested else ():
+            if isinstance(value, cst.Name) and value.value in nested:
+                return nested[value.value]
         return None
+
+    def _nested_functions(self) -> Dict[Scope, Dict[str, Unit]]:
+        """The functions defined directly inside each function, by name: worked out once
+        per module, as every function's facts ask it."""
+        if self._nested is None:
+            self._nested = {}
+            for other in self.units:
+                parent = other.scope.parent
+                if parent is not None and parent.kind == "function":
+                    self._nested.setdefault(parent, {})[other.name] = other
+        return self._nested
 
     def _wrapped_calls(self, wrapper: Unit, decorator: Unit, holds) -> bool:  # type: ignore[no-untyped-def]
         """Do the wrapper's calls of the decorator's parameter (``fn(*args)``) all satisfy

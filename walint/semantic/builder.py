@@ -121,7 +121,7 @@ class ScopeBuilder:
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._bind_name(node.name.value, Binding("def", node, self.scope))
         if any(dotted_name(base.value).rsplit(".", 1)[-1].endswith("Enum") for base in node.bases):
-            self._record(node, node.name.value, assigned=True)  # an enum's members are its items
+            self._record(node, node.name.value)  # an enum's members are its items
         scope = Scope("class", node.name.value, self.scope)
         self.model.class_scopes[node] = scope
         self.stack.append(scope)
@@ -191,7 +191,7 @@ class ScopeBuilder:
         for part in _joined_parts(value):
             literal = unwrap_collection(part)
             if literal is not None:
-                self._record(literal, name, assigned=True)
+                self._record(literal, name)
 
     def _function_name(self) -> str:
         for scope in reversed(self.stack):
@@ -199,7 +199,7 @@ class ScopeBuilder:
                 return scope.name
         return ""
 
-    def _record(self, node: cst.BaseExpression, name: str, assigned: bool) -> None:
+    def _record(self, node: cst.BaseExpression, name: str) -> None:
         if id(node) in self.recorded:
             return
         self.recorded.add(id(node))
@@ -208,16 +208,16 @@ class ScopeBuilder:
             or code_constant_name(item) is not None
             for item in collection_items(node)
         ):
-            self.model.collections.append(Collection(node, name, self.scope, assigned))
+            self.model.collections.append(Collection(node, name, self.scope))
 
     def visit_Tuple(self, node: cst.Tuple) -> None:
-        self._record(node, self._function_name(), assigned=False)
+        self._record(node, self._function_name())
 
     def visit_List(self, node: cst.List) -> None:
-        self._record(node, self._function_name(), assigned=False)
+        self._record(node, self._function_name())
 
     def visit_Set(self, node: cst.Set) -> None:
-        self._record(node, self._function_name(), assigned=False)
+        self._record(node, self._function_name())
 
     def visit_Dict(self, node: cst.Dict) -> None:
         # `{"wal_fallback_errors": [...]}`: an entry's collection goes by its key, as an
@@ -227,7 +227,7 @@ class ScopeBuilder:
                 key = element.key.evaluated_value
                 if isinstance(key, str) and key.isidentifier():
                     self._record_named_parts(key, element.value)
-        self._record(node, self._function_name(), assigned=False)
+        self._record(node, self._function_name())
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:  # `Settings(fallback_errors=(...))`

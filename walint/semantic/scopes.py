@@ -91,4 +91,3 @@ class Collection:
     node: Union[cst.BaseExpression, cst.ClassDef]
     name: str
     scope: Scope
-    assigned: bool

@@ -247,6 +247,8 @@ class StringFolder:
         groups: List[Values] = []
         assigned = self._resolve(expr, scope)
         if assigned is not None:
+            if assigned.values:
+                groups.append(assigned.values)  # an entry of a dict another module defines
             groups.extend(self.values(value, where, depth) for value, where in assigned.expressions if value is not None)
         for mapping, mapping_scope in self.expressions(expr.value, scope):
             if not isinstance(mapping, cst.Dict):
@@ -313,13 +315,16 @@ class StringFolder:
 
     def _dict_get(self, call: cst.Call, scope: object, depth: int) -> Values:
         """``MODES.get(key, default)`` on a dict literal: the entry a constant key names, or
-        any entry (or the default) when the key is chosen at run time."""
+        any entry (or the default) when the key is chosen at run time; on any other
+        mapping, an unknown value or the default."""
         assert isinstance(call.func, cst.Attribute)
         mappings = self.expressions(call.func.value, scope)
-        if not mappings or not all(isinstance(m, cst.Dict) for m, _ in mappings):
-            return UNKNOWN
-        keys = self.values(call.args[0].value, scope, depth)
         groups: List[Values] = [self.values(call.args[1].value, scope, depth)] if len(call.args) > 1 else []
+        if not mappings or not all(isinstance(m, cst.Dict) for m, _ in mappings):
+            # A mapping from elsewhere (an imported table, the config): any value, or the
+            # default when the key is missing.
+            return _union([UNKNOWN, *groups]) if groups else UNKNOWN
+        keys = self.values(call.args[0].value, scope, depth)
         for mapping, mapping_scope in mappings:
             for element in mapping.elements:  # type: ignore[attr-defined]
                 if not isinstance(element, cst.DictElement):

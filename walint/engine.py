@@ -205,7 +205,9 @@ def _check_source(
 
     reports: List[Tuple[str, Report]] = []
     errors: List[str] = []
-    model = ModuleModel(module, settings.guards, (external or {}).get, path)
+    model = ModuleModel(
+        module, settings.guards, (external or {}).get, path, (settings.transient_markers, settings.permanent_markers)
+    )
     for rule_class in rules:
         with _noting_internal_errors(rule_class.code, errors):
             reports.extend((rule_class.code, report) for report in rule_class(settings).check(model))

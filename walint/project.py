@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from walint.codes import ALL_SPECS
 from walint.runtime import TRANSIENT_MESSAGES
-from walint.summary import IMPORTERS_USES, FunctionFacts, ModuleSummary
+from walint.summary import IMPORTED_LITERAL, IMPORTERS_USES, FunctionFacts, ModuleSummary
 
 # A module-level name bound to a quoted rollback mode (`FALLBACK = "DELETE"`): the only
 # way a module can hand a rollback mode to the modules that import it (summaries pass on
@@ -184,17 +184,23 @@ class ProjectIndex:
                 for name, values in found.summary.constants:
                     if _may_matter(values):
                         external[f"{origin}.{name}"] = values
+                for name, source in found.summary.literals:
+                    if _may_matter((source,)):
+                        external[f"{IMPORTED_LITERAL}{origin}.{name}"] = source
             elif isinstance(found, FunctionFacts):
                 if _interesting(found):
                     external[origin] = found
             elif isinstance(found, tuple) and _may_matter(found):
                 external[origin] = found
             elif found is None:
+                source = self._literal(origin, path)
+                if source is not None and _may_matter((source,)):
+                    external[IMPORTED_LITERAL + origin] = source  # `from .markers import FALLBACKS`
                 # `from .modes import JournalMode`: its members (`JournalMode.DELETE`), and a
                 # class's methods (`CatalogStore._on_wal_unavailable`, which a subclass overrides).
-                for name, values in self._class_constants(origin, path):
+                for member, values in self._member_constants(origin, path):
                     if _may_matter(values):
-                        external[f"{origin}.{name}"] = values
+                        external[origin + member] = values
                 for name, facts in self._class_methods(origin, path):
                     if _interesting(facts):
                         external[f"{origin}.{name}"] = facts
@@ -212,15 +218,22 @@ class ProjectIndex:
                     found.add((target[1], *rest))
         return tuple(sorted(found, key=repr))
 
-    def _class_constants(self, origin: str, importer: str) -> Iterable[Tuple[str, Tuple[str, ...]]]:
+    def _literal(self, origin: str, importer: str) -> Optional[str]:
+        found = self.target(origin, importer)
+        summary = self._by_path.get(found[0]) if found is not None and found[1] else None
+        return summary.literal(found[1]) if summary is not None else None  # type: ignore[index]
+
+    def _member_constants(self, origin: str, importer: str) -> Iterable[Tuple[str, Tuple[str, ...]]]:
+        """The constants an imported class or dict holds, each as the suffix an importer
+        writes after the name: ``.DELETE`` of an enum, ``['fallback']`` of a dict."""
         found = self.target(origin, importer)
         summary = self._by_path.get(found[0]) if found is not None and found[1] else None
         if summary is None:
             return
-        prefix = found[1] + "."  # type: ignore[index]
+        owner = found[1]  # type: ignore[index]
         for name, values in summary.constants:
-            if name.startswith(prefix):
-                yield name[len(prefix):], values
+            if name.startswith(owner + ".") or name.startswith(owner + "["):
+                yield name[len(owner):], values
 
     def _class_methods(self, origin: str, importer: str) -> Iterable[Tuple[str, FunctionFacts]]:
         found = self.target(origin, importer)
@@ -267,6 +280,8 @@ def _interesting(facts: FunctionFacts) -> bool:
         or facts.guards_what_it_wraps
         or facts.called_on_wal_failure
         or facts.never_returns
+        or facts.tests_items_of
+        or facts.returns_rollback_mode
     )
 
 

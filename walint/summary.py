@@ -64,6 +64,12 @@ class FunctionFacts:
     returned_values: Tuple[str, ...] = ()
     # Every path through it raises (or ends the process): a call of it never returns.
     never_returns: bool = False
+    # Parameters whose items it tests an argument against (`any(m in text for m in
+    # vocabulary)`), with +1 where a match answers True: `matches(exc, NO_WAL)` tests NO_WAL.
+    tests_items_of: Tuple[Tuple[str, int], ...] = ()
+    # A rollback mode among its returned values: `mode = fallback_mode_for(exc)`, then
+    # `PRAGMA journal_mode={mode}` takes the mode from here.
+    returns_rollback_mode: bool = False
     # It runs `journal_mode=WAL` on a connection its caller passes and lets a failure
     # propagate (no `try`, or handlers that raise): the caller's `except` decides.
     wal_failure_propagates: bool = False
@@ -81,6 +87,9 @@ class FunctionFacts:
 # The key under which the project pass hands a module the uses its importers' marker
 # tests make of its names: a tuple of (qualified name in that module, polarity).
 IMPORTERS_USES = "<uses by importers>"
+# The prefix of the key under which the project pass hands a module the source text of a
+# literal it imports (ModuleSummary.literals), by the literal's qualified name.
+IMPORTED_LITERAL = "<literal> "
 
 
 @dataclass(frozen=True)
@@ -99,11 +108,21 @@ class ModuleSummary:
     # Imported classifiers its tests compare with a constant on the way to a downgrade:
     # (name as imported, the encoded constant, polarity).
     marker_comparisons: Tuple[Tuple[str, str, int], ...] = ()
+    # Module-level names bound to a literal of constants (a table of rows, a dict of
+    # modes), with its source text: an importer that loops over it or looks an entry up
+    # parses that text (never runs it) as if the literal were written there.
+    literals: Tuple[Tuple[str, str], ...] = ()
 
     def function(self, qualname: str) -> Optional[FunctionFacts]:
         for facts in self.functions:
             if facts.qualname == qualname:
                 return facts
+        return None
+
+    def literal(self, name: str) -> Optional[str]:
+        for literal, source in self.literals:
+            if literal == name:
+                return source
         return None
 
     def constant(self, name: str) -> Optional[Tuple[str, ...]]:

@@ -205,6 +205,8 @@ class ErrorPaths:
         if subscript_path(target) or (isinstance(target, cst.Attribute) and dotted_name(target)):
             # `state["journal"] = ...`, `self._use_wal = False`
             key = subscript_path(target) or dotted_name(target)
+            if isinstance(value, cst.Call) and self._opens_private_database(value):
+                return state.bind(key, PRIVATE_DATABASE)  # `self.conn = sqlite3.connect(":memory:")`
             return state.bind(key, constant(value, state) if value is not None else UNKNOWN)
         if isinstance(target, (cst.Tuple, cst.List)):
             # `ok, why = try_wal(conn)`: the answer is the first item of the tuple returned.

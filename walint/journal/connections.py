@@ -4,12 +4,13 @@ A mixin of :class:`walint.journal.model.ModuleModel`."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import libcst as cst
 
 from walint.journal.guards import is_in_memory_name, is_read_only_uri
 from walint.semantic.scopes import Scope, Unit
+from walint.flow.walker import Site
 from walint.semantic.nodes import dotted_name
 from walint.tree import own_nodes
 
@@ -113,3 +114,61 @@ class ConnectionQueries:
             return False
         values = self.folder.values(call.args[0].value, scope)
         return bool(values) and all(is_in_memory_name(value) or is_read_only_uri(value) for value in values)
+
+    def database_of(
+        self, expr: cst.BaseExpression, scope: Scope, connection: bool = False, depth: int = 0
+    ) -> Optional[Tuple[object, ...]]:
+        """Which database file a path, or a connection (followed to the connect call that
+        opened it), stands for, as far as one reading tells: a parameter (of which
+        function) or a literal, followed through names and ``self`` attributes. None when
+        it cannot be told (a cursor, a value from a call, several bindings), and, with
+        ``connection``, for anything not followed to a connect call (a connection passed
+        in is of any file)."""
+        if depth > 6:
+            return None
+        if isinstance(expr, cst.Call):
+            if self.qualified_name(expr.func, scope) in CONNECT_FUNCTIONS and expr.args and expr.args[0].keyword is None:
+                return self.database_of(expr.args[0].value, scope, False, depth + 1)
+            return None
+        if isinstance(expr, cst.SimpleString):
+            return None if connection else ("text", expr.evaluated_value)
+        if not isinstance(expr, (cst.Name, cst.Attribute)):
+            return None
+        bindings, parameter = self.bindings_of(expr, scope)
+        if parameter is not None and not bindings:
+            owner = self._scope_of_param(parameter, scope)
+            if connection or owner is None or parameter == "self":
+                return None
+            return ("parameter", id(owner), parameter)
+        if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None or bindings[0].scope is None:
+            return None
+        return self.database_of(bindings[0].value, bindings[0].scope, connection, depth + 1)  # type: ignore[arg-type]
+
+    def guard_on_another_database(self, site: Site) -> bool:
+        """Is the guard before ``site`` a read of another database's mode (``self.archive``'s
+        when ``self.live`` is downgraded, the audit file's header)? It says nothing of
+        the file the statement switches."""
+        guard, node = site.guard, site.node
+        if guard is None or not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            return False
+        switched = self.database_of(node.func.value, site.scope, connection=True)
+        if switched is None:
+            return False
+        test = guard.test if isinstance(guard, (cst.If, cst.While)) else guard
+        probes = [probe for probe, _ in self.probe_calls(test, site.scope)]
+        probes += [atom for atom, _ in self.wal_predicate_checks(test, site.scope) if isinstance(atom, cst.Call)]
+        if not probes:
+            return False
+        for probe in probes:
+            if not isinstance(probe, cst.Call):
+                return False
+            if isinstance(probe.func, cst.Attribute) and self.direct_effect(probe, site.scope) is not None:
+                subject: Optional[cst.BaseExpression] = probe.func.value  # `self.archive.execute("PRAGMA journal_mode")`
+            elif probe.args and probe.args[0].keyword is None:
+                subject = probe.args[0].value  # `header_is_wal(self.audit_path)`
+            else:
+                return False
+            read = self.database_of(subject, site.scope)
+            if read is None or read == switched:
+                return False
+        return True

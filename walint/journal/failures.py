@@ -187,11 +187,9 @@ class FailureQueries:
     def on_private_database(self, site: Site) -> bool:
         """Does ``site`` run, on every path that reaches it, on a connection opened on
         ``":memory:"`` (a database no other connection can share)?"""
-        receiver = _receiver(site.node)
-        if receiver is None:
-            return False
-        states = self.error_paths(site.unit).states_before(site.statement)
-        return bool(states) and all(state.get(receiver) == PRIVATE_DATABASE for state in states)
+        receivers = _receivers(site.node)
+        states = self.error_paths(site.unit).states_before(site.statement) if receivers else ()
+        return any(bool(states) and all(state.get(receiver) == PRIVATE_DATABASE for state in states) for receiver in receivers)
 
     def on_failure_path(self, site: Site) -> Optional[str]:
         """Is this rollback site reached on a path where a WAL attempt failed, and on no
@@ -411,8 +409,7 @@ class FailureQueries:
     def _downgrades_on(self, site: Site, state: "PathState", names: Dict[str, cst.BaseExpression]) -> Tuple[bool, bool]:
         """Does the statement downgrade on the paths ``state`` stands for, and is that
         decided by a value one of ``names`` (those it is built from) holds there?"""
-        receiver = _receiver(site.node)
-        if receiver is not None and state.get(receiver) == PRIVATE_DATABASE:
+        if any(state.get(receiver) == PRIVATE_DATABASE for receiver in _receivers(site.node)):
             return False, False  # a database private to this connection
         verdicts = set()
         for text in self._picked_by_value(site, state):
@@ -441,14 +438,18 @@ def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:
     return frozenset(names)
 
 
-def _receiver(node: cst.CSTNode) -> Optional[str]:
-    """The name a method is called on (``conn`` in ``conn.execute(...)``), or the name a
-    function is handed first (``set_journal(conn, "memory")``)."""
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name):
-        return node.func.value.value
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.args and isinstance(node.args[0].value, cst.Name):
-        return node.args[0].value.value if node.args[0].keyword is None and not node.args[0].star else None
-    return None
+def _receivers(node: cst.CSTNode) -> List[str]:
+    """The names a statement may switch the connection of: the one a method is called on
+    (``conn``, ``self.conn`` in ``conn.execute(...)``), and the one a function is handed
+    first (``set_journal(conn, "memory")``, ``catalog.force_rollback(conn)``)."""
+    if not isinstance(node, cst.Call):
+        return []
+    found = []
+    if isinstance(node.func, cst.Attribute) and dotted_name(node.func.value):
+        found.append(dotted_name(node.func.value))
+    if node.args and node.args[0].keyword is None and not node.args[0].star and dotted_name(node.args[0].value):
+        found.append(dotted_name(node.args[0].value))
+    return found
 
 
 def _names_in(site: Site) -> Dict[str, cst.BaseExpression]:

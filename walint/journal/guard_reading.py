@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import always_exits, refuses_none, tests_presence_of
-from walint.semantic.nodes import is_none, iter_subexpressions, none_when_missing
+from walint.semantic.nodes import NORMALISING_METHODS, is_none, iter_subexpressions, none_when_missing
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
@@ -122,6 +122,17 @@ def says_unknown(text: object) -> bool:
     return isinstance(text, str) and text.strip().lower() in _UNKNOWN_WORDS
 
 
+def refuses_made_up(comparison: cst.Comparison) -> bool:
+    """``mode in ("wal", "")``: the word a probe answers when it cannot read the mode is
+    refused along with WAL, as ``None`` is in the fail-closed form."""
+    if len(comparison.comparisons) != 1 or not isinstance(comparison.comparisons[0].operator, (cst.In, cst.NotIn)):
+        return False
+    collection = comparison.comparisons[0].comparator
+    return isinstance(collection, (cst.Tuple, cst.List, cst.Set)) and any(
+        isinstance(element.value, cst.SimpleString) and says_unknown(element.value.evaluated_value) for element in collection.elements
+    )
+
+
 def may_hold_made_up(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
     """``except sqlite3.Error: current = "unknown"`` around the read: the name can hold a
     word for "could not read", which no refusal of None catches."""
@@ -179,7 +190,7 @@ def none_refused_before(
     """Does an ``if mode is None: raise`` (or ``return``, or a fail-closed ``in ("wal",
     None)`` check) take the unknown mode off the path before every downgrade this
     comparison stands in front of? It may come before the comparison or after it."""
-    names = {operand.value for operand, _, _ in probed if isinstance(operand, cst.Name)}
+    names = {name.value for name in (_normalised_name(operand) for operand, _, _ in probed) if name is not None}
     if not names:
         return False
     facts = model.facts(unit)
@@ -193,6 +204,13 @@ def none_refused_before(
     downgrades = [model.line_of(site.node) for site in facts.sites if model.is_rollback_site(site)]
     downgrades = [line for line in downgrades if line >= here] or [here]
     return bool(refusals) and all(any(line < downgrade for line in refusals) for downgrade in downgrades)
+
+
+def _normalised_name(operand: cst.BaseExpression) -> Optional[cst.Name]:
+    """``mode`` for ``mode``, ``mode.lower()`` or ``mode.strip().lower()``."""
+    while isinstance(operand, cst.Call) and isinstance(operand.func, cst.Attribute) and operand.func.attr.value in NORMALISING_METHODS and not operand.args:
+        operand = operand.func.value
+    return operand if isinstance(operand, cst.Name) else None
 
 
 def refuses_none_of(test: cst.BaseExpression, names: Set[str]) -> bool:

@@ -239,7 +239,7 @@ class GuardQueries:
             compared_with_bool = isinstance(atom, cst.Comparison) and any(
                 isinstance(o, cst.Name) and o.value in ("True", "False") for o in (atom.left, *(c.comparator for c in atom.comparisons))
             )
-            if (isinstance(atom, (cst.Call, cst.Name, cst.Attribute)) and not is_none(atom)) or compared_with_bool:
+            if (isinstance(atom, (cst.Call, cst.Name, cst.Attribute)) and not is_none(atom)) or compared_with_bool or _reads_header_bytes(atom):
                 answer = self.wal_answer(atom, scope)
                 if answer is not None:
                     found.append((atom, not answer))
@@ -366,6 +366,17 @@ def is_in_memory_name(name: str) -> bool:
     in one connection's memory."""
     lowered = name.lower()
     return lowered == ":memory:" or lowered.startswith("file::memory:") or "mode=memory" in lowered
+
+
+def _reads_header_bytes(atom: cst.BaseExpression) -> bool:
+    """``header[18:20] == b"\\x02\\x02"`` or ``header[18] == 2``, written inline: the file's
+    own word on whether it is in WAL."""
+    if not isinstance(atom, cst.Comparison) or len(atom.comparisons) != 1:
+        return False
+    operands = [atom.left, atom.comparisons[0].comparator]
+    return any(_is_wal_header_bytes(o) for o in operands) or (
+        any(_is_header_version(o) for o in operands) and any(_is_wal_version(o) for o in operands)
+    )
 
 
 def _is_header_version(expr: cst.BaseExpression) -> bool:

@@ -122,6 +122,10 @@ class LoopQueries:
             bindings, parameter = self.bindings_of(expr, scope)
             if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
                 return self.collection_literal(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
+            if parameter is None and all(b.kind == "import" for b in bindings):  # `from .policy import MODES`
+                imported = self.imported_literal(self.qualified_name(expr, scope))
+                if imported is not None:
+                    return imported, self.module_scope
         return None
 
     def _unpacked_loop_rows(self, call: cst.Call, scope: Scope) -> Optional[List[Row]]:

@@ -1,17 +1,19 @@
 """The shapes marker tests take, as :mod:`walint.journal.marker_uses` reads them: flags
 a test sets for a later downgrade, loops over a table's keys, the values a branch
-returns, what calls add to a collection, the values of ``match`` patterns, and a
-comparison rebuilt from an importer's use."""
+returns, what calls add to a collection, the values of ``match`` patterns, a
+comparison rebuilt from an importer's use, the needles of a table's rows, a parameter's
+default, and what kind of marker a tested operand is."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
 from walint.flow.path_state import UNKNOWN, PathState, constant, decode_constant, truth
-from walint.semantic.nodes import dotted_name, small_statements
+from walint.markers import classify_code_name, classify_text
+from walint.semantic.nodes import code_constant_name, dotted_name, small_statements
 from walint.semantic.scopes import Scope
 
 if TYPE_CHECKING:
@@ -119,3 +121,46 @@ def comparison_with(function: str, encoded: str) -> Optional[cst.Comparison]:
     else:
         return None
     return cst.Comparison(cst.Call(cst.Name(function)), [cst.ComparisonTarget(cst.Equal(), other)])
+
+
+def marker_kind(node: cst.CSTNode, extra_transient: Sequence[str] = (), extra_permanent: Sequence[str] = ()) -> Optional[str]:
+    """``TRANSIENT``, ``PERMANENT`` or None for a tested operand: a message string, a
+    result-code name (``SQLITE_BUSY``, ``errors.SQLITE_BUSY``) or a code looked up by
+    number (``sqlite3.SQLITE_BUSY``'s value); the extra texts come from the config."""
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return classify_text(value, extra_transient, extra_permanent) if isinstance(value, str) else None
+    if isinstance(node, cst.Attribute):
+        return classify_code_name(node.attr.value)
+    if isinstance(node, cst.Name):
+        return classify_code_name(node.value)
+    looked_up = code_constant_name(node)
+    return classify_code_name(looked_up) if looked_up is not None else None
+
+
+def row_needles(literal: cst.BaseExpression) -> List[cst.BaseExpression]:
+    """The first item of each row of a table literal (``(("locking protocol", "delete"),
+    ...)``): what a loop ``for needle, mode in TABLE`` tests; nothing for other literals."""
+    if not isinstance(literal, (cst.Tuple, cst.List)) or not literal.elements:
+        return []
+    needles = []
+    for element in literal.elements:
+        row = element.value
+        if not isinstance(row, (cst.Tuple, cst.List)) or len(row.elements) < 2:
+            return []
+        first = row.elements[0].value
+        if not isinstance(first, (cst.SimpleString, cst.ConcatenatedString)):
+            return []
+        needles.append(first)
+    return needles
+
+
+def default_of(parameter: str, scope: Scope) -> Optional[cst.BaseExpression]:
+    """The default value of ``parameter`` of the function ``scope`` is the body of."""
+    node = scope.unit.node if scope.unit is not None else None
+    if not isinstance(node, cst.FunctionDef):
+        return None
+    for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+        if param.name.value == parameter:
+            return param.default
+    return None

@@ -11,17 +11,20 @@ import libcst as cst
 from walint.markers import TRANSIENT
 from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit
+from walint.journal.calls import call_arguments
+from walint.journal.loops import loop_view
 from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, iter_subexpressions, unwrap_comprehension, is_none, unwrap_collection
 from walint.tree import preorder
 from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant, truth
 from walint.journal.marker_shapes import (
-    additions,
     comparison_with,
+    default_of,
     first_of_items,
     flag_gates,
     pattern_values,
     returned_value,
     returns_a_value,
+    row_needles,
     sets_a_downgrading_flag,
 )
 
@@ -42,18 +45,26 @@ UNKNOWN_USE = 0
 class MarkerUses:
     """Walks every test of a module once; ``polarity`` maps a collection literal (by id)
     to the uses seen, ``singles`` holds transient messages tested on their own on the
-    way to a downgrade."""
+    way to a downgrade, and ``table_needles`` those of them that are a row of a verdict
+    table rather than a test of their own."""
 
-    def __init__(self, model: "ModuleModel", kind: Callable[[cst.CSTNode], Optional[str]]) -> None:
+    def __init__(self, model: "ModuleModel", kind: Callable[[cst.CSTNode], Optional[str]], walk: bool = True) -> None:
+        """Walk every test of ``model``; without ``walk``, nothing yet (a scratch walk,
+        for one question)."""
         self.model = model
         self.kind = kind
-        self._additions = additions(model)
+        self._additions = model.marker_additions
         self.polarity: Dict[int, Set[int]] = {}
         self.singles: Dict[int, cst.CSTNode] = {}
+        self.table_needles: Set[int] = set()
         self._seen: Set[Tuple[int, int]] = set()
         # Predicate functions already followed with a polarity: each is walked once, or
         # predicates calling predicates would be walked once per path through them.
         self._followed: Set[Tuple[int, int]] = set()
+        # The predicate being followed, and the parameters each follow found tested
+        # (`any(m in text for m in vocabulary)`): a caller's argument is what is tested.
+        self._following: List[Tuple["Unit", int]] = []
+        self._params_tested: Dict[Tuple[int, int], Set[Tuple[str, int]]] = {}
         # Names a comprehension binds, by the id of each use inside it: the semantic model
         # binds them in the enclosing function, where two comprehensions' `t` would meet.
         self._comprehension_bindings: Dict[int, Binding] = {}
@@ -66,6 +77,8 @@ class MarkerUses:
         # Imported classifiers compared with a constant: (name as imported, the encoded
         # constant, polarity).
         self.compared: Set[Tuple[str, str, int]] = set()
+        if not walk:
+            return
         downgrading = {id(branch): self._downgrading_sides(branch) for branch in model.all_branches()}
         gates = flag_gates(model, downgrading)
         for branch in model.all_branches():
@@ -282,6 +295,7 @@ class MarkerUses:
             for node in [n for n in iter_subexpressions(test, limit=200) if isinstance(n, cst.Name) and n.value in others]:
                 needle = row.get(node.value)
                 if needle is not None and needle[0] is not None:
+                    self.table_needles.add(id(needle[0]))
                     row_test = row_test.deep_replace(node, needle[0])  # type: ignore[assignment]
             if row_test is not test:
                 found.append((row_test, answer, scope))
@@ -289,12 +303,16 @@ class MarkerUses:
 
     def _operand(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
         key = (id(node), polarity)
-        if key in self._seen or depth > _MAX_DEPTH:
-            return
+        if key in self._seen or depth > _MAX_DEPTH or id(node) in self.model.foreign_nodes:
+            return  # a literal parsed from an imported module's summary: that module judges it
         self._seen.add(key)
         literal = unwrap_collection(node)
         if literal is not None:
             self.polarity.setdefault(id(literal), set()).add(polarity)
+            for needle in row_needles(literal):
+                # A table of (needle, mode) rows that an importer loops over: each row's needle.
+                self.table_needles.add(id(needle))
+                self._operand(needle, polarity, scope, depth + 1)
             return
         comprehension = unwrap_comprehension(node)
         if comprehension is not None:
@@ -312,7 +330,15 @@ class MarkerUses:
             for added, added_scope in self._additions.get(dotted_name(node), ()):
                 self._operand(added, polarity, added_scope, depth + 1)
             local = self._comprehension_bindings.get(id(node))
-            bindings = [local] if local is not None else self.model.bindings_of(node, scope)[0]
+            bindings, parameter = ([local], None) if local is not None else self.model.bindings_of(node, scope)
+            if parameter is not None and not bindings:
+                if self._following and scope is self._following[-1][0].scope:
+                    unit, followed_with = self._following[-1]
+                    self._params_tested.setdefault((id(unit), followed_with), set()).add((parameter, polarity))
+                owner = self.model._scope_of_param(parameter, scope)
+                default = default_of(parameter, owner) if owner is not None else None
+                if default is not None:  # `fallback_on=("locking protocol", ...)`: what a call may leave it
+                    self._operand(default, polarity, owner.parent or self.model.module_scope, depth + 1)  # type: ignore[union-attr]
             if not bindings and isinstance(node, cst.Attribute) and node.attr.value == "value":
                 self._operand(node.value, polarity, scope, depth + 1)  # `b.value` of an enum member `b`
                 return
@@ -326,6 +352,19 @@ class MarkerUses:
                 if binding.kind == "iter" and first_of_items(binding.target, node, binding.value):
                     # `for needle, reason in REASONS.items(): if needle in text`: the keys.
                     self._operand(binding.value.func.value, polarity, binding.scope, depth + 1)  # type: ignore[union-attr]
+                    continue
+                if binding.kind == "iter" and isinstance(binding.target, (cst.Tuple, cst.List)) and isinstance(node, cst.Name):
+                    # `for needle, mode in FALLBACKS: if needle in text: <mode>`: each row's needle.
+                    for row in self.model.loop_rows(binding.target, binding.value, binding.scope) or ():  # type: ignore[arg-type]
+                        needle, needle_scope = row.get(node.value, (None, None))
+                        if needle is None or needle_scope is None:
+                            continue
+                        if id(needle) in self.model.foreign_nodes:
+                            # A table another module defines: the use is handed to it.
+                            self._operand(loop_view(binding.value)[0], polarity, binding.scope, depth + 1)  # type: ignore[arg-type]
+                            break
+                        self.table_needles.add(id(needle))
+                        self._operand(needle, polarity, needle_scope, depth + 1)
                     continue
                 # A name unpacked from each item (`for code, text in ERRORS`) is not the collection.
                 if binding.kind == "value" or (binding.kind == "iter" and isinstance(binding.target, cst.Name)):
@@ -407,13 +446,39 @@ class MarkerUses:
         if unit is None:
             if isinstance(call.func, (cst.Name, cst.Attribute)):
                 self._note_import(call.func, self.model.bindings_of(call.func, scope)[0], polarity, scope)
+            callee = self.model.callee(call, scope)
+            if callee is not None and callee.tests_items_of:  # `matches(exc, NO_WAL)`, `matches` imported
+                arguments = call_arguments(call, callee)
+                for param, relative in callee.tests_items_of:
+                    if param in arguments:
+                        self._operand(arguments[param], polarity * relative, scope, depth + 1)
             return
         self._follow(unit, polarity, depth)
+        tested = self._params_tested.get((id(unit), polarity), ())
+        if tested:
+            arguments = call_arguments(call, self.model.function_facts(unit))
+            for param, param_polarity in tested:
+                if param in arguments:
+                    self._operand(arguments[param], param_polarity, scope, depth + 1)
 
     def _follow(self, unit: "Unit", polarity: int, depth: int) -> None:
         if (id(unit), polarity) in self._followed:
             return
         self._followed.add((id(unit), polarity))
+        self._following.append((unit, polarity))
+        try:
+            self._follow_answers(unit, polarity, depth)
+        finally:
+            self._following.pop()
+
+    def tests_items_of(self, unit: "Unit") -> Tuple[Tuple[str, int], ...]:
+        """The parameters a predicate tests membership in, each with the polarity of the
+        test relative to its answer (+1: a match answers True), for importers' calls.
+        Asked of a scratch walk: following the predicate is no use of what it tests."""
+        self._follow(unit, 1, 0)
+        return tuple(sorted(self._params_tested.get((id(unit), 1), ())))
+
+    def _follow_answers(self, unit: "Unit", polarity: int, depth: int) -> None:
         facts = self.model.facts(unit)
         for value in facts.returns:
             if not (isinstance(value, cst.Name) and value.value in ("True", "False", "None")):

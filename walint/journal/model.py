@@ -21,15 +21,16 @@ from walint.journal.connections import ConnectionQueries
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries, loop_view
+from walint.journal.marker_shapes import additions, marker_kind
 from walint.journal.marker_uses import MarkerUses
 from walint.journal.summaries import SummaryQueries
 from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.semantic.model import SemanticModel
-from walint.semantic.nodes import dotted_name, iter_subexpressions, queue_of
+from walint.semantic.nodes import dotted_name, is_constant_literal, iter_subexpressions, queue_of
 from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, runs_sql
-from walint.summary import FunctionFacts
+from walint.summary import IMPORTED_LITERAL, FunctionFacts
 from walint.tree import NodePositions, own_nodes, positions_of
 
 if TYPE_CHECKING:
@@ -66,8 +67,10 @@ class ModuleModel(
         guards: Sequence[str] = (),
         external: ExternalLookup = _no_external,
         path: str = "",
+        extra_markers: Tuple[Sequence[str], Sequence[str]] = ((), ()),
     ) -> None:
         self.path = path
+        self.extra_markers = extra_markers
         self.external = external
         self.guard_names = DEFAULT_GUARDS | frozenset(g.rsplit(".", 1)[-1].rsplit(":", 1)[-1] for g in guards)
         self.folder = StringFolder(self.resolve, self.returned_values)
@@ -88,12 +91,24 @@ class ModuleModel(
         self._unpacking_scopes: Dict[Scope, bool] = {}
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
         self._cursor_reads: Dict[Unit, Dict[int, cst.Call]] = {}
+        self._imported_literals: Dict[str, Optional[cst.BaseExpression]] = {}
+        # Nodes of literals parsed from other modules' summaries (by id): never reported.
+        self.foreign_nodes: Set[int] = set()
 
-    def marker_uses(self, kind: Callable[[cst.CSTNode], Optional[str]] = lambda node: None) -> MarkerUses:
-        """How the module's tests use marker strings, walked once (WAL002 asks with its
-        classifier; the summary, for the uses of imported names, takes whichever came first)."""
+    @cached_property
+    def marker_additions(self) -> Dict[str, List[Tuple[cst.BaseExpression, Scope]]]:
+        """Per collection name, what ``NAME.append(x)`` (``.add``, ``.extend``) adds to it."""
+        return additions(self)
+
+    def marker_kind(self, node: cst.CSTNode) -> Optional[str]:
+        """Is a tested operand a transient or a permanent marker, by the configured texts?"""
+        return marker_kind(node, *self.extra_markers)
+
+    def marker_uses(self) -> MarkerUses:
+        """How the module's tests use marker strings, walked once for WAL002 and the
+        summary alike, so a summary never depends on which rules ran before it."""
         if self._marker_uses is None:
-            self._marker_uses = MarkerUses(self, kind)
+            self._marker_uses = MarkerUses(self, self.marker_kind)
         return self._marker_uses
 
     @cached_property
@@ -110,18 +125,25 @@ class ModuleModel(
         assert isinstance(scope, Scope)
         bindings, parameter = self.bindings_of(expr, scope)
         values: Tuple[str, ...] = ()
-        if any(b.kind == "import" for b in bindings) or (not bindings and isinstance(expr, cst.Attribute)):
-            found = self.external(self.qualified_name(expr, scope)) if self.qualified_name(expr, scope) else None
+        imported: Optional[cst.BaseExpression] = None
+        if any(b.kind == "import" for b in bindings) or (not bindings and isinstance(expr, (cst.Attribute, cst.Subscript))):
+            qualname = self.qualified_name(expr, scope)
+            found = self.external(qualname) if qualname else None
             if isinstance(found, tuple):
                 values = found
+            imported = self.imported_literal(qualname) if qualname else None
+            if imported is not None:
+                bindings = [b for b in bindings if b.kind != "import"]
         prop = self.property_unit(expr, scope) if isinstance(expr, cst.Attribute) else None
         if prop is not None and prop not in self._in_progress:
             # `self.fallback_statement`, a @property: the strings it returns.
             values = self.function_facts(prop).returned_values
             bindings = [b for b in bindings if b.kind != "def"]
-        if not bindings and parameter is None and not values:
+        if not bindings and parameter is None and not values and imported is None:
             return None
         expressions: List[Tuple[Optional[cst.BaseExpression], Optional[Scope]]] = []
+        if imported is not None:
+            expressions.append((imported, self.module_scope))  # constants only: any scope reads them alike
         for b in bindings:
             if values and b.kind == "import":
                 continue
@@ -138,6 +160,26 @@ class ModuleModel(
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
+
+    def imported_literal(self, qualname: str) -> Optional[cst.BaseExpression]:
+        """The literal another module of the project binds ``qualname`` to, parsed from the
+        source text its summary carries (a table of rows, a dict of modes); its nodes are
+        in :attr:`foreign_nodes`, so nothing is ever reported at them."""
+        if qualname in self._imported_literals:
+            return self._imported_literals[qualname]
+        source = self.external(IMPORTED_LITERAL + qualname)
+        parsed: Optional[cst.BaseExpression] = None
+        if isinstance(source, str):
+            try:
+                parsed = cst.parse_expression(source)
+            except (cst.ParserSyntaxError, RecursionError, ValueError):
+                parsed = None
+            if parsed is not None and not is_constant_literal(parsed):
+                parsed = None  # cache entries are input too: constants only
+        if parsed is not None:
+            self.foreign_nodes.update(id(node) for node in iter_subexpressions(parsed, limit=100_000))
+        self._imported_literals[qualname] = parsed
+        return parsed
 
     def _item_of_a_parameter(self, expr: cst.BaseExpression, binding: Binding) -> Optional[str]:
         """The placeholder for ``expr`` when it is (a part of) the item of a loop over a
@@ -349,19 +391,25 @@ class ModuleModel(
 
     def restores_the_mode_it_read(self, unit: Unit) -> bool:
         """Does the function read the journal mode and later set the mode it read back
-        (``f"PRAGMA journal_mode={previous}"``)? Then its rollback switch is a deliberate one,
-        for a VACUUM or a bulk job, undone when the job ends: not a connect that skips the
-        guard."""
-        sites = self.facts(unit).sites
-        if not any(self.is_rollback_site(site) for site in sites):
-            return False  # nothing switched here: a mode passed on (`config.journal_mode`) is no restore
-        for site in sites:
-            if not isinstance(site.node, cst.Call):
+        (``f"PRAGMA journal_mode={previous}"``) after a switch of its own? Then its rollback
+        switch is a deliberate one, for a VACUUM or a bulk job, undone when the job ends."""
+        return any(self.is_rollback_site(site) and self.restored_after(site) for site in self.facts(unit).sites)
+
+    def restored_after(self, site: Site) -> bool:
+        """Is the mode read before ``site`` set back by a later statement of its function
+        (``prior = ...PRAGMA journal_mode``; TRUNCATE; VACUUM; ``PRAGMA journal_mode={prior}``)?
+        A switch before the read, or with no restore after it, is no part of such a job."""
+        sites = self.facts(site.unit).sites
+        later = next((index for index, other in enumerate(sites) if other is site), len(sites)) + 1
+        for other in sites[later:]:
+            if not isinstance(other.node, cst.Call):
                 continue
-            effect = self.effect(site)
+            effect = self.effect(other)
             if effect is None or HOLE not in effect.sets:
                 continue
-            if any(self.probe_calls(arg.value, site.scope) for arg in site.node.args):
+            probes = [probe for arg in other.node.args for probe, _ in self.probe_calls(arg.value, other.scope)]
+            # Positions cost a pass over the module: asked only once a restore is found.
+            if probes and any(self.line_of(probe) <= self.line_of(site.node) for probe in probes):
                 return True
         return False
 

@@ -13,12 +13,16 @@ import libcst as cst
 from walint.constants import is_known, param_hole, param_of
 from walint.journal.calls import MAX_TEMPLATES, fills_only
 from walint.journal.connections import CONNECT_FUNCTIONS
-from walint.journal.marker_uses import UNKNOWN_USE
+from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
 from walint.flow.walker import UnitFacts
 from walint.semantic.scopes import Unit
-from walint.semantic.nodes import dotted_name, iter_subexpressions
-from walint.sql import sql_texts
+from walint.semantic.nodes import dotted_name, is_constant_literal, is_none, iter_subexpressions, literal_entries
+from walint.sql import ROLLBACK_MODES, normalise_mode, sql_texts
 from walint.summary import FunctionFacts, ModuleSummary
+
+
+# Literals longer than this are data, not a table of modes or markers: not handed on.
+_MAX_LITERAL = 4000
 
 
 class SummaryQueries:
@@ -64,7 +68,7 @@ class SummaryQueries:
                 if callee is not None and callee.qualname != unit.qualname:
                     opens = opens or callee.opens_connection
                     sets_mode = sets_mode or callee.sets_journal_mode
-                    if callee.unguarded_downgrade and not site.guarded and unguarded is None:
+                    if callee.unguarded_downgrade and not site.guarded and unguarded is None and not self.restored_after(site):
                         unguarded = callee.unguarded_downgrade
                         unguarded_on_error_path = callee.unguarded_on_error_path or site.handler is not None
             if effect is None:
@@ -74,8 +78,8 @@ class SummaryQueries:
             sets_mode = sets_mode or bool(effect.sets)
             if site.guarded:
                 continue
-            if effect.rollback_modes and site.handler is None and not site.flagged and self.switched_back_to_wal(site):
-                continue  # DELETE for a VACUUM, then WAL again: a temporary switch, not a downgrade
+            if effect.rollback_modes and site.handler is None and not site.flagged and (self.switched_back_to_wal(site) or self.restored_after(site)):
+                continue  # DELETE for a VACUUM, then WAL (or the mode read before) again: a temporary switch
             always = [m for m in effect.rollback_modes if m not in effect.from_defaults]
             if always and unguarded is None:
                 unguarded = self.location(node)
@@ -84,11 +88,10 @@ class SummaryQueries:
                 modes.extend(always)
                 templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
-        if unguarded is not None and modes and self.restores_the_mode_it_read(unit):
-            unguarded, modes = None, []  # a switch for a bulk job, undone before it returns
         probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
         success_returns, failure_returns, failure_in_tuple = self._wal_outcome(unit)
         said = self._predicate_answer(unit, facts, failure_returns)
+        returned = self._returned_values(unit)
         result = FunctionFacts(
             qualname=unit.qualname,
             params=tuple(unit.scope.params),
@@ -110,8 +113,10 @@ class SummaryQueries:
             wal_failure_in_tuple=failure_in_tuple,
             sets_journal_mode=sets_mode,
             opens_connection=opens,
-            returned_values=self._returned_values(unit),
+            returned_values=returned,
             never_returns=self._never_returns(unit, facts),
+            tests_items_of=self._tests_items_of(unit, facts),
+            returns_rollback_mode=any(normalise_mode(value) in ROLLBACK_MODES for value in returned),
             wal_failure_propagates=not opens and self._wal_failure_propagates(facts),
             probe_makes_up_a_mode=said.makes_up_a_mode,
             swallows=self._swallows(unit),
@@ -119,6 +124,18 @@ class SummaryQueries:
         )
         self._function_facts[unit] = result
         return result
+
+    def _tests_items_of(self, unit: Unit, facts: UnitFacts) -> Tuple[Tuple[str, int], ...]:
+        """The parameters a predicate tests membership in (see FunctionFacts)."""
+        answers = [*facts.returns, *(branch.node.test for branch in facts.branches if branch.returns is not None)]
+        tests_membership = any(
+            isinstance(node, cst.Comparison) and any(isinstance(c.operator, (cst.In, cst.NotIn)) for c in node.comparisons)
+            for answer in answers
+            for node in iter_subexpressions(answer, limit=200)
+        )
+        if not tests_membership or not unit.scope.params:
+            return ()
+        return MarkerUses(self, self.marker_kind, walk=False).tests_items_of(unit)
 
     def _never_returns(self, unit: Unit, facts: UnitFacts) -> bool:
         node = unit.node
@@ -138,13 +155,20 @@ class SummaryQueries:
         if facts.falls_off_end or not facts.returns or len(facts.returns) != len(facts.return_sites):
             return ()  # it may answer None too
         values: List[str] = []
+        answers_none = False
         for value in facts.returns:
+            if is_none(value):
+                answers_none = True
+                continue
             if not isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Name, cst.Attribute, cst.IfExp)):
                 return ()
             folded = self.folder.values(value, unit.scope)
             if not folded or not all(is_known(v) and len(v) < 200 for v in folded):
                 return ()
             values.extend(folded)
+        if answers_none and any(normalise_mode(v) == "wal" for v in values):
+            return ()  # "wal", "delete" or None: a probe's answers, with None for "unknown"
+        # `return None` where no mode applies: the caller's `is None` test decides.
         return tuple(dict.fromkeys(values))[:MAX_TEMPLATES]
 
     def _constant_defaults(self, unit: Unit) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
@@ -180,6 +204,13 @@ class SummaryQueries:
             values = self.folder.values(cst.Name(name), self.module_scope)
             if values and all(is_known(v) and len(v) < 200 for v in values):
                 constants.append((name, values))
+            if len(bindings) == 1 and isinstance(bindings[0].value, cst.Dict):
+                # `JOURNAL_POLICY = {"fallback": "delete", ...}`: an importer's
+                # `JOURNAL_POLICY["fallback"]` is that entry.
+                for path, entry in literal_entries(name, bindings[0].value):
+                    values = self.folder.values(entry, self.module_scope)
+                    if values and all(is_known(v) and len(v) < 200 for v in values):
+                        constants.append((path, values))
         for class_scope in self.class_scopes.values():
             if class_scope.parent is not self.module_scope:
                 continue
@@ -201,4 +232,17 @@ class SummaryQueries:
         uses = self.marker_uses().imported if imports else {}
         marker_uses = tuple(sorted((name, p) for name, polarities in uses.items() for p in polarities if p != UNKNOWN_USE))
         compared = tuple(sorted(use for use in self.marker_uses().compared if use[2] != UNKNOWN_USE)) if imports else ()
-        return ModuleSummary(self.path, functions, tuple(constants), tuple(sorted(imports)), marker_uses, compared)
+        return ModuleSummary(
+            self.path, functions, tuple(constants), tuple(sorted(imports)), marker_uses, compared, self._exported_literals()
+        )
+
+    def _exported_literals(self) -> Tuple[Tuple[str, str], ...]:
+        """(name, source) of each module-level collection literal of constants."""
+        found = []
+        for name, bindings in self.module_scope.bindings.items():
+            value = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
+            if name.isidentifier() and isinstance(value, (cst.Tuple, cst.List, cst.Set, cst.Dict)) and is_constant_literal(value):
+                source = self.module.code_for_node(value)
+                if len(source) <= _MAX_LITERAL:
+                    found.append((name, source))
+        return tuple(found)

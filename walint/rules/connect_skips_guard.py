@@ -164,12 +164,12 @@ def open_board(path):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for unit in model.units:
-            if not model.opens_connection(unit) or model.restores_the_mode_it_read(unit):
+            if not model.opens_connection(unit):
                 continue
             own = model.function_facts(unit).qualname
             for site in model.facts(unit).sites:
-                if site.guarded:
-                    continue
+                if site.guarded or model.restored_after(site):
+                    continue  # guarded, or a switch for a job that sets the mode it read back
                 effect = model.effect(site)
                 rollback = effect is not None and bool(effect.rollback_modes)
                 elsewhere = model.downgrades_elsewhere(site)
@@ -220,6 +220,8 @@ def open_board(path):
                     continue  # a connect wrapper: its own findings point inside it
                 if model.downgrade_reached_in_handler(site) is not None and not elsewhere:
                     continue  # a downgrade on this function's error path: WAL001 reports it
+                if model.unreachable(site) or model.on_private_database(site):
+                    continue  # never runs, or on a read-only or `:memory:` database no one shares
                 yield Report(
                     node,
                     f"`{callee_name(node)}()` can switch this new connection to a rollback journal "

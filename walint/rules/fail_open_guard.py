@@ -10,6 +10,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.constants import is_known
 from walint.journal.guard_reading import (
     may_hold_made_up,
+    refuses_made_up,
     probe_makes_up_a_mode,
     lets_none_past,
     lower_case_wal,
@@ -376,9 +377,12 @@ def fallback(conn):
             message = 'Guard upper-cases the journal mode, then compares it with "wal": it never refuses; compare with "WAL"'
             upper = lower_wal.with_changes(value=lower_wal.prefix + lower_wal.quote + "WAL" + lower_wal.quote)
             return message, FixPlan('Compare with "WAL", as the mode is upper-cased', SAFE, {lower_wal: upper}), NO_FIX_NORMALISE
-        if any(probe_makes_up_a_mode(model, call, where) for _, call, where in probed) or any(
-            may_hold_made_up(model, operand, scope) for operand, _, _ in probed
-        ):
+        made_up = [probe_makes_up_a_mode(model, call, where) or may_hold_made_up(model, operand, scope) for operand, call, where in probed]
+        if refuses_made_up(comparison):
+            # `in ("wal", "")` of a probe that answers "" where it cannot read: closed,
+            # as long as that word is how it says "unknown".
+            may_be_none = may_be_none and not all(made_up)
+        elif any(made_up):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe answers "
                 "a made-up mode when it cannot read one); make it answer None and refuse None too"

@@ -24,7 +24,7 @@ from walint.journal.handlers import (
     tries_wal_for_its_caller,
 )
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
+from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode, runs_sql
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -56,9 +56,19 @@ def _deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
         ranges = [branch.when_true, *branch.when_false]
         acts = any(sets_some_mode(model, site) for start, end in ranges for site in sites[start:end])
         orelse = branch.node.orelse
-        if acts or _raises(branch.node.body) or (isinstance(orelse, cst.Else) and _raises(orelse.body)):
+        sides = [branch.node.body, *([orelse.body] if isinstance(orelse, cst.Else) else [])]
+        # `if self.wal: <checkpoint>`: the program goes on differently without WAL, which
+        # is acting on the failure, as a raise or a mode set would be; a log line is not.
+        if acts or any(_raises(side) or _runs_sql(side) for side in sides):
             for flag in flags:
                 found.setdefault(flag, set()).add(branch.unit)
+    for unit in model.units:
+        for node in own_nodes(unit.node):
+            if isinstance(node, cst.Match) and _acts_in_a_case(model, unit, node):
+                # `outcome = classify(exc)` in the handler, then `match outcome:` whose cases
+                # raise or set a mode: the failure is decided there, case by case.
+                for flag in _set_in_a_handler(model, node.subject, unit.scope):
+                    found.setdefault(flag, set()).add(unit)
     for unit in model.units:  # `journal = "wal" if STATE["wal"] else "delete"`
         if not model.facts(unit).flags - set(found):
             continue  # no test of a flag in this function's expressions that is still open
@@ -71,6 +81,21 @@ def _deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
                 for flag in model.handler_flags(node.test, unit.scope):
                     found.setdefault(flag, set()).add(unit)
     return found
+
+
+def _set_in_a_handler(model: "ModuleModel", expr: cst.BaseExpression, scope: "Scope") -> Set[str]:
+    """Names in ``expr`` that an ``except`` handler assigns, whatever the value."""
+    return {
+        dotted_name(node)
+        for node in iter_subexpressions(expr, limit=100)
+        if isinstance(node, (cst.Name, cst.Attribute)) and any(b.in_handler for b in model.bindings_of(node, scope)[0])
+    }
+
+
+def _acts_in_a_case(model: "ModuleModel", unit: "Unit", match: cst.CSTNode) -> bool:
+    """Does a case of ``match`` raise or set a journal mode?"""
+    inside = {id(node) for node in iter_subexpressions(match, limit=5000)}
+    return _raises(match) or any(id(site.node) in inside and sets_some_mode(model, site) for site in model.facts(unit).sites)  # type: ignore[arg-type]
 
 
 def _flags_acted_on_for(model: "ModuleModel", unit: "Unit", deciding: Dict[str, Set["Unit"]]) -> Set[str]:
@@ -89,6 +114,10 @@ def _calls(model: "ModuleModel", caller: "Unit", callee: "Unit") -> bool:
         isinstance(site.node, cst.Call) and model.resolve_unit(site.node, site.scope) is callee
         for site in model.facts(caller).sites
     )
+
+
+def _runs_sql(block: cst.BaseSuite) -> bool:
+    return any(isinstance(node, cst.Call) and runs_sql(node) for node in iter_subexpressions(block, limit=2000))
 
 
 def _raises(block: cst.BaseSuite) -> bool:

@@ -15,7 +15,6 @@ from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import (
     PERMANENT,
     TRANSIENT,
-    classify_code_name,
     classify_code_numbers,
     classify_text,
     code_number_name,
@@ -47,6 +46,7 @@ _TEXT_NAME_RE = re.compile(r"messages?$|_?text$", re.I)
 ESTABLISHED, PRESUMED = "established", "presumed"
 
 NO_FIX_SINGLE = "the message is tested on its own: delete the test, or re-raise, by hand"
+NO_FIX_ROW = "the message is a row of a verdict table: delete the row by hand"
 NO_FIX_ADDED = "the message is added to the markers by a call: delete that call by hand"
 
 
@@ -220,14 +220,15 @@ def enable_wal(conn):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        uses = model.marker_uses(self._kind)
+        uses = model.marker_uses()
         for unit in model.units:
             for value in model.facts(unit).returns:
-                self._mixed_predicate(unit.name, value, uses.singles)
+                self._mixed_predicate(model, unit.name, value, uses.singles)
         reported: Set[int] = set()
         for node in uses.singles.values():
             reported.add(id(node))
-            yield Report(node, self._message(node), no_fix_reason=NO_FIX_SINGLE)
+            reason = NO_FIX_ROW if id(node) in uses.table_needles else NO_FIX_SINGLE
+            yield Report(node, self._message(node), no_fix_reason=reason)
         for collection in model.collections:
             items = collection_items(collection.node)
             transient = [
@@ -236,7 +237,7 @@ def enable_wal(conn):
                 if kind == TRANSIENT and id(item) not in uses.filtered_out
             ]
             # `NO_WAL_ERRORS.append("database is busy")` on some platform: one of its items.
-            added = [node for node in uses.added_to(collection.name) if self._kind(node) == TRANSIENT]
+            added = [node for node in uses.added_to(collection.name) if model.marker_kind(node) == TRANSIENT]
             if not transient and not added:
                 continue
             use = self._marker_use(model, collection, uses.polarity, _joined_into(model, collection.name))
@@ -258,7 +259,7 @@ def enable_wal(conn):
                     reported.add(id(item))
                     yield Report(item, self._message(item), remove_marker_fix(collection.node, item, applicability))
 
-    def _mixed_predicate(self, name: str, value: cst.BaseExpression, singles: Dict[int, cst.CSTNode]) -> None:
+    def _mixed_predicate(self, model: "ModuleModel", name: str, value: cst.BaseExpression, singles: Dict[int, cst.CSTNode]) -> None:
         """``return "locking protocol" in msg or "database is locked" in msg`` in a
         predicate its callers (here or in an importing module) gate a downgrade on: the
         messages it tests are markers when a permanent one is among them, as in a
@@ -273,7 +274,7 @@ def enable_wal(conn):
             and isinstance(comparison.comparisons[0].operator, cst.In)
             and isinstance(comparison.left, (cst.SimpleString, cst.ConcatenatedString))
         ]
-        kinds = [self._kind(node) for node in tested]
+        kinds = [model.marker_kind(node) for node in tested]
         if PERMANENT in kinds:
             for node, kind in zip(tested, kinds):
                 if kind == TRANSIENT:
@@ -281,28 +282,15 @@ def enable_wal(conn):
 
     # ----- classification ------------------------------------------------------------
 
-    def _kind(self, node: cst.CSTNode) -> Optional[str]:
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
-            value = node.evaluated_value
-            if isinstance(value, str):
-                return classify_text(value, self.settings.transient_markers, self.settings.permanent_markers)
-            return None
-        if isinstance(node, cst.Attribute):
-            return classify_code_name(node.attr.value)
-        if isinstance(node, cst.Name):
-            return classify_code_name(node.value)
-        looked_up = code_constant_name(node)
-        return classify_code_name(looked_up) if looked_up is not None else None
-
     def _item_kinds(self, model: "ModuleModel", collection: Collection) -> List[Optional[str]]:
         """The kind of each item of a collection; result codes written as numbers count
         only in a collection of numbers (``(15, 23, 5)``), and a name holding a message
         (``DISK_IO`` imported from the errors module) counts as the message."""
         items = collection_items(collection.node)
-        numbers = [_number(item) for item in items]
+        numbers = [_number(item) if isinstance(item, cst.Integer) else _number_held(model, item, collection.scope) for item in items]
         if items and all(n is not None for n in numbers):
             return classify_code_numbers(numbers)  # type: ignore[arg-type]
-        return [self._kind(item) or self._kind_of_held_text(model, item, collection.scope) for item in items]
+        return [model.marker_kind(item) or self._kind_of_held_text(model, item, collection.scope) for item in items]
 
     def _kind_of_held_text(self, model: "ModuleModel", item: cst.BaseExpression, scope: "Scope") -> Optional[str]:
         if not isinstance(item, (cst.Name, cst.Attribute)):
@@ -398,6 +386,16 @@ def remove_marker_fix(
 def _fragment(node: cst.CSTNode) -> bool:
     value = node.evaluated_value if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)) else None
     return isinstance(value, str) and is_fragment(value)
+
+
+def _number_held(model: "ModuleModel", node: cst.BaseExpression, scope: "Scope") -> Optional[int]:
+    """The integer a name or an enum member is bound to once (``SqliteCode.IOERR = 10``)."""
+    if not isinstance(node, (cst.Name, cst.Attribute)):
+        return None
+    bindings, _ = model.bindings_of(node, scope)
+    if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None:
+        return None
+    return _number(bindings[0].value)  # type: ignore[arg-type]
 
 
 def _number(node: cst.BaseExpression) -> Optional[int]:

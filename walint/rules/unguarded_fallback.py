@@ -295,7 +295,7 @@ def enable_wal(conn):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         for site in model.all_sites():
-            if site.guarded or model.downgrades_elsewhere(site):
+            if (site.guarded and not model.guard_on_another_database(site)) or model.downgrades_elsewhere(site):
                 continue  # guarded, or WAL003's call into another module's downgrade
             effect = model.effect(site)
             if effect is None or not effect.rollback_modes:

@@ -149,6 +149,9 @@ class SemanticModel(CallTargets):
         if isinstance(expr, cst.Attribute):
             base = self.qualified_name(expr.value, scope)
             return f"{base}.{expr.attr.value}" if base else ""
+        if subscript_path(expr):  # `POLICY["fallback"]`, an entry of an imported dict
+            base = self.qualified_name(expr.value, scope)  # type: ignore[attr-defined]
+            return base + subscript_path(expr)[len(expr.value.value):] if base else ""  # type: ignore[attr-defined]
         return ""
 
     def _scopes(self) -> Iterator[Scope]:

@@ -140,6 +140,24 @@ def updated_entries(expr: cst.BaseExpression) -> List[Tuple[cst.Subscript, cst.B
     ]
 
 
+def is_constant_literal(node: object) -> bool:
+    """A tuple, list, set or dict literal of strings, numbers, True/False/None and such
+    literals, nothing else (no names, calls or f-strings)."""
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        return not isinstance(node, cst.ConcatenatedString) or isinstance(node.evaluated_value, str)
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("True", "False", "None")
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return isinstance(node.expression, (cst.Integer, cst.Float))
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        return all(isinstance(e, cst.Element) and is_constant_literal(e.value) for e in node.elements)
+    if isinstance(node, cst.Dict):
+        return all(isinstance(e, cst.DictElement) and is_constant_literal(e.key) and is_constant_literal(e.value) for e in node.elements)
+    return False
+
+
 def entry_path(owner: str, key: str) -> str:
     """The name the entry ``key`` of the dict ``owner`` holds is tracked under."""
     return f"{owner}[{key!r}]"

@@ -289,3 +289,40 @@ def test_an_ignore_file_between_the_walked_folder_and_its_repository_root_applie
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check", "--no-cache", str(tmp_path / "src")])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "__import__('os').system('touch /tmp/walint-literal-ran')",
+        "(lambda: 1)()",
+        "{'journal_mode': open('/etc/passwd').read()}",
+        "(" * 5000 + ")" * 5000,
+        "'x' * 10**9",
+    ],
+)
+def test_a_literal_handed_on_by_a_summary_is_constants_or_nothing(source):
+    """A module's literal reaches its importers as source text in its summary, which a
+    cache entry may have written: it is parsed, never run, and kept only when it is a
+    literal of constants."""
+    import libcst as cst
+
+    from walint.journal.model import ModuleModel
+    from walint.summary import IMPORTED_LITERAL
+
+    module = cst.parse_module("from .policy import MODES\nfor mode in MODES:\n    pass\n")
+    model = ModuleModel(module, external={IMPORTED_LITERAL + ".policy.MODES": source}.get, path="user.py")
+    assert model.imported_literal(".policy.MODES") is None
+    assert not Path("/tmp/walint-literal-ran").exists()
+
+
+def test_a_literal_of_constants_is_handed_on():
+    import libcst as cst
+
+    from walint.journal.model import ModuleModel
+    from walint.summary import IMPORTED_LITERAL
+
+    module = cst.parse_module("from .policy import MODES\n")
+    model = ModuleModel(module, external={IMPORTED_LITERAL + ".policy.MODES": '{"fallback": "delete"}'}.get, path="user.py")
+    literal = model.imported_literal(".policy.MODES")
+    assert isinstance(literal, cst.Dict) and id(literal) in model.foreign_nodes

@@ -90,6 +90,8 @@ IMPORTERS_USES = "<uses by importers>"
 # The prefix of the key under which the project pass hands a module the source text of a
 # literal it imports (ModuleSummary.literals), by the literal's qualified name.
 IMPORTED_LITERAL = "<literal> "
+# Literals longer than this are data, not a table of modes or markers: not handed on.
+MAX_LITERAL = 4000
 
 
 @dataclass(frozen=True)

@@ -102,8 +102,9 @@ class AnswerQueries:
         facts = self.facts(unit)
         kinds: Set[str] = set()
         for value, handler in facts.return_sites:
-            if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
-                if says_unknown(value.evaluated_value):
+            # `return "unknown"`, `return JournalState.UNKNOWN`
+            if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute)):
+                if any(says_unknown(word) for word in self.folder.values(value, unit.scope)):
                     kinds.add("string")
         if not facts.named_returns:
             return kinds

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import always_exits, refuses_none, tests_presence_of
+from walint.constants import is_known
 from walint.semantic.nodes import NORMALISING_METHODS, is_none, iter_subexpressions, none_when_missing
 from walint.sql import callee_name
 
@@ -122,14 +123,17 @@ def says_unknown(text: object) -> bool:
     return isinstance(text, str) and text.strip().lower() in _UNKNOWN_WORDS
 
 
-def refuses_made_up(comparison: cst.Comparison) -> bool:
-    """``mode in ("wal", "")``: the word a probe answers when it cannot read the mode is
-    refused along with WAL, as ``None`` is in the fail-closed form."""
+def refuses_made_up(model: "ModuleModel", comparison: cst.Comparison, scope: "Scope") -> bool:
+    """``mode in ("wal", "")`` (or ``in (State.WAL, State.UNKNOWN)``): the word a probe
+    answers when it cannot read the mode is refused along with WAL, as ``None`` is in the
+    fail-closed form."""
     if len(comparison.comparisons) != 1 or not isinstance(comparison.comparisons[0].operator, (cst.In, cst.NotIn)):
         return False
     collection = comparison.comparisons[0].comparator
     return isinstance(collection, (cst.Tuple, cst.List, cst.Set)) and any(
-        isinstance(element.value, cst.SimpleString) and says_unknown(element.value.evaluated_value) for element in collection.elements
+        isinstance(element.value, (cst.SimpleString, cst.Attribute))
+        and any(says_unknown(value) for value in model.folder.values(element.value, scope))
+        for element in collection.elements
     )
 
 
@@ -159,6 +163,9 @@ def spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", o
         for node in iter_subexpressions(operand, limit=50)
         if isinstance(node, cst.SimpleString) and str(node.evaluated_value).lower() == "wal"
     }
+    members = [node for operand in operands for node in iter_subexpressions(operand, limit=50) if isinstance(node, cst.Attribute)]
+    # `State.WAL`: a member of the very enum the probe answers with.
+    compared |= {v for node in members for v in model.folder.values(node, scope) if is_known(v) and v.lower() == "wal"}
     if compared and all(c.isupper() for c in compared) and any(uppercases(model, value, unit.scope) for value in returns):
         return True  # `return mode.upper()`, compared with "WAL"
     return bool(compared) and compared <= answers

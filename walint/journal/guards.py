@@ -198,9 +198,18 @@ class GuardQueries:
             mode, modes = node.left, node.comparisons[0].comparator
             if not self._names_rollback_modes(modes, scope) and isinstance(node.comparisons[0].operator, (cst.Equal, cst.NotEqual)):
                 mode, modes = modes, mode
-            if self._names_rollback_modes(modes, scope) and self.probe_calls(mode, scope):
+            if self._names_rollback_modes(modes, scope) and self.probe_calls(mode, scope) and not self._answers_a_wal_attempt(mode, scope):
                 found.append(node)
         return found
+
+    def _answers_a_wal_attempt(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """Does ``expr`` carry what a function that tries WAL answers on failure
+        (``Outcome.UNSUPPORTED``), rather than a reading of the mode?"""
+        for call, call_scope in self.probe_calls(expr, scope):
+            callee = self.callee(call, call_scope) if isinstance(call, cst.Call) else None
+            if callee is not None and callee.wal_failure_returns:
+                return True
+        return False
 
     def _names_rollback_modes(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """``"delete"``, or a collection of rollback modes (``ROLLBACK_MODES``), spelt out
@@ -214,7 +223,9 @@ class GuardQueries:
             )
         literal = self.collection_literal(expr, scope) if isinstance(expr, (cst.Name, cst.Attribute, cst.Tuple, cst.List, cst.Set, cst.Call)) else None
         if literal is None:
-            return False
+            # `JournalState.ROLLBACK`: an enum member (or a constant) holding such a word.
+            words = self.folder.values(expr, scope) if isinstance(expr, cst.Attribute) else ()
+            return len(words) == 1 and is_known(words[0]) and self._names_rollback_modes(cst.SimpleString(repr(words[0])), scope)
         items = collection_items(literal[0])
         return bool(items) and all(
             isinstance(item, cst.SimpleString) and str(item.evaluated_value).lower() in ROLLBACK_MODES for item in items

@@ -30,7 +30,7 @@ from walint.semantic.scopes import Binding, Scope, Unit
 from walint.semantic.model import SemanticModel
 from walint.semantic.nodes import dotted_name, is_constant_literal, iter_subexpressions, queue_of
 from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, runs_sql
-from walint.summary import IMPORTED_LITERAL, FunctionFacts
+from walint.summary import IMPORTED_LITERAL, MAX_LITERAL, FunctionFacts
 from walint.tree import NodePositions, own_nodes, positions_of
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ class ModuleModel(
             return self._imported_literals[qualname]
         source = self.external(IMPORTED_LITERAL + qualname)
         parsed: Optional[cst.BaseExpression] = None
-        if isinstance(source, str):
+        if isinstance(source, str) and len(source) <= MAX_LITERAL:
             try:
                 parsed = cst.parse_expression(source)
             except (cst.ParserSyntaxError, RecursionError, ValueError):

@@ -18,11 +18,7 @@ from walint.flow.walker import UnitFacts
 from walint.semantic.scopes import Unit
 from walint.semantic.nodes import dotted_name, is_constant_literal, is_none, iter_subexpressions, literal_entries
 from walint.sql import ROLLBACK_MODES, normalise_mode, sql_texts
-from walint.summary import FunctionFacts, ModuleSummary
-
-
-# Literals longer than this are data, not a table of modes or markers: not handed on.
-_MAX_LITERAL = 4000
+from walint.summary import MAX_LITERAL, FunctionFacts, ModuleSummary
 
 
 class SummaryQueries:
@@ -243,6 +239,6 @@ class SummaryQueries:
             value = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
             if name.isidentifier() and isinstance(value, (cst.Tuple, cst.List, cst.Set, cst.Dict)) and is_constant_literal(value):
                 source = self.module.code_for_node(value)
-                if len(source) <= _MAX_LITERAL:
+                if len(source) <= MAX_LITERAL:
                     found.append((name, source))
         return tuple(found)

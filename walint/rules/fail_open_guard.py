@@ -378,7 +378,7 @@ def fallback(conn):
             upper = lower_wal.with_changes(value=lower_wal.prefix + lower_wal.quote + "WAL" + lower_wal.quote)
             return message, FixPlan('Compare with "WAL", as the mode is upper-cased', SAFE, {lower_wal: upper}), NO_FIX_NORMALISE
         made_up = [probe_makes_up_a_mode(model, call, where) or may_hold_made_up(model, operand, scope) for operand, call, where in probed]
-        if refuses_made_up(comparison):
+        if refuses_made_up(model, comparison, scope):
             # `in ("wal", "")` of a probe that answers "" where it cannot read: closed,
             # as long as that word is how it says "unknown".
             may_be_none = may_be_none and not all(made_up)

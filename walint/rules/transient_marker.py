@@ -58,12 +58,14 @@ class TransientMarker(ModelRule):
     `SQLITE_LOCKED*`) among the markers that decide whether to give up on WAL.
 
     A collection counts as markers by how it is used, not by what it holds: when a
-    membership test on it (directly, through a name, `self.X`, a class attribute or a
-    predicate function) leads to a rollback journal mode, whatever it is called. The
-    test may be in a module that imports the collection or the predicate: the project
-    pass hands the use back to the module that defines it. A classifier compared with
-    one constant (`classify(exc) is Verdict.NO_WAL`) decides by what each branch, or
-    each row of a `(message, verdict)` table, answers. Without such a use in sight a
+    membership test on it (directly, through a name, `self.X`, a class attribute, a
+    parameter's default, or a predicate function, also one handed the collection as
+    in `matches(exc, NO_WAL)`) leads to a rollback journal mode, whatever it is
+    called. The test may be in a module that imports the collection or the predicate:
+    the project pass hands the use back to the module that defines it. A loop over a
+    table of `(message, mode)` rows tests each row's message. A classifier compared
+    with one constant (`classify(exc) is Verdict.NO_WAL`) decides by what each branch,
+    or each row of a `(message, verdict)` table, answers. Without such a use in sight a
     collection counts when its name says so (`_WAL_INCOMPAT_MARKERS`, `NO_WAL_ERRORS`,
     a dict key or dataclass field named so), or when it is tested somewhere and lists
     a permanent marker ("locking protocol", "not authorized") too. Enum classes of

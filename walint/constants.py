@@ -215,6 +215,9 @@ class StringFolder:
             return UNKNOWN
         if isinstance(expr, cst.IfExp):
             return _union([self.values(expr.body, scope, depth), self.values(expr.orelse, scope, depth)])
+        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            # `mode_for(exc) or "DELETE"`: the first part when it is set, else the second.
+            return _union([self.values(expr.left, scope, depth), self.values(expr.right, scope, depth)])
         if isinstance(expr, cst.Call):
             return self._call(expr, scope, depth)
         if isinstance(expr, cst.Subscript):

@@ -85,3 +85,12 @@ def is_fragment(text: str) -> bool:
     a key a program chose itself as often as a piece of SQLite's text."""
     value = _normalise(text)
     return classify_code_name(value) is None and not any(message in value for message in TRANSIENT_MESSAGES)
+
+
+# Answers a probe makes up when it cannot read the mode. Other words a handler answers
+# ("new" for a file that does not exist yet) are claims about the file, not guesses.
+_UNKNOWN_WORDS = frozenset({"", "unknown", "error", "?", "n/a", "na", "unreadable", "unavailable", "invalid", "failed"})
+
+
+def says_unknown(text: object) -> bool:
+    return isinstance(text, str) and text.strip().lower() in _UNKNOWN_WORDS

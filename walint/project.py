@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from walint.codes import ALL_SPECS
+from walint.markers import says_unknown
 from walint.runtime import TRANSIENT_MESSAGES
 from walint.summary import IMPORTED_LITERAL, IMPORTERS_USES, FunctionFacts, ModuleSummary
 
@@ -263,7 +264,11 @@ _RELEVANT_WORDS = ("delete", "truncate", "persist", "memory", "off", "wal", "jou
 
 
 def _may_matter(values: Tuple[str, ...]) -> bool:
-    return any(word in value.lower() for value in values for word in _RELEVANT_WORDS)
+    # A probe's word for "could not read" (`PROBE_FAILED = "?"`) matters to a guard too;
+    # a blank one (`NEWLINE = "\n"`) is far too common to count.
+    return any(word in value.lower() for value in values for word in _RELEVANT_WORDS) or any(
+        value.strip() and says_unknown(value) for value in values
+    )
 
 
 def _interesting(facts: FunctionFacts) -> bool:

@@ -4,7 +4,7 @@ a block always exits. Pure functions of the syntax; :mod:`walint.flow.walker` ap
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -83,11 +83,12 @@ def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
         elif isinstance(statement, (cst.Try, cst.TryStar)):
             if statement.finalbody is not None and always_exits(statement.finalbody.body):
                 return True
-            # The body exits (or its else does), and so does every handler.
+            # The body exits (or its else does), and so does every handler (a `try` with
+            # only a `finally` has none: `try: return read() finally: close()`).
             body_exits = always_exits(statement.body) or (
                 statement.orelse is not None and always_exits(statement.orelse.body)
             )
-            if body_exits and statement.handlers and all(always_exits(h.body) for h in statement.handlers):
+            if body_exits and all(always_exits(h.body) for h in statement.handlers):
                 return True
     return False
 
@@ -169,7 +170,27 @@ def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.BaseExpre
             return True, True
         when_true = when_true or bool(true_side)
         when_false = when_false or bool(false_side)
-    return when_true, when_false
+    # `mode != "delete" and mode != "truncate"` false: whichever part failed, it proves.
+    known = {id(check): not_wal for check, not_wal in checks}
+    return when_true or _proves(test, True, known), when_false or _proves(test, False, known)
+
+
+def _proves(expr: cst.BaseExpression, when: bool, known: Dict[int, bool], depth: int = 0) -> bool:
+    """Does ``expr`` evaluating to ``when`` prove the mode is not WAL, by the checks in
+    ``known`` (id -> their value when it is not WAL) and ``not``/``and``/``or``, each
+    part a proof on every way the whole can take that value?"""
+    if id(expr) in known:
+        return when == known[id(expr)]
+    if depth > 50:
+        return False
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return _proves(expr.expression, not when, known, depth + 1)
+    if isinstance(expr, cst.BooleanOperation):
+        left, right = _proves(expr.left, when, known, depth + 1), _proves(expr.right, when, known, depth + 1)
+        # `and` true and `or` false: every part took that value; otherwise one part did.
+        every_part = when == isinstance(expr.operator, cst.And)
+        return (left or right) if every_part else (left and right)
+    return False
 
 
 def not_wal_when(comparison: cst.Comparison, with_wal: bool) -> bool:

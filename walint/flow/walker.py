@@ -228,8 +228,7 @@ class UnitWalker:
     def _block(self, statements: Sequence[cst.CSTNode], ctx: _Ctx, top_level: bool = False) -> None:
         pending: List[Branch] = []
         for index, statement in enumerate(statements):
-            following = statements[index + 1] if index + 1 < len(statements) else None
-            guards = self._statement(statement, ctx, top_level, following)
+            guards = self._statement(statement, ctx, top_level, statements[index + 1 :])
             if isinstance(statement, cst.If):
                 branch = self.facts.branches[-1] if self.facts.branches and self.facts.branches[-1].node is statement else None
                 if branch is not None and always_exits(statement.body):
@@ -279,7 +278,7 @@ class UnitWalker:
         return guarded_sides(test, checks) if checks else (False, False)
 
     def _statement(
-        self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool, following: Optional[cst.CSTNode] = None
+        self, statement: cst.CSTNode, ctx: _Ctx, top_level: bool, following: Sequence[cst.CSTNode] = ()
     ) -> bool:
         """Record one statement; True when it guards everything after it."""
         model = self.model
@@ -292,7 +291,9 @@ class UnitWalker:
                     if small.value is not None:
                         self.facts.returns.append(small.value)
                     self.facts.return_sites.append((small.value, ctx.handler))
-                    if small.value is None or ctx.handler is not None or none_when_missing(small.value):
+                    # (`return "wal"` where the read failed assumes the worst: no None there.)
+                    failure_answer = ctx.handler is not None and not _says_wal(small.value)
+                    if small.value is None or failure_answer or none_when_missing(small.value):
                         self.facts.returns_none = True  # `return row[0] if row else None`
                     elif isinstance(small.value, cst.Name):
                         self.facts.named_returns.append(small)
@@ -369,9 +370,9 @@ class UnitWalker:
             return False
         if isinstance(statement, (cst.For, cst.While)):
             self._add(statement.iter if isinstance(statement, cst.For) else statement.test, ctx, statement)
-            raises_after = (statement.orelse is not None and always_exits(statement.orelse.body)) or (
-                isinstance(following, SIMPLE_LINES) and any(isinstance(s, cst.Raise) for s in following.body)
-            )
+            # Exhaustion raises: the loop's `else`, or what follows it (`conn.close()`, then
+            # `raise TimeoutError(...)`).
+            raises_after = (statement.orelse is not None and always_exits(statement.orelse.body)) or _raises_next(following)
             # A loop is no condition of its own: a retry loop or a loop over paths runs its
             # body as the code around it does (an `if` inside it still counts).
             items = _walks_items(statement)
@@ -470,3 +471,21 @@ def _is_connect_listener(decorator: cst.BaseExpression) -> bool:
         if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("connect", "first_connect"):
             return True
     return False
+
+
+def _raises_next(statements: Sequence[cst.CSTNode]) -> bool:
+    """Do ``statements`` raise, after simple lines that neither return nor branch
+    (``conn.close()``, a log line)?"""
+    for line in statements:
+        if not isinstance(line, SIMPLE_LINES):
+            return False
+        if any(isinstance(small, cst.Raise) for small in line.body):
+            return True
+        if any(isinstance(small, cst.Return) for small in line.body):
+            return False
+    return False
+
+
+def _says_wal(value: Optional[cst.BaseExpression]) -> bool:
+    """``"wal"`` (any case), a literal a probe answers to assume the worst."""
+    return isinstance(value, cst.SimpleString) and str(value.evaluated_value).strip().lower() == "wal"

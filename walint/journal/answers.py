@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import not_wal_when
-from walint.journal.guard_reading import says_unknown
+from walint.markers import says_unknown
 from walint.semantic.scopes import Scope, Unit
 from walint.semantic.nodes import is_none, iter_subexpressions, small_statements
 from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
@@ -102,8 +102,8 @@ class AnswerQueries:
         facts = self.facts(unit)
         kinds: Set[str] = set()
         for value, handler in facts.return_sites:
-            # `return "unknown"`, `return JournalState.UNKNOWN`
-            if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.Attribute)):
+            # `return "unknown"`, `return PROBE_FAILED`, `return JournalState.UNKNOWN`
+            if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.Name, cst.Attribute)):
                 if any(says_unknown(word) for word in self.folder.values(value, unit.scope)):
                     kinds.add("string")
         if not facts.named_returns:

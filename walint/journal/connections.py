@@ -66,6 +66,10 @@ def _cursor_reads(unit: Unit) -> Dict[int, cst.Call]:
     return found
 
 
+# Calls that pass a path on as it is, for telling which file a connection opened.
+_PATH_WRAPPERS = frozenset({"str", "os.fspath", "Path", "pathlib.Path", "os.path.abspath", "os.path.realpath"})
+
+
 class ConnectionQueries:
     """Connections and cursors, asked of a :class:`ModuleModel` (mixed in)."""
 
@@ -129,6 +133,8 @@ class ConnectionQueries:
         if isinstance(expr, cst.Call):
             if self.qualified_name(expr.func, scope) in CONNECT_FUNCTIONS and expr.args and expr.args[0].keyword is None:
                 return self.database_of(expr.args[0].value, scope, False, depth + 1)
+            if not connection and dotted_name(expr.func) in _PATH_WRAPPERS and len(expr.args) == 1:
+                return self.database_of(expr.args[0].value, scope, False, depth + 1)  # `str(cfg.db_path)`
             return None
         if isinstance(expr, cst.SimpleString):
             return None if connection else ("text", expr.evaluated_value)
@@ -140,6 +146,10 @@ class ConnectionQueries:
             if connection or owner is None or parameter == "self":
                 return None
             return ("parameter", id(owner), parameter)
+        if not bindings and not connection and isinstance(expr, cst.Attribute):
+            # `cfg.loans_path` of a parameter `cfg`: that field of whatever is passed.
+            owner = self.database_of(expr.value, scope, False, depth + 1)
+            return ("field", owner, expr.attr.value) if owner is not None else None
         if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None or bindings[0].scope is None:
             return None
         return self.database_of(bindings[0].value, bindings[0].scope, connection, depth + 1)  # type: ignore[arg-type]

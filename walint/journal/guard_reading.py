@@ -10,6 +10,7 @@ import libcst as cst
 
 from walint.flow.conditions import always_exits, refuses_none, tests_presence_of
 from walint.constants import is_known
+from walint.markers import says_unknown
 from walint.semantic.nodes import NORMALISING_METHODS, is_none, iter_subexpressions, none_when_missing
 from walint.sql import callee_name
 
@@ -114,15 +115,6 @@ def may_hold_none(model: "ModuleModel", operand: cst.BaseExpression, scope: "Sco
     return any(b.kind == "value" and none_when_missing(b.value) for b in bindings)
 
 
-# Answers a probe makes up when it cannot read the mode. Other words a handler answers
-# ("new" for a file that does not exist yet) are claims about the file, not guesses.
-_UNKNOWN_WORDS = frozenset({"", "unknown", "error", "?", "n/a", "na", "unreadable", "unavailable", "invalid", "failed"})
-
-
-def says_unknown(text: object) -> bool:
-    return isinstance(text, str) and text.strip().lower() in _UNKNOWN_WORDS
-
-
 def refuses_made_up(model: "ModuleModel", comparison: cst.Comparison, scope: "Scope") -> bool:
     """``mode in ("wal", "")`` (or ``in (State.WAL, State.UNKNOWN)``): the word a probe
     answers when it cannot read the mode is refused along with WAL, as ``None`` is in the
@@ -131,7 +123,7 @@ def refuses_made_up(model: "ModuleModel", comparison: cst.Comparison, scope: "Sc
         return False
     collection = comparison.comparisons[0].comparator
     return isinstance(collection, (cst.Tuple, cst.List, cst.Set)) and any(
-        isinstance(element.value, (cst.SimpleString, cst.Attribute))
+        isinstance(element.value, (cst.SimpleString, cst.Name, cst.Attribute))
         and any(says_unknown(value) for value in model.folder.values(element.value, scope))
         for element in collection.elements
     )

@@ -38,6 +38,11 @@ class GuardQueries:
             return isinstance(text, str) and text == text.lower()
         if isinstance(value, cst.IfExp):
             return self._normalised(value.body, scope) and self._normalised(value.orelse, scope)
+        if isinstance(value, (cst.Name, cst.Attribute)) and not self.probe_calls(value, scope):
+            # `return PROBE_FAILED`: a constant's spelling, whatever the case, is its own.
+            words = self.folder.values(value, scope)
+            if words and all(is_known(word) for word in words):
+                return all(word == word.lower() for word in words)
         methods = {
             node.func.attr.value
             for node in iter_subexpressions(value, limit=200)
@@ -202,6 +207,30 @@ class GuardQueries:
                 found.append(node)
         return found
 
+    def _holds_version_bytes(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """``versions`` of ``fh.seek(18); versions = fh.read(2)``: the header's write and
+        read versions, read without slicing."""
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings, _ = self.bindings_of(expr, scope)
+        if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].scope is None:
+            return False
+        value = bindings[0].value
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "read"):
+            return False
+        reader = dotted_name(value.func.value)
+        unit = bindings[0].scope.unit
+        return bool(reader) and unit is not None and any(
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "seek"
+            and dotted_name(node.func.value) == reader
+            and len(node.args) >= 1
+            and isinstance(node.args[0].value, cst.Integer)
+            and node.args[0].value.value == "18"
+            for node in iter_subexpressions(unit.node, limit=5000)
+        )
+
     def _answers_a_wal_attempt(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """Does ``expr`` carry what a function that tries WAL answers on failure
         (``Outcome.UNSUPPORTED``), rather than a reading of the mode?"""
@@ -282,7 +311,8 @@ class GuardQueries:
                 # where the mode is known to be the rollback one.
                 return not not_wal_when(expr, False)
             if any(_is_wal_header_bytes(o) for o in operands) or (
-                any(_is_header_version(o) for o in operands) and any(_is_wal_version(o) for o in operands)
+                any(_is_header_version(o) or self._holds_version_bytes(o, scope) for o in operands)
+                and any(_is_wal_version(o) for o in operands)
             ):
                 return not not_wal_when(expr, True)
             # `header_says_wal(path) is False`: the predicate's answer compared with a bool.
@@ -391,8 +421,10 @@ def _reads_header_bytes(atom: cst.BaseExpression) -> bool:
 
 
 def _is_header_version(expr: cst.BaseExpression) -> bool:
-    """``header[18]``, ``header[19]`` or ``header[18:20]``: the file format's read and
-    write versions, which are 2 for a database in WAL."""
+    """``header[18]``, ``header[19]``, ``header[18:20]`` or ``(header[18], header[19])``:
+    the file format's read and write versions, which are 2 for a database in WAL."""
+    if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
+        return all(_is_header_version(element.value) for element in expr.elements)
     if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1:
         return False
     index = expr.slice[0].slice
@@ -404,7 +436,9 @@ def _is_header_version(expr: cst.BaseExpression) -> bool:
 
 
 def _is_wal_version(expr: cst.BaseExpression) -> bool:
-    """``2``, or the bytes ``b"\\x02\\x02"`` (or ``b"\\x02"``)."""
+    """``2``, ``(2, 2)``, or the bytes ``b"\\x02\\x02"`` (or ``b"\\x02"``)."""
+    if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
+        return all(_is_wal_version(element.value) for element in expr.elements)
     if isinstance(expr, cst.Integer):
         return expr.value == "2"
     if isinstance(expr, cst.SimpleString):

@@ -8,7 +8,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits, guarded_sides, not_wal_when
-from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
+from walint.semantic.nodes import SIMPLE_LINES, dotted_name, grown_collection, iter_subexpressions, small_statements, subscript_path, updated_entries
 from walint.tree import own_nodes
 from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WRAPPED_CALL
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix
@@ -24,7 +24,7 @@ from walint.journal.handlers import (
     tries_wal_for_its_caller,
 )
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode, runs_sql
+from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -59,7 +59,7 @@ def _deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
         sides = [branch.node.body, *([orelse.body] if isinstance(orelse, cst.Else) else [])]
         # `if self.wal: <checkpoint>`: the program goes on differently without WAL, which
         # is acting on the failure, as a raise or a mode set would be; a log line is not.
-        if acts or any(_raises(side) or _runs_sql(side) for side in sides):
+        if acts or any(_raises(side) or not _only_reports(side) for side in sides):
             for flag in flags:
                 found.setdefault(flag, set()).add(branch.unit)
     for unit in model.units:
@@ -73,6 +73,12 @@ def _deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
         if not model.facts(unit).flags - set(found):
             continue  # no test of a flag in this function's expressions that is still open
         for node in own_nodes(unit.node):
+            # `batch = 1 if not self.wal_enabled else 100`: a setting chosen by the failure, as
+            # a mode chosen by it is; not words for a person (`"on" if wal else "off"`).
+            chosen = node.value if isinstance(node, (cst.Assign, cst.AnnAssign)) and isinstance(node.value, cst.IfExp) else None
+            if isinstance(chosen, cst.IfExp) and not (_is_text(chosen.body) and _is_text(chosen.orelse)):
+                for flag in model.handler_flags(chosen.test, unit.scope):
+                    found.setdefault(flag, set()).add(unit)
             if isinstance(node, cst.IfExp) and any(
                 normalise_mode(value) in ROLLBACK_MODES
                 for side in (node.body, node.orelse)
@@ -116,8 +122,29 @@ def _calls(model: "ModuleModel", caller: "Unit", callee: "Unit") -> bool:
     )
 
 
-def _runs_sql(block: cst.BaseSuite) -> bool:
-    return any(isinstance(node, cst.Call) and runs_sql(node) for node in iter_subexpressions(block, limit=2000))
+def _is_text(node: cst.BaseExpression) -> bool:
+    return isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString))
+
+
+_REPORTING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "print", "echo", "secho"})
+
+
+def _only_reports(block: cst.BaseSuite) -> bool:
+    """Does ``block`` only log, print or pass (or set a status entry worded for a person)?"""
+    for line in small_statements(block):
+        if not isinstance(line, SIMPLE_LINES):
+            return False
+        for small in line.body:
+            if isinstance(small, cst.Pass):
+                continue
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                name = dotted_name(small.value.func).rsplit(".", 1)[-1]
+                if name in _REPORTING_METHODS:
+                    continue
+            if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Subscript):
+                continue  # `status["wal"] = "off"`: a report
+            return False
+    return True
 
 
 def _raises(block: cst.BaseSuite) -> bool:
@@ -180,13 +207,20 @@ def _is_a_cursor(model: "ModuleModel", expr: cst.BaseExpression, scope: "Scope")
 
 
 def _mode_names(model: "ModuleModel", sites: Sequence["Site"]) -> Set[str]:
-    """Names the SQL of this function's journal-mode pragmas is built from."""
+    """Names the SQL of this function's journal-mode pragmas is built from, and the
+    instance attributes (``self.journal``) any method's pragmas are built from."""
     names: Set[str] = set()
-    for site in sites:
+    own = {id(site) for site in sites}
+    for site in model.all_sites():
         effect = model.effect(site)
-        if effect is not None and effect.sets and isinstance(site.node, cst.Call):
-            for arg in site.node.args:
-                names.update(n.value for n in iter_subexpressions(arg.value) if isinstance(n, cst.Name))
+        if effect is None or not effect.sets or not isinstance(site.node, cst.Call):
+            continue
+        for arg in site.node.args:
+            for node in iter_subexpressions(arg.value):
+                if isinstance(node, cst.Name) and id(site) in own:
+                    names.add(node.value)
+                elif isinstance(node, cst.Attribute) and dotted_name(node).startswith("self."):
+                    names.add(dotted_name(node))
     return names
 
 

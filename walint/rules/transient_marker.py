@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
+from walint.sql import ROLLBACK_MODES, normalise_mode
 from walint.constants import is_known
 from walint.semantic.scopes import Collection
 from walint.semantic.nodes import code_constant_name, collection_items, iter_subexpressions
@@ -233,10 +234,11 @@ def enable_wal(conn):
             yield Report(node, self._message(node), no_fix_reason=reason)
         for collection in model.collections:
             items = collection_items(collection.node)
+            kinds = self._item_kinds(model, collection)
             transient = [
                 item
-                for item, kind in zip(items, self._item_kinds(model, collection))
-                if kind == TRANSIENT and id(item) not in uses.filtered_out
+                for item, kind in zip(items, kinds)
+                if kind == TRANSIENT and id(item) not in uses.filtered_out and not _answers_otherwise(collection.node, item, items, kinds)
             ]
             # `NO_WAL_ERRORS.append("database is busy")` on some platform: one of its items.
             added = [node for node in uses.added_to(collection.name) if model.marker_kind(node) == TRANSIENT]
@@ -329,8 +331,9 @@ def enable_wal(conn):
             return ESTABLISHED  # whatever it is called: a "message" list that gates a downgrade is markers
         if -1 in polarities:
             return None  # only ever used to keep the downgrade from happening
-        if _RETRY_OR_HINT_NAME_RE.search(collection.name):
-            return None
+        owner = collection.scope.name if collection.scope.kind == "class" else ""
+        if _RETRY_OR_HINT_NAME_RE.search(collection.name) or _RETRY_OR_HINT_NAME_RE.search(owner):
+            return None  # `RETRY_ON`, or `markers` of `class RetryPolicy`
         if any(_MARKER_NAME_RE.search(name) for name in (collection.name, *joined_into)):
             return PRESUMED  # `NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES`: both parts are markers
         if _TEXT_NAME_RE.search(collection.name):
@@ -388,6 +391,23 @@ def remove_marker_fix(
 def _fragment(node: cst.CSTNode) -> bool:
     value = node.evaluated_value if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)) else None
     return isinstance(value, str) and is_fragment(value)
+
+
+def _answers_otherwise(collection: object, item: cst.BaseExpression, items: Sequence[cst.BaseExpression], kinds: Sequence[Optional[str]]) -> bool:
+    """In ``{"locking protocol": "rollback", "disk I/O error": "retry"}``, does this
+    message map to another answer than every permanent marker does? Then the table
+    gives it its own verdict (a retry), not the downgrade the permanent ones get."""
+    if not isinstance(collection, cst.Dict):
+        return False
+    answers = {id(e.key): e.value.evaluated_value for e in collection.elements if isinstance(e, cst.DictElement) and isinstance(e.value, cst.SimpleString)}
+    if len(answers) != len(collection.elements) or not all(isinstance(a, str) and a.isidentifier() for a in answers.values()):
+        return False  # reasons worded for a person ("network share"), not verdicts ("retry")
+    permanent = {answers.get(id(other)) for other, kind in zip(items, kinds) if kind == PERMANENT}
+    if not permanent or None in permanent or id(item) not in answers:
+        return False
+    answer = answers[id(item)]
+    # Another rollback mode ("truncate" beside "delete") is the same verdict: a downgrade.
+    return answer not in permanent and not (isinstance(answer, str) and normalise_mode(answer) in ROLLBACK_MODES)
 
 
 def _number_held(model: "ModuleModel", node: cst.BaseExpression, scope: "Scope") -> Optional[int]:

@@ -121,6 +121,8 @@ def test_prefilter_tokens_come_from_every_rule():
         (b"db.disable_wal()", True),
         (b"import os\nprint('hello')\n", False),
         (b"", False),
+        (b"class SqliteCode(IntEnum):\n    BUSY = 5\n    IOERR = 10\n", True),
+        (b"except IOError:\n    raise EnvironmentError('ioerror')\n", False),  # not SQLite's IOERR
     ],
 )
 def test_prefilter(data, candidate):

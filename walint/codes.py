@@ -45,8 +45,10 @@ ALL_SPECS: Tuple[RuleSpec, ...] = (
             b"sqlite_busy",
             b"sqlite_locked",
             # `class SqliteCode(IntEnum): BUSY = 5; IOERR = 10`: result codes by their short
-            # names; "ioerr" is SQLite's word alone ("busy" and "locked" are everyone's).
-            b"ioerr",
+            # names, as assigned ("ioerr" alone would match every `IOError`; "busy" and
+            # "locked" are everyone's words).
+            b"ioerr =",
+            b"ioerr=",
         ),
     ),
     RuleSpec("WAL003", "connect-skips-guard", (_JOURNAL_MODE, b"disable_wal")),

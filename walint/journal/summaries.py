@@ -123,13 +123,18 @@ class SummaryQueries:
 
     def _tests_items_of(self, unit: Unit, facts: UnitFacts) -> Tuple[Tuple[str, int], ...]:
         """The parameters a predicate tests membership in (see FunctionFacts)."""
+        params = set(unit.scope.params)
+        if not params:
+            return ()
         answers = [*facts.returns, *(branch.node.test for branch in facts.branches if branch.returns is not None)]
-        tests_membership = any(
-            isinstance(node, cst.Comparison) and any(isinstance(c.operator, (cst.In, cst.NotIn)) for c in node.comparisons)
+        # Only a parameter tested against (`in vocabulary`, `for m in vocabulary`) can be.
+        tests_a_parameter = any(
+            (isinstance(node, cst.ComparisonTarget) and isinstance(node.operator, (cst.In, cst.NotIn)) and isinstance(node.comparator, cst.Name) and node.comparator.value in params)
+            or (isinstance(node, cst.CompFor) and isinstance(node.iter, cst.Name) and node.iter.value in params)
             for answer in answers
             for node in iter_subexpressions(answer, limit=200)
         )
-        if not tests_membership or not unit.scope.params:
+        if not tests_a_parameter:
             return ()
         return MarkerUses(self, self.marker_kind, walk=False).tests_items_of(unit)
 

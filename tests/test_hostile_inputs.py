@@ -830,14 +830,15 @@ def test_a_signal_during_the_write_removes_the_temporary_file(tree, monkeypatch,
         pytest.skip(f"no {number} here")
     _during_the_write(monkeypatch, lambda: os.kill(os.getpid(), signum))
     expected = KeyboardInterrupt if number == "SIGINT" else SystemExit
-    # A shell starts background jobs with SIGINT ignored; Python's own handler is the
-    # case under test, whatever launched pytest.
-    interrupt_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A shell starts background jobs with SIGINT ignored, and nohup ignores SIGHUP; the
+    # handlers a plain process starts with are the case under test, whatever launched pytest.
+    starting = signal.default_int_handler if number == "SIGINT" else signal.SIG_DFL
+    previous = signal.signal(signum, starting)
     try:
         with pytest.raises(expected):
             writing.replace_file(str(store), GOOD.encode(), b"x = 1\n")
     finally:
-        signal.signal(signal.SIGINT, interrupt_handler)
+        signal.signal(signum, previous)
     assert _temporaries(tree) == []
     assert store.read_text() == GOOD
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back

@@ -244,6 +244,15 @@ class StringFolder:
         subscript is unknown (a key chosen at run time could be any)."""
         if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
             return UNKNOWN
+        position = _position(expr.slice[0].slice.value)
+        if position is not None:  # `FALLBACK_PRAGMAS[0]`: that item of a tuple or list literal
+            items: List[Values] = []
+            for sequence, sequence_scope in self._containers(expr.value, scope, depth):
+                elements = sequence.elements if isinstance(sequence, (cst.Tuple, cst.List)) else None
+                if elements is None or any(isinstance(e, cst.StarredElement) for e in elements) or not -len(elements) <= position < len(elements):
+                    return UNKNOWN
+                items.append(self.values(elements[position].value, sequence_scope, depth))
+            return _union(items) if items else UNKNOWN
         keys = self.values(expr.slice[0].slice.value, scope, depth)
         if not keys or not all(is_known(k) for k in keys):
             return self._any_entry(expr, scope, depth)
@@ -253,7 +262,7 @@ class StringFolder:
             if assigned.values:
                 groups.append(assigned.values)  # an entry of a dict another module defines
             groups.extend(self.values(value, where, depth) for value, where in assigned.expressions if value is not None)
-        for mapping, mapping_scope in self.expressions(expr.value, scope):
+        for mapping, mapping_scope in self._containers(expr.value, scope, depth):
             if not isinstance(mapping, cst.Dict):
                 return _union(groups) if groups else UNKNOWN
             entries = [e for e in mapping.elements if isinstance(e, cst.DictElement)]
@@ -263,6 +272,31 @@ class StringFolder:
                     return UNKNOWN
                 groups.extend(self.values(value, mapping_scope, depth) for value in matching)
         return _union(groups) if groups else UNKNOWN
+
+    def _containers(self, expr: cst.BaseExpression, scope: object, depth: int) -> List[Tuple[Optional[cst.BaseExpression], object]]:
+        """The literals ``expr`` may be: what a name is bound to, or for a nested lookup
+        (``DEFAULTS["journal"]["fallback"]``) the entries of the outer dict under that key."""
+        if not isinstance(expr, cst.Subscript):
+            found_for_name: List[Tuple[Optional[cst.BaseExpression], object]] = []
+            for value, value_scope in self.expressions(expr, scope):
+                if isinstance(value, cst.Subscript) and depth <= 8:  # `jcfg = CONFIG["journal"]`
+                    found_for_name.extend(self._containers(value, value_scope, depth + 1))
+                else:
+                    found_for_name.append((value, value_scope))
+            return found_for_name
+        if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index) or depth > 8:
+            return [(None, None)]
+        keys = self.values(expr.slice[0].slice.value, scope, depth)
+        if not keys or not all(is_known(k) for k in keys):
+            return [(None, None)]
+        found: List[Tuple[Optional[cst.BaseExpression], object]] = []
+        for mapping, mapping_scope in self._containers(expr.value, scope, depth + 1):
+            if not isinstance(mapping, cst.Dict):
+                return [(None, None)]
+            for element in mapping.elements:
+                if isinstance(element, cst.DictElement) and any(key in self.values(element.key, mapping_scope, depth) for key in keys):
+                    found.append((element.value, mapping_scope))
+        return found or [(None, None)]
 
     def _any_entry(self, expr: cst.Subscript, scope: object, depth: int) -> Values:
         """``JOURNAL_FOR[wal_ok]`` with ``JOURNAL_FOR = {True: "wal", False: "delete"}``:
@@ -378,3 +412,16 @@ class StringFolder:
             return _argument(positional, next(automatic))
 
         return _fill(templates, _PERCENT_FIELD_RE, field_values)
+
+
+def _position(index: cst.BaseExpression) -> Optional[int]:
+    """The constant position ``0`` or ``-1`` of a subscript, else None."""
+    sign = 1
+    if isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.Minus):
+        sign, index = -1, index.expression
+    if isinstance(index, cst.Integer):
+        try:
+            return sign * int(index.value, 0)
+        except ValueError:
+            return None
+    return None

@@ -202,6 +202,9 @@ class ProjectIndex:
                 for member, values in self._member_constants(origin, path):
                     if _may_matter(values):
                         external[origin + member] = values
+                for entry, entry_source in self._entry_literals(origin, path):
+                    if _may_matter((entry_source,)):
+                        external[IMPORTED_LITERAL + origin + entry] = entry_source  # `STORAGE["fallback"]`
                 for name, facts in self._class_methods(origin, path):
                     if _interesting(facts):
                         external[f"{origin}.{name}"] = facts
@@ -235,6 +238,18 @@ class ProjectIndex:
         for name, values in summary.constants:
             if name.startswith(owner + ".") or name.startswith(owner + "["):
                 yield name[len(owner):], values
+
+    def _entry_literals(self, origin: str, importer: str) -> Iterable[Tuple[str, str]]:
+        """The literals an imported dict holds under constant keys, each with the suffix an
+        importer writes after the name (``['fallback']``)."""
+        found = self.target(origin, importer)
+        summary = self._by_path.get(found[0]) if found is not None and found[1] else None
+        if summary is None:
+            return
+        owner = found[1]  # type: ignore[index]
+        for name, source in summary.literals:
+            if name.startswith(owner + "["):
+                yield name[len(owner):], source
 
     def _class_methods(self, origin: str, importer: str) -> Iterable[Tuple[str, FunctionFacts]]:
         found = self.target(origin, importer)
@@ -287,6 +302,7 @@ def _interesting(facts: FunctionFacts) -> bool:
         or facts.never_returns
         or facts.tests_items_of
         or facts.returns_rollback_mode
+        or facts.returns_header_versions
     )
 
 

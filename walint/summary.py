@@ -37,6 +37,8 @@ class FunctionFacts:
     probe: bool = False
     probe_may_return_none: bool = False
     probe_normalises: bool = True
+    # ... and every answer it returns is upper-cased (`.upper()`): "WAL" is its spelling.
+    probe_uppercases: bool = False
     # ... and answers a made-up mode (`"unknown"`) when it cannot read one.
     probe_makes_up_a_mode: bool = False
     # It answers whether the database is in WAL (`return mode == "wal"`, a header read):
@@ -70,6 +72,9 @@ class FunctionFacts:
     # A rollback mode among its returned values: `mode = fallback_mode_for(exc)`, then
     # `PRAGMA journal_mode={mode}` takes the mode from here.
     returns_rollback_mode: bool = False
+    # It returns the header's write and read versions (bytes 18-19 of the file, sliced,
+    # read after `seek(18)` or unpacked), which a caller compares with 2.
+    returns_header_versions: bool = False
     # It runs `journal_mode=WAL` on a connection its caller passes and lets a failure
     # propagate (no `try`, or handlers that raise): the caller's `except` decides.
     wal_failure_propagates: bool = False

@@ -286,6 +286,11 @@ class ErrorPaths:
             out |= self._statements(_block(handler.body), bounded(entry))
         finalbody = getattr(statement, "finalbody", None)
         result = bounded(out)
+        if finalbody is not None and failing and not statement.handlers:  # type: ignore[attr-defined]
+            # `try: <WAL>; switched = True / finally: if not switched: <DELETE>`: the failure
+            # runs the `finally` on its way out, then propagates.
+            escaping = frozenset(s.failing(frozenset({id(statement)})) for s in raised)
+            self._statements(_block(finalbody.body), bounded(escaping))
         if finalbody is not None and result:
             result = self._statements(_block(finalbody.body), result)
         return result

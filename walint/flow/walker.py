@@ -26,7 +26,8 @@ from walint.flow.conditions import (
     suppress_calls,
 )
 from walint.flow.path_state import PathState, truth
-from walint.tree import children
+from walint.tree import children, own_nodes
+from walint.journal.guards import compares_with_wal_versions
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -272,7 +273,12 @@ class UnitWalker:
         predicates = self.model.wal_predicate_checks(test, scope)
         checks += predicates
         for atom, _ in predicates:
-            if not isinstance(atom, cst.Comparison):
+            # `version_bytes(path) == b"\x02\x02"`: a probe's bytes, which WAL005 judges as
+            # it judges a probe's mode (what does it answer when it cannot read?).
+            if not isinstance(atom, cst.Comparison) or (
+                compares_with_wal_versions(atom)
+                and any(self.model.probe_calls(operand, scope) for operand in (atom.left, *(c.comparator for c in atom.comparisons)))
+            ):
                 self.facts.guards.append(GuardFacts(atom, test, scope))
         checks += self.model.in_memory_checks(test, scope)
         return guarded_sides(test, checks) if checks else (False, False)
@@ -372,7 +378,11 @@ class UnitWalker:
             self._add(statement.iter if isinstance(statement, cst.For) else statement.test, ctx, statement)
             # Exhaustion raises: the loop's `else`, or what follows it (`conn.close()`, then
             # `raise TimeoutError(...)`).
-            raises_after = (statement.orelse is not None and always_exits(statement.orelse.body)) or _raises_next(following)
+            raises_after = (
+                (statement.orelse is not None and always_exits(statement.orelse.body))
+                or _raises_next(following)
+                or _raises_when_run_out(statement, following)
+            )
             # A loop is no condition of its own: a retry loop or a loop over paths runs its
             # body as the code around it does (an `if` inside it still counts).
             items = _walks_items(statement)
@@ -484,6 +494,24 @@ def _raises_next(statements: Sequence[cst.CSTNode]) -> bool:
         if any(isinstance(small, cst.Return) for small in line.body):
             return False
     return False
+
+
+def _raises_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> bool:
+    """``if attempts == 3: raise ...`` (or ``if not ready:``) right after the loop, on a
+    name the loop counts or sets: the attempts running out raise."""
+    if not following or not isinstance(following[0], cst.If) or following[0].orelse is not None:
+        return False
+    check = following[0]
+    if not _raises_next(small_statements(check.body)):
+        return False
+    counted = {
+        target.value
+        for node in own_nodes(loop)
+        if isinstance(node, (cst.Assign, cst.AugAssign))
+        for target in ([t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target])
+        if isinstance(target, cst.Name)
+    }
+    return any(isinstance(n, cst.Name) and n.value in counted for n in iter_subexpressions(check.test, limit=100))
 
 
 def _says_wal(value: Optional[cst.BaseExpression]) -> bool:

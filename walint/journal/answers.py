@@ -11,7 +11,7 @@ import libcst as cst
 from walint.flow.conditions import not_wal_when
 from walint.markers import says_unknown
 from walint.semantic.scopes import Scope, Unit
-from walint.semantic.nodes import is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions, small_statements
 from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
 
 if TYPE_CHECKING:
@@ -48,6 +48,12 @@ class AnswerQueries:
         if not failure_handlers:
             return nothing  # no answer comes from a failed switch: nothing tells it apart
         failed, succeeded, shapes = set(), set(), set()
+        # `return conn` after `conn.execute(<WAL>)`: the connection it switched, never None.
+        switched = {
+            dotted_name(site.node.func.value)
+            for site in facts.sites
+            if isinstance(site.node, cst.Call) and isinstance(site.node.func, cst.Attribute) and self.switches_to_wal(site)
+        } - {""}
         for value, handler in facts.return_sites:
             in_tuple = isinstance(value, cst.Tuple) and bool(value.elements)
             answer = value.elements[0].value if in_tuple else value  # type: ignore[union-attr]
@@ -62,6 +68,8 @@ class AnswerQueries:
                     continue
             if said is UNKNOWN and in_failure and self.names_caught_exception(answer, unit.scope):
                 said = NOT_NONE  # `except Error as exc: return exc`: the error, never None
+            if said is UNKNOWN and not in_failure and isinstance(answer, (cst.Name, cst.Attribute)) and dotted_name(answer) in switched:
+                said = NOT_NONE
             if said is UNKNOWN and not in_failure and answer is not None:
                 if self.wal_answer(answer, unit.scope) is True:
                     # `return <the WAL pragma's answer> == "wal"`: false only where the mode
@@ -106,6 +114,12 @@ class AnswerQueries:
             if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.Name, cst.Attribute)):
                 if any(says_unknown(word) for word in self.folder.values(value, unit.scope)):
                     kinds.add("string")
+            # `except OSError: return b""` from a reader of header bytes 18-19: no versions.
+            if handler is not None and (
+                (isinstance(value, cst.SimpleString) and value.evaluated_value in (b"", b"\x00\x00"))
+                or (isinstance(value, cst.Integer) and value.value == "0")
+            ):
+                kinds.add("string")  # `except OSError: return 0`, no version at all
         if not facts.named_returns:
             return kinds
         flow = self.error_paths(unit)

@@ -12,6 +12,7 @@ from walint.journal.guards import is_in_memory_name, is_read_only_uri
 from walint.semantic.scopes import Scope, Unit
 from walint.flow.walker import Site
 from walint.semantic.nodes import dotted_name
+from walint.constants import is_known
 from walint.tree import own_nodes
 
 # What `sqlite3.connect` and friends are called, by their qualified names.
@@ -80,8 +81,14 @@ class ConnectionQueries:
         )
 
     def _connects_an_engine(self, call: cst.Call, scope: Scope) -> bool:
-        """``engine.connect()`` (or ``.begin()``) where ``engine = create_engine(...)``."""
+        """``engine.connect()`` (or ``.begin()``) where ``engine = create_engine(...)``, or
+        a peewee database opened late (``db.init(path)``)."""
         func = call.func
+        if isinstance(func, cst.Attribute) and (
+            (func.attr.value == "init" and call.args and call.args[0].keyword is None)
+            or (func.attr.value == "connect" and any(a.keyword is not None and a.keyword.value == "reuse_if_open" for a in call.args))
+        ):
+            return True  # peewee's deferred database: `db.init(path)`, `db.connect(reuse_if_open=True)`
         if not isinstance(func, cst.Attribute) or func.attr.value not in ("connect", "begin", "raw_connection"):
             return False
         bindings, _ = self.bindings_of(func.value, scope)
@@ -117,7 +124,12 @@ class ConnectionQueries:
         if self.qualified_name(call.func, scope) not in CONNECT_FUNCTIONS or not call.args:
             return False
         values = self.folder.values(call.args[0].value, scope)
-        return bool(values) and all(is_in_memory_name(value) or is_read_only_uri(value) for value in values)
+        # `path.as_uri() + "?mode=ro"` with `uri=True`: a URI whose read-only query is known.
+        as_uri = any(a.keyword is not None and a.keyword.value == "uri" and dotted_name(a.value) == "True" for a in call.args)
+        return bool(values) and all(
+            is_in_memory_name(value) or is_read_only_uri(value) or (as_uri and "?" in value and not is_known(value[: value.rindex("?")]) and is_read_only_uri("file:" + value))
+            for value in values
+        )
 
     def database_of(
         self, expr: cst.BaseExpression, scope: Scope, connection: bool = False, depth: int = 0

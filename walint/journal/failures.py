@@ -5,7 +5,7 @@ the calls that report a failure, the names it cannot track). A mixin of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -147,6 +147,18 @@ class FailureQueries:
             return callee is not None and callee.sets_journal_mode and not callee.downgrades
         return False
 
+    def failure_leads_to_a_downgrade(self, try_node: cst.CSTNode, sites: Sequence[Site]) -> bool:
+        """Does a failed WAL attempt in this ``try`` reach a rollback mode after it, among
+        ``sites`` (a success flag tested after it, a mode its handler chose, the ``else`` of
+        a retry loop around it), guarded or not? Either way the failure is acted on there."""
+        return any(
+            self.is_rollback_site(site)
+            and site.handler is None
+            and self.on_failure_path(site, guarded_too=True) is not None
+            and self.failure_of_reaches(try_node, site)
+            for site in sites
+        )
+
     def failure_of_reaches(self, try_node: cst.CSTNode, site: Site) -> bool:
         """Do paths through this ``try``'s handlers reach ``site``?"""
         states = self.error_paths(site.unit).states_before(site.statement)  # type: ignore[attr-defined]
@@ -191,21 +203,22 @@ class FailureQueries:
         states = self.error_paths(site.unit).states_before(site.statement) if receivers else ()
         return any(bool(states) and all(state.get(receiver) == PRIVATE_DATABASE for state in states) for receiver in receivers)
 
-    def on_failure_path(self, site: Site) -> Optional[str]:
+    def on_failure_path(self, site: Site, guarded_too: bool = False) -> Optional[str]:
         """Is this rollback site reached on a path where a WAL attempt failed, and on no
         path where none did? The failure may be carried by a value: a mode a handler
         chose, a flag it cleared, a module-global flag an earlier call cleared.
 
         Returns None when it is not, ``MODE_FROM_VALUE`` when a name in the statement
         holds the rollback mode on the failed paths only (a guard in front of the
-        statement would also stop the WAL path), else ``FAILED_PATH``."""
+        statement would also stop the WAL path), else ``FAILED_PATH``. With ``guarded_too``,
+        paths through a guard count as well: the failure is acted on there all the same."""
         states = self.error_paths(site.unit).states_before(site.statement)
         if not states:
             return None
         names = _names_in(site)
         verdicts = {state: self._downgrades_on(site, state, names) for state in states}
         by_value = any(by for _, by in verdicts.values())
-        failing = [state for state in states if state.failed and not state.guarded and verdicts[state][0]]
+        failing = [state for state in states if state.failed and (guarded_too or not state.guarded) and verdicts[state][0]]
         if not failing:
             return None
         # A failure of this function's own WAL attempt that falls through to the statement
@@ -338,7 +351,10 @@ class FailureQueries:
             isinstance(arg.value, cst.Name) and arg.value.value == caught.value for arg in call.args
         ):
             return False
-        if not self.opens_connection(site.unit) or self.restores_the_mode_it_read(site.unit):
+        if not self.opens_connection(site.unit) or any(
+            self.is_rollback_site(other) and self.restored_after(other) for other in self.facts(site.unit).sites
+        ):
+            # A read mode switched away from for a job and set back: a deliberate switch.
             return False
         if self.direct_effect(call, site.scope) is not None or self.resolve_unit(call, site.scope) is not None:
             return False

@@ -146,7 +146,12 @@ def spells_as_it_answers(model: "ModuleModel", call: cst.Call, scope: "Scope", o
     module answering ``"WAL"``, compared with ``"WAL"``)?"""
     unit = model.resolve_unit(call, scope)
     if unit is None:
-        return False
+        # A probe of another module that answers `mode.upper()`, compared with "WAL".
+        callee = model.callee(call, scope)
+        spelt = [node for operand in operands for node in iter_subexpressions(operand, limit=50) if spells_wal(node)]
+        return callee is not None and callee.probe_uppercases and bool(spelt) and all(
+            str(node.evaluated_value).isupper() for node in spelt  # type: ignore[attr-defined]
+        )
     returns = model.facts(unit).returns
     answers = {v for value in returns for v in model.folder.values(value, unit.scope)}
     compared = {

@@ -17,6 +17,7 @@ from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
 from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, names_enum_member
+from walint.tree import own_nodes
 
 _FLAG_CONSTANTS = frozenset({"False", "None", "True"})
 
@@ -35,7 +36,9 @@ class GuardQueries:
             return True
         if isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
             text = value.evaluated_value
-            return isinstance(text, str) and text == text.lower()
+            return isinstance(text, bytes) or (isinstance(text, str) and text == text.lower())
+        if self.holds_header_versions(value, scope):
+            return True  # version bytes have no case
         if isinstance(value, cst.IfExp):
             return self._normalised(value.body, scope) and self._normalised(value.orelse, scope)
         if isinstance(value, (cst.Name, cst.Attribute)) and not self.probe_calls(value, scope):
@@ -55,9 +58,14 @@ class GuardQueries:
         # SQLite answers the journal mode in lower case: a value that carries only what
         # pragma reads answered (`row[0]` of `row = conn.execute(...).fetchone()`) is.
         reads = self.probe_calls(value, scope)
-        return bool(reads) and all(
-            isinstance(node, cst.Call) and (self.direct_effect(node, where) or ModeEffect()).reads for node, where in reads
-        )
+        return bool(reads) and all(isinstance(node, cst.Call) and self._answers_lower_case(node, where) for node, where in reads)
+
+    def _answers_lower_case(self, call: cst.Call, scope: Scope) -> bool:
+        """A pragma read, or a probe of the project whose every answer is lower-case."""
+        if (self.direct_effect(call, scope) or ModeEffect()).reads:
+            return True
+        callee = self.callee(call, scope)
+        return callee is not None and callee.probe and callee.probe_normalises
 
     def is_probe_node(self, node: cst.CSTNode, scope: Scope) -> bool:
         """A call whose result is the journal mode: a read, the WAL pragma's own answer,
@@ -91,9 +99,16 @@ class GuardQueries:
 
     def _probe_calls_uncached(self, expr: cst.BaseExpression, scope: Scope) -> List[Tuple[cst.CSTNode, Scope]]:
         found: List[Tuple[cst.CSTNode, Scope]] = []
+        # What a probe is handed (`journal_mode(self.open())`) is the connection it reads,
+        # not the answer: another probe-like call in there says nothing of the mode.
+        inside_a_probe: Set[int] = set()
         for node in iter_subexpressions(expr):
+            if id(node) in inside_a_probe:
+                continue
             if isinstance(node, (cst.Call, cst.Attribute)) and self.is_probe_node(node, scope):
                 found.append((node, scope))
+                if isinstance(node, cst.Call):
+                    inside_a_probe.update(id(arg) for arg in iter_subexpressions(node) if arg is not node)
             elif isinstance(node, (cst.Name, cst.Attribute)):
                 bindings, _ = self.bindings_of(node, scope)
                 for binding in bindings:
@@ -207,19 +222,70 @@ class GuardQueries:
                 found.append(node)
         return found
 
-    def _holds_version_bytes(self, expr: cst.BaseExpression, scope: Scope) -> bool:
-        """``versions`` of ``fh.seek(18); versions = fh.read(2)``: the header's write and
-        read versions, read without slicing."""
+    def holds_header_versions(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """Is ``expr`` the header's write and read versions (bytes 18-19 of the file)?
+        ``header[18:20]``; ``versions`` of ``fh.seek(18); versions = fh.read(2)``;
+        ``struct.unpack(">BB", raw[18:20])``; a call of a project function that returns
+        them; or a name bound to one of those, alone or unpacked (``w, r = versions_of(p)``)."""
+        if _is_header_version(expr):
+            return True
+        if depth > 3:
+            return False
+        if isinstance(expr, cst.IfExp):  # `header[18] if len(header) >= 20 else 0`
+            return any(self.holds_header_versions(side, scope, depth + 1) for side in (expr.body, expr.orelse))
+        if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:  # `return write_version, read_version`
+            return all(self.holds_header_versions(element.value, scope, depth + 1) for element in expr.elements)
+        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+            index = expr.slice[0].slice.value  # `versions[0]`, one of the two
+            return isinstance(index, cst.Integer) and index.value in ("0", "1") and self.holds_header_versions(expr.value, scope, depth + 1)
+        if isinstance(expr, cst.Call):
+            callee = self.callee(expr, scope)
+            return callee is not None and callee.returns_header_versions
         if not isinstance(expr, cst.Name):
             return False
         bindings, _ = self.bindings_of(expr, scope)
-        if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].scope is None:
+        if len(bindings) != 1:
             return False
-        value = bindings[0].value
-        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "read"):
+        if bindings[0].kind == "value" and bindings[0].scope is not None:
+            value, where = bindings[0].value, bindings[0].scope
+        else:
+            unpacked = self._unpacked_from(expr, scope)
+            if unpacked is None:
+                return False
+            value, where = unpacked, scope
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "read":
+            return self._read_after_seek_18(value, where)
+        return isinstance(value, cst.BaseExpression) and self.holds_header_versions(value, where, depth + 1)
+
+    def _reads_header_versions(self, atom: cst.BaseExpression, scope: Scope) -> bool:
+        """``header[18:20] == b"\\x02\\x02"``, ``write_version == 2``: a comparison of the
+        file's own word on whether it is in WAL."""
+        if not isinstance(atom, cst.Comparison) or len(atom.comparisons) != 1:
             return False
-        reader = dotted_name(value.func.value)
-        unit = bindings[0].scope.unit
+        operands = [atom.left, atom.comparisons[0].comparator]
+        return any(_is_wal_header_bytes(o) for o in operands) or (
+            any(_is_wal_version(o) or _is_wal_version(o, 1) for o in operands)
+            and any(self.holds_header_versions(o, scope) for o in operands)
+        )
+
+    def _unpacked_from(self, name: cst.Name, scope: Scope) -> Optional[cst.BaseExpression]:
+        """The value ``w, r = <value>`` unpacks into ``name`` in the function ``scope`` is."""
+        unit = scope.unit
+        if unit is None:
+            return None
+        for node in own_nodes(unit.node):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1:
+                target = node.targets[0].target
+                if isinstance(target, (cst.Tuple, cst.List)) and any(
+                    isinstance(element.value, cst.Name) and element.value.value == name.value for element in target.elements
+                ):
+                    return node.value
+        return None
+
+    def _read_after_seek_18(self, read: cst.Call, scope: Scope) -> bool:
+        """``fh.read(2)`` where the same function ran ``fh.seek(18)``."""
+        reader = dotted_name(read.func.value)  # type: ignore[attr-defined]
+        unit = scope.unit
         return bool(reader) and unit is not None and any(
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
@@ -279,7 +345,7 @@ class GuardQueries:
             compared_with_bool = isinstance(atom, cst.Comparison) and any(
                 isinstance(o, cst.Name) and o.value in ("True", "False") for o in (atom.left, *(c.comparator for c in atom.comparisons))
             )
-            if (isinstance(atom, (cst.Call, cst.Name, cst.Attribute)) and not is_none(atom)) or compared_with_bool or _reads_header_bytes(atom):
+            if (isinstance(atom, (cst.Call, cst.Name, cst.Attribute)) and not is_none(atom)) or compared_with_bool or self._reads_header_versions(atom, scope):
                 answer = self.wal_answer(atom, scope)
                 if answer is not None:
                     found.append((atom, not answer))
@@ -311,10 +377,14 @@ class GuardQueries:
                 # where the mode is known to be the rollback one.
                 return not not_wal_when(expr, False)
             if any(_is_wal_header_bytes(o) for o in operands) or (
-                any(_is_header_version(o) or self._holds_version_bytes(o, scope) for o in operands)
+                any(self.holds_header_versions(o, scope) for o in operands)
                 and any(_is_wal_version(o) for o in operands)
             ):
                 return not not_wal_when(expr, True)
+            if any(_is_wal_version(o, 1) for o in operands) and any(self.holds_header_versions(o, scope) for o in operands):
+                # `version == 1`: known to be a rollback journal; anything else, WAL or
+                # unreadable, is not known to be one.
+                return not not_wal_when(expr, False)
             # `header_says_wal(path) is False`: the predicate's answer compared with a bool.
             for answer, other in ((operands[0], operands[1]), (operands[1], operands[0])):
                 if isinstance(other, cst.Name) and other.value in ("True", "False"):
@@ -409,22 +479,13 @@ def is_in_memory_name(name: str) -> bool:
     return lowered == ":memory:" or lowered.startswith("file::memory:") or "mode=memory" in lowered
 
 
-def _reads_header_bytes(atom: cst.BaseExpression) -> bool:
-    """``header[18:20] == b"\\x02\\x02"`` or ``header[18] == 2``, written inline: the file's
-    own word on whether it is in WAL."""
-    if not isinstance(atom, cst.Comparison) or len(atom.comparisons) != 1:
-        return False
-    operands = [atom.left, atom.comparisons[0].comparator]
-    return any(_is_wal_header_bytes(o) for o in operands) or (
-        any(_is_header_version(o) for o in operands) and any(_is_wal_version(o) for o in operands)
-    )
-
-
 def _is_header_version(expr: cst.BaseExpression) -> bool:
     """``header[18]``, ``header[19]``, ``header[18:20]`` or ``(header[18], header[19])``:
     the file format's read and write versions, which are 2 for a database in WAL."""
     if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
         return all(_is_header_version(element.value) for element in expr.elements)
+    if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("struct.unpack", "unpack") and len(expr.args) == 2:
+        return _is_header_version(expr.args[1].value)  # `struct.unpack(">BB", raw[18:20])`
     if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1:
         return False
     index = expr.slice[0].slice
@@ -435,16 +496,24 @@ def _is_header_version(expr: cst.BaseExpression) -> bool:
     return False
 
 
-def _is_wal_version(expr: cst.BaseExpression) -> bool:
-    """``2``, ``(2, 2)``, or the bytes ``b"\\x02\\x02"`` (or ``b"\\x02"``)."""
+def _is_wal_version(expr: cst.BaseExpression, version: int = 2) -> bool:
+    """``2``, ``(2, 2)``, or the bytes ``b"\\x02\\x02"`` (or ``b"\\x02"``); with ``version=1``,
+    the versions of a database in a rollback journal."""
     if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
-        return all(_is_wal_version(element.value) for element in expr.elements)
+        return all(_is_wal_version(element.value, version) for element in expr.elements)
     if isinstance(expr, cst.Integer):
-        return expr.value == "2"
+        return expr.value == str(version)
     if isinstance(expr, cst.SimpleString):
         value = expr.evaluated_value
-        return isinstance(value, bytes) and bool(value) and set(value) == {2}
+        return isinstance(value, bytes) and bool(value) and set(value) == {version}
     return False
+
+
+def compares_with_wal_versions(atom: cst.BaseExpression) -> bool:
+    """``<versions> == 2`` or ``== b"\\x02\\x02"``: a test that says WAL when it holds."""
+    return isinstance(atom, cst.Comparison) and any(
+        _is_wal_version(o) for o in (atom.left, *(c.comparator for c in atom.comparisons))
+    )
 
 
 def _is_wal_header_bytes(expr: cst.BaseExpression) -> bool:

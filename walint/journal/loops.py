@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.constants import LOOP_VIEWS, Resolution, StringFolder
 from walint.semantic.scopes import Scope
-from walint.semantic.nodes import collection_items, iter_subexpressions, unwrap_collection
+from walint.semantic.nodes import collection_items, entry_of, iter_subexpressions, subscript_path, unwrap_collection
 from walint.sql import ModeEffect, classify_call
 
 Row = Dict[str, Tuple[cst.BaseExpression, Scope]]
@@ -118,6 +118,15 @@ class LoopQueries:
         literal = unwrap_collection(expr)
         if literal is not None:
             return literal, scope
+        if depth < 4 and isinstance(expr, cst.Subscript) and subscript_path(expr):
+            # `STORAGE["wal_fallback"]`: that entry of a dict literal, here or imported.
+            owner = self.collection_literal(expr.value, scope, depth + 1)
+            key = expr.slice[0].slice.value.evaluated_value  # type: ignore[attr-defined]
+            if owner is not None and isinstance(owner[0], cst.Dict):
+                entry = entry_of(owner[0], key)
+                return self.collection_literal(entry, owner[1], depth + 1) if entry is not None else None
+            imported = self.imported_literal(self.qualified_name(expr, scope))
+            return (imported, self.module_scope) if imported is not None else None
         if depth < 4 and isinstance(expr, (cst.Name, cst.Attribute)):
             bindings, parameter = self.bindings_of(expr, scope)
             if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:

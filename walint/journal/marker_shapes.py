@@ -123,6 +123,42 @@ def comparison_with(function: str, encoded: str) -> Optional[cst.Comparison]:
     return cst.Comparison(cst.Call(cst.Name(function)), [cst.ComparisonTarget(cst.Equal(), other)])
 
 
+def entry_lookup(node: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpression, str]]:
+    """``(table, key)`` of ``TABLE["bench"]`` or ``TABLE.get("bench", ...)``: one entry of a
+    dict, picked by a constant key."""
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        table, key = node.value, node.slice[0].slice.value
+    elif (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and node.args
+        and node.args[0].keyword is None
+        and not node.args[0].star
+    ):
+        table, key = node.func.value, node.args[0].value
+    else:
+        return None
+    if not isinstance(table, (cst.Name, cst.Attribute)) or not isinstance(key, cst.SimpleString):
+        return None
+    text = key.evaluated_value
+    return (table, text) if isinstance(text, str) else None
+
+
+def parsed_entry(qualname: str) -> Optional[cst.Subscript]:
+    """``NAME['key']`` (an importer's use of one entry of a dict here) as a node; anything
+    else, a name or text no importer would write, is None."""
+    owner, bracket, rest = qualname.partition("[")
+    if not bracket or not owner.isidentifier() or len(qualname) > 200:
+        return None
+    try:
+        node = cst.parse_expression(qualname)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return None
+    found = entry_lookup(node)
+    return node if isinstance(node, cst.Subscript) and found is not None and isinstance(found[0], cst.Name) else None
+
+
 def marker_kind(node: cst.CSTNode, extra_transient: Sequence[str] = (), extra_permanent: Sequence[str] = ()) -> Optional[str]:
     """``TRANSIENT``, ``PERMANENT`` or None for a tested operand: a message string, a
     result-code name (``SQLITE_BUSY``, ``errors.SQLITE_BUSY``) or a code looked up by

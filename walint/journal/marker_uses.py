@@ -13,14 +13,17 @@ from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.journal.calls import call_arguments
 from walint.journal.loops import loop_view
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, iter_subexpressions, unwrap_comprehension, is_none, unwrap_collection
-from walint.tree import preorder
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, entry_of, entry_path, iter_subexpressions, unwrap_comprehension, is_none, unwrap_collection
+from walint.tree import own_nodes, preorder
+from walint.flow.conditions import always_exits
 from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant, truth
 from walint.journal.marker_shapes import (
     comparison_with,
     default_of,
+    entry_lookup,
     first_of_items,
     flag_gates,
+    parsed_entry,
     pattern_values,
     returned_value,
     returns_a_value,
@@ -119,6 +122,10 @@ class MarkerUses:
             if unit is not None:
                 self._follow(unit, polarity, 0)
                 continue
+            entry = parsed_entry(qualname)
+            if entry is not None:  # `WAL_REFUSALS["bench"]` there: that entry here
+                self._operand(entry, polarity, model.module_scope, 0)
+                continue
             parts = qualname.split(".")
             if len(parts) <= 2 and all(part.isidentifier() for part in parts):
                 node: cst.BaseExpression = cst.Name(parts[0])
@@ -190,7 +197,19 @@ class MarkerUses:
         start, end = branch.when_true
         when_true = any(self.model.is_rollback_site(s) for s in sites[start:end])
         when_false = any(self.model.is_rollback_site(s) for rng in branch.when_false for s in sites[rng[0] : rng[1]])
+        if not when_true and not when_false and branch.when_false and always_exits(branch.node.body):
+            # `if not blocks_wal(exc): raise` in a handler whose failure goes on to a rollback
+            # mode after the `try` (`journal = "delete"`, used below): the test lets it through.
+            when_false = self._handler_falls_to_a_downgrade(branch)
         return when_true, when_false
+
+    def _handler_falls_to_a_downgrade(self, branch: "Branch") -> bool:
+        facts = self.model.facts(branch.unit)
+        for try_facts in facts.tries:
+            for handler, _ in try_facts.handlers:
+                if any(node is branch.node for node in iter_subexpressions(handler, limit=3000)):
+                    return self.model.failure_leads_to_a_downgrade(try_facts.node, facts.sites)
+        return False
 
     def _note_comprehension_names(self, expr: cst.BaseExpression, scope: Scope) -> None:
         """Record what each name a comprehension's own ``for`` binds iterates over, for
@@ -254,6 +273,8 @@ class MarkerUses:
     def _answers_of(self, subject: cst.BaseExpression, scope: Scope, depth: int = 0) -> List[Tuple[cst.BaseExpression, object, Scope]]:
         """For a call of a function of this module (or a name bound once to one), each
         test of that function with the constant the branch it guards returns."""
+        if isinstance(subject, cst.NamedExpr):  # `(verdict := classify(exc)) == ...`
+            subject = subject.value
         if isinstance(subject, (cst.Name, cst.Attribute)) and depth < 4:
             bindings, _ = self.model.bindings_of(subject, scope)
             if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
@@ -392,6 +413,8 @@ class MarkerUses:
                         self._membership(value, polarity, binding.scope, depth + 1)
                     else:
                         self._operand(value, polarity, binding.scope, depth + 1)
+        elif entry_lookup(node) is not None:
+            self._entry(node, polarity, scope, depth)
         elif isinstance(node, cst.Call):
             if isinstance(node.func, cst.Attribute) and node.func.attr.value in NORMALISING_METHODS:
                 self._operand(node.func.value, polarity, scope, depth + 1)  # `m.lower() in msg`
@@ -400,28 +423,49 @@ class MarkerUses:
             else:
                 self._membership(node, polarity, scope, depth + 1)
 
+    def _entry(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
+        """``WAL_REFUSALS["bench"]``: the collection that entry of the table holds, here or,
+        for a table another module defines, handed to that module as ``WAL_REFUSALS['bench']``."""
+        table, key = entry_lookup(node)  # type: ignore[misc]
+        found = self.model.collection_literal(table, scope)
+        if found is not None and isinstance(found[0], cst.Dict):
+            value = entry_of(found[0], key)
+            if value is not None:
+                self._operand(value, polarity, found[1], depth + 1)
+        bindings, _ = self.model.bindings_of(table, scope)
+        if any(b.kind == "import" for b in bindings) or (not bindings and isinstance(table, cst.Attribute)):
+            origin = self.model.qualified_name(table, scope)
+            if origin:
+                self.imported.setdefault(entry_path(origin, key), set()).add(polarity)
+
     def _match_cases(self, model: "ModuleModel") -> None:
         """``match exc.sqlite_errorcode: case SQLITE_PROTOCOL | SQLITE_BUSY: <downgrade>``:
         the values of a case whose body downgrades are markers that decide it."""
         rollback = {id(site.node) for site in model.all_sites() if model.is_rollback_site(site)}
         if not rollback:
             return
-        for node in preorder(model.module):
-            if not isinstance(node, cst.Match):
-                continue
-            answers = self._answers_of(node.subject, model.module_scope) if isinstance(node.subject, cst.Call) else []
+        matches = [(node, unit.scope) for unit in model.units for node in own_nodes(unit.node) if isinstance(node, cst.Match)]
+        for node, where in matches:
+            answers = self._answers_of(node.subject, where) if isinstance(node.subject, cst.Call) else []
             for case in node.cases:
-                if any(id(inner) in rollback for inner in preorder(case.body)):
-                    for value in pattern_values(case.pattern):
-                        self._operand(value, +1, model.module_scope, 0)
-                        # `match classify(exc): case Status.UNSUPPORTED:`: the tests that answer it.
-                        wanted = constant(value, PathState(False))
-                        for test, answer, scope in answers if wanted is not UNKNOWN else ():
-                            self._membership(test, +1 if answer == wanted else -1, scope, 1)
+                if not any(id(inner) in rollback for inner in preorder(case.body)):
+                    continue
+                if case.guard is not None:  # `case code if code in policy.codes:`
+                    self._membership(case.guard, +1, where, 0)
+                for value in pattern_values(case.pattern):
+                    self._operand(value, +1, where, 0)
+                    # `match classify(exc): case Status.UNSUPPORTED:`: the tests that answer it.
+                    wanted = constant(value, PathState(False))
+                    for test, answer, scope in answers if wanted is not UNKNOWN else ():
+                        self._membership(test, +1 if answer == wanted else -1, scope, 1)
+                    if wanted is not UNKNOWN and not answers:  # `match classify(exc):`, imported
+                        self._note_imported_comparison(node.subject, wanted, +1, where)
 
     def _note_imported_comparison(self, subject: cst.BaseExpression, wanted: object, polarity: int, scope: Scope) -> None:
         """``classify(exc) is Verdict.NO_WAL`` with ``classify`` imported: the defining
         module judges its classifier's branches by this constant (ModuleSummary)."""
+        if isinstance(subject, cst.NamedExpr):  # `(category := classify(exc)) == "unsupported"`
+            subject = subject.value
         if isinstance(subject, (cst.Name, cst.Attribute)):
             bindings, _ = self.model.bindings_of(subject, scope)
             if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
@@ -437,6 +481,10 @@ class MarkerUses:
         if bindings and not any(b.kind == "import" for b in bindings):
             return
         origin = self.model.qualified_name(node, scope)
+        if not origin and isinstance(node, cst.Attribute):
+            # `policy.should_downgrade(exc)`, `policy: JournalPolicy` a class imported.
+            owner = self.model.imported_class_of(node.value, scope)
+            origin = f"{owner}.{node.attr.value}" if owner else ""
         if origin:
             self.imported.setdefault(origin, set()).add(polarity)
 

@@ -92,6 +92,7 @@ class ModuleModel(
         self._probe_calls: Dict[Tuple[cst.CSTNode, Scope], List[Tuple[cst.CSTNode, Scope]]] = {}
         self._cursor_reads: Dict[Unit, Dict[int, cst.Call]] = {}
         self._imported_literals: Dict[str, Optional[cst.BaseExpression]] = {}
+        self._loops_by_target: Dict[int, cst.CSTNode] = {}
         # Nodes of literals parsed from other modules' summaries (by id): never reported.
         self.foreign_nodes: Set[int] = set()
 
@@ -124,10 +125,19 @@ class ModuleModel(
     def resolve(self, expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
         assert isinstance(scope, Scope)
         bindings, parameter = self.bindings_of(expr, scope)
+        if isinstance(expr, cst.Name) and sum(b.kind == "iter" for b in bindings) > 1:
+            # `for statement in FALLBACK: ...` and `for statement in TUNING: ...` in one
+            # function: inside a loop's body, the name is that loop's item.
+            bindings = self._loop_around(expr, bindings) or bindings
         values: Tuple[str, ...] = ()
         imported: Optional[cst.BaseExpression] = None
         if any(b.kind == "import" for b in bindings) or (not bindings and isinstance(expr, (cst.Attribute, cst.Subscript))):
             qualname = self.qualified_name(expr, scope)
+            if not qualname and isinstance(expr, cst.Attribute):
+                # `self.policy.rollback_mode`, `self.policy` an instance of an imported
+                # class: the default its class declares for the field.
+                owner = self.imported_class_of(expr.value, scope)
+                qualname = f"{owner}.{expr.attr.value}" if owner else ""
             found = self.external(qualname) if qualname else None
             if isinstance(found, tuple):
                 values = found
@@ -160,6 +170,22 @@ class ModuleModel(
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
+
+    def _loop_around(self, name: cst.Name, bindings: List[Binding]) -> List[Binding]:
+        """The one loop binding of ``name`` whose loop's body holds this use, if any."""
+        for binding in bindings:
+            if binding.kind != "iter" or binding.target is None or binding.scope is None or binding.scope.unit is None:
+                continue
+            loop = self._loops_by_target.get(id(binding.target))
+            if loop is None:
+                for node in own_nodes(binding.scope.unit.node):
+                    if isinstance(node, (cst.For, cst.CompFor)):
+                        self._loops_by_target[id(node.target)] = node
+                loop = self._loops_by_target.get(id(binding.target))
+            body = loop.body if isinstance(loop, cst.For) else None
+            if body is not None and any(node is name for node in iter_subexpressions(body, limit=5000)):
+                return [binding]
+        return []
 
     def imported_literal(self, qualname: str) -> Optional[cst.BaseExpression]:
         """The literal another module of the project binds ``qualname`` to, parsed from the
@@ -242,6 +268,8 @@ class ModuleModel(
             return self.function_facts(unit)
         origin = self.qualified_name(call.func, scope) or self._default_origin(call.func, scope) or self._instance_origin(call.func, scope)
         found = self.external(origin) if origin else None
+        if found is None and not origin:
+            found = self._inherited(call.func, scope)
         if found is None and isinstance(call.func, cst.Name) and depth < 3:
             # `_guard = refuse_if_wal` ... `_guard(conn)`: an alias of a function.
             bindings, parameter = self.bindings_of(call.func, scope)
@@ -253,17 +281,39 @@ class ModuleModel(
 
     def _instance_origin(self, func: cst.BaseExpression, scope: Scope) -> str:
         """``self._db.execute_void(...)`` where ``self._db = Store(path)`` and ``Store`` is
-        imported: the imported name of the method (``.compat.Store.execute_void``)."""
-        if not isinstance(func, cst.Attribute) or not isinstance(func.value, (cst.Name, cst.Attribute)):
+        imported: the imported name of the method (``.compat.Store.execute_void``). So is
+        ``Store(path).downgrade(conn)``, on an instance made in place."""
+        if not isinstance(func, cst.Attribute):
             return ""
-        bindings, _ = self.bindings_of(func.value, scope)
-        if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].scope is None:
+        if isinstance(func.value, cst.Call):
+            made, where = func.value, scope
+        elif isinstance(func.value, (cst.Name, cst.Attribute)):
+            bindings, _ = self.bindings_of(func.value, scope)
+            if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].scope is None:
+                return ""
+            made, where = bindings[0].value, bindings[0].scope
+        else:
             return ""
-        made = bindings[0].value
         if not isinstance(made, cst.Call) or not isinstance(made.func, (cst.Name, cst.Attribute)):
             return ""
-        cls = self.qualified_name(made.func, bindings[0].scope)
+        cls = self.qualified_name(made.func, where)
         return f"{cls}.{func.attr.value}" if cls else ""
+
+    def _inherited(self, func: cst.BaseExpression, scope: Scope) -> object:
+        """``self._journal_mode()`` in a subclass of a class another module defines
+        (``class ArenaStore(BaseStore)``): what that module says of the inherited method."""
+        if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name) or func.value.value not in ("self", "cls"):
+            return None
+        class_scope = self.class_scope_for(func.value, scope)
+        node = self.class_nodes.get(id(class_scope)) if class_scope is not None else None
+        if node is None or class_scope is None or func.attr.value in class_scope.bindings:
+            return None
+        for base in node.bases:
+            origin = self.qualified_name(base.value, class_scope.parent or self.module_scope)
+            found = self.external(f"{origin}.{func.attr.value}") if origin else None
+            if found is not None:
+                return found
+        return None
 
     def _default_origin(self, func: cst.BaseExpression, scope: Scope) -> str:
         """``on_wal_failure(conn)`` where ``on_wal_failure=use_delete_journal`` is imported:
@@ -388,12 +438,6 @@ class ModuleModel(
             for node in own_nodes(site.unit.node)
         )
         return effect if runs else None
-
-    def restores_the_mode_it_read(self, unit: Unit) -> bool:
-        """Does the function read the journal mode and later set the mode it read back
-        (``f"PRAGMA journal_mode={previous}"``) after a switch of its own? Then its rollback
-        switch is a deliberate one, for a VACUUM or a bulk job, undone when the job ends."""
-        return any(self.is_rollback_site(site) and self.restored_after(site) for site in self.facts(unit).sites)
 
     def restored_after(self, site: Site) -> bool:
         """Is the mode read before ``site`` set back by a later statement of its function

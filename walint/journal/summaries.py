@@ -16,9 +16,10 @@ from walint.journal.connections import CONNECT_FUNCTIONS
 from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
 from walint.flow.walker import UnitFacts
 from walint.semantic.scopes import Unit
-from walint.semantic.nodes import dotted_name, is_constant_literal, is_none, iter_subexpressions, literal_entries
+from walint.semantic.nodes import dotted_name, has_more_elements, is_constant_literal, is_none, iter_subexpressions, literal_entries
 from walint.sql import ROLLBACK_MODES, normalise_mode, sql_texts
 from walint.summary import MAX_LITERAL, FunctionFacts, ModuleSummary
+from walint.journal.guard_reading import uppercases
 
 
 class SummaryQueries:
@@ -83,8 +84,10 @@ class SummaryQueries:
             if not site.conditional:
                 modes.extend(always)
                 templates.extend(f"PRAGMA journal_mode={param_hole(p)}" for p in effect.parameter_modes if p in unit.scope.params)
-        # A probe reads the pragma and returns, or answers "wal" itself (a header reader).
-        probe = (probe and bool(facts.returns) or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
+        header_versions = any(self.holds_header_versions(v, unit.scope) for v in facts.returns)
+        # A probe reads the pragma and returns, or answers "wal" itself (a header reader),
+        # or hands on the header's version bytes.
+        probe = (probe and bool(facts.returns) or header_versions or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
         success_returns, failure_returns, failure_in_tuple = self._wal_outcome(unit)
         said = self._predicate_answer(unit, facts, failure_returns)
         returned = self._returned_values(unit)
@@ -100,6 +103,7 @@ class SummaryQueries:
             probe=probe or unit.name in self.guard_names,
             probe_may_return_none=said.may_return_none,
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
+            probe_uppercases=bool(facts.returns) and all(uppercases(self, value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,
             wal_answer=said.wal_answer,
             wal_answer_param=said.about_param,
@@ -113,6 +117,7 @@ class SummaryQueries:
             never_returns=self._never_returns(unit, facts),
             tests_items_of=self._tests_items_of(unit, facts),
             returns_rollback_mode=any(normalise_mode(value) in ROLLBACK_MODES for value in returned),
+            returns_header_versions=header_versions,
             wal_failure_propagates=not opens and self._wal_failure_propagates(facts),
             probe_makes_up_a_mode=said.makes_up_a_mode,
             swallows=self._swallows(unit),
@@ -238,12 +243,29 @@ class SummaryQueries:
         )
 
     def _exported_literals(self) -> Tuple[Tuple[str, str], ...]:
-        """(name, source) of each module-level collection literal of constants."""
+        """(name, source) of each module-level collection literal of constants, and of each
+        such literal a module-level dict holds under a constant key (``STORAGE['fallback']``
+        of a dict whose other entries are computed)."""
         found = []
         for name, bindings in self.module_scope.bindings.items():
             value = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
-            if name.isidentifier() and isinstance(value, (cst.Tuple, cst.List, cst.Set, cst.Dict)) and is_constant_literal(value):
-                source = self.module.code_for_node(value)
-                if len(source) <= MAX_LITERAL:
-                    found.append((name, source))
+            if not name.isidentifier() or not isinstance(value, (cst.Tuple, cst.List, cst.Set, cst.Dict)):
+                continue
+            source = self._constant_source(value)
+            if source is not None:
+                found.append((name, source))
+            elif isinstance(value, cst.Dict):
+                for path, entry in literal_entries(name, value):
+                    entry_source = self._constant_source(entry) if "." not in path else None
+                    if entry_source is not None:
+                        found.append((path, entry_source))
         return tuple(found)
+
+    def _constant_source(self, value: cst.BaseExpression) -> Optional[str]:
+        """The source of a collection literal of constants, when it is small enough."""
+        if not isinstance(value, (cst.Tuple, cst.List, cst.Set, cst.Dict)) or has_more_elements(value, MAX_LITERAL):
+            return None
+        if not is_constant_literal(value):
+            return None
+        source = self.module.code_for_node(value)
+        return source if len(source) <= MAX_LITERAL else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
 
@@ -28,7 +28,8 @@ class ConnectSkipsGuard(ModelRule):
     on-disk check:
 
     - a call of a project function, here or in another module, that can set a rollback
-      mode without a guard (reported at the call, naming where that happens), or
+      mode without a guard (reported at the call, naming where that happens; a function
+      of this module whose own WAL001 covers it is left to that finding), or
     - a rollback mode set under a condition of its own, such as a network-filesystem
       check or a configuration flag (reported at the downgrade).
 
@@ -72,7 +73,10 @@ class ConnectSkipsGuard(ModelRule):
 
     ## Known problems
     A downgrade reached through a call that is already inside an `except` handler is
-    reported once, as WAL001, not again here.
+    reported once, as WAL001, not again here. So is a call of a function of this module
+    whose own failed WAL attempt falls back (`configure(conn)` right after the connect):
+    the WAL001 inside it is the one place to fix. A function of another module is
+    reported at the call, since its module may be checked on its own.
     """
 
     spec = SPECS_BY_CODE["WAL003"]
@@ -148,15 +152,13 @@ def connect(path):
             """
 from sqlite3 import connect as open_db
 
-def configure(conn):
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-    except Exception:
-        conn.execute("PRAGMA journal_mode=DELETE")  # expect: WAL001
+def use_rollback_journal(conn):
+    conn.execute("PRAGMA journal_mode=DELETE")
 
-def open_board(path):
+def open_board(path, on_share):
     conn = open_db(path)
-    configure(conn)  # expect: WAL003
+    if on_share:
+        use_rollback_journal(conn)  # expect: WAL003
     return conn
 """
         ),
@@ -220,6 +222,8 @@ def open_board(path):
                     continue  # a connect wrapper: its own findings point inside it
                 if model.downgrade_reached_in_handler(site) is not None and not elsewhere:
                     continue  # a downgrade on this function's error path: WAL001 reports it
+                if _downgrades_on_its_own_error_path(model, model.resolve_unit(node, site.scope)):
+                    continue  # a helper of this module whose own WAL attempt falls back: its WAL001 says so
                 if model.unreachable(site) or model.on_private_database(site):
                     continue  # never runs, or on a read-only or `:memory:` database no one shares
                 yield Report(
@@ -228,6 +232,15 @@ def open_board(path):
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
                     *guard_fix(model, site, self.helper),
                 )
+
+
+def _downgrades_on_its_own_error_path(model: "ModuleModel", unit: Optional["Unit"]) -> bool:
+    """Is ``unit``, a function of this module, one whose rollback switch WAL001 reports (in
+    its handler, or on a path its failed WAL attempt takes)? Its finding is the place to fix."""
+    return unit is not None and any(
+        model.is_rollback_site(site) and not site.guarded and (site.handler is not None or site.flagged or model.on_failure_path(site))
+        for site in model.facts(unit).sites
+    )
 
 
 def _on_a_condition_of_its_own(model: "ModuleModel", site: "Site") -> bool:

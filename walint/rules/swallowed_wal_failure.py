@@ -31,18 +31,6 @@ if TYPE_CHECKING:
     from walint.flow.walker import Site
     from walint.semantic.scopes import Scope, Unit
 
-def _leads_to_a_downgrade(model: "ModuleModel", sites: Sequence["Site"], try_node: cst.CSTNode) -> bool:
-    """Does a failed WAL attempt reach a rollback mode after this ``try`` in the function
-    (a success flag tested after it, the ``else`` of a retry loop around it)?"""
-    return any(
-        model.is_rollback_site(site)
-        and site.handler is None
-        and model.on_failure_path(site) is not None
-        and model.failure_of_reaches(try_node, site)
-        for site in sites
-    )
-
-
 def _deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
     """Failure flags a later ``if`` acts on (one side sets a journal mode or raises), with
     the functions it acts in. A flag that only picks a log line or fills a status report
@@ -63,22 +51,22 @@ def _deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
             for flag in flags:
                 found.setdefault(flag, set()).add(branch.unit)
     for unit in model.units:
+        tests_flags = bool(model.facts(unit).flags)
         for node in own_nodes(unit.node):
             if isinstance(node, cst.Match) and _acts_in_a_case(model, unit, node):
                 # `outcome = classify(exc)` in the handler, then `match outcome:` whose cases
                 # raise or set a mode: the failure is decided there, case by case.
                 for flag in _set_in_a_handler(model, node.subject, unit.scope):
                     found.setdefault(flag, set()).add(unit)
-    for unit in model.units:  # `journal = "wal" if STATE["wal"] else "delete"`
-        if not model.facts(unit).flags - set(found):
-            continue  # no test of a flag in this function's expressions that is still open
-        for node in own_nodes(unit.node):
+            if not tests_flags:
+                continue
             # `batch = 1 if not self.wal_enabled else 100`: a setting chosen by the failure, as
             # a mode chosen by it is; not words for a person (`"on" if wal else "off"`).
             chosen = node.value if isinstance(node, (cst.Assign, cst.AnnAssign)) and isinstance(node.value, cst.IfExp) else None
             if isinstance(chosen, cst.IfExp) and not (_is_text(chosen.body) and _is_text(chosen.orelse)):
                 for flag in model.handler_flags(chosen.test, unit.scope):
                     found.setdefault(flag, set()).add(unit)
+            # `journal = "wal" if STATE["wal"] else "delete"`
             if isinstance(node, cst.IfExp) and any(
                 normalise_mode(value) in ROLLBACK_MODES
                 for side in (node.body, node.orelse)
@@ -206,22 +194,74 @@ def _is_a_cursor(model: "ModuleModel", expr: cst.BaseExpression, scope: "Scope")
     )
 
 
-def _mode_names(model: "ModuleModel", sites: Sequence["Site"]) -> Set[str]:
+def _mode_names(model: "ModuleModel", sites: Sequence["Site"], attributes: Set[str]) -> Set[str]:
     """Names the SQL of this function's journal-mode pragmas is built from, and the
     instance attributes (``self.journal``) any method's pragmas are built from."""
-    names: Set[str] = set()
-    own = {id(site) for site in sites}
-    for site in model.all_sites():
-        effect = model.effect(site)
-        if effect is None or not effect.sets or not isinstance(site.node, cst.Call):
-            continue
-        for arg in site.node.args:
-            for node in iter_subexpressions(arg.value):
-                if isinstance(node, cst.Name) and id(site) in own:
-                    names.add(node.value)
-                elif isinstance(node, cst.Attribute) and dotted_name(node).startswith("self."):
-                    names.add(dotted_name(node))
+    names = set(attributes)
+    for site in sites:
+        names.update(node.value for node in _pragma_parts(model, site) if isinstance(node, cst.Name))
     return names
+
+
+def _returned_names(model: "ModuleModel", unit: "Unit") -> Set[str]:
+    """Names the function hands back (``return conn, wal_enabled``): a failure recorded in
+    one is reported to the caller, who decides."""
+    if unit is model.module_unit:
+        return set()
+    names: Set[str] = set()
+    for value in model.facts(unit).returns:
+        parts = [element.value for element in value.elements] if isinstance(value, cst.Tuple) else [value]
+        names.update(dotted_name(part) for part in parts if isinstance(part, (cst.Name, cst.Attribute)))
+    return names - {""}
+
+
+def _attribute_mode_names(model: "ModuleModel") -> Set[str]:
+    """``self.journal`` and such: the instance attributes any method's journal-mode
+    pragma is built from."""
+    return {
+        dotted_name(node)
+        for site in model.all_sites()
+        for node in _pragma_parts(model, site)
+        if isinstance(node, cst.Attribute) and dotted_name(node).startswith("self.")
+    }
+
+
+def _pragma_parts(model: "ModuleModel", site: "Site") -> Iterator[cst.CSTNode]:
+    """The nodes of the arguments of a call that sets a journal mode."""
+    effect = model.effect(site)
+    if effect is None or not effect.sets or not isinstance(site.node, cst.Call):
+        return
+    for arg in site.node.args:
+        yield from iter_subexpressions(arg.value)
+
+
+def _success_flag_acted_on(model: "ModuleModel", unit: "Unit", try_node: cst.CSTNode) -> bool:
+    """Does the ``try`` body set a name to a constant once the switch worked, which an
+    ``if`` after the ``try`` acts on (raises, sets a mode, or does more than log)?"""
+    flags = {
+        dotted_name(target.target)
+        for line in small_statements(try_node.body)  # type: ignore[attr-defined]
+        if isinstance(line, SIMPLE_LINES)
+        for small in line.body
+        if isinstance(small, cst.Assign) and isinstance(small.value, cst.Name) and small.value.value in ("True", "False")
+        for target in small.targets
+    } - {""}
+    if not flags:
+        return False
+    after = model.line_of(try_node)
+    sites = model.facts(unit).sites
+    for branch in model.facts(unit).branches:
+        tested = {dotted_name(n) for n in iter_subexpressions(branch.node.test, limit=100) if isinstance(n, (cst.Name, cst.Attribute))}
+        if not tested & flags or model.line_of(branch.node) <= after:
+            continue
+        orelse = branch.node.orelse
+        sides = [branch.node.body, *([orelse.body] if isinstance(orelse, cst.Else) else [])]
+        ranges = [branch.when_true, *branch.when_false]
+        if any(sets_some_mode(model, site) for start, end in ranges for site in sites[start:end]) or any(
+            _raises(side) or not _only_reports(side) for side in sides
+        ):
+            return True
+    return False
 
 
 def _insists_on_wal_after(model: "ModuleModel", unit: "Unit", try_node: cst.CSTNode) -> bool:
@@ -397,6 +437,7 @@ def on_connect(dbapi_connection, record):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         deciding: Optional[Dict[str, Set["Unit"]]] = None  # worked out once a handler asks
+        attribute_modes: Set[str] = set()
         for unit in model.units:
             facts = model.facts(unit)
             sites = facts.sites
@@ -431,13 +472,16 @@ def on_connect(dbapi_connection, record):
                         continue  # it raises, retries or falls back; a later `except BusyError:` may still swallow
                     if deciding is None:
                         deciding = _deciding_flags(model)
+                        attribute_modes = _attribute_mode_names(model)
                     flags = _flags_acted_on_for(model, unit, deciding)
-                    if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites)):
+                    if try_facts.retried_then_raised or self._sets_flag(handler, flags | _mode_names(model, sites, attribute_modes) | _returned_names(model, unit)):
                         continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:
                         break  # it answers the failure (None, Result.FAILED) as a value of its own
-                    if _leads_to_a_downgrade(model, sites, try_facts.node):
+                    if model.failure_leads_to_a_downgrade(try_facts.node, sites):
                         break  # the failure is acted on later (WAL001 judges that downgrade)
+                    if _success_flag_acted_on(model, unit, try_facts.node):
+                        break  # `wal_enabled = True` after the switch, `if not wal_enabled: raise` below
                     if _insists_on_wal_after(model, unit, try_facts.node):
                         break  # `if mode != "wal": raise` below: nothing carries on in another mode
                     if via_helper:

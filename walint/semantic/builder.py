@@ -235,8 +235,9 @@ class ScopeBuilder:
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
-            self._bind(node.target, node.value)
-            self._record_assigned(node.target, node.value)
+            value = _field_default(node.value) if self.scope.kind == "class" else node.value
+            self._bind(node.target, value)
+            self._record_assigned(node.target, value)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         for target, value in updated_entries(node.value):
@@ -331,3 +332,16 @@ def _default_of_field(value: cst.BaseExpression) -> cst.BaseExpression:
                 value = arg.value
                 break
     return value.body if isinstance(value, cst.Lambda) else value
+
+
+def _field_default(value: cst.BaseExpression) -> cst.BaseExpression:
+    """The default a dataclass field declares: ``field(default=X)`` or
+    ``field(default_factory=lambda: X)`` holds X; anything else is itself."""
+    if not isinstance(value, cst.Call) or dotted_name(value.func) not in ("field", "dataclasses.field", "attr.ib", "attrs.field"):
+        return value
+    for arg in value.args:
+        if arg.keyword is not None and arg.keyword.value == "default":
+            return arg.value
+        if arg.keyword is not None and arg.keyword.value in ("default_factory", "factory") and isinstance(arg.value, cst.Lambda):
+            return arg.value.body
+    return value

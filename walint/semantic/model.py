@@ -9,7 +9,7 @@ denotes where it is used.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import libcst as cst
 
@@ -54,12 +54,24 @@ class SemanticModel(CallTargets):
             first = False
         return [], False
 
-    def class_scope_for(self, owner: cst.BaseExpression, scope: Scope, _depth: int = 0) -> Optional[Scope]:
+    def class_scope_for(self, owner: cst.BaseExpression, scope: Scope) -> Optional[Scope]:
         """The class an attribute's owner denotes: ``self``/``cls`` in a method, a class
         name, an instance made on the spot (``Policy(conn).apply()``) or a name bound only
         to one (``policy = Policy(conn)``)."""
+        found = self._class_of(owner, scope)
+        return found if isinstance(found, Scope) else None
+
+    def imported_class_of(self, owner: cst.BaseExpression, scope: Scope) -> str:
+        """The imported dotted name of the class an attribute's owner is an instance of
+        (``self.policy`` where ``self.policy = policy`` and ``policy: FallbackPolicy`` is
+        imported), or ""."""
+        found = self._class_of(owner, scope)
+        return found if isinstance(found, str) else ""
+
+    def _class_of(self, owner: cst.BaseExpression, scope: Scope, _depth: int = 0) -> Union[Scope, str, None]:
+        """The class scope of this module ``owner`` denotes, or the imported name of its class."""
         if isinstance(owner, cst.Call) and _depth < 3:
-            return self.class_scope_for(owner.func, scope, _depth + 1)
+            return self._class_of(owner.func, scope, _depth + 1)
         if isinstance(owner, cst.Attribute) and _depth < 3:
             # `self.pragmas.journal(...)` where `self.pragmas = Pragmas(conn)`.
             bindings, _ = self.bindings_of(owner, scope)
@@ -71,11 +83,11 @@ class SemanticModel(CallTargets):
             holders = {b.value.value for b in bindings if isinstance(b.value, cst.Name) and b.scope is not None}  # type: ignore[union-attr]
             if len(holders) == 1 and len(bindings) == 1 and not makers:
                 # `self.cfg = cfg` where `cfg: DbConfig` is a parameter.
-                return self.class_scope_for(cst.Name(holders.pop()), bindings[0].scope, _depth + 1)  # type: ignore[arg-type]
+                return self._class_of(cst.Name(holders.pop()), bindings[0].scope, _depth + 1)  # type: ignore[arg-type]
             if len(makers) != 1 or len(bindings) != len([b for b in bindings if b.kind == "value"]):
                 return None
             maker, where = makers.pop()
-            return self.class_scope_for(cst.Name(maker), where, _depth + 1)  # type: ignore[arg-type]
+            return self._class_of(cst.Name(maker), where, _depth + 1)  # type: ignore[arg-type]
         if not isinstance(owner, cst.Name):
             return None
         if owner.value in ("self", "cls"):
@@ -88,7 +100,7 @@ class SemanticModel(CallTargets):
             holder = self._scope_of_param(owner.value, scope)
             annotated = holder.annotations.get(owner.value) if holder is not None else None
             if annotated is not None and annotated.isidentifier():
-                return self.class_scope_for(cst.Name(annotated), holder, _depth + 1)  # type: ignore[arg-type]
+                return self._class_of(cst.Name(annotated), holder, _depth + 1)  # type: ignore[arg-type]
             return None
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
@@ -96,7 +108,9 @@ class SemanticModel(CallTargets):
         if len(bindings) == 1 and bindings[0].kind == "value" and isinstance(bindings[0].value, cst.Call) and _depth < 3:
             made_by = bindings[0].value.func
             if isinstance(made_by, cst.Name) and bindings[0].scope is not None:
-                return self.class_scope_for(made_by, bindings[0].scope, _depth + 1)
+                return self._class_of(made_by, bindings[0].scope, _depth + 1)
+        if bindings and all(b.kind == "import" for b in bindings) and _depth > 0:
+            return self.qualified_name(owner, scope) or None  # a class another module defines
         return None
 
     @staticmethod

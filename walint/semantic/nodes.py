@@ -158,6 +158,35 @@ def is_constant_literal(node: object) -> bool:
     return False
 
 
+def has_more_elements(node: cst.BaseExpression, limit: int) -> bool:
+    """Whether the collection literal ``node`` holds more than ``limit`` elements, nested
+    ones counted: each takes at least a character of source, so a literal that does is
+    longer than ``limit`` characters (found without walking the rest of a huge table)."""
+    pending: List[cst.BaseExpression] = [node]
+    count = 0
+    while pending:
+        current = pending.pop()
+        if isinstance(current, (cst.Tuple, cst.List, cst.Set)):
+            elements = [e.value for e in current.elements]
+        elif isinstance(current, cst.Dict):
+            elements = [part for e in current.elements if isinstance(e, cst.DictElement) for part in (e.key, e.value)]
+        else:
+            continue
+        count += len(elements)
+        if count > limit:
+            return True
+        pending.extend(elements)
+    return False
+
+
+def entry_of(table: cst.Dict, key: str) -> Optional[cst.BaseExpression]:
+    """The value a dict literal holds under the constant ``key``."""
+    for element in table.elements:
+        if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString) and element.key.evaluated_value == key:
+            return element.value
+    return None
+
+
 def entry_path(owner: str, key: str) -> str:
     """The name the entry ``key`` of the dict ``owner`` holds is tracked under."""
     return f"{owner}[{key!r}]"

@@ -49,6 +49,11 @@ ALL_SPECS: Tuple[RuleSpec, ...] = (
             # "locked" are everyone's words).
             b"ioerr =",
             b"ioerr=",
+            # Extended codes by their short names (`IOERR_SHMOPEN = 4618`, `BUSY_RECOVERY = 261`).
+            b"ioerr_",
+            b"busy_recovery",
+            b"busy_snapshot",
+            b"busy_timeout",
         ),
     ),
     RuleSpec("WAL003", "connect-skips-guard", (_JOURNAL_MODE, b"disable_wal")),

@@ -128,19 +128,23 @@ NameResolver = Callable[[cst.BaseExpression], Optional["Resolution"]]
 class Resolution:
     """What a name or attribute refers to, as far as the current module can tell."""
 
-    __slots__ = ("expressions", "parameter", "values")
+    __slots__ = ("expressions", "parameter", "values", "default")
 
     def __init__(
         self,
         expressions: Sequence[Tuple[cst.BaseExpression, object]] = (),
         parameter: Optional[str] = None,
         values: Tuple[str, ...] = (),
+        default: Optional[Tuple[cst.BaseExpression, object]] = None,
     ) -> None:
         # (expression, scope to evaluate it in); an entry of (None, None) is an unknown binding.
         self.expressions = expressions
         self.parameter = parameter
         # Values known without an expression: a constant imported from another module.
         self.values = values
+        # For a parameter, its default (``cfg: dict = DB_CONFIG``): what a lookup in it
+        # finds when the caller passes nothing.
+        self.default = default
 
 
 _STRING_METHODS: Dict[str, Callable[[str], str]] = {
@@ -276,8 +280,14 @@ class StringFolder:
     def _containers(self, expr: cst.BaseExpression, scope: object, depth: int) -> List[Tuple[Optional[cst.BaseExpression], object]]:
         """The literals ``expr`` may be: what a name is bound to, or for a nested lookup
         (``DEFAULTS["journal"]["fallback"]``) the entries of the outer dict under that key."""
+        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or) and depth <= 8:
+            # `(config or DEFAULTS)["journal"]`: the caller's table, or else the default one.
+            return self._containers(expr.left, scope, depth + 1) + self._containers(expr.right, scope, depth + 1)
         if not isinstance(expr, cst.Subscript):
             found_for_name: List[Tuple[Optional[cst.BaseExpression], object]] = []
+            resolution = self._resolve(expr, scope) if isinstance(expr, cst.Name) else None
+            if resolution is not None and resolution.default is not None and not resolution.expressions:
+                return self._containers(resolution.default[0], resolution.default[1], depth + 1)
             for value, value_scope in self.expressions(expr, scope):
                 if isinstance(value, cst.Subscript) and depth <= 8:  # `jcfg = CONFIG["journal"]`
                     found_for_name.extend(self._containers(value, value_scope, depth + 1))
@@ -305,10 +315,10 @@ class StringFolder:
         an attribute (``MODES[profile]``, ``MODES[cfg.mode]``) is configuration: unknown."""
         key = expr.slice[0].slice.value  # type: ignore[attr-defined]
         literal = key.value if isinstance(key, cst.Name) and key.value in ("True", "False", "None") else None
+        configured = False
         if literal is None:
-            resolution = self._resolve(key, scope) if isinstance(key, cst.Name) else None
-            if resolution is None or resolution.parameter is not None or not resolution.expressions:
-                return UNKNOWN
+            resolution = self._resolve(key, scope) if isinstance(key, (cst.Name, cst.Attribute)) else None
+            configured = resolution is None or resolution.parameter is not None or not resolution.expressions
         found = self.expressions(expr.value, scope)
         if len(found) != 1 or not isinstance(found[0][0], cst.Dict):
             return UNKNOWN
@@ -319,6 +329,8 @@ class StringFolder:
         groups = [self.values(e.value, mapping_scope, depth) for e in entries]
         if not groups or not all(group and all(is_known(v) for v in group) for group in groups):
             return UNKNOWN
+        if configured and any(_says_wal(v) for group in groups for v in group):
+            return UNKNOWN  # configuration choosing WAL or not: the caller's choice, not known here
         return _union(groups)
 
     def _call(self, call: cst.Call, scope: object, depth: int) -> Values:
@@ -425,3 +437,10 @@ def _position(index: cst.BaseExpression) -> Optional[int]:
         except ValueError:
             return None
     return None
+
+
+def _says_wal(text: str) -> bool:
+    """``"wal"`` or SQL that sets it: a table entry a configuration key may pick."""
+    lowered = text.strip().strip("'\"").lower()
+    parts = lowered.replace(" ", "").split("journal_mode=", 1)
+    return lowered == "wal" or (len(parts) == 2 and parts[1].lstrip("'\"`").startswith("wal"))

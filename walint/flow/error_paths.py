@@ -65,8 +65,10 @@ class ErrorPaths:
         guard_statements: FrozenSet[int] = frozenset(),
         suppressing: FrozenSet[int] = frozenset(),
         opens_private_database: Callable[[cst.Call], bool] = lambda call: False,
+        outer_constant: Callable[[cst.BaseExpression], Const] = lambda expr: UNKNOWN,
     ) -> None:
         self._attempts_wal = attempts_wal
+        self._outer_constant = outer_constant
         self._opens_private_database = opens_private_database
         self._guard_statements = guard_statements
         self._suppressing = suppressing
@@ -201,7 +203,10 @@ class ErrorPaths:
             if isinstance(value, cst.Dict):  # `state = {"journal": "wal"}`: each constant entry
                 for path, entry in literal_entries(target.value, value):
                     state = state.bind(path, constant(entry, state))
-            return state.bind(target.value, constant(value, state) if value is not None else UNKNOWN)
+            held = constant(value, state) if value is not None else UNKNOWN
+            if held is UNKNOWN and isinstance(value, (cst.Name, cst.Attribute)) and state.get(dotted_name(value)) is UNKNOWN:
+                held = self._outer_constant(value)  # `journal = PREFERRED`, a module's constant
+            return state.bind(target.value, held)
         if subscript_path(target) or (isinstance(target, cst.Attribute) and dotted_name(target)):
             # `state["journal"] = ...`, `self._use_wal = False`
             key = subscript_path(target) or dotted_name(target)

@@ -276,7 +276,7 @@ class UnitWalker:
             # `version_bytes(path) == b"\x02\x02"`: a probe's bytes, which WAL005 judges as
             # it judges a probe's mode (what does it answer when it cannot read?).
             if not isinstance(atom, cst.Comparison) or (
-                compares_with_wal_versions(atom)
+                compares_with_wal_versions(atom, lambda operand: self.model.version_literal(operand, scope))
                 and any(self.model.probe_calls(operand, scope) for operand in (atom.left, *(c.comparator for c in atom.comparisons)))
             ):
                 self.facts.guards.append(GuardFacts(atom, test, scope))

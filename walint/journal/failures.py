@@ -61,7 +61,17 @@ class FailureQueries:
             guard_statements=frozenset(self.facts(unit).guard_statements),
             suppressing=frozenset(id(s.node) for s in self.facts(unit).suppressions),
             opens_private_database=lambda call: self.opens_private_database(call, unit.scope),
+            outer_constant=lambda expr: self._outer_constant(expr, unit),
         ).run(statements, frozenset(entry))
+
+    def _outer_constant(self, expr: cst.BaseExpression, unit: Unit) -> object:
+        """The one string a name bound outside ``unit`` (a module constant, an imported
+        one) holds, or UNKNOWN: the path state knows only what the function assigns."""
+        bindings, parameter = self.bindings_of(expr, unit.scope)
+        if parameter is not None or any(b.scope is unit.scope for b in bindings):
+            return UNKNOWN
+        values = self.folder.values(expr, unit.scope)
+        return values[0] if len(values) == 1 and is_known(values[0]) else UNKNOWN
 
     def _call_outcome(self, call: cst.Call, scope: Scope) -> Optional[Tuple[Tuple[object, ...], Tuple[object, ...]]]:
         """What a call of a WAL-trying function answers on success, and on failure."""

@@ -5,7 +5,7 @@ sets. A mixin of :class:`walint.journal.model.ModuleModel`."""
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -239,6 +239,8 @@ class GuardQueries:
             index = expr.slice[0].slice.value  # `versions[0]`, one of the two
             return isinstance(index, cst.Integer) and index.value in ("0", "1") and self.holds_header_versions(expr.value, scope, depth + 1)
         if isinstance(expr, cst.Call):
+            if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "read":
+                return self._read_after_seek_18(expr, scope)  # `fh.seek(18); return fh.read(1)[0]`
             callee = self.callee(expr, scope)
             return callee is not None and callee.returns_header_versions
         if not isinstance(expr, cst.Name):
@@ -257,12 +259,23 @@ class GuardQueries:
             return self._read_after_seek_18(value, where)
         return isinstance(value, cst.BaseExpression) and self.holds_header_versions(value, where, depth + 1)
 
+    def version_literal(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+        """``WAL_HEADER`` bound once to ``b"\\x02\\x02"`` (or to ``2``, ``(2, 2)``): that
+        literal; any other expression is itself."""
+        if isinstance(expr, cst.Name):
+            bindings, parameter = self.bindings_of(expr, scope)
+            if parameter is None and len(bindings) == 1 and bindings[0].kind == "value":
+                value = bindings[0].value
+                if isinstance(value, (cst.SimpleString, cst.Integer, cst.Tuple)) and (_is_wal_version(value) or _is_wal_version(value, 1)):
+                    return value
+        return expr
+
     def _reads_header_versions(self, atom: cst.BaseExpression, scope: Scope) -> bool:
         """``header[18:20] == b"\\x02\\x02"``, ``write_version == 2``: a comparison of the
         file's own word on whether it is in WAL."""
         if not isinstance(atom, cst.Comparison) or len(atom.comparisons) != 1:
             return False
-        operands = [atom.left, atom.comparisons[0].comparator]
+        operands = [self.version_literal(o, scope) for o in (atom.left, atom.comparisons[0].comparator)]
         return any(_is_wal_header_bytes(o) for o in operands) or (
             any(_is_wal_version(o) or _is_wal_version(o, 1) for o in operands)
             and any(self.holds_header_versions(o, scope) for o in operands)
@@ -376,6 +389,7 @@ class GuardQueries:
                 # `mode != "delete"`: true for WAL and for anything unknown, false only
                 # where the mode is known to be the rollback one.
                 return not not_wal_when(expr, False)
+            operands = [self.version_literal(o, scope) for o in operands]
             if any(_is_wal_header_bytes(o) for o in operands) or (
                 any(self.holds_header_versions(o, scope) for o in operands)
                 and any(_is_wal_version(o) for o in operands)
@@ -509,10 +523,11 @@ def _is_wal_version(expr: cst.BaseExpression, version: int = 2) -> bool:
     return False
 
 
-def compares_with_wal_versions(atom: cst.BaseExpression) -> bool:
-    """``<versions> == 2`` or ``== b"\\x02\\x02"``: a test that says WAL when it holds."""
+def compares_with_wal_versions(atom: cst.BaseExpression, literal: Callable[[cst.BaseExpression], cst.BaseExpression]) -> bool:
+    """``<versions> == 2`` or ``== b"\\x02\\x02"`` (``literal`` reads a name bound to one): a
+    test that says WAL when it holds."""
     return isinstance(atom, cst.Comparison) and any(
-        _is_wal_version(o) for o in (atom.left, *(c.comparator for c in atom.comparisons))
+        _is_wal_version(literal(o)) for o in (atom.left, *(c.comparator for c in atom.comparisons))
     )
 
 

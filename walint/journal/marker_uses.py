@@ -13,7 +13,7 @@ from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.journal.calls import call_arguments
 from walint.journal.loops import loop_view
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, entry_of, entry_path, iter_subexpressions, unwrap_comprehension, is_none, unwrap_collection
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, copied_collection, dotted_name, entry_of, entry_path, iter_subexpressions, unwrap_comprehension, is_none, unwrap_collection
 from walint.tree import own_nodes, preorder
 from walint.flow.conditions import always_exits
 from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant, truth
@@ -402,6 +402,10 @@ class MarkerUses:
                     if isinstance(value, cst.IfExp):
                         self._operand(value.body, polarity, binding.scope, depth + 1)
                         self._operand(value.orelse, polarity, binding.scope, depth + 1)
+                        continue
+                    copied = copied_collection(value)
+                    if copied is not None:  # `NO_WAL = frozenset(NoWalCode)`: the enum's members
+                        self._operand(copied, polarity, binding.scope, depth + 1)
                         continue
                     computed = (cst.Call, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation)
                     if (

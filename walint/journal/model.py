@@ -28,9 +28,10 @@ from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.semantic.model import SemanticModel
-from walint.semantic.nodes import dotted_name, is_constant_literal, iter_subexpressions, queue_of
+from walint.semantic.nodes import dotted_name, is_constant_literal, is_none, iter_subexpressions, queue_of
 from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, runs_sql
 from walint.summary import IMPORTED_LITERAL, MAX_LITERAL, FunctionFacts
+from walint.journal.marker_shapes import default_of
 from walint.tree import NodePositions, own_nodes, positions_of
 
 if TYPE_CHECKING:
@@ -151,6 +152,11 @@ class ModuleModel(
             bindings = [b for b in bindings if b.kind != "def"]
         if not bindings and parameter is None and not values and imported is None:
             return None
+        if parameter is not None and not bindings and isinstance(expr, cst.Name):
+            owner = self._scope_of_param(parameter, scope)
+            default = default_of(parameter, owner) if owner is not None else None
+            if isinstance(default, (cst.Name, cst.Attribute, cst.Dict)) and not is_none(default) and owner is not None:
+                return Resolution(parameter=parameter, values=values, default=(default, owner.parent or self.module_scope))
         expressions: List[Tuple[Optional[cst.BaseExpression], Optional[Scope]]] = []
         if imported is not None:
             expressions.append((imported, self.module_scope))  # constants only: any scope reads them alike

@@ -120,10 +120,16 @@ def _is_context_manager(node: cst.FunctionDef) -> bool:
 
 
 def _runs_passed_sql(node: cst.CSTNode, unit: Unit) -> bool:
-    """``conn.execute(sql, params)`` with ``sql`` a parameter of the function."""
+    """``conn.execute(sql, params)`` with ``sql`` a parameter of the function, or
+    ``fn(*args)`` with both passed in (``_best_effort(conn.execute, "PRAGMA ...")``)."""
+    if not isinstance(node, cst.Call):
+        return False
+    star = unit.node.params.star_arg if isinstance(unit.node, cst.FunctionDef) else None
+    passed = {star.name.value} if isinstance(star, cst.Param) else set()
+    if isinstance(node.func, cst.Name) and node.func.value in unit.scope.params:
+        return any(arg.star == "*" and isinstance(arg.value, cst.Name) and arg.value.value in passed for arg in node.args)
     return (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
+        isinstance(node.func, cst.Attribute)
         and runs_sql(node)
         and bool(node.args)
         and isinstance(node.args[0].value, cst.Name)

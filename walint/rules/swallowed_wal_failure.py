@@ -24,7 +24,7 @@ from walint.journal.handlers import (
     tries_wal_for_its_caller,
 )
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES, callee_name, normalise_mode
+from walint.sql import ROLLBACK_MODES, callee_name, modes_set_by_sql, normalise_mode
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -96,10 +96,19 @@ def _flags_acted_on_for(model: "ModuleModel", unit: "Unit", deciding: Dict[str, 
     """The deciding flags that act on the connection ``unit`` switched: not those only
     acted on in another function that opens a connection of its own (``reopen()``) and
     never calls ``unit``, where the downgrade is another connection's."""
+    local = (
+        set()
+        if unit is model.module_unit
+        else {name for name in unit.scope.bindings if name.isidentifier() and name not in unit.scope.globals}
+    )
     return {
         flag
         for flag, units in deciding.items()
-        if any(other is unit or not model.opens_connection(other) or _calls(model, other, unit) for other in units)
+        # A local flag is this function's own: another function's `wal_ok` is another name.
+        if any(
+            other is unit or (flag not in local and (not model.opens_connection(other) or _calls(model, other, unit)))
+            for other in units
+        )
     }
 
 
@@ -155,8 +164,14 @@ def _swallowed_by_wrappers(model: "ModuleModel", unit: "Unit", sites: Sequence["
             and site.statement.value is site.node
         ):
             callee = model.callee(site.node, site.scope)
-            effect = model.effect(site) if callee is not None and callee.swallows == SWALLOWS_PASSED_SQL else None
-            if effect is not None and effect.sets_wal:
+            if callee is None or callee.swallows != SWALLOWS_PASSED_SQL:
+                continue
+            effect = model.effect(site)
+            # `_best_effort(conn.execute, "PRAGMA journal_mode=WAL")`: the statement it is handed.
+            passed = [
+                value for arg in site.node.args for value in model.folder.values(arg.value, site.scope) if "wal" in modes_set_by_sql(value)
+            ]
+            if (effect is not None and effect.sets_wal) or passed:
                 yield Report(site.node, f"Failure of `journal_mode=WAL` is swallowed by `{callee.qualname}()`; the "  # type: ignore[union-attr]
                              "connection carries on in whatever journal mode it has", None, NO_FIX_WRAPPER)
 

@@ -394,12 +394,17 @@ def _fragment(node: cst.CSTNode) -> bool:
 
 
 def _answers_otherwise(collection: object, item: cst.BaseExpression, items: Sequence[cst.BaseExpression], kinds: Sequence[Optional[str]]) -> bool:
-    """In ``{"locking protocol": "rollback", "disk I/O error": "retry"}``, does this
-    message map to another answer than every permanent marker does? Then the table
+    """In ``{"locking protocol": "rollback", "disk I/O error": "retry"}`` (or ``True`` and
+    ``False``), does this message map to another answer than every permanent marker does? Then the table
     gives it its own verdict (a retry), not the downgrade the permanent ones get."""
     if not isinstance(collection, cst.Dict):
         return False
-    answers = {id(e.key): e.value.evaluated_value for e in collection.elements if isinstance(e, cst.DictElement) and isinstance(e.value, cst.SimpleString)}
+    answers = {
+        id(e.key): e.value.evaluated_value if isinstance(e.value, cst.SimpleString) else e.value.value  # `True`/`False`
+        for e in collection.elements
+        if isinstance(e, cst.DictElement)
+        and (isinstance(e.value, cst.SimpleString) or (isinstance(e.value, cst.Name) and e.value.value in ("True", "False")))
+    }
     if len(answers) != len(collection.elements) or not all(isinstance(a, str) and a.isidentifier() for a in answers.values()):
         return False  # reasons worded for a person ("network share"), not verdicts ("retry")
     permanent = {answers.get(id(other)) for other, kind in zip(items, kinds) if kind == PERMANENT}

@@ -22,6 +22,21 @@ def unwrap_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     return expr if isinstance(expr, _COLLECTIONS) else None
 
 
+def copied_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """``frozenset(NoWalCode)``, ``tuple(MARKERS)``: the named collection (or enum) copied."""
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Name)
+        and expr.func.value in _COLLECTION_CALLS
+        and len(expr.args) == 1
+        and expr.args[0].keyword is None
+        and not expr.args[0].star
+        and isinstance(expr.args[0].value, (cst.Name, cst.Attribute))
+    ):
+        return expr.args[0].value
+    return None
+
+
 def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp, cst.ListComp, cst.GeneratorExp]]:
     """``{m.lower() for m in RAW}`` (or ``frozenset(m.lower() for m in RAW)``): a
     comprehension of one ``for`` whose items are the loop's own, at most normalised."""

@@ -406,6 +406,11 @@ class StringFolder:
         right = expr.right
         positional: List[Values] = []
         named: Dict[str, Values] = {}
+        if isinstance(right, (cst.Name, cst.Attribute)):
+            # `"...%(fallback)s" % SHED_MODES`: a dict literal the name holds.
+            held = self.expressions(right, scope)
+            if len(held) == 1 and isinstance(held[0][0], (cst.Dict, cst.Tuple)):
+                right, scope = held[0]
         if isinstance(right, cst.Tuple):
             positional = [self.values(el.value, scope, depth) for el in right.elements]
         elif isinstance(right, cst.Dict):

@@ -19,12 +19,12 @@ from walint.markers import says_unknown
 from walint.runtime import TRANSIENT_MESSAGES
 from walint.summary import IMPORTED_LITERAL, IMPORTERS_USES, FunctionFacts, ModuleSummary
 
-# A module-level name bound to a quoted rollback mode (`FALLBACK = "DELETE"`): the only
-# way a module can hand a rollback mode to the modules that import it (summaries pass on
-# module constants alone). A bare `"off"` or `"memory"` elsewhere is far too common to
-# make a file worth reading for.
+# A name bound to a quoted rollback mode (`FALLBACK = "DELETE"`, a class's field, or
+# `self.fallback_mode = "DELETE"` in a method): how a module hands a rollback mode to the
+# modules that import it (summaries pass on constants alone). A bare `"off"` or
+# `"memory"` elsewhere is far too common to make a file worth reading for.
 _ROLLBACK_CONSTANT_RE = re.compile(
-    rb"""(?mi)^[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[rub]?['"](?:delete|truncate|persist|memory|off)['"]"""
+    rb"""(?mi)^[ \t]*(?:self\.)?[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[rub]?['"](?:delete|truncate|persist|memory|off)['"]"""
 )
 
 

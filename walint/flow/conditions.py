@@ -9,7 +9,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tupl
 import libcst as cst
 
 from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, iter_subexpressions, small_statements
-from walint.tree import preorder
+from walint.tree import own_nodes, preorder
 
 _GUARD_EXIT = (cst.Raise, cst.Return)
 
@@ -257,3 +257,34 @@ def _compares_with_wal(expr: cst.BaseExpression) -> bool:
         and operand.evaluated_value.lower() == "wal"
         for operand in [expr.left] + [c.comparator for c in expr.comparisons]
     )
+
+
+def raises_next(statements: Sequence[cst.CSTNode]) -> bool:
+    """Do ``statements`` raise, after simple lines that neither return nor branch
+    (``conn.close()``, a log line)?"""
+    for line in statements:
+        if not isinstance(line, SIMPLE_LINES):
+            return False
+        if any(isinstance(small, cst.Raise) for small in line.body):
+            return True
+        if any(isinstance(small, cst.Return) for small in line.body):
+            return False
+    return False
+
+
+def raises_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> bool:
+    """``if attempts == 3: raise ...`` (or ``if not ready:``) right after the loop, on a
+    name the loop counts or sets: the attempts running out raise."""
+    if not following or not isinstance(following[0], cst.If) or following[0].orelse is not None:
+        return False
+    check = following[0]
+    if not raises_next(small_statements(check.body)):
+        return False
+    counted = {
+        target.value
+        for node in own_nodes(loop)
+        if isinstance(node, (cst.Assign, cst.AugAssign))
+        for target in ([t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target])
+        if isinstance(target, cst.Name)
+    }
+    return any(isinstance(n, cst.Name) and n.value in counted for n in iter_subexpressions(check.test, limit=100))

@@ -155,7 +155,9 @@ class ErrorPaths:
         if isinstance(statement, cst.With):
             for item in statement.items:
                 if item.asname is not None:
-                    states = frozenset(self._assign(item.asname.name, None, s) for s in states)
+                    # `with sqlite3.connect(":memory:") as db`: the connection it opens.
+                    opened = item.item if isinstance(item.item, cst.Call) else None
+                    states = frozenset(self._assign(item.asname.name, opened, s) for s in states)
             ran = self._statements(_block(statement.body), states)
             # `with suppress(Error):` may end its body early: past it, as if none had run.
             return bounded(ran | states) if id(statement) in self._suppressing or suppresses(statement) else ran

@@ -21,13 +21,15 @@ from walint.flow.conditions import (
     guarded_sides,
     not_wal_when,
     pattern_strings,
+    raises_next,
+    raises_when_run_out,
     returned_constant,
     statements_exit,
     suppress_calls,
 )
 from walint.flow.path_state import PathState, truth
-from walint.tree import children, own_nodes
-from walint.journal.guards import compares_with_wal_versions
+from walint.tree import children
+from walint.journal.header_versions import compares_with_wal_versions
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -380,8 +382,8 @@ class UnitWalker:
             # `raise TimeoutError(...)`).
             raises_after = (
                 (statement.orelse is not None and always_exits(statement.orelse.body))
-                or _raises_next(following)
-                or _raises_when_run_out(statement, following)
+                or raises_next(following)
+                or raises_when_run_out(statement, following)
             )
             # A loop is no condition of its own: a retry loop or a loop over paths runs its
             # body as the code around it does (an `if` inside it still counts).
@@ -481,37 +483,6 @@ def _is_connect_listener(decorator: cst.BaseExpression) -> bool:
         if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("connect", "first_connect"):
             return True
     return False
-
-
-def _raises_next(statements: Sequence[cst.CSTNode]) -> bool:
-    """Do ``statements`` raise, after simple lines that neither return nor branch
-    (``conn.close()``, a log line)?"""
-    for line in statements:
-        if not isinstance(line, SIMPLE_LINES):
-            return False
-        if any(isinstance(small, cst.Raise) for small in line.body):
-            return True
-        if any(isinstance(small, cst.Return) for small in line.body):
-            return False
-    return False
-
-
-def _raises_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> bool:
-    """``if attempts == 3: raise ...`` (or ``if not ready:``) right after the loop, on a
-    name the loop counts or sets: the attempts running out raise."""
-    if not following or not isinstance(following[0], cst.If) or following[0].orelse is not None:
-        return False
-    check = following[0]
-    if not _raises_next(small_statements(check.body)):
-        return False
-    counted = {
-        target.value
-        for node in own_nodes(loop)
-        if isinstance(node, (cst.Assign, cst.AugAssign))
-        for target in ([t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target])
-        if isinstance(target, cst.Name)
-    }
-    return any(isinstance(n, cst.Name) and n.value in counted for n in iter_subexpressions(check.test, limit=100))
 
 
 def _says_wal(value: Optional[cst.BaseExpression]) -> bool:

@@ -162,6 +162,8 @@ class ConnectionQueries:
             # `cfg.loans_path` of a parameter `cfg`: that field of whatever is passed.
             owner = self.database_of(expr.value, scope, False, depth + 1)
             return ("field", owner, expr.attr.value) if owner is not None else None
+        if len(bindings) > 1:  # `self.conn = None` in `__init__`, then the connect: a placeholder
+            bindings = [b for b in bindings if not (b.kind == "value" and isinstance(b.value, cst.Name) and b.value.value == "None")]
         if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None or bindings[0].scope is None:
             return None
         return self.database_of(bindings[0].value, bindings[0].scope, connection, depth + 1)  # type: ignore[arg-type]

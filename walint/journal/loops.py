@@ -118,16 +118,17 @@ class LoopQueries:
         literal = unwrap_collection(expr)
         if literal is not None:
             return literal, scope
-        if depth < 4 and isinstance(expr, cst.Subscript) and subscript_path(expr):
-            # `STORAGE["wal_fallback"]`: that entry of a dict literal, here or imported.
+        key = _constant_key(expr)
+        if depth < 6 and isinstance(expr, cst.Subscript) and key is not None:
+            # `STORAGE["wal_fallback"]`, `CONFIG["db"]["wal"]`: that entry of a dict literal,
+            # here or imported.
             owner = self.collection_literal(expr.value, scope, depth + 1)
-            key = expr.slice[0].slice.value.evaluated_value  # type: ignore[attr-defined]
             if owner is not None and isinstance(owner[0], cst.Dict):
                 entry = entry_of(owner[0], key)
                 return self.collection_literal(entry, owner[1], depth + 1) if entry is not None else None
-            imported = self.imported_literal(self.qualified_name(expr, scope))
+            imported = self.imported_literal(self.qualified_name(expr, scope)) if subscript_path(expr) else None
             return (imported, self.module_scope) if imported is not None else None
-        if depth < 4 and isinstance(expr, (cst.Name, cst.Attribute)):
+        if depth < 6 and isinstance(expr, (cst.Name, cst.Attribute)):
             bindings, parameter = self.bindings_of(expr, scope)
             if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
                 return self.collection_literal(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
@@ -175,3 +176,12 @@ class LoopQueries:
 
         folder = StringFolder(resolve)
         return classify_call(call, folder, scope) or self._call_effect(call, scope, folder=folder)
+
+
+def _constant_key(expr: cst.BaseExpression) -> Optional[str]:
+    """The string key of ``TABLE["key"]``, else None."""
+    if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+        return None
+    key = expr.slice[0].slice.value
+    value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+    return value if isinstance(value, str) else None

@@ -7,13 +7,13 @@ default, and what kind of marker a tested operand is."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from walint.flow.path_state import UNKNOWN, PathState, constant, decode_constant, truth
 from walint.markers import classify_code_name, classify_text
-from walint.semantic.nodes import code_constant_name, dotted_name, small_statements
+from walint.semantic.nodes import code_constant_name, dotted_name, iter_subexpressions, small_statements
 from walint.semantic.scopes import Scope
 
 if TYPE_CHECKING:
@@ -200,3 +200,61 @@ def default_of(parameter: str, scope: Scope) -> Optional[cst.BaseExpression]:
         if param.name.value == parameter:
             return param.default
     return None
+
+
+def classifier_answers(
+    model: "ModuleModel", subject: cst.BaseExpression, scope: Scope, depth: int = 0, needles: Optional[Set[int]] = None
+) -> List[Tuple[cst.BaseExpression, object, Scope]]:
+    """For a call of a function of this module (or a name bound once to one), each
+    test of that function with the constant the branch it guards returns."""
+    if isinstance(subject, cst.NamedExpr):  # `(verdict := classify(exc)) == ...`
+        subject = subject.value
+    if isinstance(subject, (cst.Name, cst.Attribute)) and depth < 4:
+        bindings, _ = model.bindings_of(subject, scope)
+        if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
+            return classifier_answers(model, bindings[0].value, bindings[0].scope, depth + 1, needles)  # type: ignore[arg-type]
+        return []
+    if isinstance(subject, cst.Await):
+        subject = subject.expression
+    if not isinstance(subject, cst.Call):
+        return []
+    unit = model.resolve_unit(subject, scope)
+    if unit is None:
+        return []
+    answers = []
+    for branch in model.facts(unit).branches:
+        value = returned_value(branch.node.body)
+        answer = constant(value, PathState(False)) if value is not None else UNKNOWN
+        if answer is not UNKNOWN:
+            answers.append((branch.node.test, answer, unit.scope))
+        elif isinstance(value, cst.Name):
+            answers.extend(_row_answers(model, branch.node.test, value, unit.scope, needles))
+    return answers
+
+def _row_answers(
+    model: "ModuleModel", test: cst.BaseExpression, value: cst.Name, scope: Scope, needles: Optional[Set[int]]
+) -> List[Tuple[cst.BaseExpression, object, Scope]]:
+    """``for needle, verdict in VERDICTS: if needle in msg: return verdict``: for each
+    row of the table, the test with that row's needle, and the row's verdict."""
+    bindings, _ = model.bindings_of(value, scope)
+    if len(bindings) != 1 or bindings[0].kind != "iter" or bindings[0].scope is None or bindings[0].target is None:
+        return []
+    binding = bindings[0]
+    rows = model.loop_rows(binding.target, binding.value, binding.scope)  # type: ignore[arg-type]
+    others = {n.value for n in iter_subexpressions(binding.target) if isinstance(n, cst.Name)} - {value.value}
+    found = []
+    for row in rows or ():
+        held = row.get(value.value)
+        answer = constant(held[0], PathState(False)) if held is not None and held[0] is not None else UNKNOWN
+        if answer is UNKNOWN:
+            continue
+        row_test = test
+        for node in [n for n in iter_subexpressions(test, limit=200) if isinstance(n, cst.Name) and n.value in others]:
+            needle = row.get(node.value)
+            if needle is not None and needle[0] is not None:
+                if needles is not None:  # a row's needle: its finding names the row
+                    needles.add(id(needle[0]))
+                row_test = row_test.deep_replace(node, needle[0])  # type: ignore[assignment]
+        if row_test is not test:
+            found.append((row_test, answer, scope))
+    return found

@@ -18,6 +18,7 @@ from walint.tree import own_nodes, preorder
 from walint.flow.conditions import always_exits
 from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant, truth
 from walint.journal.marker_shapes import (
+    classifier_answers,
     comparison_with,
     default_of,
     entry_lookup,
@@ -25,7 +26,6 @@ from walint.journal.marker_shapes import (
     flag_gates,
     parsed_entry,
     pattern_values,
-    returned_value,
     returns_a_value,
     row_needles,
     sets_a_downgrading_flag,
@@ -260,7 +260,7 @@ class MarkerUses:
             wanted = constant(other, PathState(False))
             if wanted is UNKNOWN or wanted is None:
                 continue
-            answers = self._answers_of(subject, scope)
+            answers = classifier_answers(self.model, subject, scope, needles=self.table_needles)
             if not answers:
                 self._note_imported_comparison(subject, wanted, sign, scope)
                 continue
@@ -269,58 +269,6 @@ class MarkerUses:
                 self._membership(test, sign if answer == wanted else -sign, unit_scope, depth + 1)
             return True
         return False
-
-    def _answers_of(self, subject: cst.BaseExpression, scope: Scope, depth: int = 0) -> List[Tuple[cst.BaseExpression, object, Scope]]:
-        """For a call of a function of this module (or a name bound once to one), each
-        test of that function with the constant the branch it guards returns."""
-        if isinstance(subject, cst.NamedExpr):  # `(verdict := classify(exc)) == ...`
-            subject = subject.value
-        if isinstance(subject, (cst.Name, cst.Attribute)) and depth < 4:
-            bindings, _ = self.model.bindings_of(subject, scope)
-            if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
-                return self._answers_of(bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
-            return []
-        if isinstance(subject, cst.Await):
-            subject = subject.expression
-        if not isinstance(subject, cst.Call):
-            return []
-        unit = self.model.resolve_unit(subject, scope)
-        if unit is None:
-            return []
-        answers = []
-        for branch in self.model.facts(unit).branches:
-            value = returned_value(branch.node.body)
-            answer = constant(value, PathState(False)) if value is not None else UNKNOWN
-            if answer is not UNKNOWN:
-                answers.append((branch.node.test, answer, unit.scope))
-            elif isinstance(value, cst.Name):
-                answers.extend(self._row_answers(branch.node.test, value, unit.scope))
-        return answers
-
-    def _row_answers(self, test: cst.BaseExpression, value: cst.Name, scope: Scope) -> List[Tuple[cst.BaseExpression, object, Scope]]:
-        """``for needle, verdict in VERDICTS: if needle in msg: return verdict``: for each
-        row of the table, the test with that row's needle, and the row's verdict."""
-        bindings, _ = self.model.bindings_of(value, scope)
-        if len(bindings) != 1 or bindings[0].kind != "iter" or bindings[0].scope is None or bindings[0].target is None:
-            return []
-        binding = bindings[0]
-        rows = self.model.loop_rows(binding.target, binding.value, binding.scope)  # type: ignore[arg-type]
-        others = {n.value for n in iter_subexpressions(binding.target) if isinstance(n, cst.Name)} - {value.value}
-        found = []
-        for row in rows or ():
-            held = row.get(value.value)
-            answer = constant(held[0], PathState(False)) if held is not None and held[0] is not None else UNKNOWN
-            if answer is UNKNOWN:
-                continue
-            row_test = test
-            for node in [n for n in iter_subexpressions(test, limit=200) if isinstance(n, cst.Name) and n.value in others]:
-                needle = row.get(node.value)
-                if needle is not None and needle[0] is not None:
-                    self.table_needles.add(id(needle[0]))
-                    row_test = row_test.deep_replace(node, needle[0])  # type: ignore[assignment]
-            if row_test is not test:
-                found.append((row_test, answer, scope))
-        return found
 
     def _operand(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
         key = (id(node), polarity)
@@ -450,7 +398,7 @@ class MarkerUses:
             return
         matches = [(node, unit.scope) for unit in model.units for node in own_nodes(unit.node) if isinstance(node, cst.Match)]
         for node, where in matches:
-            answers = self._answers_of(node.subject, where) if isinstance(node.subject, cst.Call) else []
+            answers = classifier_answers(self.model, node.subject, where, needles=self.table_needles) if isinstance(node.subject, cst.Call) else []
             for case in node.cases:
                 if not any(id(inner) in rollback for inner in preorder(case.body)):
                     continue

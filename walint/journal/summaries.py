@@ -221,9 +221,16 @@ class SummaryQueries:
             if class_scope.parent is not self.module_scope:
                 continue
             for name, bindings in class_scope.bindings.items():  # `class Journal(Enum): DELETE = "delete"`
-                if not name.isidentifier() or not all(b.kind == "value" for b in bindings):
+                if not all(b.kind == "value" for b in bindings):
                     continue
-                values = self.folder.values(cst.Attribute(cst.Name(class_scope.name), cst.Name(name)), self.module_scope)
+                if name.isidentifier():
+                    values = self.folder.values(cst.Attribute(cst.Name(class_scope.name), cst.Name(name)), self.module_scope)
+                elif name.startswith("self.") and name[5:].isidentifier() and name[5:] not in class_scope.bindings:
+                    # `self.fallback_mode = "DELETE"` in a method: what an instance's field holds.
+                    name = name[5:]
+                    values = _union_of(self.folder.values(b.value, b.scope) for b in bindings if b.value is not None and b.scope is not None)
+                else:
+                    continue
                 if values and all(is_known(v) and len(v) < 200 for v in values):
                     constants.append((f"{class_scope.name}.{name}", values))
         imports = {
@@ -269,3 +276,13 @@ class SummaryQueries:
             return None
         source = self.module.code_for_node(value)
         return source if len(source) <= MAX_LITERAL else None
+
+
+def _union_of(groups) -> Tuple[str, ...]:
+    """The values of several bindings, in order, once each; empty if any is unknown."""
+    found: List[str] = []
+    for group in groups:
+        if not group:
+            return ()
+        found.extend(v for v in group if v not in found)
+    return tuple(found)

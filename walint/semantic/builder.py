@@ -173,6 +173,7 @@ class ScopeBuilder:
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
+            self.recorded.add(id(target.target))  # `w, r = ...`: names bound, no collection
             self._bind(target.target, node.value)
         self._record_assigned(node.targets[-1].target, node.value)
 
@@ -266,9 +267,11 @@ class ScopeBuilder:
         self._bind(node.target, node.value)
 
     def visit_For(self, node: cst.For) -> None:
+        self.recorded.add(id(node.target))  # `for key, level in ...`: names bound, no collection
         self._bind(node.target, node.iter, kind="iter")
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
+        self.recorded.add(id(node.target))
         self._bind(node.target, node.iter, kind="iter")
 
     def visit_WithItem(self, node: cst.WithItem) -> None:

@@ -1,0 +1,148 @@
+"""The file header's word on the journal: bytes 18 and 19 hold the write and read
+versions, 2 for a database in WAL and 1 for a rollback journal. Readers of them are
+guards (and probes) like reads of the pragma."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import libcst as cst
+
+from walint.semantic.nodes import dotted_name, iter_subexpressions
+from walint.semantic.scopes import Scope
+from walint.tree import own_nodes
+
+
+class HeaderQueries:
+    """Header-version readers, asked of a :class:`ModuleModel` (mixed in)."""
+
+    def holds_header_versions(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """Is ``expr`` the header's write and read versions (bytes 18-19 of the file)?
+        ``header[18:20]``; ``versions`` of ``fh.seek(18); versions = fh.read(2)``;
+        ``struct.unpack(">BB", raw[18:20])``; a call of a project function that returns
+        them; or a name bound to one of those, alone or unpacked (``w, r = versions_of(p)``)."""
+        if _is_header_version(expr):
+            return True
+        if depth > 3:
+            return False
+        if isinstance(expr, cst.IfExp):  # `header[18] if len(header) >= 20 else 0`
+            return any(self.holds_header_versions(side, scope, depth + 1) for side in (expr.body, expr.orelse))
+        if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:  # `return write_version, read_version`
+            return all(self.holds_header_versions(element.value, scope, depth + 1) for element in expr.elements)
+        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+            index = expr.slice[0].slice.value  # `versions[0]`, one of the two
+            return isinstance(index, cst.Integer) and index.value in ("0", "1") and self.holds_header_versions(expr.value, scope, depth + 1)
+        if isinstance(expr, cst.Call):
+            if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "read":
+                return self._read_after_seek_18(expr, scope)  # `fh.seek(18); return fh.read(1)[0]`
+            callee = self.callee(expr, scope)
+            return callee is not None and callee.returns_header_versions
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings, _ = self.bindings_of(expr, scope)
+        if len(bindings) != 1:
+            return False
+        if bindings[0].kind == "value" and bindings[0].scope is not None:
+            value, where = bindings[0].value, bindings[0].scope
+        else:
+            unpacked = self._unpacked_from(expr, scope)
+            if unpacked is None:
+                return False
+            value, where = unpacked, scope
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "read":
+            return self._read_after_seek_18(value, where)
+        return isinstance(value, cst.BaseExpression) and self.holds_header_versions(value, where, depth + 1)
+
+    def version_literal(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+        """``WAL_HEADER`` bound once to ``b"\\x02\\x02"`` (or to ``2``, ``(2, 2)``): that
+        literal; any other expression is itself."""
+        if isinstance(expr, cst.Name):
+            bindings, parameter = self.bindings_of(expr, scope)
+            if parameter is None and len(bindings) == 1 and bindings[0].kind == "value":
+                value = bindings[0].value
+                if isinstance(value, (cst.SimpleString, cst.Integer, cst.Tuple)) and (is_wal_version(value) or is_wal_version(value, 1)):
+                    return value
+        return expr
+
+    def _reads_header_versions(self, atom: cst.BaseExpression, scope: Scope) -> bool:
+        """``header[18:20] == b"\\x02\\x02"``, ``write_version == 2``: a comparison of the
+        file's own word on whether it is in WAL."""
+        if not isinstance(atom, cst.Comparison) or len(atom.comparisons) != 1:
+            return False
+        operands = [self.version_literal(o, scope) for o in (atom.left, atom.comparisons[0].comparator)]
+        return any(is_wal_header_bytes(o) for o in operands) or (
+            any(is_wal_version(o) or is_wal_version(o, 1) for o in operands)
+            and any(self.holds_header_versions(o, scope) for o in operands)
+        )
+
+    def _unpacked_from(self, name: cst.Name, scope: Scope) -> Optional[cst.BaseExpression]:
+        """The value ``w, r = <value>`` unpacks into ``name`` in the function ``scope`` is."""
+        unit = scope.unit
+        if unit is None:
+            return None
+        for node in own_nodes(unit.node):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1:
+                target = node.targets[0].target
+                if isinstance(target, (cst.Tuple, cst.List)) and any(
+                    isinstance(element.value, cst.Name) and element.value.value == name.value for element in target.elements
+                ):
+                    return node.value
+        return None
+
+    def _read_after_seek_18(self, read: cst.Call, scope: Scope) -> bool:
+        """``fh.read(2)`` where the same function ran ``fh.seek(18)``."""
+        reader = dotted_name(read.func.value)  # type: ignore[attr-defined]
+        unit = scope.unit
+        return bool(reader) and unit is not None and any(
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "seek"
+            and dotted_name(node.func.value) == reader
+            and len(node.args) >= 1
+            and isinstance(node.args[0].value, cst.Integer)
+            and node.args[0].value.value == "18"
+            for node in iter_subexpressions(unit.node, limit=5000)
+        )
+
+
+def _is_header_version(expr: cst.BaseExpression) -> bool:
+    """``header[18]``, ``header[19]``, ``header[18:20]`` or ``(header[18], header[19])``:
+    the file format's read and write versions, which are 2 for a database in WAL."""
+    if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
+        return all(_is_header_version(element.value) for element in expr.elements)
+    if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("struct.unpack", "unpack") and len(expr.args) == 2:
+        return _is_header_version(expr.args[1].value)  # `struct.unpack(">BB", raw[18:20])`
+    if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1:
+        return False
+    index = expr.slice[0].slice
+    if isinstance(index, cst.Index):
+        return isinstance(index.value, cst.Integer) and index.value.value in ("18", "19")
+    if isinstance(index, cst.Slice):
+        return isinstance(index.lower, cst.Integer) and index.lower.value in ("18", "19")
+    return False
+
+
+def is_wal_version(expr: cst.BaseExpression, version: int = 2) -> bool:
+    """``2``, ``(2, 2)``, or the bytes ``b"\\x02\\x02"`` (or ``b"\\x02"``); with ``version=1``,
+    the versions of a database in a rollback journal."""
+    if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
+        return all(is_wal_version(element.value, version) for element in expr.elements)
+    if isinstance(expr, cst.Integer):
+        return expr.value == str(version)
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return isinstance(value, bytes) and bool(value) and set(value) == {version}
+    return False
+
+
+def compares_with_wal_versions(atom: cst.BaseExpression, literal: Callable[[cst.BaseExpression], cst.BaseExpression]) -> bool:
+    """``<versions> == 2`` or ``== b"\\x02\\x02"`` (``literal`` reads a name bound to one): a
+    test that says WAL when it holds."""
+    return isinstance(atom, cst.Comparison) and any(
+        is_wal_version(literal(o)) for o in (atom.left, *(c.comparator for c in atom.comparisons))
+    )
+
+
+def is_wal_header_bytes(expr: cst.BaseExpression) -> bool:
+    """``b"\\x02\\x02"``: the two version bytes of a WAL database's header, however read."""
+    return isinstance(expr, cst.SimpleString) and expr.evaluated_value == b"\x02\x02"

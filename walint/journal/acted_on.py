@@ -15,7 +15,7 @@ from walint.sql import ROLLBACK_MODES, normalise_mode
 from walint.tree import own_nodes
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Site
+    from walint.flow.walker import Branch, Site
     from walint.journal.model import ModuleModel
     from walint.semantic.scopes import Scope, Unit
 
@@ -29,14 +29,7 @@ def deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
         flags = model.handler_flags(branch.node.test, branch.scope)
         if not flags:
             continue
-        sites = model.facts(branch.unit).sites
-        ranges = [branch.when_true, *branch.when_false]
-        acts = any(sets_some_mode(model, site) for start, end in ranges for site in sites[start:end])
-        orelse = branch.node.orelse
-        sides = [branch.node.body, *([orelse.body] if isinstance(orelse, cst.Else) else [])]
-        # `if self.wal: <checkpoint>`: the program goes on differently without WAL, which
-        # is acting on the failure, as a raise or a mode set would be; a log line is not.
-        if acts or any(_raises(side) or not _only_reports(side) for side in sides):
+        if branch_acts(model, branch):
             for flag in flags:
                 found.setdefault(flag, set()).add(branch.unit)
     for unit in model.units:
@@ -192,19 +185,24 @@ def success_flag_acted_on(model: "ModuleModel", unit: "Unit", try_node: cst.CSTN
     if not flags:
         return False
     after = model.line_of(try_node)
-    sites = model.facts(unit).sites
     for branch in model.facts(unit).branches:
         tested = {dotted_name(n) for n in iter_subexpressions(branch.node.test, limit=100) if isinstance(n, (cst.Name, cst.Attribute))}
-        if not tested & flags or model.line_of(branch.node) <= after:
-            continue
-        orelse = branch.node.orelse
-        sides = [branch.node.body, *([orelse.body] if isinstance(orelse, cst.Else) else [])]
-        ranges = [branch.when_true, *branch.when_false]
-        if any(sets_some_mode(model, site) for start, end in ranges for site in sites[start:end]) or any(
-            _raises(side) or not _only_reports(side) for side in sides
-        ):
+        if tested & flags and model.line_of(branch.node) > after and branch_acts(model, branch):
             return True
     return False
+
+
+def branch_acts(model: "ModuleModel", branch: "Branch") -> bool:
+    """Does one side of this ``if`` set a journal mode, raise, or do more than log? `if
+    self.wal: <checkpoint>` goes on differently without WAL, which is acting on the
+    failure, as a raise or a mode set would be; a log line is not."""
+    sites = model.facts(branch.unit).sites
+    ranges = [branch.when_true, *branch.when_false]
+    if any(sets_some_mode(model, site) for start, end in ranges for site in sites[start:end]):
+        return True
+    orelse = branch.node.orelse
+    sides = [branch.node.body, *([orelse.body] if isinstance(orelse, cst.Else) else [])]
+    return any(_raises(side) or not _only_reports(side) for side in sides)
 
 
 def insists_on_wal_after(model: "ModuleModel", unit: "Unit", try_node: cst.CSTNode) -> bool:

@@ -11,7 +11,7 @@ import libcst as cst
 from walint.journal.guards import is_in_memory_name, is_read_only_uri
 from walint.semantic.scopes import Scope, Unit
 from walint.flow.walker import Site
-from walint.semantic.nodes import dotted_name
+from walint.semantic.nodes import dotted_name, is_none
 from walint.constants import is_known
 from walint.tree import own_nodes
 
@@ -163,7 +163,7 @@ class ConnectionQueries:
             owner = self.database_of(expr.value, scope, False, depth + 1)
             return ("field", owner, expr.attr.value) if owner is not None else None
         if len(bindings) > 1:  # `self.conn = None` in `__init__`, then the connect: a placeholder
-            bindings = [b for b in bindings if not (b.kind == "value" and isinstance(b.value, cst.Name) and b.value.value == "None")]
+            bindings = [b for b in bindings if not (b.kind == "value" and is_none(b.value))]  # type: ignore[arg-type]
         if len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None or bindings[0].scope is None:
             return None
         return self.database_of(bindings[0].value, bindings[0].scope, connection, depth + 1)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ interpreter that runs this script::
 
     python benchmarks/run.py            # full run (several minutes)
     python benchmarks/run.py --quick    # fewer repetitions and a smaller dense corpus
+    python benchmarks/run.py --baseline 4c7bfcc   # also time walint as it was at a commit
 
 The script builds its corpora in a temporary directory from the running interpreter's
 own files, so every machine benchmarks the same kind of code without downloading any:
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import io
 import json
 import os
 import platform
@@ -42,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tempfile
 import threading
 import time
@@ -159,12 +162,30 @@ def _which(name: str) -> Optional[str]:
     return shutil.which(name, path=search)
 
 
-def find_walint() -> Tool:
+def find_walint(root: Path = REPO_ROOT, name: str = "walint") -> Tool:
+    """walint run from the source tree ``root``, with this interpreter and its libraries."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "walint"]
     version = _first_line(argv + ["--version"], env)
-    return Tool("walint", argv, version, env)
+    return Tool(name, argv, version, env)
+
+
+def baseline_walint(revision: str, work: Path) -> Tool:
+    """walint as it was at ``revision`` of this repository, unpacked from ``git archive``
+    into ``work``: a peer in the same run, so "no slower than before" is one ratio."""
+    target = work / "baseline"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", "--format=tar", revision, "walint"], capture_output=True
+    )
+    if archive.returncode != 0:
+        sys.exit(f"cannot read walint at {revision!r}: {archive.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]  # no links out of the tree
+        safety = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(target, members=members, **safety)
+    return find_walint(target, f"walint at {revision}")
 
 
 def find_peer(
@@ -490,12 +511,20 @@ class Toolbox:
     rg: Tool
     has_no_cache: bool
     has_jobs: bool
+    baseline: Optional[Tool] = None
 
     def walint_check(self, corpus: Corpus, *extra: str, cache: bool = False) -> List[str]:
         flags = ["--output-format", "json"]
         if self.has_no_cache and not cache:
             flags.append("--no-cache")
         return self.walint.argv + ["check", *flags, *extra, *corpus.paths]
+
+    def baseline_commands(self, corpus: Corpus) -> List[Command]:
+        """The baseline walint's default check of ``corpus``, without its cache."""
+        if self.baseline is None:
+            return []
+        argv = self.baseline.argv + ["check", "--output-format", "json", "--no-cache", *corpus.paths]
+        return [Command(self.baseline.name, argv, corpus.root, self.baseline.env)]
 
 
 def peer_commands(tools: Toolbox, corpus: Corpus, parse_all: bool) -> List[Command]:
@@ -545,6 +574,7 @@ def clear_cache(*directories: Path) -> Callable[[], None]:
 def dense_commands(tools: Toolbox, corpus: Corpus) -> List[Command]:
     walint = tools.walint
     commands = [Command("walint", tools.walint_check(corpus), corpus.root, walint.env)]
+    commands += tools.baseline_commands(corpus)
     commands.append(
         Command("libcst parse", [sys.executable, "-c", PARSE_SCRIPT, *corpus.paths], corpus.root, ok_codes=(0,))
     )
@@ -569,7 +599,7 @@ def corpus_commands(tools: Toolbox, corpus: Corpus, parse_all: bool) -> List[Com
     if corpus.name == "dense":
         return dense_commands(tools, corpus)
     walint = Command("walint", tools.walint_check(corpus), corpus.root, tools.walint.env)
-    return [walint, *peer_commands(tools, corpus, parse_all)]
+    return [walint, *tools.baseline_commands(corpus), *peer_commands(tools, corpus, parse_all)]
 
 
 def warm_up_commands(tools: Toolbox, corpus: Corpus, commands: Sequence[Command]) -> List[Command]:
@@ -862,6 +892,7 @@ def machine_lines(tools: Toolbox) -> List[str]:
         f"- OS: {platform.platform()}",
         f"- Python: {platform.python_version()} ({platform.python_implementation()}, `{sys.executable}`)",
         f"- walint: {version(tools.walint)} ({walint_revision()})",
+        *([f"- baseline: {tools.baseline.name} ({version(tools.baseline)})"] if tools.baseline else []),
         f"- libcst: {libcst or 'not installed'}",
         f"- ruff: {version(tools.ruff)}",
         f"- semgrep: {version(tools.semgrep)}",
@@ -929,6 +960,13 @@ def evaluate_goals(
         return _timing(results, corpus, label)
 
     goals: List[Goal] = []
+    if tools.baseline is not None:
+        goals += [
+            # 5%: the spread of one command's medians from run to run on a quiet machine.
+            ratio_goal(f"{corpus}: walint / {tools.baseline.name}", timing(corpus, "walint"),
+                       timing(corpus, tools.baseline.name), 1.05, True, "baseline not timed")
+            for corpus in ("stdlib", "stdlib+site", "dense")
+        ]  # fmt: skip
     for corpus in ("stdlib", "stdlib+site"):
         walint, floor = timing(corpus, "walint"), _floor_label(results, corpus)
         goals += [
@@ -1211,6 +1249,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="add cProfile tables of walint to the report")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the report")
     parser.add_argument("--keep", action="store_true", help="keep the corpora and print where they are")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also time walint at this git revision, to compare before and after"
+    )
     args = parser.parse_args(argv)
     args.command_line = " ".join(["python benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
     defaults = QUICK if args.quick else FULL
@@ -1246,6 +1287,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     tools = find_tools()
     work = Path(tempfile.mkdtemp(prefix="walint-bench-"))
     try:
+        if args.baseline:
+            tools.baseline = baseline_walint(args.baseline, work)
+            if not tools.baseline.installed:
+                sys.exit(f"walint at {args.baseline} does not start with {sys.executable}")
+            log(f"baseline: {tools.baseline.name} ({tools.baseline.version})")
         corpora = build_corpora(work, args.dense_files, prefilter_tokens())
         if tools.semgrep.installed:
             (work / ".semgrepignore").write_text("# empty: scan everything, tests included\n")

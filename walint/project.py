@@ -23,8 +23,11 @@ from walint.summary import IMPORTED_LITERAL, IMPORTERS_USES, FunctionFacts, Modu
 # `self.fallback_mode = "DELETE"` in a method): how a module hands a rollback mode to the
 # modules that import it (summaries pass on constants alone). A bare `"off"` or
 # `"memory"` elsewhere is far too common to make a file worth reading for.
+# `FALLBACK = "delete"`, `self.mode: str = "off"`, `ROLLBACKS = ("truncate", ...)`, or a
+# dict entry `"fallback_mode": "delete"` at the start of a line.
 _ROLLBACK_CONSTANT_RE = re.compile(
-    rb"""(?mi)^[ \t]*(?:self\.)?[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[rub]?['"](?:delete|truncate|persist|memory|off)['"]"""
+    rb"""(?mi)^[ \t]*(?:(?:self\.)?[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=|[rub]?['"][A-Za-z0-9_ .-]+['"][ \t]*:)"""
+    rb"""[ \t]*[(\[{]?[ \t]*[rub]?['"](?:delete|truncate|persist|memory|off)['"]"""
 )
 
 
@@ -267,6 +270,17 @@ class ProjectIndex:
             found = self.target(origin, path)
             if found is not None and found[0] not in self._by_path:
                 yield found[0]
+
+    def marker_sources(self, path: str, summary: ModuleSummary) -> Set[str]:
+        """Project files defining names this one tests on the way to a downgrade
+        (``{code.value for code in NoWalCode}``): whatever their text, their collections
+        are judged by that use."""
+        found = set()
+        for name, polarity in summary.marker_uses:
+            target = self.target(name, path) if polarity > 0 else None
+            if target is not None:
+                found.add(target[0])
+        return found
 
 
 # A constant can change a finding only as (part of) a journal mode, a pragma, a "wal"

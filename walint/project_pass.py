@@ -150,12 +150,13 @@ def project_pass(
 
     def adopt_constant_sources(display: str, summary: ModuleSummary) -> None:
         """The modules ``display`` imports that may export a fallback-mode constant or a
-        probe of the mode on disk."""
+        probe of the mode on disk, or that define what its tests deciding a downgrade use."""
+        tested = index.marker_sources(display, summary)
         for target in sorted(set(index.unparsed_targets(display, summary))):
             candidate = skipped.pop(target, None)
             if candidate is not None:
                 data, _ = analyser.read(candidate.path)
-                if data is not None and may_answer_for_the_mode(data):
+                if data is not None and (target in tested or may_answer_for_the_mode(data)):
                     adopt(candidate, data)
 
     for display, file_result in list(analysed.items()):

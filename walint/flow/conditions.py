@@ -272,6 +272,30 @@ def raises_next(statements: Sequence[cst.CSTNode]) -> bool:
     return False
 
 
+def answer_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> Optional[str]:
+    """``return False`` right after a loop of attempts whose ``try`` returns another
+    constant (``return True``) once the switch works: the answer that says the attempts
+    ran out, as a failure handed back. None when the loop gives no such answer."""
+    if not following or not isinstance(following[0], SIMPLE_LINES):
+        return None
+    after = next((small for small in following[0].body if isinstance(small, cst.Return)), None)
+    if after is None or not _is_answer_constant(after.value) or len(following[0].body) != 1:
+        return None
+    given_up = after.value.value  # type: ignore[union-attr]
+    for node in own_nodes(loop):
+        if isinstance(node, cst.Try):
+            for line in small_statements(node.body):
+                if isinstance(line, SIMPLE_LINES):
+                    for small in line.body:
+                        if isinstance(small, cst.Return) and _is_answer_constant(small.value) and small.value.value != given_up:  # type: ignore[union-attr]
+                            return given_up
+    return None
+
+
+def _is_answer_constant(value: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
+
+
 def raises_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> bool:
     """``if attempts == 3: raise ...`` (or ``if not ready:``) right after the loop, on a
     name the loop counts or sets: the attempts running out raise."""

@@ -17,6 +17,7 @@ from walint.summary import SWALLOWS_WITH_BODY
 from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, iter_subexpressions, none_when_missing, small_statements
 from walint.flow.conditions import (
     always_exits,
+    answer_when_run_out,
     ends_in_return,
     guarded_sides,
     not_wal_when,
@@ -74,6 +75,9 @@ class TryFacts:
     # its `for` counts attempts in.
     in_retry_loop: bool = False
     attempt_names: Tuple[str, ...] = ()
+    # In a loop of attempts whose `try` returns True once the switch works, followed by
+    # `return False`: running out of attempts hands the failure back.
+    retried_then_answered: bool = False
 
 
 @dataclass(eq=False)
@@ -152,6 +156,8 @@ class _Ctx(NamedTuple):
     retry_loop: bool = False
     attempt_names: Tuple[str, ...] = ()
     conditions: Tuple[int, ...] = ()
+    # The enclosing loop of attempts answers a failure once it runs out (`return False`).
+    loop_answers: bool = False
 
     def under(self, condition: cst.CSTNode, **changes: object) -> "_Ctx":
         """This context inside a branch that runs on ``condition``."""
@@ -394,7 +400,8 @@ class UnitWalker:
             # `while True:` never runs out: a handler that falls through tries again.
             forever = isinstance(statement, cst.While) and isinstance(statement.test, cst.Name) and statement.test.value == "True"
             inner = ctx._replace(
-                loop_raises=raises_after, item_loop=items, retry_loop=not items and not forever, attempt_names=counters
+                loop_raises=raises_after, item_loop=items, retry_loop=not items and not forever, attempt_names=counters,
+                loop_answers=not items and answer_when_run_out(statement, following) is not None,
             )
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:
@@ -413,7 +420,8 @@ class UnitWalker:
             start = len(self.facts.sites)
             self._block(small_statements(statement.body), ctx._replace(try_node=statement))
             try_facts = TryFacts(
-                statement, (start, len(self.facts.sites)), [], ctx.loop_raises, ctx.item_loop, ctx.retry_loop, ctx.attempt_names
+                statement, (start, len(self.facts.sites)), [], ctx.loop_raises, ctx.item_loop, ctx.retry_loop, ctx.attempt_names,
+                ctx.loop_answers,
             )
             for handler in statement.handlers:
                 self._add(handler.type, ctx, handler)
@@ -450,9 +458,15 @@ class UnitWalker:
                 if "wal" in values and exits and not wal_refused and not none_refused:
                     self.facts.wal_cases.append((statement, case, ctx.scope))
                 refused_here = wal_refused or bool(values and "wal" not in values and None not in values)
+                # `case "unsupported" if on_disk_mode(conn) != "wal":` guards its body as an `if` would.
+                case_guarded = False
+                if case.guard is not None:
+                    self._add(case.guard, ctx, case)
+                    case_guarded = self._record_guards(case.guard, ctx.scope)[0]
+                guard = statement if refused_here else (case.guard if case_guarded else ctx.guard)
                 self._block(
                     small_statements(case.body),
-                    ctx.under(case, guarded=ctx.guarded or refused_here, guard=statement if refused_here else ctx.guard),
+                    ctx.under(case, guarded=ctx.guarded or refused_here or case_guarded, guard=guard),
                 )
                 if "wal" in values and exits:
                     wal_refused = True

@@ -68,8 +68,10 @@ class AnswerQueries:
                     continue
             if said is UNKNOWN and in_failure and self.names_caught_exception(answer, unit.scope):
                 said = NOT_NONE  # `except Error as exc: return exc`: the error, never None
-            if said is UNKNOWN and not in_failure and isinstance(answer, (cst.Name, cst.Attribute)) and dotted_name(answer) in switched:
-                said = NOT_NONE
+            if said is UNKNOWN and not in_failure and isinstance(answer, (cst.Name, cst.Attribute)) and (
+                dotted_name(answer) in switched or self._made_by_a_connect(answer, unit.scope)
+            ):
+                said = NOT_NONE  # the connection (or engine) it set up, never None
             if said is UNKNOWN and not in_failure and answer is not None:
                 if self.wal_answer(answer, unit.scope) is True:
                     # `return <the WAL pragma's answer> == "wal"`: false only where the mode
@@ -134,6 +136,13 @@ class AnswerQueries:
             if any(isinstance(value, str) and says_unknown(value) for value in values):
                 kinds.add("string")
         return kinds
+
+    def _made_by_a_connect(self, answer: cst.BaseExpression, scope: Scope) -> bool:
+        """``engine`` bound only to ``create_engine(...)`` (``sqlite3.connect``, ...)."""
+        bindings, parameter = self.bindings_of(answer, scope)
+        return parameter is None and bool(bindings) and all(
+            b.kind == "value" and b.scope is not None and self.is_connect_call(b.value, b.scope) for b in bindings  # type: ignore[arg-type]
+        )
 
     def _predicate_answer(self, unit: Unit, facts: "UnitFacts", failure_returns: Tuple[str, ...]) -> "PredicateAnswer":
         """What a probe or predicate answers about the mode: whether its true answer means

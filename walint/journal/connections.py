@@ -8,6 +8,7 @@ from typing import Dict, Optional, Tuple
 
 import libcst as cst
 
+from walint.flow.conditions import always_exits
 from walint.journal.guards import is_in_memory_name, is_read_only_uri
 from walint.semantic.scopes import Scope, Unit
 from walint.flow.walker import Site
@@ -46,6 +47,17 @@ CONNECT_FUNCTIONS = frozenset(
     }
 )
 
+# SQLAlchemy's engine classes: a parameter annotated with one is an engine made elsewhere.
+ENGINE_CLASSES = frozenset(
+    {
+        "sqlalchemy.Engine",
+        "sqlalchemy.engine.Engine",
+        "sqlalchemy.engine.base.Engine",
+        "sqlalchemy.ext.asyncio.AsyncEngine",
+        "sqlalchemy.ext.asyncio.engine.AsyncEngine",
+    }
+)
+
 _FETCH_METHODS = frozenset({"fetchone", "fetchall", "fetchmany"})
 
 
@@ -71,6 +83,29 @@ def _cursor_reads(unit: Unit) -> Dict[int, cst.Call]:
 _PATH_WRAPPERS = frozenset({"str", "os.fspath", "Path", "pathlib.Path", "os.path.abspath", "os.path.realpath"})
 
 
+# Tests of whether a file is there: `os.path.exists(p)`, `p.exists()`, `p.is_file()`.
+_EXISTENCE_FUNCTIONS = frozenset({"os.path.exists", "os.path.isfile", "path.exists", "path.isfile", "exists", "isfile"})
+_EXISTENCE_METHODS = frozenset({"exists", "is_file"})
+
+
+def _unwrapped_path(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``path`` of ``str(path)``, ``Path(path)``, ``os.fspath(path)``."""
+    while isinstance(expr, cst.Call) and dotted_name(expr.func) in _PATH_WRAPPERS and len(expr.args) == 1:
+        expr = expr.args[0].value
+    return expr
+
+
+def _tests_existence_of(test: cst.BaseExpression) -> str:
+    """The dotted name of the path ``test`` checks is there, or ""."""
+    if not isinstance(test, cst.Call):
+        return ""
+    if dotted_name(test.func) in _EXISTENCE_FUNCTIONS and len(test.args) == 1:
+        return dotted_name(_unwrapped_path(test.args[0].value))
+    if isinstance(test.func, cst.Attribute) and test.func.attr.value in _EXISTENCE_METHODS and not test.args:
+        return dotted_name(_unwrapped_path(test.func.value))
+    return ""
+
+
 class ConnectionQueries:
     """Connections and cursors, asked of a :class:`ModuleModel` (mixed in)."""
 
@@ -91,7 +126,11 @@ class ConnectionQueries:
             return True  # peewee's deferred database: `db.init(path)`, `db.connect(reuse_if_open=True)`
         if not isinstance(func, cst.Attribute) or func.attr.value not in ("connect", "begin", "raw_connection"):
             return False
-        bindings, _ = self.bindings_of(func.value, scope)
+        bindings, parameter = self.bindings_of(func.value, scope)
+        if parameter is not None and not bindings:  # `def open_log(engine: Engine)`
+            holder = self._scope_of_param(parameter, scope)
+            annotated = holder.annotations.get(parameter) if holder is not None else None
+            return bool(annotated and annotated.isidentifier()) and self.qualified_name(cst.Name(annotated), self.module_scope) in ENGINE_CLASSES
         return bool(bindings) and all(
             b.kind == "value"
             and isinstance(b.value, cst.Call)
@@ -118,11 +157,13 @@ class ConnectionQueries:
         return found.get(id(call))
 
     def opens_private_database(self, call: cst.Call, scope: Scope) -> bool:
-        """``sqlite3.connect(":memory:")``, a database of its own, or a read-only URI
-        (``file:...?mode=ro``, ``?immutable=1``): a connection that writes no journal
-        beside another process's WAL."""
+        """``sqlite3.connect(":memory:")``, a database of its own, a read-only URI
+        (``file:...?mode=ro``, ``?immutable=1``), or a file this function creates: a
+        connection that writes no journal beside another process's WAL."""
         if self.qualified_name(call.func, scope) not in CONNECT_FUNCTIONS or not call.args:
             return False
+        if self._creates_the_file(call, scope):
+            return True
         values = self.folder.values(call.args[0].value, scope)
         # `path.as_uri() + "?mode=ro"` with `uri=True`: a URI whose read-only query is known.
         as_uri = any(a.keyword is not None and a.keyword.value == "uri" and dotted_name(a.value) == "True" for a in call.args)
@@ -130,6 +171,22 @@ class ConnectionQueries:
             is_in_memory_name(value) or is_read_only_uri(value) or (as_uri and "?" in value and not is_known(value[: value.rindex("?")]) and is_read_only_uri("file:" + value))
             for value in values
         )
+
+    def _creates_the_file(self, call: cst.Call, scope: Scope) -> bool:
+        """``if os.path.exists(path): return`` (or raise) before ``connect(path)``, at the
+        top of the function: the connect creates the file, which no other process has open
+        in WAL yet (a mode chosen for a brand-new database is its creator's choice)."""
+        unit = scope.unit
+        opened = dotted_name(_unwrapped_path(call.args[0].value))
+        if unit is None or not opened or not isinstance(unit.node, cst.FunctionDef):
+            return False
+        here = self.line_of(call)
+        for statement in unit.node.body.body:
+            if self.line_of(statement) >= here:
+                return False
+            if isinstance(statement, cst.If) and always_exits(statement.body) and _tests_existence_of(statement.test) == opened:
+                return True
+        return False
 
     def database_of(
         self, expr: cst.BaseExpression, scope: Scope, connection: bool = False, depth: int = 0
@@ -186,13 +243,37 @@ class ConnectionQueries:
         for probe in probes:
             if not isinstance(probe, cst.Call):
                 return False
+            where = site.scope
             if isinstance(probe.func, cst.Attribute) and self.direct_effect(probe, site.scope) is not None:
                 subject: Optional[cst.BaseExpression] = probe.func.value  # `self.archive.execute("PRAGMA journal_mode")`
             elif probe.args and probe.args[0].keyword is None:
                 subject = probe.args[0].value  # `header_is_wal(self.audit_path)`
+            elif not probe.args and isinstance(probe.func, cst.Attribute) and dotted_name(probe.func.value) == "self":
+                # `self._backup_mode()`, a method that opens its own connection to read.
+                found = self._connection_read_in(probe, site.scope)
+                if found is None:
+                    return False
+                subject, where = found
             else:
                 return False
-            read = self.database_of(subject, site.scope)
+            read = self.database_of(subject, where, connection=where is not site.scope)
             if read is None or read == switched:
                 return False
         return True
+
+    def _connection_read_in(self, call: cst.Call, scope: Scope) -> Optional[Tuple[cst.BaseExpression, Scope]]:
+        """The connection a probe method reads the mode of, when all its reads are on one
+        name (``with sqlite3.connect(self.backup_path) as other: <read on other>``)."""
+        unit = self.resolve_unit(call, scope)
+        if unit is None:
+            return None
+        receivers = {
+            dotted_name(site.node.func.value): site
+            for site in self.facts(unit).sites
+            if isinstance(site.node, cst.Call) and isinstance(site.node.func, cst.Attribute)
+            and (effect := self.direct_effect(site.node, site.scope)) is not None and effect.reads
+        }
+        if len(receivers) != 1 or "" in receivers:
+            return None
+        site = next(iter(receivers.values()))
+        return site.node.func.value, site.scope  # type: ignore[union-attr]

@@ -154,8 +154,15 @@ class GuardQueries(HeaderQueries):
         return binding.in_handler and (is_flag_value(binding.value) or self._holds_the_caught_exception(binding))
 
     def _holds_the_caught_exception(self, binding: Binding) -> bool:
-        """``error = exc`` in ``except Error as exc:``."""
-        return binding.scope is not None and self.names_caught_exception(binding.value, binding.scope)
+        """``error = exc`` in ``except Error as exc:``, or a value made from it
+        (``failure = describe(exc)``, ``reason = str(exc)``): set only where it failed."""
+        value, scope = binding.value, binding.scope
+        if scope is None or value is None or isinstance(value, cst.Lambda):
+            return False
+        return self.names_caught_exception(value, scope) or any(
+            isinstance(node, cst.Name) and self.names_caught_exception(node, scope)
+            for node in iter_subexpressions(value, limit=50)
+        )
 
     def handler_flag_values(self, expr: cst.BaseExpression, scope: Scope) -> Dict[str, object]:
         """The flags in ``expr`` (:meth:`handler_flags`) with the constant a handler gives them."""

@@ -4,7 +4,7 @@ guards (and probes) like reads of the pragma."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 import libcst as cst
 
@@ -34,7 +34,8 @@ class HeaderQueries:
             return isinstance(index, cst.Integer) and index.value in ("0", "1") and self.holds_header_versions(expr.value, scope, depth + 1)
         if isinstance(expr, cst.Call):
             if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "read":
-                return self._read_after_seek_18(expr, scope)  # `fh.seek(18); return fh.read(1)[0]`
+                # `fh.seek(18); return fh.read(1)[0]`, or the whole header: `return fh.read(100)`
+                return self._read_after_seek_18(expr, scope) or _reads_the_header_block(expr, scope)
             callee = self.callee(expr, scope)
             return callee is not None and callee.returns_header_versions
         if not isinstance(expr, cst.Name):
@@ -50,7 +51,7 @@ class HeaderQueries:
                 return False
             value, where = unpacked, scope
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "read":
-            return self._read_after_seek_18(value, where)
+            return self._read_after_seek_18(value, where) or _reads_the_header_block(value, where)
         return isinstance(value, cst.BaseExpression) and self.holds_header_versions(value, where, depth + 1)
 
     def version_literal(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
@@ -91,18 +92,39 @@ class HeaderQueries:
 
     def _read_after_seek_18(self, read: cst.Call, scope: Scope) -> bool:
         """``fh.read(2)`` where the same function ran ``fh.seek(18)``."""
-        reader = dotted_name(read.func.value)  # type: ignore[attr-defined]
-        unit = scope.unit
-        return bool(reader) and unit is not None and any(
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value == "seek"
-            and dotted_name(node.func.value) == reader
-            and len(node.args) >= 1
-            and isinstance(node.args[0].value, cst.Integer)
-            and node.args[0].value.value == "18"
-            for node in iter_subexpressions(unit.node, limit=5000)
-        )
+        return "18" in _seek_offsets(read, scope)
+
+
+# A read of the file's first bytes long enough to hold the versions (bytes 18-19) and short
+# enough to be the header (SQLite's is 100 bytes; a page is at least 512).
+_HEADER_BLOCK_BYTES = range(20, 513)
+
+
+def _reads_the_header_block(read: cst.Call, scope: Scope) -> bool:
+    """``fh.read(100)`` in a function that seeks nowhere but the start: the header, whose
+    bytes 18 and 19 its callers compare (``header[18] == 2``)."""
+    if len(read.args) != 1 or not isinstance(read.args[0].value, cst.Integer):
+        return False
+    if int(read.args[0].value.value, 0) not in _HEADER_BLOCK_BYTES:
+        return False
+    return all(offset == "0" for offset in _seek_offsets(read, scope))
+
+
+def _seek_offsets(read: cst.Call, scope: Scope) -> List[str]:
+    """The offsets (as written; "" when not a literal) the function ``scope`` is in seeks
+    the handle of ``fh.read(...)`` to; ["?"] when the handle or the function is unknown."""
+    reader = dotted_name(read.func.value)  # type: ignore[attr-defined]
+    unit = scope.unit
+    if not reader or unit is None:
+        return ["?"]
+    return [
+        node.args[0].value.value if node.args and isinstance(node.args[0].value, cst.Integer) else ""
+        for node in iter_subexpressions(unit.node, limit=5000)
+        if isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "seek"
+        and dotted_name(node.func.value) == reader
+    ]
 
 
 def _is_header_version(expr: cst.BaseExpression) -> bool:

@@ -118,6 +118,9 @@ class LoopQueries:
         literal = unwrap_collection(expr)
         if literal is not None:
             return literal, scope
+        if depth < 6 and isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            # `cfg or DEFAULT_CONFIG`: the caller's table, or else the default one.
+            return self.collection_literal(expr.right, scope, depth + 1)
         key = _constant_key(expr)
         if depth < 6 and isinstance(expr, cst.Subscript) and key is not None:
             # `STORAGE["wal_fallback"]`, `CONFIG["db"]["wal"]`: that entry of a dict literal,

@@ -13,7 +13,7 @@ from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.journal.calls import call_arguments
 from walint.journal.loops import loop_view
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, copied_collection, dotted_name, entry_of, entry_path, iter_subexpressions, unwrap_comprehension, is_none, unwrap_collection
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, copied_collection, dotted_name, entry_of, entry_path, iter_subexpressions, projected_column, unwrap_comprehension, is_none, unwrap_collection
 from walint.tree import own_nodes, preorder
 from walint.flow.conditions import always_exits
 from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant, truth
@@ -283,6 +283,10 @@ class MarkerUses:
                 self.table_needles.add(id(needle))
                 self._operand(needle, polarity, scope, depth + 1)
             return
+        column = projected_column(node)
+        if column is not None:  # `{code for code, _ in BLOCKERS}`: that item of each row
+            self._operand_column(column[0], column[1], polarity, scope, depth)
+            return
         comprehension = unwrap_comprehension(node)
         if comprehension is not None:
             # `{m.lower() for m in RAW_MARKERS}`: the items are RAW_MARKERS' own, less
@@ -374,6 +378,17 @@ class MarkerUses:
                 self._operand(node.args[0].value, polarity, scope, depth + 1)  # `"|".join(MARKERS)` as a pattern
             else:
                 self._membership(node, polarity, scope, depth + 1)
+
+    def _operand_column(self, rows: cst.BaseExpression, index: int, polarity: int, scope: Scope, depth: int) -> None:
+        found = self.model.collection_literal(rows, scope)
+        if found is None or not isinstance(found[0], (cst.Tuple, cst.List, cst.Set)):
+            return
+        for element in found[0].elements:
+            row = element.value
+            if isinstance(row, (cst.Tuple, cst.List)) and len(row.elements) > index:
+                needle = row.elements[index].value
+                self.table_needles.add(id(needle))
+                self._operand(needle, polarity, found[1], depth + 1)
 
     def _entry(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
         """``WAL_REFUSALS["bench"]``: the collection that entry of the table holds, here or,

@@ -164,7 +164,7 @@ class ModuleModel(
             if values and b.kind == "import":
                 continue
             if b.kind == "value":
-                expressions.append((b.value, b.scope))  # type: ignore[arg-type]
+                expressions.append(self._field_from_a_parameter(expr, b) or (b.value, b.scope))  # type: ignore[arg-type]
             elif b.kind == "iter" and b.scope is not None and b.target is not None:
                 # `for pragma in FALLBACK_PRAGMAS:`: what the name holds on each iteration.
                 rows = self.loop_rows(b.target, b.value, b.scope)  # type: ignore[arg-type]
@@ -176,6 +176,22 @@ class ModuleModel(
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
+
+    def _field_from_a_parameter(self, expr: cst.BaseExpression, binding: Binding) -> Optional[Tuple[cst.BaseExpression, Scope]]:
+        """``self.fallback_mode``, set in ``__init__`` from ``fallback_mode="DELETE"``: the
+        default, as the instance holds it unless its maker passes another (the parameter
+        itself means nothing in the method that reads the field)."""
+        value, where = binding.value, binding.scope
+        if not isinstance(expr, cst.Attribute) or not isinstance(value, cst.Name) or where is None:
+            return None
+        bindings, parameter = self.lookup(value.value, where)
+        if not parameter or bindings:
+            return None
+        owner = self._scope_of_param(value.value, where)
+        default = default_of(value.value, owner) if owner is not None else None
+        if isinstance(default, (cst.SimpleString, cst.ConcatenatedString)) and owner is not None:
+            return default, owner.parent or self.module_scope
+        return None
 
     def _loop_around(self, name: cst.Name, bindings: List[Binding]) -> List[Binding]:
         """The one loop binding of ``name`` whose loop's body holds this use, if any."""

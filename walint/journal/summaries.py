@@ -200,9 +200,35 @@ class SummaryQueries:
             return replace(facts, called_on_wal_failure=True)
         return facts
 
+    def _bound_callables(self) -> Tuple[FunctionFacts, ...]:
+        """``downgrade = functools.partial(_set_journal, mode="DELETE")`` (or a lambda) at
+        module level: to an importer, a function that sets what the bound call sets."""
+        found = []
+        for name, bindings in self.module_scope.bindings.items():
+            value = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
+            if not name.isidentifier() or not isinstance(value, (cst.Lambda, cst.Call)):
+                continue
+            if isinstance(value, cst.Call) and dotted_name(value.func).rsplit(".", 1)[-1] != "partial":
+                continue
+            call = cst.Call(cst.Name(name), [cst.Arg(cst.Name("conn"))])
+            effect = self._bound_callable_effect(call, self.module_scope, 0)
+            if effect is None or not effect.rollback_modes or effect.sets_wal:
+                continue
+            found.append(
+                FunctionFacts(
+                    name,
+                    ("conn",),
+                    downgrades=effect.rollback_modes,
+                    unguarded_downgrade=self.location(value),
+                    sets_journal_mode=True,
+                )
+            )
+        return tuple(found)
+
     def summary(self) -> ModuleSummary:
         """What other modules may import from this one, as plain data."""
         functions = tuple(self._exported_facts(unit) for unit in self.units if unit is not self.module_unit)
+        functions += self._bound_callables()
         constants = []
         for name, bindings in self.module_scope.bindings.items():
             if not name.isidentifier() or not all(b.kind == "value" for b in bindings):

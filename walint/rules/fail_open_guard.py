@@ -34,7 +34,7 @@ from walint.rules.fail_open_reach import (
     guards_its_callers,
     guards_something,
 )
-from walint.rules.fail_open_predicates import NO_FIX_COMPARISON, NO_FIX_MADE_UP, predicate_problem
+from walint.rules.fail_open_predicates import NO_FIX_COMPARISON, NO_FIX_MADE_UP, lowercase_literal_fix, predicate_problem
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
@@ -441,12 +441,6 @@ def fail_closed_fix(comparison: cst.Comparison) -> Optional[FixPlan]:
         return None
     fixed = comparison.with_changes(left=left, comparisons=[target.with_changes(operator=membership, comparator=comparator)])
     return FixPlan('Refuse an unknown mode too: `in ("wal", None)`', SAFE, {comparison: fixed})
-
-
-def lowercase_literal_fix(literal: cst.SimpleString) -> FixPlan:
-    """WAL005's fix for a guard comparing with ``"WAL"``: compare with ``"wal"``."""
-    lowered = literal.with_changes(value=literal.prefix + literal.quote + "wal" + literal.quote)
-    return FixPlan('Compare with "wal", the way SQLite answers', SAFE, {literal: lowered})
 
 
 def lowercase_fix(comparison: cst.Comparison, operand: cst.BaseExpression) -> Optional[FixPlan]:

@@ -16,6 +16,7 @@ from walint.journal.guard_reading import (
     none_refused_before,
     probe_makes_up_a_mode,
     startswith_wal,
+    uppercases,
 )
 from walint.semantic.nodes import is_none, iter_subexpressions
 from walint.sql import callee_name
@@ -39,7 +40,7 @@ def predicate_problem(
         return None
     tested = startswith_wal(answer)
     if tested is not None:
-        return _prefix_test_problem(model, tested, scope)
+        return _prefix_test_problem(model, answer, tested, scope)  # type: ignore[arg-type]
     guesser = _guessing_predicate(model, answer, scope)
     if guesser is None and not _predicate_may_answer_none(model, answer, scope):
         return None
@@ -74,11 +75,21 @@ def predicate_problem(
 
 
 def _prefix_test_problem(
-    model: "ModuleModel", tested: cst.BaseExpression, scope: "Scope"
+    model: "ModuleModel", prefix_test: cst.Call, tested: cst.BaseExpression, scope: "Scope"
 ) -> Optional[Tuple[str, Optional[FixPlan], str]]:
     """``journal_of(conn).startswith("wal")``: None raises there (it fails closed), but a
-    made-up word (``"unknown"``) passes as "not WAL"."""
+    made-up word (``"unknown"``) passes as "not WAL", and a spelling SQLite never answers
+    in (``startswith("WAL")`` of the mode as read) never matches."""
     probed = model.probe_calls(tested, scope)
+    literal = prefix_test.args[0].value
+    if probed and isinstance(literal, cst.SimpleString) and literal.evaluated_value != "wal":
+        as_answered = all(_answers_lower_case(model, call, where) for call, where in probed)
+        if as_answered and not uppercases(model, tested, scope):
+            message = (
+                f"Guard tests whether the journal mode starts with `{literal.evaluated_value}`, but SQLite "
+                'answers in lower case: it never refuses; test for "wal"'
+            )
+            return message, lowercase_literal_fix(literal), NO_FIX_COMPARISON
     if any(probe_makes_up_a_mode(model, call, where) for call, where in probed) or may_hold_made_up(model, tested, scope):
         message = (
             "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe answers "
@@ -86,6 +97,24 @@ def _prefix_test_problem(
         )
         return message, None, NO_FIX_MADE_UP
     return None
+
+
+def _answers_lower_case(model: "ModuleModel", probe: cst.CSTNode, scope: "Scope") -> bool:
+    """Does ``probe`` answer the mode as SQLite spells it: a read of the pragma, or a
+    project probe that returns one untouched (or lower-cased)?"""
+    if not isinstance(probe, cst.Call):
+        return False
+    effect = model.direct_effect(probe, scope)
+    if effect is not None:
+        return effect.reads
+    callee = model.callee(probe, scope)
+    return callee is not None and callee.probe_normalises and not callee.probe_uppercases
+
+
+def lowercase_literal_fix(literal: cst.SimpleString) -> FixPlan:
+    """WAL005's fix for a guard comparing with ``"WAL"``: compare with ``"wal"``."""
+    lowered = literal.with_changes(value=literal.prefix + literal.quote + "wal" + literal.quote)
+    return FixPlan('Compare with "wal", the way SQLite answers', SAFE, {literal: lowered})
 
 
 def _downgrades_where_it_proves_not_wal(

@@ -299,7 +299,7 @@ def on_connect(dbapi_connection, record):
                         deciding = deciding_flags(model)
                         attribute_modes = attribute_mode_names(model)
                     flags = flags_acted_on_for(model, unit, deciding)
-                    if try_facts.retried_then_raised or self._sets_flag(handler, flags | mode_names(model, sites, attribute_modes) | returned_names(model, unit)):
+                    if try_facts.retried_then_raised or try_facts.retried_then_answered or self._sets_flag(handler, flags | mode_names(model, sites, attribute_modes) | returned_names(model, unit)):
                         continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:
                         break  # it answers the failure (None, Result.FAILED) as a value of its own

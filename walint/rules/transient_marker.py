@@ -343,11 +343,16 @@ def enable_wal(conn):
         if PERMANENT not in self._item_kinds(model, collection):
             return None
         if isinstance(collection.node, cst.Dict):
-            # A map from error to advice is for people, not for deciding anything.
+            # A map from error to advice is for people, and one to an HTTP status or an
+            # exit code is a lookup: neither decides anything about WAL by itself.
             values = [e.value for e in collection.node.elements if isinstance(e, cst.DictElement)]
-            if values and all(isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)) for v in values):
+            if values and all(isinstance(v, _LOOKUP_VALUES) for v in values):
                 return None
         return PRESUMED
+
+
+# What a dict maps errors to when it is a lookup table rather than a verdict on WAL.
+_LOOKUP_VALUES = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
 
 
 def _names_result_codes(name: str) -> bool:

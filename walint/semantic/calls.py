@@ -69,18 +69,20 @@ class CallTargets:
             return []
         return self._callable_default(param, kept[0].scope)
 
-    def _method_bindings(self, class_scope: Scope, name: str, _depth: int = 0) -> List[Binding]:
+    def _method_bindings(self, class_scope: Scope, name: str, _depth: int = 0, fields: bool = False) -> List[Binding]:
         """What ``name`` is bound to on a class, or else on the first of its bases (classes
         of this module, searched depth first as the MRO would for single inheritance) that
-        defines it: ``self._fallback_journal()`` inherited from ``BaseQueue``."""
-        own = class_scope.bindings.get(name, [])
+        defines it: ``self._fallback_journal()`` inherited from ``BaseQueue``. With
+        ``fields``, instance fields count too (``self.fallback_mode = ...`` in the base's
+        ``__init__``)."""
+        own = class_scope.bindings.get(name, []) + (class_scope.bindings.get("self." + name, []) if fields else [])
         if own or _depth > 4:
             return own
         node = self.class_nodes.get(id(class_scope))
         for base in node.bases if node is not None else ():
             base_scope = self.class_scope_for(base.value, class_scope.parent) if class_scope.parent is not None else None
             if base_scope is not None and base_scope is not class_scope:
-                found = self._method_bindings(base_scope, name, _depth + 1)
+                found = self._method_bindings(base_scope, name, _depth + 1, fields)
                 if found:
                     return found
         return []

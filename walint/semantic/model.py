@@ -133,8 +133,7 @@ class SemanticModel(CallTargets):
             own = self.class_scope_for(cst.Name("self"), scope) if isinstance(expr.value, cst.Attribute) else None
             set_here = own.bindings.get(dotted_name(expr), []) if own is not None else []
             if class_scope is not None:
-                attr = expr.attr.value
-                found = class_scope.bindings.get(attr, []) + class_scope.bindings.get("self." + attr, [])
+                found = self._method_bindings(class_scope, expr.attr.value, fields=True)
                 return found + set_here, None
             if set_here:
                 return set_here, None

@@ -39,7 +39,8 @@ def copied_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
 
 def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp, cst.ListComp, cst.GeneratorExp]]:
     """``{m.lower() for m in RAW}`` (or ``frozenset(m.lower() for m in RAW)``): a
-    comprehension of one ``for`` whose items are the loop's own, at most normalised."""
+    comprehension of one ``for`` whose items are the loop's own, at most normalised, or
+    the values of an enum's members (``{code.value for code in NoWalCode}``)."""
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS:
         if len(expr.args) == 1:
             expr = expr.args[0].value
@@ -50,7 +51,25 @@ def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp
         if element.func.attr.value not in NORMALISING_METHODS:
             return None
         element = element.func.value
+    if isinstance(element, cst.Attribute) and element.attr.value == "value":
+        element = element.value
     return expr if isinstance(element, cst.Name) and isinstance(target, cst.Name) and element.value == target.value else None
+
+
+def projected_column(expr: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpression, int]]:
+    """``{code for code, _ in ROWS}`` (or ``frozenset(...)`` of it): the rows iterated and
+    the position of the item each row gives, or None for any other expression."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS and len(expr.args) == 1:
+        expr = expr.args[0].value
+    if not isinstance(expr, (cst.SetComp, cst.ListComp, cst.GeneratorExp)) or expr.for_in.inner_for_in is not None:
+        return None
+    target, element = expr.for_in.target, expr.elt
+    if not isinstance(target, (cst.Tuple, cst.List)) or not isinstance(element, cst.Name):
+        return None
+    names = [e.value.value if isinstance(e.value, cst.Name) else None for e in target.elements]
+    if names.count(element.value) != 1 or any(isinstance(e, cst.StarredElement) for e in target.elements):
+        return None
+    return expr.for_in.iter, names.index(element.value)
 
 
 NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})

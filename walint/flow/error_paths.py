@@ -198,8 +198,10 @@ class ErrorPaths:
     def _assign(self, target: cst.BaseExpression, value: Optional[cst.BaseExpression], state: PathState) -> PathState:
         if isinstance(target, cst.Name) and target.value in self._untracked:
             return state
+        # `db = await aiosqlite.connect(":memory:")` opens as the call does.
+        opened = value.expression if isinstance(value, cst.Await) else value
         if isinstance(target, cst.Name):
-            if isinstance(value, cst.Call) and self._opens_private_database(value):
+            if isinstance(opened, cst.Call) and self._opens_private_database(opened):
                 return state.bind(target.value, PRIVATE_DATABASE)
             state = state.forget_entries_of(target.value)
             if isinstance(value, cst.Dict):  # `state = {"journal": "wal"}`: each constant entry
@@ -212,7 +214,7 @@ class ErrorPaths:
         if subscript_path(target) or (isinstance(target, cst.Attribute) and dotted_name(target)):
             # `state["journal"] = ...`, `self._use_wal = False`
             key = subscript_path(target) or dotted_name(target)
-            if isinstance(value, cst.Call) and self._opens_private_database(value):
+            if isinstance(opened, cst.Call) and self._opens_private_database(opened):
                 return state.bind(key, PRIVATE_DATABASE)  # `self.conn = sqlite3.connect(":memory:")`
             return state.bind(key, constant(value, state) if value is not None else UNKNOWN)
         if isinstance(target, (cst.Tuple, cst.List)):

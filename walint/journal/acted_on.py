@@ -26,7 +26,7 @@ def deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
     decides nothing for the connection, which carries on in whatever mode it has."""
     found: Dict[str, Set["Unit"]] = {}
     for branch in model.all_branches():
-        flags = model.handler_flags(branch.node.test, branch.scope)
+        flags = model.handler_flags(branch.node.test, branch.scope) | _derived_flags(model, branch.node.test, branch.scope)
         if not flags:
             continue
         if branch_acts(model, branch):
@@ -56,6 +56,18 @@ def deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
             ):
                 for flag in model.handler_flags(node.test, unit.scope):
                     found.setdefault(flag, set()).add(unit)
+    return found
+
+
+def _derived_flags(model: "ModuleModel", test: cst.BaseExpression, scope: "Scope") -> Set[str]:
+    """The failure flags behind a name the test reads, set from them outside any handler
+    (``self._lock_writes = not self._wal``, then ``if self._lock_writes:``)."""
+    found: Set[str] = set()
+    for node in iter_subexpressions(test, limit=100):
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            for binding in model.bindings_of(node, scope)[0]:
+                if binding.kind == "value" and not binding.in_handler and binding.value is not None and binding.scope is not None:
+                    found |= model.handler_flags(binding.value, binding.scope)  # type: ignore[arg-type]
     return found
 
 

@@ -230,9 +230,15 @@ class ConnectionQueries:
         when ``self.live`` is downgraded, the audit file's header)? It says nothing of
         the file the statement switches."""
         guard, node = site.guard, site.node
-        if guard is None or not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        if guard is None or not isinstance(node, cst.Call):
             return False
-        switched = self.database_of(node.func.value, site.scope, connection=True)
+        if isinstance(node.func, cst.Attribute):
+            connection = node.func.value
+        elif node.args and node.args[0].keyword is None and not node.args[0].star:
+            connection = node.args[0].value  # `fallback_mode(db)`: a helper handed the connection
+        else:
+            return False
+        switched = self.database_of(connection, site.scope, connection=True)
         if switched is None:
             return False
         test = guard.test if isinstance(guard, (cst.If, cst.While)) else guard

@@ -294,6 +294,11 @@ class MarkerUses:
             self._note_filtered_items(comprehension, scope)
             self._operand(comprehension.for_in.iter, polarity, scope, depth + 1)
             return
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+            # `markers or ["locking protocol", ...]`: the caller's, or else these.
+            self._operand(node.left, polarity, scope, depth + 1)
+            self._operand(node.right, polarity, scope, depth + 1)
+            return
         kind = self.kind(node)
         if kind == TRANSIENT and polarity > 0:
             self.singles.setdefault(id(node), node)

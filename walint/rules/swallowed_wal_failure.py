@@ -299,7 +299,8 @@ def on_connect(dbapi_connection, record):
                         deciding = deciding_flags(model)
                         attribute_modes = attribute_mode_names(model)
                     flags = flags_acted_on_for(model, unit, deciding)
-                    if try_facts.retried_then_raised or try_facts.retried_then_answered or self._sets_flag(handler, flags | mode_names(model, sites, attribute_modes) | returned_names(model, unit)):
+                    recorded = flags | mode_names(model, sites, attribute_modes) | returned_names(model, unit)
+                    if try_facts.retried_then_raised or try_facts.retried_then_answered or self._sets_flag(handler, recorded, _switched(wal_sites)):
                         continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:
                         break  # it answers the failure (None, Result.FAILED) as a value of its own
@@ -333,23 +334,38 @@ def on_connect(dbapi_connection, record):
             yield from _swallowed_by_wrappers(model, unit, sites)
 
     @staticmethod
-    def _sets_flag(handler: cst.CSTNode, flags: set) -> bool:
+    def _sets_flag(handler: cst.CSTNode, flags: set, connections: Set[str] = frozenset()) -> bool:
         """The handler records the failure in a flag that later decides a downgrade (WAL001's),
         in a name a journal-mode pragma is built from (``journal = "DELETE"``), or hands a
-        rollback mode to state that outlives it (``self.config.journal_mode = "delete"``)."""
+        rollback mode to state that outlives it (``self.config.journal_mode = "delete"``).
+        Keeping the connection itself (``opened.append(conn)``) records nothing."""
         for node in iter_subexpressions(handler.body, limit=5000):  # type: ignore[attr-defined]
             if isinstance(node, cst.AssignTarget) and (dotted_name(node.target) or subscript_path(node.target)) in flags:
                 return True
             if isinstance(node, cst.Call) and any(subscript_path(target) in flags for target, _ in updated_entries(node)):
                 return True  # `state.update(wal=False)`
             grown = grown_collection(node)
-            if grown is not None and dotted_name(grown) in flags:
+            if grown is not None and dotted_name(grown) in flags and not _adds_one_of(node, connections):
                 return True  # `self._without_wal.add(path)`
             if isinstance(node, cst.Assign) and not isinstance(node.targets[0].target, cst.Name):
                 value = node.value
                 if isinstance(value, cst.SimpleString) and str(value.evaluated_value).lower() in ROLLBACK_MODES:
                     return True
         return False
+
+
+def _switched(sites: Sequence["Site"]) -> Set[str]:
+    """The connections the WAL switches of ``sites`` are run on (``conn`` of ``conn.execute``)."""
+    return {
+        dotted_name(site.node.func.value)
+        for site in sites
+        if isinstance(site.node, cst.Call) and isinstance(site.node.func, cst.Attribute)
+    } - {""}
+
+
+def _adds_one_of(call: cst.CSTNode, names: Set[str]) -> bool:
+    """Does ``call`` (``opened.append(conn)``) add one of ``names`` to a collection?"""
+    return isinstance(call, cst.Call) and any(dotted_name(arg.value) in names for arg in call.args)
 
 
 def suppress_fix(model, suppression, sites, spec: HelperSpec) -> Tuple[Optional[FixPlan], Optional[str]]:

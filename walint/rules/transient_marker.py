@@ -11,7 +11,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.sql import ROLLBACK_MODES, normalise_mode
 from walint.constants import is_known
 from walint.semantic.scopes import Collection
-from walint.semantic.nodes import code_constant_name, collection_items, iter_subexpressions
+from walint.semantic.nodes import code_constant_name, collection_items, dotted_name, iter_subexpressions
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import (
     PERMANENT,
@@ -404,13 +404,16 @@ def _answers_otherwise(collection: object, item: cst.BaseExpression, items: Sequ
     gives it its own verdict (a retry), not the downgrade the permanent ones get."""
     if not isinstance(collection, cst.Dict):
         return False
+    # A verdict is a word ("retry"), a bool, or an enum member (`FailureKind.TRANSIENT`); not
+    # a function (`_rollback_journal` and `_memory_journal` both leave WAL).
     answers = {
-        id(e.key): e.value.evaluated_value if isinstance(e.value, cst.SimpleString) else e.value.value  # `True`/`False`
+        id(e.key): e.value.evaluated_value if isinstance(e.value, cst.SimpleString) else dotted_name(e.value)
         for e in collection.elements
-        if isinstance(e, cst.DictElement)
-        and (isinstance(e.value, cst.SimpleString) or (isinstance(e.value, cst.Name) and e.value.value in ("True", "False")))
+        if isinstance(e, cst.DictElement) and (isinstance(e.value, cst.SimpleString) or _is_verdict_name(e.value))
     }
-    if len(answers) != len(collection.elements) or not all(isinstance(a, str) and a.isidentifier() for a in answers.values()):
+    if len(answers) != len(collection.elements) or not all(
+        isinstance(a, str) and a.replace(".", "_").isidentifier() for a in answers.values()
+    ):
         return False  # reasons worded for a person ("network share"), not verdicts ("retry")
     permanent = {answers.get(id(other)) for other, kind in zip(items, kinds) if kind == PERMANENT}
     if not permanent or None in permanent or id(item) not in answers:
@@ -418,6 +421,13 @@ def _answers_otherwise(collection: object, item: cst.BaseExpression, items: Sequ
     answer = answers[id(item)]
     # Another rollback mode ("truncate" beside "delete") is the same verdict: a downgrade.
     return answer not in permanent and not (isinstance(answer, str) and normalise_mode(answer) in ROLLBACK_MODES)
+
+
+def _is_verdict_name(value: cst.BaseExpression) -> bool:
+    """``True``/``False``, or a member of an enum (``FailureKind.TRANSIENT``)."""
+    if isinstance(value, cst.Name):
+        return value.value in ("True", "False")
+    return isinstance(value, cst.Attribute) and isinstance(value.value, cst.Name) and value.attr.value.isupper()
 
 
 def _number_held(model: "ModuleModel", node: cst.BaseExpression, scope: "Scope") -> Optional[int]:

@@ -31,9 +31,9 @@ def copied_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
         and len(expr.args) == 1
         and expr.args[0].keyword is None
         and not expr.args[0].star
-        and isinstance(expr.args[0].value, (cst.Name, cst.Attribute))
+        and isinstance(expr.args[0].value, (cst.Name, cst.Attribute, cst.BooleanOperation))
     ):
-        return expr.args[0].value
+        return expr.args[0].value  # `list(markers or DEFAULT_MARKERS)` too
     return None
 
 

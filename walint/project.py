@@ -23,8 +23,7 @@ from walint.summary import IMPORTED_LITERAL, IMPORTERS_USES, FunctionFacts, Modu
 # `self.fallback_mode = "DELETE"` in a method): how a module hands a rollback mode to the
 # modules that import it (summaries pass on constants alone). A bare `"off"` or
 # `"memory"` elsewhere is far too common to make a file worth reading for.
-# `FALLBACK = "delete"`, `self.mode: str = "off"`, `ROLLBACKS = ("truncate", ...)`, or a
-# dict entry `"fallback_mode": "delete"` at the start of a line.
+# `FALLBACK = "delete"`, `self.mode: str = "off"`, `ROLLBACKS = ("truncate", ...)`, `"fallback": "delete"`.
 _ROLLBACK_CONSTANT_RE = re.compile(
     rb"""(?mi)^[ \t]*(?:(?:self\.)?[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=|[rub]?['"][A-Za-z0-9_ .-]+['"][ \t]*:)"""
     rb"""[ \t]*[(\[{]?[ \t]*[rub]?['"](?:delete|truncate|persist|memory|off)['"]"""
@@ -272,9 +271,8 @@ class ProjectIndex:
                 yield found[0]
 
     def marker_sources(self, path: str, summary: ModuleSummary) -> Set[str]:
-        """Project files defining names this one tests on the way to a downgrade
-        (``{code.value for code in NoWalCode}``): whatever their text, their collections
-        are judged by that use."""
+        """Project files defining names this one tests on the way to a downgrade: whatever
+        their text, their collections are judged by that use (``{c.value for c in Codes}``)."""
         found = set()
         for name, polarity in summary.marker_uses:
             target = self.target(name, path) if polarity > 0 else None

@@ -312,3 +312,14 @@ def raises_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> 
         if isinstance(target, cst.Name)
     }
     return any(isinstance(n, cst.Name) and n.value in counted for n in iter_subexpressions(check.test, limit=100))
+
+
+def walks_items(loop: cst.CSTNode) -> bool:
+    """``for alias in connections``: a loop over things rather than over attempts
+    (``while True``, ``for attempt in range(3)``, ``itertools.count()``)."""
+    if not isinstance(loop, cst.For):
+        return False
+    iterable = loop.iter
+    if isinstance(iterable, cst.Call):
+        return dotted_name(iterable.func).rsplit(".", 1)[-1] not in ("range", "count", "repeat")
+    return True

@@ -18,6 +18,7 @@ from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, it
 from walint.flow.conditions import (
     always_exits,
     answer_when_run_out,
+    walks_items,
     ends_in_return,
     guarded_sides,
     not_wal_when,
@@ -283,9 +284,13 @@ class UnitWalker:
         for atom, _ in predicates:
             # `version_bytes(path) == b"\x02\x02"`: a probe's bytes, which WAL005 judges as
             # it judges a probe's mode (what does it answer when it cannot read?).
+            operands = () if not isinstance(atom, cst.Comparison) else (atom.left, *(c.comparator for c in atom.comparisons))
             if not isinstance(atom, cst.Comparison) or (
                 compares_with_wal_versions(atom, lambda operand: self.model.version_literal(operand, scope))
-                and any(self.model.probe_calls(operand, scope) for operand in (atom.left, *(c.comparator for c in atom.comparisons)))
+                and any(
+                    self.model.probe_calls(operand, scope) or self.model.header_made_up_on_error(operand, scope)
+                    for operand in operands
+                )
             ):
                 self.facts.guards.append(GuardFacts(atom, test, scope))
         checks += self.model.in_memory_checks(test, scope)
@@ -393,7 +398,7 @@ class UnitWalker:
             )
             # A loop is no condition of its own: a retry loop or a loop over paths runs its
             # body as the code around it does (an `if` inside it still counts).
-            items = _walks_items(statement)
+            items = walks_items(statement)
             counters = tuple(
                 n.value for n in iter_subexpressions(statement.target) if isinstance(n, cst.Name)
             ) if isinstance(statement, cst.For) else ()
@@ -476,17 +481,6 @@ class UnitWalker:
         return False
 
 
-
-
-def _walks_items(loop: cst.CSTNode) -> bool:
-    """``for alias in connections``: a loop over things rather than over attempts
-    (``while True``, ``for attempt in range(3)``, ``itertools.count()``)."""
-    if not isinstance(loop, cst.For):
-        return False
-    iterable = loop.iter
-    if isinstance(iterable, cst.Call):
-        return dotted_name(iterable.func).rsplit(".", 1)[-1] not in ("range", "count", "repeat")
-    return True
 
 
 def _is_connect_listener(decorator: cst.BaseExpression) -> bool:

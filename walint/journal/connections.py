@@ -4,7 +4,7 @@ A mixin of :class:`walint.journal.model.ModuleModel`."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -104,6 +104,20 @@ def _tests_existence_of(test: cst.BaseExpression) -> str:
     if isinstance(test.func, cst.Attribute) and test.func.attr.value in _EXISTENCE_METHODS and not test.args:
         return dotted_name(_unwrapped_path(test.func.value))
     return ""
+
+
+def receivers_of(node: cst.CSTNode) -> List[str]:
+    """The names a statement may switch the connection of: the one a method is called on
+    (``conn``, ``self.conn`` in ``conn.execute(...)``), and the one a function is handed
+    first (``set_journal(conn, "memory")``, ``catalog.force_rollback(conn)``)."""
+    if not isinstance(node, cst.Call):
+        return []
+    found = []
+    if isinstance(node.func, cst.Attribute) and dotted_name(node.func.value):
+        found.append(dotted_name(node.func.value))
+    if node.args and node.args[0].keyword is None and not node.args[0].star and dotted_name(node.args[0].value):
+        found.append(dotted_name(node.args[0].value))
+    return found
 
 
 class ConnectionQueries:
@@ -283,3 +297,20 @@ class ConnectionQueries:
             return None
         site = next(iter(receivers.values()))
         return site.node.func.value, site.scope  # type: ignore[union-attr]
+
+    def on_another_connection(self, site: Site) -> bool:
+        """Is ``site`` on a connection opened to another file than every WAL attempt of its
+        function (``dest = sqlite3.connect(out)`` for a backup, after ``conn``'s switch
+        failed)? Its mode is that file's business, not a fallback for the failed one."""
+        if not isinstance(site.node, cst.Call) or site.handler is not None:
+            return False
+        receivers = receivers_of(site.node)
+        switched = self.database_of(cst.Name(receivers[0]), site.scope, connection=True) if receivers and receivers[0].isidentifier() else None
+        if switched is None:
+            return False
+        attempted = [
+            self.database_of(other.node.func.value, other.scope, connection=True)  # type: ignore[union-attr]
+            for other in self.facts(site.unit).sites
+            if isinstance(other.node, cst.Call) and isinstance(other.node.func, cst.Attribute) and self.switches_to_wal(other)
+        ]
+        return bool(attempted) and all(database is not None and database != switched for database in attempted)

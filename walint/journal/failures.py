@@ -15,6 +15,7 @@ from walint.semantic.nodes import dotted_name, iter_subexpressions, literal_entr
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
 from walint.flow.error_paths import ErrorPaths
 from walint.flow.path_state import NOT_NONE, PRIVATE_DATABASE, UNKNOWN, PathState, constant, decode_constant
+from walint.journal.connections import receivers_of
 from walint.summary import FunctionFacts
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ class FailureQueries:
     def on_private_database(self, site: Site) -> bool:
         """Does ``site`` run, on every path that reaches it, on a connection opened on
         ``":memory:"`` (a database no other connection can share)?"""
-        receivers = _receivers(site.node)
+        receivers = receivers_of(site.node)
         states = self.error_paths(site.unit).states_before(site.statement) if receivers else ()
         return any(bool(states) and all(state.get(receiver) == PRIVATE_DATABASE for state in states) for receiver in receivers)
 
@@ -223,7 +224,7 @@ class FailureQueries:
         statement would also stop the WAL path), else ``FAILED_PATH``. With ``guarded_too``,
         paths through a guard count as well: the failure is acted on there all the same."""
         states = self.error_paths(site.unit).states_before(site.statement)
-        if not states:
+        if not states or self.on_another_connection(site):
             return None
         names = _names_in(site)
         verdicts = {state: self._downgrades_on(site, state, names) for state in states}
@@ -435,7 +436,7 @@ class FailureQueries:
     def _downgrades_on(self, site: Site, state: "PathState", names: Dict[str, cst.BaseExpression]) -> Tuple[bool, bool]:
         """Does the statement downgrade on the paths ``state`` stands for, and is that
         decided by a value one of ``names`` (those it is built from) holds there?"""
-        if any(state.get(receiver) == PRIVATE_DATABASE for receiver in _receivers(site.node)):
+        if any(state.get(receiver) == PRIVATE_DATABASE for receiver in receivers_of(site.node)):
             return False, False  # a database private to this connection
         verdicts = set()
         for text in self._picked_by_value(site, state):
@@ -462,20 +463,6 @@ def _names_shared_with_nested_functions(node: cst.CSTNode) -> FrozenSet[str]:
             if isinstance(inner, (cst.Nonlocal, cst.Global)):
                 names.update(item.name.value for item in inner.names)
     return frozenset(names)
-
-
-def _receivers(node: cst.CSTNode) -> List[str]:
-    """The names a statement may switch the connection of: the one a method is called on
-    (``conn``, ``self.conn`` in ``conn.execute(...)``), and the one a function is handed
-    first (``set_journal(conn, "memory")``, ``catalog.force_rollback(conn)``)."""
-    if not isinstance(node, cst.Call):
-        return []
-    found = []
-    if isinstance(node.func, cst.Attribute) and dotted_name(node.func.value):
-        found.append(dotted_name(node.func.value))
-    if node.args and node.args[0].keyword is None and not node.args[0].star and dotted_name(node.args[0].value):
-        found.append(dotted_name(node.args[0].value))
-    return found
 
 
 def _names_in(site: Site) -> Dict[str, cst.BaseExpression]:

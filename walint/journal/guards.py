@@ -17,7 +17,7 @@ from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
 from walint.sql import ROLLBACK_MODES, ModeEffect
 from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, names_enum_member
-from walint.journal.header_versions import HeaderQueries, is_wal_header_bytes, is_wal_version
+from walint.journal.header_versions import is_or_holds_wal_version, HeaderQueries, is_wal_header_bytes, is_wal_version
 
 _FLAG_CONSTANTS = frozenset({"False", "None", "True"})
 
@@ -314,7 +314,7 @@ class GuardQueries(HeaderQueries):
             operands = [self.version_literal(o, scope) for o in operands]
             if any(is_wal_header_bytes(o) for o in operands) or (
                 any(self.holds_header_versions(o, scope) for o in operands)
-                and any(is_wal_version(o) for o in operands)
+                and any(is_or_holds_wal_version(o) for o in operands)
             ):
                 return not not_wal_when(expr, True)
             if any(is_wal_version(o, 1) for o in operands) and any(self.holds_header_versions(o, scope) for o in operands):

@@ -54,6 +54,29 @@ class HeaderQueries:
             return self._read_after_seek_18(value, where) or _reads_the_header_block(value, where)
         return isinstance(value, cst.BaseExpression) and self.holds_header_versions(value, where, depth + 1)
 
+    def header_made_up_on_error(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """``header`` of ``header[18:20] == b"\x02\x02"`` where ``try: header = fh.read(100)
+        / except OSError: header = b""``: when the file cannot be read, a header that says
+        "not WAL" is made up, and the guard lets the downgrade through."""
+        while isinstance(expr, cst.Subscript):
+            expr = expr.value
+        unit = scope.unit
+        if not isinstance(expr, cst.Name) or unit is None:
+            return False
+        bindings, _ = self.bindings_of(expr, scope)
+        read = [b.value for b in bindings if b.kind == "value" and b.value is not None and not _is_made_up(b.value)]
+        made_up = [b.value for b in bindings if b.kind == "value" and b.value is not None and _is_made_up(b.value)]
+        if not read or not made_up:
+            return False
+        for node in own_nodes(unit.node):
+            if not isinstance(node, cst.Try):
+                continue
+            in_body = {id(n) for n in iter_subexpressions(node.body, limit=2000)}
+            in_handlers = {id(n) for handler in node.handlers for n in iter_subexpressions(handler, limit=2000)}
+            if any(id(value) in in_body for value in read) and any(id(value) in in_handlers for value in made_up):
+                return True
+        return False
+
     def version_literal(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
         """``WAL_HEADER`` bound once to ``b"\\x02\\x02"`` (or to ``2``, ``(2, 2)``): that
         literal; any other expression is itself."""
@@ -72,7 +95,7 @@ class HeaderQueries:
             return False
         operands = [self.version_literal(o, scope) for o in (atom.left, atom.comparisons[0].comparator)]
         return any(is_wal_header_bytes(o) for o in operands) or (
-            any(is_wal_version(o) or is_wal_version(o, 1) for o in operands)
+            any(is_or_holds_wal_version(o) or is_wal_version(o, 1) for o in operands)
             and any(self.holds_header_versions(o, scope) for o in operands)
         )
 
@@ -127,6 +150,17 @@ def _seek_offsets(read: cst.Call, scope: Scope) -> List[str]:
     ]
 
 
+def _is_made_up(value: cst.CSTNode) -> bool:
+    """``b""``, ``None``, ``0`` or ``bytes(100)``: a header (or version) invented, not read."""
+    if isinstance(value, cst.SimpleString):
+        return not value.evaluated_value
+    if isinstance(value, cst.Integer):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value == "None"
+    return isinstance(value, cst.Call) and dotted_name(value.func) == "bytes"
+
+
 def _is_header_version(expr: cst.BaseExpression) -> bool:
     """``header[18]``, ``header[19]``, ``header[18:20]`` or ``(header[18], header[19])``:
     the file format's read and write versions, which are 2 for a database in WAL."""
@@ -158,10 +192,18 @@ def is_wal_version(expr: cst.BaseExpression, version: int = 2) -> bool:
 
 
 def compares_with_wal_versions(atom: cst.BaseExpression, literal: Callable[[cst.BaseExpression], cst.BaseExpression]) -> bool:
-    """``<versions> == 2`` or ``== b"\\x02\\x02"`` (``literal`` reads a name bound to one): a
-    test that says WAL when it holds."""
+    """``<versions> == 2``, ``== b"\\x02\\x02"`` or ``in (2, None)`` (``literal`` reads a name
+    bound to one): a test that says WAL when it holds."""
     return isinstance(atom, cst.Comparison) and any(
-        is_wal_version(literal(o)) for o in (atom.left, *(c.comparator for c in atom.comparisons))
+        is_or_holds_wal_version(literal(o)) for o in (atom.left, *(c.comparator for c in atom.comparisons))
+    )
+
+
+def is_or_holds_wal_version(expr: cst.BaseExpression) -> bool:
+    """A WAL version (:func:`is_wal_version`), or a collection tested for membership that
+    holds one (``version in (2, None)``: WAL, or not known)."""
+    return is_wal_version(expr) or (
+        isinstance(expr, (cst.Tuple, cst.List, cst.Set)) and any(is_wal_version(element.value) for element in expr.elements)
     )
 
 

@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.constants import LOOP_VIEWS, Resolution, StringFolder
 from walint.semantic.scopes import Scope
-from walint.semantic.nodes import collection_items, entry_of, iter_subexpressions, subscript_path, unwrap_collection
+from walint.semantic.nodes import collection_items, constant_key, entry_of, iter_subexpressions, subscript_path, unwrap_collection
 from walint.sql import ModeEffect, classify_call
 
 Row = Dict[str, Tuple[cst.BaseExpression, Scope]]
@@ -121,7 +121,7 @@ class LoopQueries:
         if depth < 6 and isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
             # `cfg or DEFAULT_CONFIG`: the caller's table, or else the default one.
             return self.collection_literal(expr.right, scope, depth + 1)
-        key = _constant_key(expr)
+        key = constant_key(expr)
         if depth < 6 and isinstance(expr, cst.Subscript) and key is not None:
             # `STORAGE["wal_fallback"]`, `CONFIG["db"]["wal"]`: that entry of a dict literal,
             # here or imported.
@@ -179,12 +179,3 @@ class LoopQueries:
 
         folder = StringFolder(resolve)
         return classify_call(call, folder, scope) or self._call_effect(call, scope, folder=folder)
-
-
-def _constant_key(expr: cst.BaseExpression) -> Optional[str]:
-    """The string key of ``TABLE["key"]``, else None."""
-    if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
-        return None
-    key = expr.slice[0].slice.value
-    value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
-    return value if isinstance(value, str) else None

@@ -13,7 +13,7 @@ import libcst as cst
 
 from walint.flow.path_state import UNKNOWN, PathState, constant, decode_constant, truth
 from walint.markers import classify_code_name, classify_text
-from walint.semantic.nodes import code_constant_name, dotted_name, iter_subexpressions, small_statements
+from walint.semantic.nodes import code_constant_name, constant_key, dotted_name, entry_path, iter_subexpressions, small_statements
 from walint.semantic.scopes import Scope
 
 if TYPE_CHECKING:
@@ -145,9 +145,28 @@ def entry_lookup(node: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpression,
     return (table, text) if isinstance(text, str) else None
 
 
+def imported_entry(model: "ModuleModel", table: cst.BaseExpression, scope: Scope, depth: int = 0) -> str:
+    """The imported name an entry of nested dicts stands for, through a name bound once
+    (``WAL_CFG`` of ``WAL_CFG = CONFIG["db"]["wal"]`` -> ``.settings.CONFIG['db']['wal']``)."""
+    if depth > 6:
+        return ""
+    if isinstance(table, cst.Subscript):
+        key = constant_key(table)
+        owner = imported_entry(model, table.value, scope, depth + 1) if key is not None else ""
+        return entry_path(owner, key) if owner else ""  # type: ignore[arg-type]
+    if not isinstance(table, (cst.Name, cst.Attribute)):
+        return ""
+    bindings, parameter = model.bindings_of(table, scope)
+    if parameter is None and bindings and all(b.kind == "import" for b in bindings):
+        return model.qualified_name(table, scope)
+    if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
+        return imported_entry(model, bindings[0].value, bindings[0].scope, depth + 1)  # type: ignore[arg-type]
+    return ""
+
+
 def parsed_entry(qualname: str) -> Optional[cst.Subscript]:
-    """``NAME['key']`` (an importer's use of one entry of a dict here) as a node; anything
-    else, a name or text no importer would write, is None."""
+    """``NAME['key']`` (an importer's use of one entry of a dict here, or of dicts nested
+    in it) as a node; anything else, a name or text no importer would write, is None."""
     owner, bracket, rest = qualname.partition("[")
     if not bracket or not owner.isidentifier() or len(qualname) > 200:
         return None
@@ -155,8 +174,10 @@ def parsed_entry(qualname: str) -> Optional[cst.Subscript]:
         node = cst.parse_expression(qualname)
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return None
-    found = entry_lookup(node)
-    return node if isinstance(node, cst.Subscript) and found is not None and isinstance(found[0], cst.Name) else None
+    inner = node  # `CONFIG['db']['wal']['give_up_on']`: entries of nested dicts, each key a constant
+    while isinstance(inner, cst.Subscript) and constant_key(inner) is not None:
+        inner = inner.value
+    return node if isinstance(node, cst.Subscript) and isinstance(inner, cst.Name) else None
 
 
 def marker_kind(node: cst.CSTNode, extra_transient: Sequence[str] = (), extra_permanent: Sequence[str] = ()) -> Optional[str]:

@@ -13,10 +13,11 @@ from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit
 from walint.journal.calls import call_arguments
 from walint.journal.loops import loop_view
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, copied_collection, dotted_name, entry_of, entry_path, iter_subexpressions, projected_column, unwrap_comprehension, is_none, unwrap_collection
-from walint.tree import own_nodes, preorder
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, constant_key, copied_collection, dotted_name, iter_subexpressions, projected_column, unwrap_comprehension, is_none, unwrap_collection
+from walint.tree import preorder
 from walint.flow.conditions import always_exits
-from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant, truth
+from walint.flow.path_state import UNKNOWN, PathState, constant, truth
+from walint.journal.marker_lookups import MarkerLookups
 from walint.journal.marker_shapes import (
     classifier_answers,
     comparison_with,
@@ -25,7 +26,6 @@ from walint.journal.marker_shapes import (
     first_of_items,
     flag_gates,
     parsed_entry,
-    pattern_values,
     returns_a_value,
     row_needles,
     sets_a_downgrading_flag,
@@ -45,7 +45,7 @@ _MAX_DEPTH = 24
 UNKNOWN_USE = 0
 
 
-class MarkerUses:
+class MarkerUses(MarkerLookups):
     """Walks every test of a module once; ``polarity`` maps a collection literal (by id)
     to the uses seen, ``singles`` holds transient messages tested on their own on the
     way to a downgrade, and ``table_needles`` those of them that are a row of a verdict
@@ -376,6 +376,11 @@ class MarkerUses:
                         self._operand(value, polarity, binding.scope, depth + 1)
         elif entry_lookup(node) is not None:
             self._entry(node, polarity, scope, depth)
+        elif constant_key(node) is not None:
+            # `CONFIG['db']['wal']['give_up_on']`: an entry of nested dicts (an importer's use).
+            found = self.model.collection_literal(node, scope)
+            if found is not None:
+                self._operand(found[0], polarity, found[1], depth + 1)
         elif isinstance(node, cst.Call):
             if isinstance(node.func, cst.Attribute) and node.func.attr.value in NORMALISING_METHODS:
                 self._operand(node.func.value, polarity, scope, depth + 1)  # `m.lower() in msg`
@@ -383,69 +388,6 @@ class MarkerUses:
                 self._operand(node.args[0].value, polarity, scope, depth + 1)  # `"|".join(MARKERS)` as a pattern
             else:
                 self._membership(node, polarity, scope, depth + 1)
-
-    def _operand_column(self, rows: cst.BaseExpression, index: int, polarity: int, scope: Scope, depth: int) -> None:
-        found = self.model.collection_literal(rows, scope)
-        if found is None or not isinstance(found[0], (cst.Tuple, cst.List, cst.Set)):
-            return
-        for element in found[0].elements:
-            row = element.value
-            if isinstance(row, (cst.Tuple, cst.List)) and len(row.elements) > index:
-                needle = row.elements[index].value
-                self.table_needles.add(id(needle))
-                self._operand(needle, polarity, found[1], depth + 1)
-
-    def _entry(self, node: cst.BaseExpression, polarity: int, scope: Scope, depth: int) -> None:
-        """``WAL_REFUSALS["bench"]``: the collection that entry of the table holds, here or,
-        for a table another module defines, handed to that module as ``WAL_REFUSALS['bench']``."""
-        table, key = entry_lookup(node)  # type: ignore[misc]
-        found = self.model.collection_literal(table, scope)
-        if found is not None and isinstance(found[0], cst.Dict):
-            value = entry_of(found[0], key)
-            if value is not None:
-                self._operand(value, polarity, found[1], depth + 1)
-        bindings, _ = self.model.bindings_of(table, scope)
-        if any(b.kind == "import" for b in bindings) or (not bindings and isinstance(table, cst.Attribute)):
-            origin = self.model.qualified_name(table, scope)
-            if origin:
-                self.imported.setdefault(entry_path(origin, key), set()).add(polarity)
-
-    def _match_cases(self, model: "ModuleModel") -> None:
-        """``match exc.sqlite_errorcode: case SQLITE_PROTOCOL | SQLITE_BUSY: <downgrade>``:
-        the values of a case whose body downgrades are markers that decide it."""
-        rollback = {id(site.node) for site in model.all_sites() if model.is_rollback_site(site)}
-        if not rollback:
-            return
-        matches = [(node, unit.scope) for unit in model.units for node in own_nodes(unit.node) if isinstance(node, cst.Match)]
-        for node, where in matches:
-            answers = classifier_answers(self.model, node.subject, where, needles=self.table_needles) if isinstance(node.subject, cst.Call) else []
-            for case in node.cases:
-                if not any(id(inner) in rollback for inner in preorder(case.body)):
-                    continue
-                if case.guard is not None:  # `case code if code in policy.codes:`
-                    self._membership(case.guard, +1, where, 0)
-                for value in pattern_values(case.pattern):
-                    self._operand(value, +1, where, 0)
-                    # `match classify(exc): case Status.UNSUPPORTED:`: the tests that answer it.
-                    wanted = constant(value, PathState(False))
-                    for test, answer, scope in answers if wanted is not UNKNOWN else ():
-                        self._membership(test, +1 if answer == wanted else -1, scope, 1)
-                    if wanted is not UNKNOWN and not answers:  # `match classify(exc):`, imported
-                        self._note_imported_comparison(node.subject, wanted, +1, where)
-
-    def _note_imported_comparison(self, subject: cst.BaseExpression, wanted: object, polarity: int, scope: Scope) -> None:
-        """``classify(exc) is Verdict.NO_WAL`` with ``classify`` imported: the defining
-        module judges its classifier's branches by this constant (ModuleSummary)."""
-        if isinstance(subject, cst.NamedExpr):  # `(category := classify(exc)) == "unsupported"`
-            subject = subject.value
-        if isinstance(subject, (cst.Name, cst.Attribute)):
-            bindings, _ = self.model.bindings_of(subject, scope)
-            if len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
-                subject, scope = bindings[0].value, bindings[0].scope  # type: ignore[assignment]
-        if isinstance(subject, cst.Call) and isinstance(subject.func, (cst.Name, cst.Attribute)):
-            origin = self.model.qualified_name(subject.func, scope)
-            if origin and isinstance(wanted, (str, int, bool)):
-                self.compared.add((origin, encode_constant(wanted), polarity))
 
     def _note_import(self, node: cst.BaseExpression, bindings: List[Binding], polarity: int, scope: Scope) -> None:
         """Remember a use of a name another project module defines (``NO_WAL`` imported,

@@ -49,6 +49,9 @@ def _no_external(origin: str) -> object:
     return None
 
 
+_LIBRARY_SWITCHES = frozenset({"disable_wal", "enable_wal"})  # sqlite-utils', unless the project's own
+
+
 class ModuleModel(
     SemanticModel,
     GuardQueries,
@@ -103,8 +106,14 @@ class ModuleModel(
         return additions(self)
 
     def marker_kind(self, node: cst.CSTNode) -> Optional[str]:
-        """Is a tested operand a transient or a permanent marker, by the configured texts?"""
-        return marker_kind(node, *self.extra_markers)
+        """Is a tested operand a transient or a permanent marker, by the configured texts? A
+        name imported under another counts as what it imports (``SQLITE_BUSY as BUSY``)."""
+        kind = marker_kind(node, *self.extra_markers)
+        if kind is None and isinstance(node, cst.Name):
+            imported = self.qualified_name(node, self.module_scope)
+            if imported and imported.rsplit(".", 1)[-1] != node.value:
+                kind = marker_kind(cst.Name(imported.rsplit(".", 1)[-1]), *self.extra_markers)
+        return kind
 
     def marker_uses(self) -> MarkerUses:
         """How the module's tests use marker strings, walked once for WAL002 and the
@@ -178,9 +187,8 @@ class ModuleModel(
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
 
     def _field_from_a_parameter(self, expr: cst.BaseExpression, binding: Binding) -> Optional[Tuple[cst.BaseExpression, Scope]]:
-        """``self.fallback_mode``, set in ``__init__`` from ``fallback_mode="DELETE"``: the
-        default, as the instance holds it unless its maker passes another (the parameter
-        itself means nothing in the method that reads the field)."""
+        """``self.fallback_mode`` set in ``__init__`` from ``fallback_mode="DELETE"``: that
+        default, unless its maker passes another (the parameter means nothing elsewhere)."""
         value, where = binding.value, binding.scope
         if not isinstance(expr, cst.Attribute) or not isinstance(value, cst.Name) or where is None:
             return None
@@ -385,6 +393,8 @@ class ModuleModel(
     def direct_effect(self, node: cst.CSTNode, scope: Scope) -> Optional[ModeEffect]:
         """The effect of a call by what it says, without looking into project functions."""
         if isinstance(node, cst.Call):
+            if dotted_name(node.func).rsplit(".", 1)[-1] in _LIBRARY_SWITCHES and self.callee(node, scope) is not None:
+                return None  # `compat.disable_wal(conn)`, the project's own: what its body does
             return classify_call(node, self.folder, scope)
         if isinstance(node, cst.Attribute):
             return ModeEffect(reads=True)  # `db.journal_mode` (peewee, sqlite-utils)

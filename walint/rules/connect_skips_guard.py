@@ -11,6 +11,7 @@ from walint.constants import is_known
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
 from walint.sql import ROLLBACK_MODES, callee_name, modes_set_by_sql, normalise_mode
+from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.tree import own_nodes
 
 if TYPE_CHECKING:
@@ -256,7 +257,24 @@ def _on_a_condition_of_its_own(model: "ModuleModel", site: "Site") -> bool:
             break
         if model.is_connect_call(other.node, other.scope):
             opened = other
-    return opened is None or not set(site.conditions) <= set(opened.conditions)
+    if opened is None or not set(site.conditions) <= set(opened.conditions):
+        return True
+    # Both under `if settings.network_storage:` (`with engine.connect() as conn:` inside):
+    # the condition picks the mode. Under `if self._conn is None:`, it only opens late.
+    receiver = dotted_name(site.node.func.value) if isinstance(site.node, cst.Call) and isinstance(site.node.func, cst.Attribute) else ""
+    shared = set(site.conditions)
+    return bool(receiver) and any(
+        isinstance(node, cst.If) and id(node) in shared and not _about_the_connection(node.test, receiver)
+        for node in own_nodes(site.unit.node)
+    )
+
+
+def _about_the_connection(test: cst.BaseExpression, receiver: str) -> bool:
+    """Does ``test`` look at the connection (``conn is None``, ``not self._db``)?"""
+    return any(
+        isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) == receiver
+        for node in iter_subexpressions(test, limit=200)
+    )
 
 
 def _passes_sql_setting_a_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:

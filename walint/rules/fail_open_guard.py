@@ -34,6 +34,7 @@ from walint.rules.fail_open_reach import (
     guards_its_callers,
     guards_something,
 )
+from walint.journal.header_versions import compares_with_wal_versions
 from walint.rules.fail_open_predicates import NO_FIX_COMPARISON, NO_FIX_MADE_UP, lowercase_literal_fix, predicate_problem
 from walint.sql import callee_name
 
@@ -42,6 +43,11 @@ if TYPE_CHECKING:
     from walint.semantic.scopes import Scope, Unit
 
 
+HEADER_MADE_UP = (
+    "Guard lets the downgrade proceed when the header cannot be read (the read's `except` makes "
+    "up a header that is not WAL); let the error propagate, or refuse when it is unread"
+)
+NO_FIX_HEADER_MADE_UP = "the made-up header is assigned in an `except`: make it raise (or refuse) by hand"
 NO_FIX_NORMALISE = "the probe can also return None, so `.lower()` would fail: normalise inside the probe"
 
 
@@ -95,7 +101,15 @@ def _answers_converted(model: "ModuleModel", operands: List[cst.BaseExpression],
 
 
 def _unknown_read_as_wal(model: "ModuleModel", operand: cst.BaseExpression, scope: "Scope") -> bool:
-    """``journal_mode_of(conn) or "wal"``: an unknown (None, "") mode is taken for WAL."""
+    """``journal_mode_of(conn) or "wal"``: an unknown (None, "") mode is taken for WAL;
+    so is it in a name bound only that way (``mode = _probe(conn) or "wal"``)."""
+    if isinstance(operand, cst.Name):
+        bindings, parameter = model.bindings_of(operand, scope)
+        return parameter is None and bool(bindings) and all(
+            b.kind == "value" and b.scope is not None and isinstance(b.value, cst.BaseExpression)
+            and _unknown_read_as_wal(model, b.value, b.scope)
+            for b in bindings
+        )
     return (
         isinstance(operand, cst.BooleanOperation)
         and isinstance(operand.operator, cst.Or)
@@ -295,6 +309,12 @@ def fallback(conn):
                         continue
                     if not guards_its_callers(model, unit, guard.test):
                         continue  # a test's assert, a message: nothing downgrades behind it here
+                if isinstance(guard.comparison, cst.Comparison) and _compares_header(model, guard.comparison, guard.scope) and any(
+                    model.header_made_up_on_error(operand, guard.scope) and not _tested_apart(operand, guard.comparison, guard.test)
+                    for operand in (guard.comparison.left, *(c.comparator for c in guard.comparison.comparisons))
+                ):
+                    yield Report(guard.comparison, HEADER_MADE_UP, None, NO_FIX_HEADER_MADE_UP)
+                    continue
                 compared = _comparison_held_by(model, guard.comparison, guard.scope)
                 if compared is not None:  # `already_wal = mode == "wal"` ... `if already_wal:`
                     problem = self._problem(model, unit, compared, compared, guard.scope)
@@ -382,13 +402,15 @@ def fallback(conn):
             # `in ("wal", "")` of a probe that answers "" where it cannot read: closed,
             # as long as that word is how it says "unknown".
             may_be_none = may_be_none and not all(made_up)
-        elif any(made_up):
+        elif any(made_up) and not any(_tested_apart(operand, comparison, test) for operand, _, _ in probed):
+            # (`len(header) < 20 or header[18] == 2` refuses an empty answer first.)
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe answers "
                 "a made-up mode when it cannot read one); make it answer None and refuse None too"
             )
             return message, None, NO_FIX_MADE_UP
-        if may_be_none and not refuses_none(comparison, test) and not none_refused_before(model, unit, comparison, probed):
+        tested_apart = any(_tested_apart(operand, comparison, test) for operand, _, _ in probed)
+        if may_be_none and not refuses_none(comparison, test) and not tested_apart and not none_refused_before(model, unit, comparison, probed):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "
                 'return None); refuse it too: `in ("wal", None)`'
@@ -401,6 +423,30 @@ def fallback(conn):
             fix = lowercase_fix(comparison, operands[0]) if len(operands) == 1 and not may_be_none else None
             return message, fix, NO_FIX_NORMALISE
         return None
+
+
+def _compares_header(model: "ModuleModel", comparison: cst.Comparison, scope: "Scope") -> bool:
+    """``header[18:20] == b"\x02\x02"``: the file's own bytes, not a mode read."""
+    return compares_with_wal_versions(comparison, lambda operand: model.version_literal(operand, scope))
+
+
+def _tested_apart(operand: cst.BaseExpression, comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
+    """Is ``comparison`` one side of an ``or`` whose other side looks at ``operand``'s name
+    (``header is None or``, ``not header or``, ``len(header) < 20 or``)? Then an unread
+    value refuses there. (``mode is not None and mode == "wal"`` lets it through.)"""
+    while isinstance(operand, cst.Subscript):
+        operand = operand.value
+    if not isinstance(operand, cst.Name):
+        return False
+    for node in iter_subexpressions(test, limit=400):
+        if not isinstance(node, cst.BooleanOperation) or not isinstance(node.operator, cst.Or):
+            continue
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            if any(n is comparison for n in iter_subexpressions(side, limit=400)) and any(
+                isinstance(n, cst.Name) and n.value == operand.value for n in iter_subexpressions(other, limit=400)
+            ):
+                return True
+    return False
 
 
 def _with_none(collection: cst.BaseExpression) -> Optional[cst.BaseExpression]:

@@ -105,9 +105,9 @@ class SemanticModel(CallTargets):
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.ClassDef):
                 return self.class_scopes.get(binding.value)
-        if len(bindings) == 1 and bindings[0].kind == "value" and isinstance(bindings[0].value, cst.Call) and _depth < 3:
-            made_by = bindings[0].value.func
-            if isinstance(made_by, cst.Name) and bindings[0].scope is not None:
+        if len(bindings) == 1 and bindings[0].kind == "value" and _depth < 3:
+            made_by = _maker_of(bindings[0].value)  # `Policy()`, or `cfg = cfg or Policy()`
+            if made_by is not None and bindings[0].scope is not None:
                 return self._class_of(made_by, bindings[0].scope, _depth + 1)
         if bindings and all(b.kind == "import" for b in bindings) and _depth > 0:
             return self.qualified_name(owner, scope) or None  # a class another module defines

@@ -53,6 +53,8 @@ def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp
         element = element.func.value
     if isinstance(element, cst.Attribute) and element.attr.value == "value":
         element = element.value
+    elif isinstance(element, cst.Call) and dotted_name(element.func) in ("int", "str") and len(element.args) == 1:
+        element = element.args[0].value  # `int(code) for code in NoWalCode`
     return expr if isinstance(element, cst.Name) and isinstance(target, cst.Name) and element.value == target.value else None
 
 
@@ -77,7 +79,7 @@ NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})
 
 def collection_items(node: cst.CSTNode) -> List[cst.BaseExpression]:
     """The elements of a collection literal; the keys of a dict; the values of an enum
-    class's members (``LOCKED = "database is locked"``)."""
+    class's members (``LOCKED = "database is locked"``, ``BUSY = sqlite3.SQLITE_BUSY``)."""
     if isinstance(node, cst.ClassDef):
         return [
             line.body[0].value
@@ -86,7 +88,7 @@ def collection_items(node: cst.CSTNode) -> List[cst.BaseExpression]:
             and len(line.body) == 1
             and isinstance(line.body[0], cst.Assign)
             and isinstance(line.body[0].targets[0].target, cst.Name)
-            and isinstance(line.body[0].value, (cst.SimpleString, cst.ConcatenatedString, cst.Integer))
+            and isinstance(line.body[0].value, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Attribute))
         ]
     if isinstance(node, cst.Dict):
         return [e.key for e in node.elements if isinstance(e, cst.DictElement)]
@@ -133,6 +135,15 @@ def grown_collection(expr: Optional[cst.CSTNode]) -> Optional[cst.BaseExpression
     ):
         return expr.func.value
     return None
+
+
+def constant_key(expr: cst.BaseExpression) -> Optional[str]:
+    """The string key of ``TABLE["key"]``, else None."""
+    if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+        return None
+    key = expr.slice[0].slice.value
+    value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+    return value if isinstance(value, str) else None
 
 
 def subscript_path(node: Optional[cst.CSTNode]) -> str:

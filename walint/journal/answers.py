@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.flow.conditions import not_wal_when
 from walint.markers import says_unknown
-from walint.semantic.scopes import Scope, Unit
+from walint.semantic.scopes import Scope, Unit, default_of
 from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions, small_statements
 from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
 
@@ -115,6 +115,10 @@ class AnswerQueries:
             # `return "unknown"`, `return PROBE_FAILED`, `return JournalState.UNKNOWN`
             if handler is not None and isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.Name, cst.Attribute)):
                 if any(says_unknown(word) for word in self.folder.values(value, unit.scope)):
+                    kinds.add("string")
+                # `except Error: return default`, `default="delete"`: the caller's word, or that one.
+                default = default_of(value.value, unit.scope) if isinstance(value, cst.Name) and value.value in unit.scope.params else None
+                if isinstance(default, cst.SimpleString) and str(default.evaluated_value).lower() != "wal":
                     kinds.add("string")
             # `except OSError: return b""` from a reader of header bytes 18-19: no versions.
             if handler is not None and (

@@ -89,10 +89,15 @@ def probe_may_answer_none(model: "ModuleModel", call: cst.Call, scope: "Scope") 
     unsure), or a project function with a path that returns None. A pragma read raises."""
     if callee_name(call) in model.guard_names:
         return True
-    if model.direct_effect(call, scope) is not None:
+    if model.direct_effect(call, scope) is not None or answers_wal_when_unread(model, call, scope):
         return False
     callee = model.callee(call, scope)
     return callee is not None and callee.probe_may_return_none
+
+
+def answers_wal_when_unread(model: "ModuleModel", call: cst.Call, scope: "Scope") -> bool:
+    """``journal_or_default(conn, default="wal")``: the caller's word for unknown is WAL."""
+    return any(model.mentions_wal(arg.value, scope) for arg in call.args)
 
 
 def probe_makes_up_a_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:
@@ -102,6 +107,8 @@ def probe_makes_up_a_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope
         prop = model.property_facts(call, scope)
         return prop is not None and prop.probe_makes_up_a_mode
     if not isinstance(call, cst.Call) or model.direct_effect(call, scope) is not None:
+        return False
+    if answers_wal_when_unread(model, call, scope):
         return False
     callee = model.callee(call, scope)
     return callee is not None and callee.probe_makes_up_a_mode

@@ -212,17 +212,6 @@ def row_needles(literal: cst.BaseExpression) -> List[cst.BaseExpression]:
     return needles
 
 
-def default_of(parameter: str, scope: Scope) -> Optional[cst.BaseExpression]:
-    """The default value of ``parameter`` of the function ``scope`` is the body of."""
-    node = scope.unit.node if scope.unit is not None else None
-    if not isinstance(node, cst.FunctionDef):
-        return None
-    for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
-        if param.name.value == parameter:
-            return param.default
-    return None
-
-
 def classifier_answers(
     model: "ModuleModel", subject: cst.BaseExpression, scope: Scope, depth: int = 0, needles: Optional[Set[int]] = None
 ) -> List[Tuple[cst.BaseExpression, object, Scope]]:

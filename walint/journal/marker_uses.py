@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.markers import TRANSIENT
 from walint.summary import IMPORTERS_USES
-from walint.semantic.scopes import Binding, Scope, Unit
+from walint.semantic.scopes import Binding, Scope, Unit, default_of
 from walint.journal.calls import call_arguments
 from walint.journal.loops import loop_view
 from walint.semantic.nodes import NORMALISING_METHODS, collection_items, constant_key, copied_collection, dotted_name, iter_subexpressions, projected_column, unwrap_comprehension, is_none, unwrap_collection
@@ -21,10 +21,10 @@ from walint.journal.marker_lookups import MarkerLookups
 from walint.journal.marker_shapes import (
     classifier_answers,
     comparison_with,
-    default_of,
     entry_lookup,
     first_of_items,
     flag_gates,
+    imported_entry,
     parsed_entry,
     returns_a_value,
     row_needles,
@@ -377,10 +377,14 @@ class MarkerUses(MarkerLookups):
         elif entry_lookup(node) is not None:
             self._entry(node, polarity, scope, depth)
         elif constant_key(node) is not None:
-            # `CONFIG['db']['wal']['give_up_on']`: an entry of nested dicts (an importer's use).
+            # `CONFIG['db']['wal']['give_up_on']`: an entry of nested dicts, here or imported.
             found = self.model.collection_literal(node, scope)
             if found is not None:
                 self._operand(found[0], polarity, found[1], depth + 1)
+            if found is not None and id(found[0]) in self.model.foreign_nodes:
+                origin = imported_entry(self.model, node, scope)
+                if origin:
+                    self.imported.setdefault(origin, set()).add(polarity)
         elif isinstance(node, cst.Call):
             if isinstance(node.func, cst.Attribute) and node.func.attr.value in NORMALISING_METHODS:
                 self._operand(node.func.value, polarity, scope, depth + 1)  # `m.lower() in msg`

@@ -26,12 +26,11 @@ from walint.journal.marker_uses import MarkerUses
 from walint.journal.summaries import SummaryQueries
 from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
-from walint.semantic.scopes import Binding, Scope, Unit
+from walint.semantic.scopes import Binding, Scope, Unit, default_of
 from walint.semantic.model import SemanticModel
 from walint.semantic.nodes import dotted_name, is_constant_literal, is_none, iter_subexpressions, queue_of
 from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, runs_sql
 from walint.summary import IMPORTED_LITERAL, MAX_LITERAL, FunctionFacts
-from walint.journal.marker_shapes import default_of
 from walint.tree import NodePositions, own_nodes, positions_of
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ import libcst as cst
 from walint.codes import SPECS_BY_CODE
 from walint.constants import is_known
 from walint.journal.guard_reading import (
+    answers_wal_when_unread,
     may_hold_made_up,
     refuses_made_up,
     probe_makes_up_a_mode,
@@ -371,7 +372,7 @@ def fallback(conn):
             callee = model.callee(call, call_scope)
             if callee is None:
                 continue
-            if not callee.probe_normalises and not lowercases(operand) and not spells_as_it_answers(model, call, call_scope, operands):
+            if not callee.probe_normalises and not lowercases(operand) and not spells_as_it_answers(model, call, call_scope, operands) and not answers_wal_when_unread(model, call, call_scope):
                 unnormalised = True
         never_matches = upper_case_literal(operands)
         spelt_as_answered = any(

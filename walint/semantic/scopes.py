@@ -91,3 +91,14 @@ class Collection:
     node: Union[cst.BaseExpression, cst.ClassDef]
     name: str
     scope: Scope
+
+
+def default_of(parameter: str, scope: Scope) -> Optional[cst.BaseExpression]:
+    """The default value of ``parameter`` of the function ``scope`` is the body of."""
+    node = scope.unit.node if scope.unit is not None else None
+    if not isinstance(node, cst.FunctionDef):
+        return None
+    for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+        if param.name.value == parameter:
+            return param.default
+    return None

@@ -323,3 +323,13 @@ def walks_items(loop: cst.CSTNode) -> bool:
     if isinstance(iterable, cst.Call):
         return dotted_name(iterable.func).rsplit(".", 1)[-1] not in ("range", "count", "repeat")
     return True
+
+
+def is_connect_listener(decorator: cst.BaseExpression) -> bool:
+    """``@event.listens_for(engine, "connect")`` and friends."""
+    if not isinstance(decorator, cst.Call) or dotted_name(decorator.func).rsplit(".", 1)[-1] != "listens_for":
+        return False
+    for arg in decorator.args[1:2]:
+        if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("connect", "first_connect"):
+            return True
+    return False

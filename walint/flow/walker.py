@@ -14,10 +14,11 @@ import libcst as cst
 
 from walint.semantic.scopes import Scope, Unit
 from walint.summary import SWALLOWS_WITH_BODY
-from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, iter_subexpressions, none_when_missing, small_statements
+from walint.semantic.nodes import SIMPLE_LINES, else_statements, iter_subexpressions, none_when_missing, small_statements
 from walint.flow.conditions import (
     always_exits,
     answer_when_run_out,
+    is_connect_listener,
     walks_items,
     ends_in_return,
     guarded_sides,
@@ -79,6 +80,8 @@ class TryFacts:
     # In a loop of attempts whose `try` returns True once the switch works, followed by
     # `return False`: running out of attempts hands the failure back.
     retried_then_answered: bool = False
+    # In a `while True:` loop: a handler that falls through tries again, forever.
+    retried_forever: bool = False
 
 
 @dataclass(eq=False)
@@ -159,6 +162,7 @@ class _Ctx(NamedTuple):
     conditions: Tuple[int, ...] = ()
     # The enclosing loop of attempts answers a failure once it runs out (`return False`).
     loop_answers: bool = False
+    forever: bool = False
 
     def under(self, condition: cst.CSTNode, **changes: object) -> "_Ctx":
         """This context inside a branch that runs on ``condition``."""
@@ -202,7 +206,7 @@ class UnitWalker:
         guarded = isinstance(node, cst.FunctionDef) and any(d.guards_what_it_wraps for d in self.model.decorators_of(self.unit))
         ctx = _Ctx(self.unit.scope, None, guarded, False)
         if isinstance(node, cst.FunctionDef):
-            self.facts.connect_listener = any(_is_connect_listener(d.decorator) for d in node.decorators)
+            self.facts.connect_listener = any(is_connect_listener(d.decorator) for d in node.decorators)
             statements = small_statements(node.body)
             if not statements_exit(statements):
                 self.facts.returns_none = self.facts.falls_off_end = True
@@ -235,8 +239,10 @@ class UnitWalker:
             for test in tests:  # `"wal" if STATE["wal"] else "delete"` decides on a flag too
                 self.facts.flags.update(self.model.handler_flags(test, ctx.scope))
 
-    def _block(self, statements: Sequence[cst.CSTNode], ctx: _Ctx, top_level: bool = False) -> None:
+    def _block(self, statements: Sequence[cst.CSTNode], ctx: _Ctx, top_level: bool = False) -> bool:
+        """Record ``statements``; True when one of them guards what follows the block."""
         pending: List[Branch] = []
+        guarded = False
         for index, statement in enumerate(statements):
             guards = self._statement(statement, ctx, top_level, statements[index + 1 :])
             if isinstance(statement, cst.If):
@@ -250,10 +256,12 @@ class UnitWalker:
             if guards:
                 ctx = ctx._replace(guarded=True, guard=statement)
                 self.facts.guard_statements.add(id(statement))
+                guarded = True
         end = len(self.facts.sites)
         for branch in pending:
             # Code after `if test: raise` runs only when the test was false.
             branch.when_false.append((branch.when_true[1], end))
+        return guarded
 
     def _sets_wal_in(self, span: Tuple[int, int]) -> bool:
         """Does a site among ``span`` switch to WAL?"""
@@ -406,7 +414,7 @@ class UnitWalker:
             forever = isinstance(statement, cst.While) and isinstance(statement.test, cst.Name) and statement.test.value == "True"
             inner = ctx._replace(
                 loop_raises=raises_after, item_loop=items, retry_loop=not items and not forever, attempt_names=counters,
-                loop_answers=not items and answer_when_run_out(statement, following) is not None,
+                loop_answers=not items and answer_when_run_out(statement, following) is not None, forever=forever,
             )
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:
@@ -423,10 +431,11 @@ class UnitWalker:
             return False
         if isinstance(statement, (cst.Try, cst.TryStar)):
             start = len(self.facts.sites)
-            self._block(small_statements(statement.body), ctx._replace(try_node=statement))
+            # `try: refuse_if_wal(conn) / except GuardError: conn.close(); raise`: a guard still.
+            body_guards = self._block(small_statements(statement.body), ctx._replace(try_node=statement))
             try_facts = TryFacts(
                 statement, (start, len(self.facts.sites)), [], ctx.loop_raises, ctx.item_loop, ctx.retry_loop, ctx.attempt_names,
-                ctx.loop_answers,
+                ctx.loop_answers, ctx.forever,
             )
             for handler in statement.handlers:
                 self._add(handler.type, ctx, handler)
@@ -440,7 +449,7 @@ class UnitWalker:
                 self._block(small_statements(statement.orelse.body), ctx.under(statement.orelse))
             if statement.finalbody is not None:
                 self._block(small_statements(statement.finalbody.body), ctx)
-            return False
+            return body_guards and all(always_exits(handler.body) for handler in statement.handlers)
         if isinstance(statement, cst.FunctionDef):
             for decorator in statement.decorators:
                 self._add(decorator.decorator, ctx, statement)
@@ -481,16 +490,6 @@ class UnitWalker:
         return False
 
 
-
-
-def _is_connect_listener(decorator: cst.BaseExpression) -> bool:
-    """``@event.listens_for(engine, "connect")`` and friends."""
-    if not isinstance(decorator, cst.Call) or dotted_name(decorator.func).rsplit(".", 1)[-1] != "listens_for":
-        return False
-    for arg in decorator.args[1:2]:
-        if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("connect", "first_connect"):
-            return True
-    return False
 
 
 def _says_wal(value: Optional[cst.BaseExpression]) -> bool:

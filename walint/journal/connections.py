@@ -221,6 +221,8 @@ class ConnectionQueries:
             return None
         if isinstance(expr, cst.SimpleString):
             return None if connection else ("text", expr.evaluated_value)
+        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or) and not connection:
+            return self.database_of(expr.left, scope, False, depth + 1)  # `path or DEFAULT_PATH`: the caller's
         if not isinstance(expr, (cst.Name, cst.Attribute)):
             return None
         bindings, parameter = self.bindings_of(expr, scope)

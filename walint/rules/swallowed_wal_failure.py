@@ -302,6 +302,8 @@ def on_connect(dbapi_connection, record):
                     recorded = flags | mode_names(model, sites, attribute_modes) | returned_names(model, unit)
                     if try_facts.retried_then_raised or try_facts.retried_then_answered or self._sets_flag(handler, recorded, _switched(wal_sites)):
                         continue
+                    if try_facts.retried_forever and not _leaves_the_loop(handler):
+                        continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:
                         break  # it answers the failure (None, Result.FAILED) as a value of its own
                     if model.failure_leads_to_a_downgrade(try_facts.node, sites):
@@ -352,6 +354,11 @@ def on_connect(dbapi_connection, record):
                 if isinstance(value, cst.SimpleString) and str(value.evaluated_value).lower() in ROLLBACK_MODES:
                     return True
         return False
+
+
+def _leaves_the_loop(handler: cst.CSTNode) -> bool:
+    """Does the handler ``break`` out of (or ``return`` from) the loop it retries in?"""
+    return any(isinstance(node, (cst.Break, cst.Return)) for node in iter_subexpressions(handler, limit=2000))
 
 
 def _switched(sites: Sequence["Site"]) -> Set[str]:

@@ -36,6 +36,7 @@ from walint.rules.fail_open_reach import (
     guards_something,
 )
 from walint.journal.header_versions import compares_with_wal_versions
+from walint.rules.fail_open_cases import case_spelling_never_answered, match_lets_none_through, refuse_none_case_fix
 from walint.rules.fail_open_predicates import NO_FIX_COMPARISON, NO_FIX_MADE_UP, lowercase_literal_fix, predicate_problem
 from walint.sql import callee_name
 
@@ -50,34 +51,6 @@ HEADER_MADE_UP = (
 )
 NO_FIX_HEADER_MADE_UP = "the made-up header is assigned in an `except`: make it raise (or refuse) by hand"
 NO_FIX_NORMALISE = "the probe can also return None, so `.lower()` would fail: normalise inside the probe"
-
-
-def _match_lets_none_through(
-    model: "ModuleModel", unit: "Unit", match: cst.Match, case: cst.MatchCase, scope: "Scope"
-) -> bool:
-    """``match read_mode(conn): case "wal": raise / case _: <downgrade>`` with a probe
-    that answers None when it cannot read the mode."""
-    if not any(
-        isinstance(call, cst.Call) and probe_may_answer_none(model, call, where)
-        for call, where in model.probe_calls(match.subject, scope)
-    ):
-        return False
-    later = match.cases[list(match.cases).index(case) + 1 :]
-    inside = {id(node) for other in later for node in iter_subexpressions(other.body, limit=5000)}
-    # In a later case, or after the match (which it guards: `case _: log(...)`, then the downgrade).
-    return any(
-        (id(site.node) in inside or site.guard is match) and model.is_rollback_site(site) for site in model.facts(unit).sites
-    )
-
-
-def _refuse_none_case_fix(case: cst.MatchCase) -> Optional[FixPlan]:
-    pattern = case.pattern
-    if not isinstance(pattern, (cst.MatchValue, cst.MatchOr)):
-        return None
-    options = list(pattern.patterns) if isinstance(pattern, cst.MatchOr) else [cst.MatchOrElement(pattern)]
-    options[-1] = options[-1].with_changes(separator=cst.BitOr())
-    widened = cst.MatchOr(options + [cst.MatchOrElement(cst.MatchSingleton(cst.Name("None")))])
-    return FixPlan("Refuse an unknown mode too: `| None`", SAFE, {pattern: widened})
 
 
 def _answers_converted(model: "ModuleModel", operands: List[cst.BaseExpression], scope: "Scope") -> Set[cst.CSTNode]:
@@ -330,12 +303,19 @@ def fallback(conn):
                     message, fix, no_fix_reason = problem
                     yield Report(reported, message, fix, None if fix else no_fix_reason)
             for match, case, scope in model.facts(unit).wal_cases:
-                if _match_lets_none_through(model, unit, match, case, scope):
+                spelt = case_spelling_never_answered(model, match, case, scope)
+                if spelt is not None:
+                    message = (
+                        f"Case compares the journal mode with `{spelt.evaluated_value}`, but SQLite answers in "
+                        'lower case: it never refuses; match "wal"'
+                    )
+                    yield Report(case.pattern, message, lowercase_literal_fix(spelt), NO_FIX_NORMALISE)
+                elif match_lets_none_through(model, unit, match, case, scope):
                     yield Report(
                         case.pattern,
                         "Case refuses WAL but not an unknown mode (the probe can return None), which "
                         "falls to the downgrade below; refuse it too: `case \"wal\" | None:`",
-                        _refuse_none_case_fix(case),
+                        refuse_none_case_fix(case),
                         NO_FIX_COMPARISON,
                     )
 

@@ -333,3 +333,23 @@ def is_connect_listener(decorator: cst.BaseExpression) -> bool:
         if isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value in ("connect", "first_connect"):
             return True
     return False
+
+
+def refuses_captured_wal(case: cst.MatchCase) -> bool:
+    """``case (str(mode),) if mode.lower() != "wal":`` in a ``match`` on the mode read: the
+    guard proves the captured mode is not WAL wherever the case body runs."""
+    captured = {n.name.value for n in iter_subexpressions(case.pattern, limit=100) if isinstance(n, cst.MatchAs) and n.name is not None}
+    test = case.guard
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    subject = test.left
+    while isinstance(subject, cst.Call) and isinstance(subject.func, cst.Attribute) and subject.func.attr.value in ("lower", "casefold", "strip"):
+        subject = subject.func.value
+    literal = test.comparisons[0].comparator
+    return (
+        isinstance(subject, cst.Name)
+        and subject.value in captured
+        and isinstance(literal, cst.SimpleString)
+        and str(literal.evaluated_value).lower() == "wal"
+        and not_wal_when(test, True)
+    )

@@ -18,6 +18,7 @@ from walint.semantic.nodes import SIMPLE_LINES, else_statements, iter_subexpress
 from walint.flow.conditions import (
     always_exits,
     answer_when_run_out,
+    refuses_captured_wal,
     is_connect_listener,
     walks_items,
     ends_in_return,
@@ -476,7 +477,7 @@ class UnitWalker:
                 case_guarded = False
                 if case.guard is not None:
                     self._add(case.guard, ctx, case)
-                    case_guarded = self._record_guards(case.guard, ctx.scope)[0]
+                    case_guarded = self._record_guards(case.guard, ctx.scope)[0] or (probed and refuses_captured_wal(case))
                 guard = statement if refused_here else (case.guard if case_guarded else ctx.guard)
                 self._block(
                     small_statements(case.body),

@@ -109,6 +109,9 @@ class MarkerUses(MarkerLookups):
         ``NO_WAL`` markers here; ``if is_incompatible(exc): <downgrade>`` there follows
         the predicate here."""
         used = model.external(IMPORTERS_USES)
+        # The nodes made here stay alive until the walk ends: `_seen` is keyed by id, and a
+        # freed node's id, reused by the next one made, would pass for a use already walked.
+        made: List[cst.CSTNode] = []
         for use in used if isinstance(used, tuple) else ():
             qualname, polarity, compared = (use + ("",))[:3] if isinstance(use, tuple) else ("", None, "")
             if not isinstance(qualname, str) or polarity not in (-1, 0, 1):
@@ -116,6 +119,7 @@ class MarkerUses(MarkerLookups):
             if compared:
                 comparison = comparison_with(qualname, compared)
                 if comparison is not None:
+                    made.append(comparison)
                     self._compared_with_a_constant(comparison, polarity, model.module_scope, 0)
                 continue
             unit = next((u for u in model.units if u.qualname == qualname and u is not model.module_unit), None)
@@ -124,6 +128,7 @@ class MarkerUses(MarkerLookups):
                 continue
             entry = parsed_entry(qualname)
             if entry is not None:  # `WAL_REFUSALS["bench"]` there: that entry here
+                made.append(entry)
                 self._operand(entry, polarity, model.module_scope, 0)
                 continue
             parts = qualname.split(".")
@@ -131,6 +136,7 @@ class MarkerUses(MarkerLookups):
                 node: cst.BaseExpression = cst.Name(parts[0])
                 if len(parts) == 2:
                     node = cst.Attribute(node, cst.Name(parts[1]))
+                made.append(node)
                 self._operand(node, polarity, model.module_scope, 0)
 
     def added_to(self, name: str) -> List[cst.BaseExpression]:
@@ -208,7 +214,9 @@ class MarkerUses(MarkerLookups):
         for try_facts in facts.tries:
             for handler, _ in try_facts.handlers:
                 if any(node is branch.node for node in iter_subexpressions(handler, limit=3000)):
-                    return self.model.failure_leads_to_a_downgrade(try_facts.node, facts.sites)
+                    # In a loop of attempts the test decides whether to try again; what runs
+                    # once the attempts run out is not its doing.
+                    return not try_facts.in_retry_loop and self.model.failure_leads_to_a_downgrade(try_facts.node, facts.sites)
         return False
 
     def _note_comprehension_names(self, expr: cst.BaseExpression, scope: Scope) -> None:

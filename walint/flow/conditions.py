@@ -8,7 +8,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tupl
 
 import libcst as cst
 
-from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, is_true_false_none, iter_subexpressions, small_statements
 from walint.tree import own_nodes, preorder
 
 _GUARD_EXIT = (cst.Raise, cst.Return)
@@ -272,28 +272,23 @@ def raises_next(statements: Sequence[cst.CSTNode]) -> bool:
     return False
 
 
-def answer_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> Optional[str]:
+def answers_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> bool:
     """``return False`` right after a loop of attempts whose ``try`` returns another
-    constant (``return True``) once the switch works: the answer that says the attempts
-    ran out, as a failure handed back. None when the loop gives no such answer."""
-    if not following or not isinstance(following[0], SIMPLE_LINES):
-        return None
-    after = next((small for small in following[0].body if isinstance(small, cst.Return)), None)
-    if after is None or not _is_answer_constant(after.value) or len(following[0].body) != 1:
-        return None
-    given_up = after.value.value  # type: ignore[union-attr]
-    for node in own_nodes(loop):
-        if isinstance(node, cst.Try):
-            for line in small_statements(node.body):
-                if isinstance(line, SIMPLE_LINES):
-                    for small in line.body:
-                        if isinstance(small, cst.Return) and _is_answer_constant(small.value) and small.value.value != given_up:  # type: ignore[union-attr]
-                            return given_up
-    return None
-
-
-def _is_answer_constant(value: Optional[cst.BaseExpression]) -> bool:
-    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
+    constant (``return True``) once the switch works: running out of attempts hands the
+    failure back as an answer."""
+    if not following or not isinstance(following[0], SIMPLE_LINES) or len(following[0].body) != 1:
+        return False
+    after = following[0].body[0]
+    if not isinstance(after, cst.Return) or not is_true_false_none(after.value):
+        return False
+    return any(
+        isinstance(small, cst.Return) and is_true_false_none(small.value) and small.value.value != after.value.value  # type: ignore[union-attr]
+        for node in own_nodes(loop)
+        if isinstance(node, cst.Try)
+        for line in small_statements(node.body)
+        if isinstance(line, SIMPLE_LINES)
+        for small in line.body
+    )
 
 
 def raises_when_run_out(loop: cst.CSTNode, following: Sequence[cst.CSTNode]) -> bool:

@@ -17,7 +17,7 @@ from walint.summary import SWALLOWS_WITH_BODY
 from walint.semantic.nodes import SIMPLE_LINES, else_statements, iter_subexpressions, none_when_missing, small_statements
 from walint.flow.conditions import (
     always_exits,
-    answer_when_run_out,
+    answers_when_run_out,
     refuses_captured_wal,
     is_connect_listener,
     walks_items,
@@ -415,7 +415,7 @@ class UnitWalker:
             forever = isinstance(statement, cst.While) and isinstance(statement.test, cst.Name) and statement.test.value == "True"
             inner = ctx._replace(
                 loop_raises=raises_after, item_loop=items, retry_loop=not items and not forever, attempt_names=counters,
-                loop_answers=not items and answer_when_run_out(statement, following) is not None, forever=forever,
+                loop_answers=not items and answers_when_run_out(statement, following), forever=forever,
             )
             self._block(small_statements(statement.body), inner)
             if statement.orelse is not None:

@@ -11,7 +11,7 @@ import libcst as cst
 from walint.flow.conditions import not_wal_when
 from walint.markers import says_unknown
 from walint.semantic.scopes import Scope, Unit, default_of
-from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import dotted_name, is_none, is_true_false_none, iter_subexpressions, small_statements
 from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
 
 if TYPE_CHECKING:
@@ -229,11 +229,6 @@ class AnswerQueries:
             and not self.probe_calls(value, scope)
             and not any(self.mentions_wal(n, scope) for n in iter_subexpressions(value, limit=50) if isinstance(n, (cst.SimpleString, cst.Name)))
         )
-
-
-def is_true_false_none(value: Optional[cst.BaseExpression]) -> bool:
-    """Is ``value`` the constant ``True``, ``False`` or ``None``?"""
-    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
 
 def _reraises(handler: cst.ExceptHandler) -> bool:

@@ -224,13 +224,13 @@ class FailureQueries:
         statement would also stop the WAL path), else ``FAILED_PATH``. With ``guarded_too``,
         paths through a guard count as well: the failure is acted on there all the same."""
         states = self.error_paths(site.unit).states_before(site.statement)
-        if not states or self.on_another_connection(site):
+        if not states:
             return None
         names = _names_in(site)
         verdicts = {state: self._downgrades_on(site, state, names) for state in states}
         by_value = any(by for _, by in verdicts.values())
         failing = [state for state in states if state.failed and (guarded_too or not state.guarded) and verdicts[state][0]]
-        if not failing:
+        if not failing or self.on_another_connection(site):
             return None
         # A failure of this function's own WAL attempt that falls through to the statement
         # is an error path even where another path (a network-fs check) gets there too; a

@@ -292,3 +292,8 @@ def none_when_missing(value: object) -> bool:
     if isinstance(value, cst.Call):
         return dotted_name(value.func) in ("next", "getattr") and len(value.args) >= 2 and is_none(value.args[-1].value)
     return isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.And) and isinstance(value.left, cst.Name)
+
+
+def is_true_false_none(value: Optional[cst.BaseExpression]) -> bool:
+    """Is ``value`` the constant ``True``, ``False`` or ``None``?"""
+    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")

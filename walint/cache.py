@@ -33,7 +33,7 @@ from walint.writing import write_atomically
 
 DEFAULT_DIRECTORY = ".walint_cache"
 # Bump when the entry layout changes; the code fingerprint covers FileResult's shape.
-_FORMAT = "10"
+_FORMAT = "11"
 _TAG_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55\n"
 _TAG = _TAG_SIGNATURE + b"# This cache directory was created by walint.\n"
 _SECRET_BYTES = 32

@@ -22,7 +22,7 @@ from walint.rules.parse_error import parse_error_finding, too_deeply_nested_find
 from walint.rules.unused_suppression import UnusedSuppression
 from walint.settings import RENDER_ALL, RENDER_NONE, Settings
 from walint.suppressions import LineComments, Suppression
-from walint.summary import ModuleSummary
+from walint.summary import IMPORTERS_USES, ModuleSummary
 
 # Larger files are reported, not parsed: LibCST needs about 6 s and 500 MB a megabyte of
 # dense source, growing faster than the size (dense generated rows, whole analysis:
@@ -205,8 +205,16 @@ def _check_source(
 
     reports: List[Tuple[str, Report]] = []
     errors: List[str] = []
+    known = external or {}
     model = ModuleModel(
-        module, settings.guards, (external or {}).get, path, (settings.transient_markers, settings.permanent_markers)
+        module,
+        settings.guards,
+        known.get,
+        path,
+        (settings.transient_markers, settings.permanent_markers),
+        # What the project pass knows of, and the names importers test: they make a
+        # function naming them one that matters (walint.journal.relevance).
+        (*known, known.get(IMPORTERS_USES, ())),
     )
     for rule_class in rules:
         with _noting_internal_errors(rule_class.code, errors):

@@ -182,7 +182,7 @@ class ProjectIndex:
             found = self.resolve(origin, path)
             if isinstance(found, ModuleRef):
                 for facts in found.summary.functions:
-                    if _interesting(facts):
+                    if facts.tells_importers_something():
                         external[f"{origin}.{facts.qualname}"] = facts
                 for name, values in found.summary.constants:
                     if _may_matter(values):
@@ -191,7 +191,7 @@ class ProjectIndex:
                     if _may_matter((source,)):
                         external[f"{IMPORTED_LITERAL}{origin}.{name}"] = source
             elif isinstance(found, FunctionFacts):
-                if _interesting(found):
+                if found.tells_importers_something():
                     external[origin] = found
             elif isinstance(found, tuple) and _may_matter(found):
                 external[origin] = found
@@ -208,7 +208,7 @@ class ProjectIndex:
                     if _may_matter((entry_source,)):
                         external[IMPORTED_LITERAL + origin + entry] = entry_source  # `STORAGE["fallback"]`
                 for name, facts in self._class_methods(origin, path):
-                    if _interesting(facts):
+                    if facts.tells_importers_something():
                         external[f"{origin}.{name}"] = facts
         return external
 
@@ -295,26 +295,6 @@ def _may_matter(values: Tuple[str, ...]) -> bool:
     # a blank one (`NEWLINE = "\n"`) is far too common to count.
     return any(word in value.lower() for value in values for word in _RELEVANT_WORDS) or any(
         value.strip() and says_unknown(value) for value in values
-    )
-
-
-def _interesting(facts: FunctionFacts) -> bool:
-    return bool(
-        facts.downgrades
-        or facts.sql_templates
-        or facts.unguarded_downgrade
-        or facts.probe
-        or facts.refuses_wal
-        or facts.wal_answer is not None
-        or facts.opens_connection
-        or facts.sets_journal_mode
-        or facts.swallows
-        or facts.guards_what_it_wraps
-        or facts.called_on_wal_failure
-        or facts.never_returns
-        or facts.tests_items_of
-        or facts.returns_rollback_mode
-        or facts.returns_header_versions
     )
 
 

@@ -128,14 +128,17 @@ def _sql_arguments(call: cst.Call) -> Iterable[cst.BaseExpression]:
 
 def runs_sql(call: cst.Call) -> bool:
     """Is ``call`` one of the execute family (``execute``, ``executescript``,
-    ``execute_void``-style wrappers, ``exec_driver_sql``, ...)?"""
+    ``execute_void``-style wrappers, ``exec_driver_sql``, ...)? Python's own ``exec(code)``
+    runs Python, not SQL."""
+    if isinstance(call.func, cst.Name) and call.func.value == "exec":
+        return False
     return _EXECUTE_NAME_RE.match(callee_name(call)) is not None
 
 
 def sql_texts(call: cst.Call, folder: StringFolder, scope: object) -> Iterator[List[str]]:
     """For a call of the execute family, the texts each SQL argument can hold (one list
     per argument, in order); nothing for any other call."""
-    if _EXECUTE_NAME_RE.match(callee_name(call)):
+    if runs_sql(call):
         for argument in _sql_arguments(call):
             yield [text for text in folder.values(argument, scope) if text != HOLE]
 
@@ -143,7 +146,7 @@ def sql_texts(call: cst.Call, folder: StringFolder, scope: object) -> Iterator[L
 def runs_only_the_wal_switch(call: cst.Call, folder: StringFolder, scope: object) -> bool:
     """Does ``call`` run nothing but ``PRAGMA journal_mode=WAL``, whatever text its SQL
     holds? A script, or a loop over several pragmas, runs more."""
-    if not _EXECUTE_NAME_RE.match(callee_name(call)):
+    if not runs_sql(call):
         return True  # `db.pragma("journal_mode", "wal")`, `db.enable_wal()`: the switch alone
     sql = next(iter(_sql_arguments(call)), None)
     return sql is not None and all(_is_the_wal_switch(text) for text in folder.values(sql, scope))
@@ -168,7 +171,7 @@ def effect_of_sql(texts: Iterable[str]) -> Optional[ModeEffect]:
 def classify_call(call: cst.Call, folder: StringFolder, scope: object) -> Optional[ModeEffect]:
     """How ``call`` touches the journal mode, or None when it does not."""
     name = callee_name(call)
-    if _EXECUTE_NAME_RE.match(name):
+    if runs_sql(call):
         for texts in sql_texts(call, folder, scope):
             effect = effect_of_sql(texts)
             if effect is not None:

@@ -88,6 +88,27 @@ class FunctionFacts:
     # (`self._on_wal_unavailable(conn, exc)`): a hook a subclass elsewhere may override.
     called_on_wal_failure: bool = False
 
+    def tells_importers_something(self) -> bool:
+        """Does a caller in another module learn anything from these facts? A summary
+        keeps only the functions that do."""
+        return bool(
+            self.downgrades
+            or self.sql_templates
+            or self.unguarded_downgrade
+            or self.probe
+            or self.refuses_wal
+            or self.wal_answer is not None
+            or self.opens_connection
+            or self.sets_journal_mode
+            or self.swallows
+            or self.guards_what_it_wraps
+            or self.called_on_wal_failure
+            or self.never_returns
+            or self.tests_items_of
+            or self.returns_rollback_mode
+            or self.returns_header_versions
+        )
+
 
 # The key under which the project pass hands a module the uses its importers' marker
 # tests make of its names: a tuple of (qualified name in that module, polarity).

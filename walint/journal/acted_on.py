@@ -32,7 +32,7 @@ def deciding_flags(model: "ModuleModel") -> Dict[str, Set["Unit"]]:
         if branch_acts(model, branch):
             for flag in flags:
                 found.setdefault(flag, set()).add(branch.unit)
-    for unit in model.units:
+    for unit in model.hot_units:
         tests_flags = bool(model.facts(unit).flags)
         for node in own_nodes(unit.node):
             if isinstance(node, cst.Match) and _acts_in_a_case(model, unit, node):

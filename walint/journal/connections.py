@@ -58,6 +58,15 @@ ENGINE_CLASSES = frozenset(
     }
 )
 
+def defers_a_database(call: cst.Call) -> bool:
+    """peewee's deferred database, opened late: ``db.init(path)``, ``db.connect(reuse_if_open=True)``."""
+    func = call.func
+    return isinstance(func, cst.Attribute) and (
+        (func.attr.value == "init" and bool(call.args) and call.args[0].keyword is None)
+        or (func.attr.value == "connect" and any(a.keyword is not None and a.keyword.value == "reuse_if_open" for a in call.args))
+    )
+
+
 _FETCH_METHODS = frozenset({"fetchone", "fetchall", "fetchmany"})
 
 
@@ -133,11 +142,8 @@ class ConnectionQueries:
         """``engine.connect()`` (or ``.begin()``) where ``engine = create_engine(...)``, or
         a peewee database opened late (``db.init(path)``)."""
         func = call.func
-        if isinstance(func, cst.Attribute) and (
-            (func.attr.value == "init" and call.args and call.args[0].keyword is None)
-            or (func.attr.value == "connect" and any(a.keyword is not None and a.keyword.value == "reuse_if_open" for a in call.args))
-        ):
-            return True  # peewee's deferred database: `db.init(path)`, `db.connect(reuse_if_open=True)`
+        if defers_a_database(call):
+            return True
         if not isinstance(func, cst.Attribute) or func.attr.value not in ("connect", "begin", "raw_connection"):
             return False
         bindings, parameter = self.bindings_of(func.value, scope)

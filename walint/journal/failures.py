@@ -287,7 +287,7 @@ class FailureQueries:
         hooks = self._wal_failure_hooks.get(class_scope)
         if hooks is None:
             hooks = self._wal_failure_hooks[class_scope] = set()
-            for unit in self.units:
+            for unit in self.hot_units:  # a handler of a WAL attempt is in a hot function
                 if unit.class_scope is not class_scope:
                     continue
                 for site in self.facts(unit).sites:
@@ -316,7 +316,9 @@ class FailureQueries:
 
     def _find_error_callbacks(self) -> Dict[Unit, str]:
         called_in_handler: Dict[Unit, Set[str]] = {}
-        for unit in self.units[1:]:
+        for unit in self.hot_units:
+            if unit is self.module_unit:
+                continue
             names = {
                 site.node.func.value
                 for site in self.facts(unit).sites

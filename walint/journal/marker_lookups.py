@@ -60,7 +60,7 @@ class MarkerLookups:
         rollback = {id(site.node) for site in model.all_sites() if model.is_rollback_site(site)}
         if not rollback:
             return
-        matches = [(node, unit.scope) for unit in model.units for node in own_nodes(unit.node) if isinstance(node, cst.Match)]
+        matches = [(node, unit.scope) for unit in model.hot_units for node in own_nodes(unit.node) if isinstance(node, cst.Match)]
         for node, where in matches:
             answers = classifier_answers(self.model, node.subject, where, needles=self.table_needles) if isinstance(node.subject, cst.Call) else []
             for case in node.cases:

@@ -97,7 +97,7 @@ class MarkerUses(MarkerLookups):
                 self._membership(branch.node.test, -1, branch.scope, 0)
             if not (downgrades_when_true or downgrades_when_false):
                 self._membership(branch.node.test, UNKNOWN_USE, branch.scope, 0)
-        for unit in model.units:  # `return any(m in text for m in MARKERS)`: a tested use
+        for unit in model.hot_units:  # `return any(m in text for m in MARKERS)`: a tested use
             for value in model.facts(unit).returns:
                 self._membership(value, UNKNOWN_USE, unit.scope, 0)
         self._match_cases(model)

@@ -10,7 +10,7 @@ answers (:mod:`~walint.journal.answers`), connections
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -23,6 +23,7 @@ from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries, loop_view
 from walint.journal.marker_shapes import additions, marker_kind
 from walint.journal.marker_uses import MarkerUses
+from walint.journal.relevance import Relevance, names_in_keys
 from walint.journal.summaries import SummaryQueries
 from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
@@ -71,8 +72,10 @@ class ModuleModel(
         external: ExternalLookup = _no_external,
         path: str = "",
         extra_markers: Tuple[Sequence[str], Sequence[str]] = ((), ()),
+        external_names: Iterable[str] = (),
     ) -> None:
         self.path = path
+        self._external_names = tuple(external_names)
         self.extra_markers = extra_markers
         self.external = external
         self.guard_names = DEFAULT_GUARDS | frozenset(g.rsplit(".", 1)[-1].rsplit(":", 1)[-1] for g in guards)
@@ -98,6 +101,17 @@ class ModuleModel(
         self._loops_by_target: Dict[int, cst.CSTNode] = {}
         # Nodes of literals parsed from other modules' summaries (by id): never reported.
         self.foreign_nodes: Set[int] = set()
+
+    @cached_property
+    def relevance(self) -> Relevance:
+        """Which functions can matter to the journal mode: the rules and the summary walk
+        those, and a function of no concern to it costs the scan that finds so."""
+        return Relevance(self, self.guard_names | names_in_keys(self._external_names), (*self.extra_markers[0], *self.extra_markers[1]))
+
+    @property
+    def hot_units(self) -> List[Unit]:
+        """The module's top level and the functions that can matter to the journal mode."""
+        return self.relevance.hot_units
 
     @cached_property
     def marker_additions(self) -> Dict[str, List[Tuple[cst.BaseExpression, Scope]]]:
@@ -369,11 +383,13 @@ class ModuleModel(
         return facts
 
     def all_sites(self) -> Iterator[Site]:
-        for unit in self.units:
+        """The sites of every function that can matter to the journal mode."""
+        for unit in self.hot_units:
             yield from self.facts(unit).sites
 
     def all_branches(self) -> Iterator[Branch]:
-        for unit in self.units:
+        """The ``if`` statements of every function that can matter to the journal mode."""
+        for unit in self.hot_units:
             yield from self.facts(unit).branches
 
     def location(self, node: cst.CSTNode) -> str:

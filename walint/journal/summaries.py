@@ -42,7 +42,9 @@ class SummaryQueries:
         probe = False
         sets_mode = False
         opens = facts.connect_listener
-        for site in facts.sites:
+        # A function of no concern to the journal mode (walint.journal.relevance) has no
+        # site that sets, reads or opens anything, and calls nothing that does.
+        for site in facts.sites if self.relevance.is_hot(unit) else ():
             node = site.node
             if self.is_connect_call(node, site.scope):
                 opens = True
@@ -200,6 +202,15 @@ class SummaryQueries:
             return replace(facts, called_on_wal_failure=True)
         return facts
 
+    def _may_tell(self, unit: Unit) -> bool:
+        """Can a function's facts tell an importer something? A cold one's only when it may
+        raise, test a parameter's items or catch errors, or is a hook of a WAL failure."""
+        return (
+            self.relevance.is_hot(unit)
+            or self.relevance.may_be_interesting(unit)
+            or (unit.class_scope is not None and unit.name in self.wal_failure_hooks(unit.class_scope))
+        )
+
     def _bound_callables(self) -> Tuple[FunctionFacts, ...]:
         """``downgrade = functools.partial(_set_journal, mode="DELETE")`` (or a lambda) at
         module level: to an importer, a function that sets what the bound call sets."""
@@ -227,7 +238,8 @@ class SummaryQueries:
 
     def summary(self) -> ModuleSummary:
         """What other modules may import from this one, as plain data."""
-        functions = tuple(self._exported_facts(unit) for unit in self.units if unit is not self.module_unit)
+        exported = (self._exported_facts(unit) for unit in self.units if unit is not self.module_unit and self._may_tell(unit))
+        functions = tuple(facts for facts in exported if facts.tells_importers_something())
         functions += self._bound_callables()
         constants = []
         for name, bindings in self.module_scope.bindings.items():

@@ -32,7 +32,7 @@ class WrapperQueries:
         for try_facts in facts.tries:
             if not any(self._swallows_in(handler, span, unit) for handler, span in try_facts.handlers):
                 continue
-            if _is_context_manager(node) and any(isinstance(n, cst.Yield) for n in iter_subexpressions(try_facts.node.body)):  # type: ignore[attr-defined]
+            if is_context_manager(node) and any(isinstance(n, cst.Yield) for n in iter_subexpressions(try_facts.node.body)):  # type: ignore[attr-defined]
                 return SWALLOWS_WITH_BODY
             start, end = try_facts.body
             if any(_runs_passed_sql(site.node, unit) for site in facts.sites[start:end]):
@@ -115,7 +115,8 @@ class WrapperQueries:
         return bool(calls) and all(holds(site) for site in calls)
 
 
-def _is_context_manager(node: cst.FunctionDef) -> bool:
+def is_context_manager(node: cst.FunctionDef) -> bool:
+    """Is ``node`` decorated ``@contextmanager`` (or ``@asynccontextmanager``)?"""
     return any(dotted_name(d.decorator).rsplit(".", 1)[-1] in ("contextmanager", "asynccontextmanager") for d in node.decorators)
 
 

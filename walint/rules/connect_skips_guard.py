@@ -166,7 +166,7 @@ def open_board(path, on_share):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        for unit in model.units:
+        for unit in model.hot_units:
             if not model.opens_connection(unit):
                 continue
             own = model.function_facts(unit).qualname

@@ -275,7 +275,7 @@ def fallback(conn):
     )
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
-        for unit in model.units:
+        for unit in model.hot_units:
             for guard in model.facts(unit).guards:
                 if not guards_something(model, unit, guard.comparison):
                     if guard_returns_when_unread(model, unit, guard.comparison, guard.scope):

@@ -257,7 +257,7 @@ def on_connect(dbapi_connection, record):
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         deciding: Optional[Dict[str, Set["Unit"]]] = None  # worked out once a handler asks
         attribute_modes: Set[str] = set()
-        for unit in model.units:
+        for unit in model.hot_units:
             facts = model.facts(unit)
             sites = facts.sites
             # `try: <WAL> finally: ...` inside another `try`: the outer handlers catch its failure.

@@ -224,7 +224,7 @@ def enable_wal(conn):
 
     def check(self, model: "ModuleModel") -> Iterator[Report]:
         uses = model.marker_uses()
-        for unit in model.units:
+        for unit in model.hot_units:
             for value in model.facts(unit).returns:
                 self._mixed_predicate(model, unit.name, value, uses.singles)
         reported: Set[int] = set()

@@ -1,0 +1,409 @@
+"""Which functions of a module can matter to the journal mode ("hot" ones), worked out
+once per module from what each definition spells and names, so that the rules and the
+summary leave the rest of a large module alone.
+
+A definition (a function, or a statement at module or class level) is hot when its text
+holds a seed: a journal token or mode, SQLite's names, a header byte offset, a name of
+the execute family or of a connect; or when it names something hot (a function, a
+constant, an attribute a hot function assigns, a name another module's facts are about).
+Every effect on the mode, every WAL attempt, probe, guard, connect and SQL wrapper needs
+one of those, so a function that is not hot ("cold") has no site that sets or reads a
+mode and calls nothing that does: its facts are what its returns, handlers and nested
+wrappers say, and :meth:`Relevance.may_be_interesting` says when those can matter.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
+
+import libcst as cst
+
+from walint.codes import ALL_SPECS
+from walint.journal.connections import CONNECT_FUNCTIONS, ENGINE_CLASSES, defers_a_database
+from walint.journal.wrappers import is_context_manager
+from walint.sql import ROLLBACK_MODES, runs_sql
+from walint.tree import children
+from walint.flow.conditions import statements_exit
+from walint.semantic.nodes import dotted_name, small_statements
+
+if TYPE_CHECKING:
+    from walint.journal.model import ModuleModel
+    from walint.semantic.scopes import Scope, Unit
+
+# Words of string literals that make a definition hot (lower-cased, anywhere in the text).
+_TEXT_WORDS = ("journal", "pragma", "sqlite", "\\x02")
+_TOKENS = tuple(dict.fromkeys(token.decode().lower() for spec in ALL_SPECS for token in spec.tokens))
+_WAL_WORD_RE = re.compile(r"(?<![a-z])wal(?![a-z])")
+# A whole literal that is a journal mode (`"delete"`, `'WAL'`), prefixes and quotes aside.
+_MODE_LITERAL_RE = re.compile(
+    r"^[rbuf]*('''|\"\"\"|'|\")\s*(?:" + "|".join(sorted(ROLLBACK_MODES | {"wal"})) + r")\s*\1$", re.I
+)
+# Parts of identifiers that make a definition hot (lower-cased, anywhere in the name).
+_NAME_PARTS = ("journal", "sqlite", "pragma", "operationalerror", "databaseerror")
+# Words of identifiers (split at underscores and case changes) that make one hot.
+_NAME_WORDS = frozenset({"wal", "ioerr"})
+# The libraries that open databases, and what of theirs opens one (`create_engine`,
+# `SqliteDatabase`; not `connect`, which sockets share): a module's import of them is hot,
+# and so is each function naming what that import binds.
+_OPENER_NAMES = frozenset(
+    {name.split(".")[0] for name in CONNECT_FUNCTIONS | ENGINE_CLASSES}
+    | {name.rsplit(".", 1)[-1] for name in CONNECT_FUNCTIONS if not name.endswith((".connect", ".Connection"))}
+)
+_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_INSTANCE = frozenset({"self", "cls"})
+# Nodes holding a name they define or give, by the field that holds it.
+_NAMING = {cst.FunctionDef: "name", cst.ClassDef: "name", cst.Param: "name", cst.Arg: "keyword"}
+# The file header's version bytes and size: `header[18]`, `header[18:20]`, `fh.seek(18)`,
+# `fh.read(100)`.
+_VERSION_OFFSETS = frozenset({"18", "19", "0x12", "0x13"})
+_HEADER_CALLS = {"seek": _VERSION_OFFSETS, "read": frozenset({"100"}), "pread": frozenset({"100"})}
+# Methods that run when a class is used by its name (`Store(path)`, `with Store(path):`).
+_RUN_BY_CLASS_NAME = frozenset({"__init__", "__new__", "__post_init__", "__enter__", "__aenter__", "__call__"})
+
+
+def _hot_text(raw: str, extra: Iterable[str]) -> bool:
+    lowered = raw.lower()
+    return (
+        any(word in lowered for word in _TEXT_WORDS)
+        or any(token in lowered for token in _TOKENS)
+        or any(marker in lowered for marker in extra)
+        or _WAL_WORD_RE.search(lowered) is not None
+    )
+
+
+
+def _reads_header_bytes(node: cst.CSTNode) -> bool:
+    """``header[18]``, ``header[18:20]``, ``fh.seek(18)``, ``fh.read(100)``."""
+    if isinstance(node, cst.Subscript):
+        for element in node.slice:
+            index = element.slice
+            first = index.value if isinstance(index, cst.Index) else index.lower
+            if isinstance(first, cst.Integer) and first.value.lower() in _VERSION_OFFSETS:
+                return True
+        return False
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.args:
+        wanted = _HEADER_CALLS.get(node.func.attr.value)
+        first = node.args[0].value
+        return wanted is not None and isinstance(first, cst.Integer) and first.value.lower() in wanted
+    return False
+
+
+def _hot_name(name: str) -> bool:
+    lowered = name.lower()
+    return (
+        any(part in lowered for part in _NAME_PARTS)
+        or name in _OPENER_NAMES
+        or any(word.lower() in _NAME_WORDS for word in _WORD_RE.findall(name))
+    )
+
+
+class _Definition:
+    """A function, or one statement at module or class level: what it names, whether it
+    holds a seed, and the names it gives a value when it is hot."""
+
+    __slots__ = ("refs", "seeded", "binds", "hot", "enclosing", "owner", "own_refs", "own_binds", "returns", "catches", "defines", "tests_a_parameter", "holds_a_mode")
+
+    def __init__(self, enclosing: Optional["_Definition"], owner: Optional[str]) -> None:
+        self.refs: Set[str] = set()
+        self.seeded = False
+        self.binds: Set[str] = set()
+        self.hot = False
+        self.enclosing = enclosing
+        # The class whose methods this is (or is inside of), and the attributes of its
+        # instances it reads and assigns (`self.X`, `cls.X`): those reach only the methods
+        # of the classes it shares state with, not every `.X` of the module.
+        self.owner = owner
+        self.own_refs: Set[str] = set()
+        self.own_binds: Set[str] = set()
+        # For a function: does it `return`, catch errors, define a function (a wrapper it
+        # may return), test membership in a parameter?
+        self.returns = False
+        self.catches = False
+        self.defines = False
+        self.tests_a_parameter = False
+        self.holds_a_mode = False
+
+
+class Relevance:
+    """The hot functions of one module (see the module docstring)."""
+
+    def __init__(self, model: "ModuleModel", seed_names: Iterable[str], extra_texts: Iterable[str]) -> None:
+        self.model = model
+        self._seed_names = set(seed_names)
+        self._extra_texts = tuple(text.lower() for text in extra_texts if text)
+        self._definitions: List[_Definition] = []
+        self._of_unit: Dict[int, _Definition] = {}
+        self._related: Dict[str, str] = {}  # class name -> a name for its family (bases and subclasses)
+        self._scan_statements(model.module.body, None, None)
+        self._spread()
+        self.hot_units: List["Unit"] = [
+            unit for unit in model.units if unit is model.module_unit or self._of_unit[id(unit.node)].hot
+        ]
+        self._hot_ids = {id(unit.node) for unit in self.hot_units}
+
+    def is_hot(self, unit: "Unit") -> bool:
+        return id(unit.node) in self._hot_ids
+
+    # ----- the scan ----------------------------------------------------------------
+
+    def _new(self, enclosing: Optional[_Definition], owner: Optional[str]) -> _Definition:
+        definition = _Definition(enclosing, owner)
+        self._definitions.append(definition)
+        return definition
+
+    def _family(self, name: str) -> str:
+        """One name for a class and the classes of the module it inherits from or passes
+        its attributes to."""
+        while self._related.get(name, name) != name:
+            name = self._related[name]
+        return name
+
+    def _relate(self, name: str, base: str) -> None:
+        first, second = self._family(name), self._family(base)
+        if first != second:
+            self._related[first] = second
+
+    def _scan_statements(self, body: Iterable[cst.CSTNode], class_name: Optional[str], enclosing: Optional[_Definition]) -> None:
+        """Statements of the module or of a class body: each its own definition."""
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef):
+                self._scan_function(statement, class_name, enclosing)
+            elif isinstance(statement, cst.ClassDef):
+                self._scan_class(statement, enclosing)
+            else:
+                definition = self._new(enclosing, class_name)
+                self._scan(statement, definition)
+                if class_name:
+                    definition.own_binds |= definition.binds  # `mode = "delete"`: `self.mode` in its methods
+                    definition.binds.add(class_name)
+
+    def _scan_function(self, node: cst.FunctionDef, class_name: Optional[str], enclosing: Optional[_Definition]) -> None:
+        owner = class_name or (enclosing.owner if enclosing is not None else None)
+        definition = self._new(enclosing, owner)
+        self._of_unit[id(node)] = definition
+        definition.binds.add(node.name.value)
+        if class_name:
+            definition.own_binds.add(node.name.value)  # `self.name()` in its class's methods
+        if class_name and node.name.value in _RUN_BY_CLASS_NAME:
+            definition.binds.add(class_name)  # what runs when the class is used by its name
+        self._scan(node, definition, root_is_function=True)
+
+    def _scan_class(self, node: cst.ClassDef, enclosing: Optional[_Definition]) -> None:
+        header = self._new(enclosing, None)
+        header.binds.add(node.name.value)
+        for part in (*node.decorators, *node.bases, *node.keywords):
+            self._scan(part, header)
+        for base in node.bases:
+            named = base.value
+            if isinstance(named, cst.Attribute):
+                named = named.attr
+            if isinstance(named, cst.Name):
+                self._relate(node.name.value, named.value)
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
+        self._scan_statements(body, node.name.value, enclosing)
+
+    def _scan(self, root: cst.CSTNode, definition: _Definition, root_is_function: bool = False) -> None:
+        """Record what ``root`` names and spells into ``definition``; a function inside it
+        is a definition of its own, enclosed by this one."""
+        at_top = not root_is_function  # a statement of the module or a class: all its targets bind
+        unit = self.model.function_units.get(root) if root_is_function else None  # type: ignore[arg-type]
+        local = _locals(unit.scope) if unit is not None else frozenset()
+        params = frozenset(unit.scope.params) if unit is not None else frozenset()
+        refs, binds, extra = definition.refs, definition.binds, self._extra_texts
+        owner = definition.owner if root_is_function else None
+        own_binds = definition.own_binds if owner is not None else binds
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            kind = type(node)  # LibCST's node classes are final: `is` spares ABCMeta's isinstance
+            if kind is cst.Name:
+                refs.add(node.value)  # type: ignore[attr-defined]
+                continue
+            if kind is cst.Attribute and owner is not None and type(node.value) is cst.Name and node.value.value in _INSTANCE:  # type: ignore[attr-defined]
+                definition.own_refs.add(node.attr.value)  # type: ignore[attr-defined]
+                continue
+            if kind is cst.SimpleString or kind is cst.FormattedStringText:
+                if not definition.seeded:
+                    text = node.value  # type: ignore[attr-defined]
+                    if _hot_text(text, extra):
+                        definition.seeded = True
+                    elif _MODE_LITERAL_RE.match(text) is not None:
+                        # `"delete"` is a mode at module or class level (`FALLBACK = "delete"`);
+                        # in a function it is as often Tk's or an HTTP verb, and a mode there
+                        # reaches a pragma only through something hot.
+                        definition.seeded = at_top
+                        definition.holds_a_mode = True
+                continue
+            if kind is cst.Call:
+                if not definition.seeded and (_reads_header_bytes(node) or runs_sql(node) or defers_a_database(node)):  # type: ignore[arg-type]
+                    definition.seeded = True
+            elif kind is cst.Subscript:
+                if not definition.seeded and _reads_header_bytes(node):
+                    definition.seeded = True
+            if kind is cst.FunctionDef and node is not root:
+                self._scan_function(node, None, definition)  # type: ignore[arg-type]
+                definition.defines = True
+                continue
+            if kind is cst.Return:
+                definition.returns = True
+            elif kind is cst.Try or kind is cst.TryStar:
+                definition.catches = True
+            elif kind is cst.ComparisonTarget:
+                if type(node.comparator) is cst.Name and node.comparator.value in params and type(node.operator) in (cst.In, cst.NotIn):  # type: ignore[attr-defined]
+                    definition.tests_a_parameter = True
+            elif kind is cst.CompFor and type(node.iter) is cst.Name and node.iter.value in params:  # type: ignore[attr-defined]
+                definition.tests_a_parameter = True
+            if kind in _NAMING:
+                # A name being defined or given (`def recover`, `recover=...` as a keyword)
+                # is no use of a hot name: what it names is read elsewhere.
+                name_field = _NAMING[kind]
+                named = getattr(node, name_field)
+                if kind is cst.ClassDef:
+                    binds.add(named.value)
+                stack.extend(reversed([child for child in children(node) if child is not named]))
+                continue
+            if kind is cst.AssignTarget or kind is cst.AnnAssign or kind is cst.AugAssign:
+                _targets(node.target, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
+            elif kind is cst.For or kind is cst.CompFor or kind is cst.NamedExpr:
+                _targets(node.target, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
+            elif kind is cst.AsName:
+                _targets(node.name, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
+            elif kind is cst.Global:
+                binds.update(item.name.value for item in node.names)  # type: ignore[attr-defined]
+            elif kind is cst.ImportAlias and at_top:
+                binds.add(dotted_first(node.name))  # type: ignore[attr-defined]
+            below = children(node)
+            below.reverse()
+            stack.extend(below)
+
+    # ----- the spread --------------------------------------------------------------
+
+    def _spread(self) -> None:
+        """Mark the seeded definitions hot, then whatever names a hot one's names, until
+        nothing changes; a function inside a hot definition, or holding a hot one, is hot."""
+        naming: Dict[object, List[_Definition]] = {}  # a name, or (class family, attribute)
+        inside: Dict[int, List[_Definition]] = {}
+        hot_name: Dict[str, bool] = {}
+        queue: List[_Definition] = []
+
+        def mark(definition: _Definition) -> None:
+            if not definition.hot:
+                definition.hot = True
+                queue.append(definition)
+
+        def seeds(names: Iterable[str]) -> bool:
+            for name in names:
+                seeded = hot_name.get(name)
+                if seeded is None:
+                    seeded = hot_name[name] = name in self._seed_names or _hot_name(name)
+                if seeded:
+                    return True
+            return False
+
+        for definition in self._definitions:
+            if definition.enclosing is not None:
+                inside.setdefault(id(definition.enclosing), []).append(definition)
+            for name in definition.refs:
+                naming.setdefault(name, []).append(definition)
+            if definition.owner is not None:
+                family = self._family(definition.owner)
+                for name in definition.own_refs:
+                    naming.setdefault((family, name), []).append(definition)
+            if definition.seeded or seeds(definition.refs) or seeds(definition.own_refs):
+                definition.seeded = True
+                mark(definition)
+        spread: Set[object] = set()
+        while queue:
+            definition = queue.pop()
+            if definition.enclosing is not None:
+                mark(definition.enclosing)
+            for nested in inside.get(id(definition), ()):
+                mark(nested)
+            keys: List[object] = list(definition.binds)
+            if definition.owner is not None:
+                family = self._family(definition.owner)
+                keys.extend((family, name) for name in definition.own_binds)
+            for key in keys:
+                if key not in spread:
+                    spread.add(key)
+                    for other in naming.get(key, ()):
+                        mark(other)
+
+    # ----- what a cold function can still tell -------------------------------------
+
+    def may_be_interesting(self, unit: "Unit") -> bool:
+        """Can a cold function's facts matter to an importer? It may never return (it
+        raises), test membership in a parameter (a predicate over the caller's markers),
+        or catch the errors of what it is given to run: a function defined inside it (a
+        decorator's wrapper), ``fn(*args)`` in a ``try``, a context manager's ``yield``."""
+        node = unit.node
+        definition = self._of_unit.get(id(node))
+        if not isinstance(node, cst.FunctionDef) or definition is None or definition.tests_a_parameter:
+            return True
+        if definition.returns and (definition.defines or definition.holds_a_mode):
+            return True  # a decorator's wrapper, or a rollback mode it may answer
+        if definition.catches and (isinstance(node.params.star_arg, cst.Param) or is_context_manager(node)):
+            return True
+        annotation = node.returns.annotation if node.returns is not None else None
+        if annotation is not None and dotted_name(annotation).rsplit(".", 1)[-1] in ("NoReturn", "Never"):
+            return True
+        return not definition.returns and statements_exit(small_statements(node.body))
+
+
+def _locals(scope: "Scope") -> FrozenSet[str]:
+    """The names a function binds for itself (not those it declares global)."""
+    return frozenset(name for name in (*scope.bindings, *scope.params) if name not in scope.globals)
+
+
+def _targets(target: cst.CSTNode, into: Set[str], own: Set[str], every_name: bool, local: FrozenSet[str]) -> None:
+    """The names an assignment to ``target`` gives a value (into ``into``, or ``own`` for
+    an attribute of ``self``): at module or class level any name; in a function only what
+    outlives the call (``self.X``, ``obj.X``, an entry of ``STATE``)."""
+    kind = type(target)
+    if kind is cst.Name:
+        if every_name:
+            into.add(target.value)  # type: ignore[attr-defined]
+    elif kind is cst.Attribute:
+        receiver = target.value  # type: ignore[attr-defined]
+        named = type(receiver) is cst.Name
+        if named and receiver.value in _INSTANCE:
+            own.add(target.attr.value)  # type: ignore[attr-defined]
+        elif every_name or not named or receiver.value not in local:
+            into.add(target.attr.value)  # type: ignore[attr-defined]  # `Config.mode = ...`: not a local's
+    elif kind is cst.Subscript:
+        value = target.value  # type: ignore[attr-defined]
+        while isinstance(value, (cst.Subscript, cst.Attribute)):
+            if isinstance(value, cst.Attribute):
+                into.add(value.attr.value)
+            value = value.value
+        if isinstance(value, cst.Name) and (every_name or value.value not in local):
+            into.add(value.value)
+    elif kind is cst.Tuple or kind is cst.List:
+        for element in target.elements:  # type: ignore[attr-defined]
+            _targets(element.value, into, own, every_name, local)
+    elif kind is cst.StarredElement:
+        _targets(target.value, into, own, every_name, local)  # type: ignore[attr-defined]
+
+
+def dotted_first(name: cst.CSTNode) -> str:
+    """``a`` of ``import a.b.c``: the name an import binds."""
+    while isinstance(name, cst.Attribute):
+        name = name.value
+    return name.value if isinstance(name, cst.Name) else ""
+
+
+_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def names_in_keys(keys: Iterable[object]) -> Set[str]:
+    """The identifiers of what the project pass tells a module about (``.store.Store.reset``
+    gives ``store``, ``Store`` and ``reset``), and of the names its importers' tests use:
+    a definition naming one of them is hot."""
+    found: Set[str] = set()
+    for key in keys:
+        if isinstance(key, str):
+            found.update(_IDENTIFIER_RE.findall(key))
+        elif isinstance(key, tuple):
+            found |= names_in_keys(key)
+    return found

@@ -140,3 +140,36 @@ def test_every_use_an_importer_hands_over_is_judged_whatever_the_hash_seed():
     results = [_findings_in_a_process(HASH_SEED_PROJECT, seed) for seed in ("0", "1", "2")]
     assert all(expected in found for found in results), results
     assert results[0] == results[1] == results[2]
+
+
+class _OneFile:
+    """An analyser's file access, for ``_may_look_up``: one file, already read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.paths = {"report.py": Path("report.py")}
+        self._data = data
+
+    def read(self, path: Path) -> Tuple[bytes, None]:
+        return self._data, None
+
+
+def test_a_file_is_analysed_again_only_when_it_names_what_changed() -> None:
+    from walint.project_pass import _may_look_up
+    from walint.summary import IMPORTERS_USES, ModuleSummary
+
+    module_import = ModuleSummary("report.py", imports=("store",))
+
+    def looks_up(source: str, keys: Sequence[str], summary: ModuleSummary = module_import) -> bool:
+        return _may_look_up(_OneFile(source.encode()), "report.py", summary, keys)  # type: ignore[arg-type]
+
+    assert not looks_up("import store\nstore.render()\n", ["store.reset_journal"])
+    assert looks_up("import store\nstore.reset_journal(conn)\n", ["store.reset_journal"])
+    # Its own constant of the same name is not the imported one.
+    assert not looks_up('import store\n_PRAGMA = "x"\n', ["store._PRAGMA"])
+    # `Board()` runs `Board.__init__`; `self.reset()` in a subclass, the base's `reset`.
+    assert looks_up("import store\nboard = store.Board()\n", ["store.Board.__init__"])
+    assert looks_up("import store\nclass Mine(store.Board):\n    def go(self):\n        self.reset()\n", ["store.Board.reset"])
+    # A name imported by name, and the uses importers make of this file, always may matter.
+    by_name = ModuleSummary("report.py", imports=("store.reset_journal",))
+    assert looks_up("from store import reset_journal\n", ["store.reset_journal"], by_name)
+    assert looks_up("import store\n", [IMPORTERS_USES])

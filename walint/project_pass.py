@@ -20,7 +20,7 @@ from walint.project import (
     may_answer_for_the_mode,
     module_stem,
 )
-from walint.summary import ModuleSummary
+from walint.summary import IMPORTED_LITERAL, IMPORTERS_USES, ModuleSummary
 
 if TYPE_CHECKING:
     from walint.findings import FileResult
@@ -211,9 +211,13 @@ def project_pass(
             if file_result.summary is None:
                 continue
             external = index.external_for(display, file_result.summary)
-            if external == externals.get(display, {}):
+            previous = externals.get(display, {})
+            if external == previous:
                 continue
             externals[display] = external
+            changed_keys = [key for key in {*external, *previous} if external.get(key) != previous.get(key)]
+            if not _may_look_up(analyser, display, file_result.summary, changed_keys):
+                continue  # the analysis never asks for what changed: its result stands
             updated = analyser.check_again(display, external)
             if updated is None:
                 continue
@@ -226,3 +230,33 @@ def project_pass(
 
 
 _WORD_RE = re.compile(rb"[A-Za-z0-9_]+")
+_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _may_look_up(analyser: Analyser, display: str, summary: ModuleSummary, keys: Iterable[str]) -> bool:
+    """Could the analysis of ``display`` ask for any of ``keys`` of what the project pass
+    hands it? It asks by the names the file writes: for ``inspect.getmembers`` (a name of
+    a module it imports) only where ``getmembers`` is written, for a method only where the
+    method's name is (its class's, for ``__init__`` and the other dunders Python calls).
+    A key whose name the file never writes, but to define its own (``NAME = ...`` at the
+    start of a line), is never asked for, and a change to it changes nothing. What the
+    file imports by name, and the uses its importers make of it, always may."""
+    data, _ = analyser.read(analyser.paths[display])
+    if data is None:
+        return True
+    for key in keys:
+        if key == IMPORTERS_USES:
+            return True
+        name = key[len(IMPORTED_LITERAL) :] if key.startswith(IMPORTED_LITERAL) else key
+        origin = max((o for o in summary.imports if name.startswith(o + ".")), key=len, default="")
+        written = _IDENTIFIER_RE.findall(name[len(origin) + 1 :]) if origin else []
+        if not written:
+            return True  # `from .store import reset_journal`: the import itself
+        if written[-1].startswith("__") and written[-1].endswith("__") and len(written) > 1:
+            written = written[:-1]  # `Store(path)` calls `Store.__init__`
+        word = re.escape(written[-1].encode())
+        uses = len(re.findall(rb"\b" + word + rb"\b", data))
+        own = len(re.findall(rb"(?m)^" + word + rb"\s*[:=]", data))
+        if uses > own:
+            return True
+    return False

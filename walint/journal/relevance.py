@@ -54,6 +54,14 @@ _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _INSTANCE = frozenset({"self", "cls"})
 # Nodes holding a name they define or give, by the field that holds it.
 _NAMING = {cst.FunctionDef: "name", cst.ClassDef: "name", cst.Param: "name", cst.Arg: "keyword"}
+# The nodes the scan looks at (besides names); it only descends into the rest.
+_SCANNED = frozenset(
+    {
+        cst.Attribute, cst.SimpleString, cst.FormattedStringText, cst.Call, cst.Subscript, cst.Return, cst.Try,
+        cst.TryStar, cst.ComparisonTarget, cst.CompFor, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
+        cst.NamedExpr, cst.AsName, cst.Global, cst.ImportAlias, *_NAMING,
+    }
+)
 # The file header's version bytes and size: `header[18]`, `header[18:20]`, `fh.seek(18)`,
 # `fh.read(100)`.
 _VERSION_OFFSETS = frozenset({"18", "19", "0x12", "0x13"})
@@ -219,6 +227,11 @@ class Relevance:
             kind = type(node)  # LibCST's node classes are final: `is` spares ABCMeta's isinstance
             if kind is cst.Name:
                 refs.add(node.value)  # type: ignore[attr-defined]
+                continue
+            if kind not in _SCANNED:
+                below = children(node)
+                below.reverse()
+                stack.extend(below)
                 continue
             if kind is cst.Attribute and owner is not None and type(node.value) is cst.Name and node.value.value in _INSTANCE:  # type: ignore[attr-defined]
                 definition.own_refs.add(node.attr.value)  # type: ignore[attr-defined]

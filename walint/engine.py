@@ -87,7 +87,8 @@ def check_source(
         return FileResult(path, errors=(f"too large to check: {size:.1f} MB, over the {limit} MB limit (exclude it to skip it)",))
     from walint import screen, supervisor
 
-    verdict = screen.screen(data)
+    with _no_cyclic_collection():
+        verdict = screen.screen(data)
     if verdict.refusal is not None:
         return FileResult(path, errors=(f"not analysed: {verdict.refusal}",))
     if verdict.syntax_error is not None and verdict.syntax_error_is_final:
@@ -114,12 +115,7 @@ def _analyse(
 ) -> FileResult:
     """:func:`check_source` once the screen has passed the file: in-process, or in the
     child process the supervisor started (``deep_first``: straight onto a large stack)."""
-    # The cyclic garbage collector would walk the whole syntax tree again and again while
-    # the analysis allocates (a third of the run on large files); the little cyclic garbage
-    # a file leaves is collected once it is done.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _no_cyclic_collection():
         if not deep_first:
             try:
                 return _check_source(path, data, settings, external, accepted)
@@ -131,6 +127,17 @@ def _analyse(
             if not _reported(PARSE_ERROR, path, settings):
                 return FileResult(path)
             return FileResult(path, (too_deeply_nested_finding(path),))
+
+
+@contextmanager
+def _no_cyclic_collection() -> Iterator[None]:
+    """The cyclic garbage collector would walk a whole syntax tree (Python's in the screen,
+    LibCST's in the analysis) again and again while it is built and analysed (a third of
+    the run on large files); the little cyclic garbage a file leaves is collected after."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()

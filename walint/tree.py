@@ -11,6 +11,7 @@ walk keeps its own stack, so no tree is too deep for it.
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Type
@@ -92,19 +93,35 @@ class _NodeTypes(Dict[type, bool]):
 _IS_NODE = _NodeTypes()
 
 
+_Getter = Callable[[cst.CSTNode], Tuple[object, ...]]
+_GETTERS: Dict[type, _Getter] = {}
+
+
+def _getter(node: cst.CSTNode) -> _Getter:
+    """One call that reads all of a node type's child fields (``operator.attrgetter``)."""
+    fields = _fields(node)
+    getter: _Getter
+    if len(fields) > 1:
+        getter = attrgetter(*fields)
+    elif fields:
+        single = attrgetter(fields[0])
+        getter = lambda value: (single(value),)  # noqa: E731
+    else:
+        getter = lambda value: ()  # noqa: E731
+    _GETTERS[type(node)] = getter
+    return getter
+
+
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The child nodes of ``node`` that can hold code, in lexical order."""
     out: List[cst.CSTNode] = []
-    fields = _FIELDS.get(type(node))
-    if fields is None:
-        fields = _fields(node)
-    for name in fields:
-        value = getattr(node, name)
+    getter = _GETTERS.get(type(node)) or _getter(node)
+    for value in getter(node):
         kind = type(value)
         if kind is tuple or kind is list:
-            out.extend(item for item in value if _IS_NODE[type(item)])
+            out.extend([item for item in value if _IS_NODE[type(item)]])  # type: ignore[attr-defined]
         elif _IS_NODE[kind]:
-            out.append(value)
+            out.append(value)  # type: ignore[arg-type]
     return out
 
 

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 # Words of string literals that make a definition hot (lower-cased, anywhere in the text).
 _TEXT_WORDS = ("journal", "pragma", "sqlite", "\\x02")
 _TOKENS = tuple(dict.fromkeys(token.decode().lower() for spec in ALL_SPECS for token in spec.tokens))
-_WAL_WORD_RE = re.compile(r"(?<![a-z])wal(?![a-z])")
 # A whole literal that is a journal mode (`"delete"`, `'WAL'`), prefixes and quotes aside.
 _MODE_LITERAL_RE = re.compile(
     r"^[rbuf]*('''|\"\"\"|'|\")\s*(?:" + "|".join(sorted(ROLLBACK_MODES | {"wal"})) + r")\s*\1$", re.I
@@ -70,14 +69,11 @@ _HEADER_CALLS = {"seek": _VERSION_OFFSETS, "read": frozenset({"100"}), "pread": 
 _RUN_BY_CLASS_NAME = frozenset({"__init__", "__new__", "__post_init__", "__enter__", "__aenter__", "__call__"})
 
 
-def _hot_text(raw: str, extra: Iterable[str]) -> bool:
-    lowered = raw.lower()
-    return (
-        any(word in lowered for word in _TEXT_WORDS)
-        or any(token in lowered for token in _TOKENS)
-        or any(marker in lowered for marker in extra)
-        or _WAL_WORD_RE.search(lowered) is not None
-    )
+def _hot_text_re(extra: Iterable[str]) -> "re.Pattern[str]":
+    """One search for every seed a literal's text can hold (matched lower-cased): the
+    words, each rule's tokens, the configured markers, and "wal" as a word."""
+    words = dict.fromkeys((*_TEXT_WORDS, *_TOKENS, *(text.lower() for text in extra if text)))
+    return re.compile("|".join([*(re.escape(word) for word in words), r"(?<![a-z])wal(?![a-z])"]))
 
 
 
@@ -139,7 +135,7 @@ class Relevance:
     def __init__(self, model: "ModuleModel", seed_names: Iterable[str], extra_texts: Iterable[str]) -> None:
         self.model = model
         self._seed_names = set(seed_names)
-        self._extra_texts = tuple(text.lower() for text in extra_texts if text)
+        self._hot_text = _hot_text_re(extra_texts)
         self._definitions: List[_Definition] = []
         self._of_unit: Dict[int, _Definition] = {}
         self._related: Dict[str, str] = {}  # class name -> a name for its family (bases and subclasses)
@@ -218,7 +214,7 @@ class Relevance:
         unit = self.model.function_units.get(root) if root_is_function else None  # type: ignore[arg-type]
         local = _locals(unit.scope) if unit is not None else frozenset()
         params = frozenset(unit.scope.params) if unit is not None else frozenset()
-        refs, binds, extra = definition.refs, definition.binds, self._extra_texts
+        refs, binds, hot_text = definition.refs, definition.binds, self._hot_text.search
         owner = definition.owner if root_is_function else None
         own_binds = definition.own_binds if owner is not None else binds
         stack = [root]
@@ -239,7 +235,7 @@ class Relevance:
             if kind is cst.SimpleString or kind is cst.FormattedStringText:
                 if not definition.seeded:
                     text = node.value  # type: ignore[attr-defined]
-                    if _hot_text(text, extra):
+                    if hot_text(text.lower()) is not None:
                         definition.seeded = True
                     elif _MODE_LITERAL_RE.match(text) is not None:
                         # `"delete"` is a mode at module or class level (`FALLBACK = "delete"`);

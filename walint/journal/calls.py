@@ -55,6 +55,33 @@ def call_arguments(call: cst.Call, callee: FunctionFacts) -> Dict[str, cst.BaseE
 # Pragmas a helper builds from its parameters, at most, in what callers learn of it.
 MAX_TEMPLATES = 8
 
+# Functions that run the callable they are handed, with the arguments after it, on a
+# worker thread or in an executor, by the callable's place among their positional
+# arguments: `await asyncio.to_thread(conn.execute, sql)` runs `conn.execute(sql)`, and so
+# do anyio's and trio's `to_thread.run_sync`, Starlette's `run_in_threadpool`, an
+# executor's `submit` and a loop's `run_in_executor(executor, fn, *args)`.
+_RUNS_WHAT_IT_IS_HANDED = {"to_thread": 0, "run_sync": 0, "run_in_threadpool": 0, "submit": 0, "run_in_executor": 1}
+
+
+def handed_call(call: cst.Call) -> Optional[cst.Call]:
+    """The call ``asyncio.to_thread(fn, *args)`` (or a kin) makes: ``fn(*args)``."""
+    func = call.func
+    runner = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    position = _RUNS_WHAT_IT_IS_HANDED.get(runner)
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    if position is None or len(positional) <= position:
+        return None
+    handed = positional[position].value
+    if not isinstance(handed, (cst.Name, cst.Attribute)):
+        return None
+    skipped = {id(arg) for arg in positional[: position + 1]}
+    # `run_in_executor` takes no keywords; the others hand theirs on.
+    rest = [arg for arg in call.args if id(arg) not in skipped and (runner != "run_in_executor" or arg.keyword is None)]
+    try:
+        return cst.Call(handed, rest)
+    except cst.CSTValidationError:
+        return None
+
 
 class CallEffects:
     """Effects of calls into project code, asked of a :class:`ModuleModel`."""

@@ -133,7 +133,10 @@ class ConnectionQueries:
     """Connections and cursors, asked of a :class:`ModuleModel` (mixed in)."""
 
     def is_connect_call(self, node: cst.CSTNode, scope: Scope) -> bool:
-        """``sqlite3.connect(...)`` and its kin, or ``engine.connect()`` on an engine made here."""
+        """``sqlite3.connect(...)`` and its kin, or ``engine.connect()`` on an engine made here;
+        also on a worker thread (``await asyncio.to_thread(sqlite3.connect, path)``)."""
+        if isinstance(node, cst.Call):
+            node = self.handed_call(node) or node
         return isinstance(node, cst.Call) and (
             self.qualified_name(node.func, scope) in CONNECT_FUNCTIONS or self._connects_an_engine(node, scope)
         )

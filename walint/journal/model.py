@@ -16,7 +16,7 @@ import libcst as cst
 
 from walint.constants import HOLE, Resolution, StringFolder, is_known, loop_hole
 from walint.journal.answers import AnswerQueries
-from walint.journal.calls import CallEffects, merged_effects
+from walint.journal.calls import CallEffects, handed_call, merged_effects
 from walint.journal.connections import ConnectionQueries
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
@@ -30,7 +30,7 @@ from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
 from walint.semantic.scopes import Binding, Scope, Unit, default_of
 from walint.semantic.model import SemanticModel
 from walint.semantic.nodes import dotted_name, is_constant_literal, is_none, iter_subexpressions, queue_of
-from walint.sql import ModeEffect, classify_call, effect_of_sql, normalise_mode, runs_sql
+from walint.sql import ModeEffect, callee_name, classify_call, effect_of_sql, normalise_mode, runs_sql
 from walint.summary import IMPORTED_LITERAL, MAX_LITERAL, FunctionFacts
 from walint.tree import NodePositions, own_nodes, positions_of
 
@@ -99,6 +99,7 @@ class ModuleModel(
         self._cursor_reads: Dict[Unit, Dict[int, cst.Call]] = {}
         self._imported_literals: Dict[str, Optional[cst.BaseExpression]] = {}
         self._loops_by_target: Dict[int, cst.CSTNode] = {}
+        self._handed: Dict[int, Optional[cst.Call]] = {}
         # Nodes of literals parsed from other modules' summaries (by id): never reported.
         self.foreign_nodes: Set[int] = set()
 
@@ -405,9 +406,23 @@ class ModuleModel(
 
     # ----- what calls do -----------------------------------------------------------
 
+    def handed_call(self, call: cst.Call) -> Optional[cst.Call]:
+        """What ``await asyncio.to_thread(conn.execute, sql)`` runs (``conn.execute(sql)``),
+        made once: the call lives as long as the model, so no id of it is ever reused."""
+        key = id(call)
+        if key not in self._handed:
+            self._handed[key] = handed_call(call)
+        return self._handed[key]
+
+    def called_name(self, call: cst.Call) -> str:
+        """The name of what a call runs, for a message: ``_use_rollback`` for
+        ``loop.run_in_executor(None, _use_rollback, conn)``."""
+        return callee_name(self.handed_call(call) or call)
+
     def direct_effect(self, node: cst.CSTNode, scope: Scope) -> Optional[ModeEffect]:
         """The effect of a call by what it says, without looking into project functions."""
         if isinstance(node, cst.Call):
+            node = self.handed_call(node) or node
             if dotted_name(node.func).rsplit(".", 1)[-1] in _LIBRARY_SWITCHES and self.callee(node, scope) is not None:
                 return None  # `compat.disable_wal(conn)`, the project's own: what its body does
             return classify_call(node, self.folder, scope)
@@ -460,7 +475,7 @@ class ModuleModel(
         queued = self._queued_statement_effect(node, site)
         if queued is not None:
             return queued
-        return self._call_effect(node, site.scope)
+        return self._call_effect(self.handed_call(node) or node, site.scope)
 
     def _queued_statement_effect(self, call: cst.Call, site: Site) -> Optional[ModeEffect]:
         """``plan.append("PRAGMA journal_mode=DELETE")`` where the function later runs what

@@ -10,7 +10,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.constants import is_known
 from walint.fixes import guard_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES, callee_name, modes_set_by_sql, normalise_mode
+from walint.sql import ROLLBACK_MODES, modes_set_by_sql, normalise_mode
 from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.tree import own_nodes
 
@@ -208,7 +208,7 @@ def open_board(path, on_share):
                         )
                     elif passes_rollback:
                         message = (
-                            f"`{callee_name(node)}()` switches this new connection to journal mode `{mode}` "  # type: ignore[arg-type]
+                            f"`{model.called_name(node)}()` switches this new connection to journal mode `{mode}` "  # type: ignore[arg-type]
                             "without checking the on-disk mode"
                         )
                     else:
@@ -229,7 +229,7 @@ def open_board(path, on_share):
                     continue  # never runs, or on a read-only or `:memory:` database no one shares
                 yield Report(
                     node,
-                    f"`{callee_name(node)}()` can switch this new connection to a rollback journal "
+                    f"`{model.called_name(node)}()` can switch this new connection to a rollback journal "
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
                     *guard_fix(model, site, self.helper),
                 )

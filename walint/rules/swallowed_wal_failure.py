@@ -31,7 +31,7 @@ from walint.journal.acted_on import (
     success_flag_acted_on,
 )
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import ROLLBACK_MODES, callee_name, modes_set_by_sql
+from walint.sql import ROLLBACK_MODES, modes_set_by_sql
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -314,7 +314,7 @@ def on_connect(dbapi_connection, record):
                         break  # `if mode != "wal": raise` below: nothing carries on in another mode
                     if via_helper:
                         for site in via_helper:
-                            yield Report(site.node, f"Failure of `journal_mode=WAL` in `{callee_name(site.node)}()` is "  # type: ignore[arg-type]
+                            yield Report(site.node, f"Failure of `journal_mode=WAL` in `{model.called_name(site.node)}()` is "  # type: ignore[arg-type]
                                          "swallowed; the connection carries on in whatever journal mode it has",
                                          None, NO_FIX_VIA_HELPER)
                         break

@@ -11,7 +11,6 @@ from walint.journal.failures import MODE_FROM_VALUE
 from walint.semantic.nodes import queue_of
 from walint.fixes import FixPlan, HelperSpec, guard_fix, try_fix
 from walint.rules.base import Invalid, ModelRule, Report, Valid
-from walint.sql import callee_name
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
@@ -303,7 +302,7 @@ def enable_wal(conn):
                 if reached is not None:
                     yield Report(
                         site.node,
-                        f"`{callee_name(site.node)}()` can set a rollback journal mode ({reached}) in an "
+                        f"`{model.called_name(site.node)}()` can set a rollback journal mode ({reached}) in an "
                         "`except` handler without checking that the database is not already in WAL on disk",
                         *guard_fix(model, site, self.helper),
                     )
@@ -322,7 +321,7 @@ def enable_wal(conn):
             if queue_of(site.node) and model.direct_effect(site.node, site.scope) is None:
                 what = f"Journal mode `{mode}` queued in `{queue_of(site.node)}`"
             elif isinstance(site.node, cst.Call) and model.direct_effect(site.node, site.scope) is None:
-                what = f"`{callee_name(site.node)}()` sets journal mode `{mode}`"
+                what = f"`{model.called_name(site.node)}()` sets journal mode `{mode}`"
             else:
                 what = f"Journal mode `{mode}` set"
             if site.handler is not None:

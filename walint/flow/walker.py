@@ -275,7 +275,7 @@ class UnitWalker:
         for item in statement.items:
             call = item.item
             if isinstance(call, cst.Call) and isinstance(call.func, (cst.Name, cst.Attribute)):
-                callee = self.model.callee(call, scope)
+                callee = self.model.callee(call, scope) or self.model.exit_facts(call, scope)
                 if callee is not None and callee.swallows == SWALLOWS_WITH_BODY:
                     found.append(call)
         return found

@@ -350,6 +350,8 @@ class Relevance:
         definition = self._of_unit.get(id(node))
         if not isinstance(node, cst.FunctionDef) or definition is None or definition.tests_a_parameter:
             return True
+        if node.name.value in ("__exit__", "__aexit__"):
+            return True  # a context manager's exit may swallow the errors of its body
         if definition.returns and (definition.defines or definition.holds_a_mode):
             return True  # a decorator's wrapper, or a rollback mode it may answer
         if definition.catches and (isinstance(node.params.star_arg, cst.Param) or is_context_manager(node)):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import libcst as cst
 
 from walint.journal.handlers import catches_database_errors, escalates, handler_types, sets_some_mode
-from walint.semantic.nodes import dotted_name, iter_subexpressions
+from walint.semantic.nodes import dotted_name, iter_subexpressions, small_statements
 from walint.semantic.scopes import Scope, Unit
 from walint.sql import runs_sql
 from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WITH_BODY, SWALLOWS_WRAPPED_CALL, FunctionFacts
@@ -28,6 +28,8 @@ class WrapperQueries:
         node = unit.node
         if not isinstance(node, cst.FunctionDef):
             return ""
+        if unit.name in _EXIT_METHODS and unit.class_scope is not None:
+            return SWALLOWS_WITH_BODY if _exit_swallows(node) else ""
         facts = self.facts(unit)
         for try_facts in facts.tries:
             if not any(self._swallows_in(handler, span, unit) for handler, span in try_facts.handlers):
@@ -43,6 +45,22 @@ class WrapperQueries:
         if wrapper is not None and self._swallows(wrapper) == SWALLOWS_WRAPPED_CALL:
             return SWALLOWS_WRAPPED_CALL  # a decorator factory: `@ignore_db_errors()`
         return ""
+
+    def exit_facts(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
+        """What is known of the ``__exit__`` of the class a ``with`` item makes (``with
+        quiet_storage_errors():``): of this module, or of the module it is imported from."""
+        bindings, _ = self.bindings_of(call.func, scope)
+        for binding in bindings:
+            class_scope = self.class_scopes.get(binding.value) if isinstance(binding.value, cst.ClassDef) else None  # type: ignore[arg-type]
+            for unit in self.units if class_scope is not None else ():
+                if unit.class_scope is class_scope and unit.name in _EXIT_METHODS:
+                    return self.function_facts(unit)
+        origin = self.qualified_name(call.func, scope)
+        for name in _EXIT_METHODS if origin else ():
+            found = self.external(f"{origin}.{name}")
+            if isinstance(found, FunctionFacts):
+                return found
+        return None
 
     def _guards_what_it_wraps(self, unit: Unit) -> bool:
         """A decorator whose wrapper refuses WAL on disk before it calls the function it
@@ -113,6 +131,40 @@ class WrapperQueries:
             and site.node.func.value not in wrapper.scope.params
         ]
         return bool(calls) and all(holds(site) for site in calls)
+
+
+_EXIT_METHODS = ("__exit__", "__aexit__")
+
+
+def _exit_swallows(node: cst.FunctionDef) -> bool:
+    """Can this ``__exit__`` answer True for a database error, which swallows it: ``return
+    True`` at its top level, under a test of the error's type that a database error passes
+    (``if issubclass(exc_type, sqlite3.Error):``), or such a test returned?"""
+    for line in small_statements(node.body):
+        for statement in line.body if isinstance(line, cst.SimpleStatementLine) else ():
+            if isinstance(statement, cst.Return) and _is_true(statement.value):
+                return True
+    for inner in iter_subexpressions(node.body, limit=2000):
+        if isinstance(inner, cst.If) and _tests_a_database_error(inner.test):
+            if any(isinstance(n, cst.Return) and _is_true(n.value) for n in iter_subexpressions(inner.body, limit=500)):
+                return True
+        elif isinstance(inner, cst.Return) and inner.value is not None and _tests_a_database_error(inner.value):
+            return True
+    return False
+
+
+def _is_true(value: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(value, cst.Name) and value.value == "True"
+
+
+def _tests_a_database_error(test: cst.BaseExpression) -> bool:
+    """``issubclass(exc_type, sqlite3.Error)`` or ``isinstance(exc, (OSError, sqlite3.OperationalError))``
+    somewhere in ``test``, with a type a failed pragma's error is."""
+    for call in iter_subexpressions(test, limit=200):
+        if isinstance(call, cst.Call) and dotted_name(call.func) in ("issubclass", "isinstance") and len(call.args) == 2:
+            if catches_database_errors([call.args[1].value]):
+                return True
+    return False
 
 
 def is_context_manager(node: cst.FunctionDef) -> bool:

@@ -172,4 +172,7 @@ def test_a_file_is_analysed_again_only_when_it_names_what_changed() -> None:
     # A name imported by name, and the uses importers make of this file, always may matter.
     by_name = ModuleSummary("report.py", imports=("store.reset_journal",))
     assert looks_up("from store import reset_journal\n", ["store.reset_journal"], by_name)
+    # `with best_effort():` runs the `__exit__` of a class imported by name.
+    by_class = ModuleSummary("report.py", imports=("errors.best_effort",))
+    assert looks_up("from errors import best_effort\nwith best_effort():\n    pass\n", ["errors.best_effort.__exit__"], by_class)
     assert looks_up("import store\n", [IMPORTERS_USES])

@@ -151,3 +151,16 @@ def run_statement(db, statement):
     templates = {facts.qualname: facts.sql_templates for facts in model.summary().functions}
     assert "run_snippet" not in templates
     assert templates["run_statement"]
+
+
+def test_a_configured_guard_is_hot_whatever_its_body():
+    source = '''
+def refuse_if_shared(conn):
+    if read_header_flag(conn):
+        raise RuntimeError("shared")
+
+def unrelated():
+    return 1
+'''
+    model = ModuleModel(cst.parse_module(source), guards=["refuse_if_shared"])
+    assert [u.qualname for u in model.hot_units if u is not model.module_unit] == ["refuse_if_shared"]

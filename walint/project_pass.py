@@ -252,7 +252,9 @@ def _may_look_up(analyser: Analyser, display: str, summary: ModuleSummary, keys:
         written = _IDENTIFIER_RE.findall(name[len(origin) + 1 :]) if origin else []
         if not written:
             return True  # `from .store import reset_journal`: the import itself
-        if written[-1].startswith("__") and written[-1].endswith("__") and len(written) > 1:
+        if written[-1].startswith("__") and written[-1].endswith("__"):
+            if len(written) == 1:
+                return True  # `from .errors import best_effort`, then `with best_effort():`
             written = written[:-1]  # `Store(path)` calls `Store.__init__`
         word = re.escape(written[-1].encode())
         uses = len(re.findall(rb"\b" + word + rb"\b", data))

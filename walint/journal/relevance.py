@@ -52,13 +52,13 @@ _OPENER_NAMES = frozenset(
 _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _INSTANCE = frozenset({"self", "cls"})
 # Nodes holding a name they define or give, by the field that holds it.
-_NAMING = {cst.FunctionDef: "name", cst.ClassDef: "name", cst.Param: "name", cst.Arg: "keyword"}
+_NAMING = {cst.FunctionDef: "name", cst.Param: "name", cst.Arg: "keyword"}
 # The nodes the scan looks at (besides names); it only descends into the rest.
 _SCANNED = frozenset(
     {
         cst.Attribute, cst.SimpleString, cst.FormattedStringText, cst.Call, cst.Subscript, cst.Return, cst.Try,
         cst.TryStar, cst.ComparisonTarget, cst.CompFor, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
-        cst.NamedExpr, cst.AsName, cst.Global, cst.ImportAlias, *_NAMING,
+        cst.NamedExpr, cst.AsName, cst.Global, cst.ImportAlias, cst.ClassDef, *_NAMING,
     }
 )
 # The file header's version bytes and size: `header[18]`, `header[18:20]`, `fh.seek(18)`,
@@ -187,6 +187,8 @@ class Relevance:
         definition = self._new(enclosing, owner)
         self._of_unit[id(node)] = definition
         definition.binds.add(node.name.value)
+        if node.name.value in self._seed_names:
+            definition.seeded = True  # a configured guard, or a name the project pass knows of
         if class_name:
             definition.own_binds.add(node.name.value)  # `self.name()` in its class's methods
         if class_name and node.name.value in _RUN_BY_CLASS_NAME:
@@ -251,8 +253,15 @@ class Relevance:
                 if not definition.seeded and _reads_header_bytes(node):
                     definition.seeded = True
             if kind is cst.FunctionDef and node is not root:
-                self._scan_function(node, None, definition)  # type: ignore[arg-type]
+                # In a statement of a class body (`if PY2: def enable(self): ...`), a method.
+                self._scan_function(node, definition.owner if at_top else None, definition)  # type: ignore[arg-type]
                 definition.defines = True
+                continue
+            if kind is cst.ClassDef:
+                # A class inside a statement or a function (`try: ... except ImportError:
+                # class BaseStore:`): a class of its own, its methods its members.
+                binds.add(node.name.value)  # type: ignore[attr-defined]
+                self._scan_class(node, definition)  # type: ignore[arg-type]
                 continue
             if kind is cst.Return:
                 definition.returns = True
@@ -266,10 +275,7 @@ class Relevance:
             if kind in _NAMING:
                 # A name being defined or given (`def recover`, `recover=...` as a keyword)
                 # is no use of a hot name: what it names is read elsewhere.
-                name_field = _NAMING[kind]
-                named = getattr(node, name_field)
-                if kind is cst.ClassDef:
-                    binds.add(named.value)
+                named = getattr(node, _NAMING[kind])
                 stack.extend(reversed([child for child in children(node) if child is not named]))
                 continue
             if kind is cst.AssignTarget or kind is cst.AnnAssign or kind is cst.AugAssign:

@@ -44,7 +44,16 @@ def case_spelling_never_answered(
     if spelt is None or uppercases(model, match.subject, scope):
         return None
     probes = model.probe_calls(match.subject, scope)
-    return spelt if probes and all(isinstance(call, cst.Call) and model.direct_effect(call, where) is not None for call, where in probes) else None
+    return spelt if probes and all(isinstance(call, cst.Call) and _answers_as_read(model, call, where) for call, where in probes) else None
+
+
+def _answers_as_read(model: "ModuleModel", call: cst.Call, scope: "Scope") -> bool:
+    """Is ``call`` a read of the pragma, or a probe of the project (here or imported) whose
+    answers are all in lower case, as SQLite spells the mode?"""
+    if model.direct_effect(call, scope) is not None:
+        return True
+    callee = model.callee(call, scope)
+    return callee is not None and callee.probe and callee.probe_normalises and not callee.probe_uppercases and callee.wal_answer is None
 
 
 def refuse_none_case_fix(case: cst.MatchCase) -> Optional[FixPlan]:

@@ -164,3 +164,18 @@ def unrelated():
 '''
     model = ModuleModel(cst.parse_module(source), guards=["refuse_if_shared"])
     assert [u.qualname for u in model.hot_units if u is not model.module_unit] == ["refuse_if_shared"]
+
+
+def test_a_header_reader_is_hot_by_what_the_header_analysis_reads():
+    # `read(512)` is a header block to walint.journal.header_versions, so its reader's
+    # facts (it returns the versions) must reach importers.
+    source = '''
+def header_of(path):
+    with open(path, "rb") as fh:
+        return fh.read(512)
+
+def body_of(path):
+    with open(path, "rb") as fh:
+        return fh.read(4096)
+'''
+    assert _hot_names(source) == ["header_of"]

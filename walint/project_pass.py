@@ -21,6 +21,7 @@ from walint.project import (
     module_stem,
 )
 from walint.summary import IMPORTED_LITERAL, IMPORTERS_USES, ModuleSummary
+from walint.text import IDENTIFIER_RE
 
 if TYPE_CHECKING:
     from walint.findings import FileResult
@@ -230,7 +231,6 @@ def project_pass(
 
 
 _WORD_RE = re.compile(rb"[A-Za-z0-9_]+")
-_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _may_look_up(analyser: Analyser, display: str, summary: ModuleSummary, keys: Iterable[str]) -> bool:
@@ -249,7 +249,7 @@ def _may_look_up(analyser: Analyser, display: str, summary: ModuleSummary, keys:
             return True
         name = key[len(IMPORTED_LITERAL) :] if key.startswith(IMPORTED_LITERAL) else key
         origin = max((o for o in summary.imports if name.startswith(o + ".")), key=len, default="")
-        written = _IDENTIFIER_RE.findall(name[len(origin) + 1 :]) if origin else []
+        written = IDENTIFIER_RE.findall(name[len(origin) + 1 :]) if origin else []
         if not written:
             return True  # `from .store import reset_journal`: the import itself
         if written[-1].startswith("__") and written[-1].endswith("__"):

@@ -13,6 +13,8 @@ import tokenize
 from typing import List
 
 LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+# An identifier as it is written in source (ASCII).
+IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 

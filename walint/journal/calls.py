@@ -12,7 +12,7 @@ from walint.constants import HOLE, Resolution, StringFolder, loop_hole_parts, pa
 from walint.journal.loops import item_part
 from walint.semantic.scopes import Scope
 from walint.semantic.nodes import dotted_name, iter_subexpressions
-from walint.sql import ModeEffect, effect_of_sql, sql_texts
+from walint.sql import ModeEffect, callee_name, effect_of_sql, sql_texts
 from walint.summary import FunctionFacts
 
 def merged_effects(effects: Sequence[ModeEffect]) -> Optional[ModeEffect]:
@@ -65,8 +65,7 @@ _RUNS_WHAT_IT_IS_HANDED = {"to_thread": 0, "run_sync": 0, "run_in_threadpool": 0
 
 def handed_call(call: cst.Call) -> Optional[cst.Call]:
     """The call ``asyncio.to_thread(fn, *args)`` (or a kin) makes: ``fn(*args)``."""
-    func = call.func
-    runner = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    runner = callee_name(call)
     position = _RUNS_WHAT_IT_IS_HANDED.get(runner)
     positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
     if position is None or len(positional) <= position:

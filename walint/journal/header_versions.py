@@ -21,7 +21,7 @@ class HeaderQueries:
         ``header[18:20]``; ``versions`` of ``fh.seek(18); versions = fh.read(2)``;
         ``struct.unpack(">BB", raw[18:20])``; a call of a project function that returns
         them; or a name bound to one of those, alone or unpacked (``w, r = versions_of(p)``)."""
-        if _is_header_version(expr):
+        if is_header_version(expr):
             return True
         if depth > 3:
             return False
@@ -123,6 +123,21 @@ class HeaderQueries:
 _HEADER_BLOCK_BYTES = range(20, 513)
 
 
+def may_read_header_bytes(call: cst.Call) -> bool:
+    """By its text alone, can ``call`` read the versions: ``fh.seek(18)`` (or 19), or a read
+    of a header block's length (``fh.read(100)``)? What the readers above go on to check."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or len(call.args) != 1 or not isinstance(call.args[0].value, cst.Integer):
+        return False
+    written = call.args[0].value.value
+    if func.attr.value == "seek":
+        return written in ("18", "19")
+    try:
+        return func.attr.value == "read" and int(written, 0) in _HEADER_BLOCK_BYTES
+    except ValueError:
+        return False
+
+
 def _reads_the_header_block(read: cst.Call, scope: Scope) -> bool:
     """``fh.read(100)`` in a function that seeks nowhere but the start: the header, whose
     bytes 18 and 19 its callers compare (``header[18] == 2``)."""
@@ -161,13 +176,13 @@ def _is_made_up(value: cst.CSTNode) -> bool:
     return isinstance(value, cst.Call) and dotted_name(value.func) == "bytes"
 
 
-def _is_header_version(expr: cst.BaseExpression) -> bool:
+def is_header_version(expr: cst.BaseExpression) -> bool:
     """``header[18]``, ``header[19]``, ``header[18:20]`` or ``(header[18], header[19])``:
     the file format's read and write versions, which are 2 for a database in WAL."""
     if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
-        return all(_is_header_version(element.value) for element in expr.elements)
+        return all(is_header_version(element.value) for element in expr.elements)
     if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("struct.unpack", "unpack") and len(expr.args) == 2:
-        return _is_header_version(expr.args[1].value)  # `struct.unpack(">BB", raw[18:20])`
+        return is_header_version(expr.args[1].value)  # `struct.unpack(">BB", raw[18:20])`
     if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1:
         return False
     index = expr.slice[0].slice

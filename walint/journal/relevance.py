@@ -21,8 +21,10 @@ import libcst as cst
 
 from walint.codes import ALL_SPECS
 from walint.journal.connections import CONNECT_FUNCTIONS, ENGINE_CLASSES, defers_a_database
-from walint.journal.wrappers import is_context_manager
+from walint.journal.header_versions import is_header_version, may_read_header_bytes
+from walint.journal.wrappers import EXIT_METHODS, is_context_manager
 from walint.sql import ROLLBACK_MODES, runs_sql
+from walint.text import IDENTIFIER_RE
 from walint.tree import children
 from walint.flow.conditions import statements_exit
 from walint.semantic.nodes import dotted_name, small_statements
@@ -53,6 +55,8 @@ _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _INSTANCE = frozenset({"self", "cls"})
 # Nodes holding a name they define or give, by the field that holds it.
 _NAMING = {cst.FunctionDef: "name", cst.Param: "name", cst.Arg: "keyword"}
+# Nodes that give their `target` a value.
+_ASSIGNING = frozenset({cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr})
 # The nodes the scan looks at (besides names); it only descends into the rest.
 _SCANNED = frozenset(
     {
@@ -61,10 +65,6 @@ _SCANNED = frozenset(
         cst.NamedExpr, cst.AsName, cst.Global, cst.ImportAlias, cst.ClassDef, *_NAMING,
     }
 )
-# The file header's version bytes and size: `header[18]`, `header[18:20]`, `fh.seek(18)`,
-# `fh.read(100)`.
-_VERSION_OFFSETS = frozenset({"18", "19", "0x12", "0x13"})
-_HEADER_CALLS = {"seek": _VERSION_OFFSETS, "read": frozenset({"100"}), "pread": frozenset({"100"})}
 # Methods that run when a class is used by its name (`Store(path)`, `with Store(path):`).
 _RUN_BY_CLASS_NAME = frozenset({"__init__", "__new__", "__post_init__", "__enter__", "__aenter__", "__call__"})
 
@@ -76,21 +76,12 @@ def _hot_text_re(extra: Iterable[str]) -> "re.Pattern[str]":
     return re.compile("|".join([*(re.escape(word) for word in words), r"(?<![a-z])wal(?![a-z])"]))
 
 
-
 def _reads_header_bytes(node: cst.CSTNode) -> bool:
-    """``header[18]``, ``header[18:20]``, ``fh.seek(18)``, ``fh.read(100)``."""
+    """``header[18]``, ``header[18:20]``, ``fh.seek(18)``, ``fh.read(100)``: what
+    :mod:`walint.journal.header_versions` takes for a read of the versions."""
     if isinstance(node, cst.Subscript):
-        for element in node.slice:
-            index = element.slice
-            first = index.value if isinstance(index, cst.Index) else index.lower
-            if isinstance(first, cst.Integer) and first.value.lower() in _VERSION_OFFSETS:
-                return True
-        return False
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.args:
-        wanted = _HEADER_CALLS.get(node.func.attr.value)
-        first = node.args[0].value
-        return wanted is not None and isinstance(first, cst.Integer) and first.value.lower() in wanted
-    return False
+        return is_header_version(node)
+    return isinstance(node, cst.Call) and may_read_header_bytes(node)
 
 
 def _hot_name(name: str) -> bool:
@@ -278,16 +269,14 @@ class Relevance:
                 named = getattr(node, _NAMING[kind])
                 stack.extend(reversed([child for child in children(node) if child is not named]))
                 continue
-            if kind is cst.AssignTarget or kind is cst.AnnAssign or kind is cst.AugAssign:
-                _targets(node.target, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
-            elif kind is cst.For or kind is cst.CompFor or kind is cst.NamedExpr:
+            if kind in _ASSIGNING:
                 _targets(node.target, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
             elif kind is cst.AsName:
                 _targets(node.name, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
             elif kind is cst.Global:
                 binds.update(item.name.value for item in node.names)  # type: ignore[attr-defined]
             elif kind is cst.ImportAlias and at_top:
-                binds.add(dotted_first(node.name))  # type: ignore[attr-defined]
+                binds.add(dotted_name(node.name).split(".")[0])  # type: ignore[attr-defined]  # `import a.b` binds `a`
             below = children(node)
             below.reverse()
             stack.extend(below)
@@ -356,7 +345,7 @@ class Relevance:
         definition = self._of_unit.get(id(node))
         if not isinstance(node, cst.FunctionDef) or definition is None or definition.tests_a_parameter:
             return True
-        if node.name.value in ("__exit__", "__aexit__"):
+        if node.name.value in EXIT_METHODS:
             return True  # a context manager's exit may swallow the errors of its body
         if definition.returns and (definition.defines or definition.holds_a_mode):
             return True  # a decorator's wrapper, or a rollback mode it may answer
@@ -403,16 +392,6 @@ def _targets(target: cst.CSTNode, into: Set[str], own: Set[str], every_name: boo
         _targets(target.value, into, own, every_name, local)  # type: ignore[attr-defined]
 
 
-def dotted_first(name: cst.CSTNode) -> str:
-    """``a`` of ``import a.b.c``: the name an import binds."""
-    while isinstance(name, cst.Attribute):
-        name = name.value
-    return name.value if isinstance(name, cst.Name) else ""
-
-
-_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 def names_in_keys(keys: Iterable[object]) -> Set[str]:
     """The identifiers of what the project pass tells a module about (``.store.Store.reset``
     gives ``store``, ``Store`` and ``reset``), and of the names its importers' tests use:
@@ -420,7 +399,7 @@ def names_in_keys(keys: Iterable[object]) -> Set[str]:
     found: Set[str] = set()
     for key in keys:
         if isinstance(key, str):
-            found.update(_IDENTIFIER_RE.findall(key))
+            found.update(IDENTIFIER_RE.findall(key))
         elif isinstance(key, tuple):
             found |= names_in_keys(key)
     return found

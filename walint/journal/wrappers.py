@@ -28,7 +28,7 @@ class WrapperQueries:
         node = unit.node
         if not isinstance(node, cst.FunctionDef):
             return ""
-        if unit.name in _EXIT_METHODS and unit.class_scope is not None:
+        if unit.name in EXIT_METHODS and unit.class_scope is not None:
             return SWALLOWS_WITH_BODY if _exit_swallows(node) else ""
         facts = self.facts(unit)
         for try_facts in facts.tries:
@@ -53,10 +53,10 @@ class WrapperQueries:
         for binding in bindings:
             class_scope = self.class_scopes.get(binding.value) if isinstance(binding.value, cst.ClassDef) else None  # type: ignore[arg-type]
             for unit in self.units if class_scope is not None else ():
-                if unit.class_scope is class_scope and unit.name in _EXIT_METHODS:
+                if unit.class_scope is class_scope and unit.name in EXIT_METHODS:
                     return self.function_facts(unit)
         origin = self.qualified_name(call.func, scope)
-        for name in _EXIT_METHODS if origin else ():
+        for name in EXIT_METHODS if origin else ():
             found = self.external(f"{origin}.{name}")
             if isinstance(found, FunctionFacts):
                 return found
@@ -133,7 +133,8 @@ class WrapperQueries:
         return bool(calls) and all(holds(site) for site in calls)
 
 
-_EXIT_METHODS = ("__exit__", "__aexit__")
+# The methods a `with` (or `async with`) statement calls when its body ends or fails.
+EXIT_METHODS = ("__exit__", "__aexit__")
 
 
 def _exit_swallows(node: cst.FunctionDef) -> bool:

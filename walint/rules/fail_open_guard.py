@@ -379,18 +379,18 @@ def fallback(conn):
             upper = lower_wal.with_changes(value=lower_wal.prefix + lower_wal.quote + "WAL" + lower_wal.quote)
             return message, FixPlan('Compare with "WAL", as the mode is upper-cased', SAFE, {lower_wal: upper}), NO_FIX_NORMALISE
         made_up = [probe_makes_up_a_mode(model, call, where) or may_hold_made_up(model, operand, scope) for operand, call, where in probed]
+        # `len(header) < 20 or header[18] == 2`: the unknown answer is refused first.
+        tested_apart = any(_tested_apart(operand, comparison, test) for operand, _, _ in probed)
         if refuses_made_up(model, comparison, scope):
             # `in ("wal", "")` of a probe that answers "" where it cannot read: closed,
             # as long as that word is how it says "unknown".
             may_be_none = may_be_none and not all(made_up)
-        elif any(made_up) and not any(_tested_apart(operand, comparison, test) for operand, _, _ in probed):
-            # (`len(header) < 20 or header[18] == 2` refuses an empty answer first.)
+        elif any(made_up) and not tested_apart:
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe answers "
                 "a made-up mode when it cannot read one); make it answer None and refuse None too"
             )
             return message, None, NO_FIX_MADE_UP
-        tested_apart = any(_tested_apart(operand, comparison, test) for operand, _, _ in probed)
         if may_be_none and not refuses_none(comparison, test) and not tested_apart and not none_refused_before(model, unit, comparison, probed):
             message = (
                 "Guard lets the downgrade proceed when the on-disk mode is unknown (the probe can "

@@ -1017,6 +1017,23 @@ def test_code_nested_past_the_budget_is_not_analysed(tree, expression, output_fo
         assert wal000 not in outcome.stdout
 
 
+@pytest.mark.parametrize("definition", ["def f(): pass", "async def f(): pass", "class C: pass"])
+def test_a_deep_decorator_of_a_short_definition_is_measured(definition):
+    """A definition's span starts at `def`, after its decorators: a short one is not
+    proof that nothing deep is above it."""
+    deep = " + ".join(["a"] * (screen.MAX_DEPTH + 2))
+    verdict = screen.screen(f"@{deep}\n{definition}\n".encode())
+    assert verdict.refusal is not None and verdict.refusal.startswith(f"code nested {screen.MAX_DEPTH + 2} levels deep")
+
+
+def test_short_statements_are_not_measured_inside_but_a_long_one_is():
+    short = "if x:\n    y = (1 + 2)\n" * 50
+    deep = "z = " + " + ".join(["a"] * (screen.ISOLATE_DEPTH + 1)) + "\n"
+    assert screen.screen(short.encode()).depth == 0
+    verdict = screen.screen((short + "if x:\n    " + deep).encode())
+    assert verdict.isolate and verdict.depth == screen.ISOLATE_DEPTH + 1
+
+
 def test_many_deep_statements_are_not_analysed(tree):
     depth = screen.MAX_DEPTH * 2 // 3
     statements = int(screen.MAX_DEEP_WORK / depth**2) + 1

@@ -161,9 +161,9 @@ def measure(tree: ast.AST, data: bytes) -> Tuple[int, int, int]:
     """The deepest statement's nesting (as LibCST would nest it), its line, and the sum of
     the squares of the depths of the statements nested deeper than :data:`DEEP_STATEMENT`.
 
-    Only what could be deeper than DEEP_STATEMENT is walked: a subtree spanning fewer bytes
-    than that (a level takes at least one byte) is skipped, so ordinary code costs a
-    visit a statement.
+    Only what could be deeper than DEEP_STATEMENT is walked: a statement or subtree
+    spanning fewer bytes than that (a level takes at least one byte) is skipped, so
+    ordinary code costs a look at each long statement.
     """
     starts = _line_starts(data)
     last = len(starts) - 1
@@ -181,6 +181,11 @@ def measure(tree: ast.AST, data: bytes) -> Tuple[int, int, int]:
     blocks: List[ast.AST] = [tree]
     while blocks:
         block = blocks.pop()
+        size = span(block)
+        if size is not None and 2 * size <= DEEP_STATEMENT and not getattr(block, "decorator_list", None):
+            # A statement this short holds nothing deep, nor do those inside it (a
+            # definition's span starts at `def`, after its decorators).
+            continue
         depth = 0
         for child in ast.iter_child_nodes(block):
             if isinstance(child, _BLOCKS):

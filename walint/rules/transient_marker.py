@@ -232,7 +232,12 @@ def enable_wal(conn):
             reported.add(id(node))
             reason = NO_FIX_ROW if id(node) in uses.table_needles else NO_FIX_SINGLE
             yield Report(node, self._message(node), no_fix_reason=reason)
+        joined_into = _joined_into(model)
         for collection in model.collections:
+            # How it is used first: that is a lookup or two, and most collections are data.
+            use = self._marker_use(model, collection, uses.polarity, joined_into.get(collection.name, ()))
+            if use is None:
+                continue
             items = collection_items(collection.node)
             kinds = self._item_kinds(model, collection)
             transient = [
@@ -243,9 +248,6 @@ def enable_wal(conn):
             # `NO_WAL_ERRORS.append("database is busy")` on some platform: one of its items.
             added = [node for node in uses.added_to(collection.name) if model.marker_kind(node) == TRANSIENT]
             if not transient and not added:
-                continue
-            use = self._marker_use(model, collection, uses.polarity, _joined_into(model, collection.name))
-            if use is None:
                 continue
             if use != ESTABLISHED and any(isinstance(item, cst.Integer) for item in items) and not _names_result_codes(collection.name):
                 continue  # numbers are result codes only where a test on them gates a downgrade
@@ -360,23 +362,22 @@ def _names_result_codes(name: str) -> bool:
     return bool(_MARKER_NAME_RE.search(name) and _CODES_NAME_RE.search(name))
 
 
-def _joined_into(model: "ModuleModel", name: str) -> List[str]:
-    """Module-level names bound to a sum or union with the collection ``name`` as a part
-    (``NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES`` for ``_IO_FAILURES``)."""
-    if not name:
-        return []
-    joined = []
+def _joined_into(model: "ModuleModel") -> Dict[str, List[str]]:
+    """For each name, the module-level names bound to a sum or union with it as a part
+    (``NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES``: ``_IO_FAILURES`` is joined into
+    ``NO_WAL_MARKERS``)."""
+    joined: Dict[str, List[str]] = {}
     for other, bindings in model.module_scope.bindings.items():
         for binding in bindings:
             value = binding.value
+            parts: Set[str] = set()
             while isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.BitOr)):
-                if isinstance(value.right, cst.Name) and value.right.value == name:
-                    joined.append(other)
-                    break
-                if isinstance(value.left, cst.Name) and value.left.value == name:
-                    joined.append(other)
-                    break
+                for part in (value.right, value.left):
+                    if isinstance(part, cst.Name):
+                        parts.add(part.value)
                 value = value.left
+            for part in parts:
+                joined.setdefault(part, []).append(other)
     return joined
 
 

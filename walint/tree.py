@@ -141,6 +141,16 @@ def preorder(node: cst.CSTNode, limit: int = -1) -> Iterator[cst.CSTNode]:
 Handler = Callable[[cst.CSTNode], None]
 
 
+def in_turn(first: Handler, second: Handler) -> Handler:
+    """One handler that calls ``first``, then ``second``."""
+
+    def handler(node: cst.CSTNode) -> None:
+        first(node)
+        second(node)
+
+    return handler
+
+
 def walk(
     node: cst.CSTNode, visit: Mapping[Type[cst.CSTNode], Handler], leave: Mapping[Type[cst.CSTNode], Handler]
 ) -> None:

@@ -23,7 +23,7 @@ from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries, loop_view
 from walint.journal.marker_shapes import additions, marker_kind
 from walint.journal.marker_uses import MarkerUses
-from walint.journal.relevance import Relevance, names_in_keys
+from walint.journal.relevance import Relevance, RelevanceScan, names_in_keys
 from walint.journal.summaries import SummaryQueries
 from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
@@ -80,7 +80,9 @@ class ModuleModel(
         self.external = external
         self.guard_names = DEFAULT_GUARDS | frozenset(g.rsplit(".", 1)[-1].rsplit(":", 1)[-1] for g in guards)
         self.folder = StringFolder(self.resolve, self.returned_values)
-        super().__init__(module)
+        # The relevance scan walks along with the scope builder: one pass over the tree.
+        self._relevance_scan = RelevanceScan(self, module, (*extra_markers[0], *extra_markers[1]))
+        super().__init__(module, (self._relevance_scan.visitors,))
         self._facts: Dict[Unit, UnitFacts] = {}
         self._in_progress: Set[Unit] = set()
         self._effects: Dict[int, Optional[ModeEffect]] = {}
@@ -107,7 +109,7 @@ class ModuleModel(
     def relevance(self) -> Relevance:
         """Which functions can matter to the journal mode: the rules and the summary walk
         those, and a function of no concern to it costs the scan that finds so."""
-        return Relevance(self, self.guard_names | names_in_keys(self._external_names), (*self.extra_markers[0], *self.extra_markers[1]))
+        return Relevance(self, self._relevance_scan, self.guard_names | names_in_keys(self._external_names))
 
     @property
     def hot_units(self) -> List[Unit]:

@@ -15,7 +15,7 @@ wrappers say, and :meth:`Relevance.may_be_interesting` says when those can matte
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -25,8 +25,8 @@ from walint.journal.header_versions import is_header_version, may_read_header_by
 from walint.journal.wrappers import EXIT_METHODS, is_context_manager
 from walint.sql import ROLLBACK_MODES, runs_sql
 from walint.text import IDENTIFIER_RE
-from walint.tree import children
 from walint.flow.conditions import statements_exit
+from walint.tree import Handler, in_turn
 from walint.semantic.nodes import dotted_name, small_statements
 
 if TYPE_CHECKING:
@@ -53,18 +53,6 @@ _OPENER_NAMES = frozenset(
 )
 _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _INSTANCE = frozenset({"self", "cls"})
-# Nodes holding a name they define or give, by the field that holds it.
-_NAMING = {cst.FunctionDef: "name", cst.Param: "name", cst.Arg: "keyword"}
-# Nodes that give their `target` a value.
-_ASSIGNING = frozenset({cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr})
-# The nodes the scan looks at (besides names); it only descends into the rest.
-_SCANNED = frozenset(
-    {
-        cst.Attribute, cst.SimpleString, cst.FormattedStringText, cst.Call, cst.Subscript, cst.Return, cst.Try,
-        cst.TryStar, cst.ComparisonTarget, cst.CompFor, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
-        cst.NamedExpr, cst.AsName, cst.Global, cst.ImportAlias, cst.ClassDef, *_NAMING,
-    }
-)
 # Methods that run when a class is used by its name (`Store(path)`, `with Store(path):`).
 _RUN_BY_CLASS_NAME = frozenset({"__init__", "__new__", "__post_init__", "__enter__", "__aenter__", "__call__"})
 
@@ -120,17 +108,284 @@ class _Definition:
         self.holds_a_mode = False
 
 
+# Statements that can open a definition (one of the module's or a class body's own).
+_STATEMENTS = tuple(
+    kind
+    for kind in vars(cst).values()
+    if isinstance(kind, type)
+    and issubclass(kind, (cst.SimpleStatementLine, cst.BaseSmallStatement, cst.BaseCompoundStatement))
+    and kind not in (cst.FunctionDef, cst.ClassDef)
+    and not getattr(kind, "__abstractmethods__", None)
+)
+
+
+class _Frame:
+    """The definition the walk is in, and how its nodes count there."""
+
+    __slots__ = ("definition", "at_top", "params", "owner", "own_binds", "pending", "scope")
+
+    def __init__(self, definition: _Definition, scope: Optional["Scope"] = None) -> None:
+        self.definition = definition
+        # A statement of the module or a class: all its targets bind.
+        self.at_top = scope is None
+        self.params = frozenset(scope.params) if scope is not None else frozenset()
+        self.owner = definition.owner if scope is not None else None
+        self.own_binds = definition.own_binds if self.owner is not None else definition.binds
+        # A function's targets, judged once its locals are all known (when it is left).
+        self.pending: List[cst.CSTNode] = []
+        self.scope = scope
+
+
+class RelevanceScan:
+    """Records what each definition names and spells, from inside the walk that builds
+    the module's scopes (:class:`walint.semantic.builder.ScopeBuilder`): one pass over
+    the tree does both. Its ``visitors`` are handlers by node type, as the builder's."""
+
+    def __init__(self, model: "ModuleModel", module: cst.Module, extra_texts: Iterable[str]) -> None:
+        self.model = model
+        self._hot_text = _hot_text_re(extra_texts).search
+        self.definitions: List[_Definition] = []
+        self.of_unit: Dict[int, _Definition] = {}
+        self.related: Dict[str, str] = {}  # class name -> a name for its family (bases and subclasses)
+        self.function_names: Dict[int, str] = {}  # id of a function's definition -> its name
+        self._frames: List[_Frame] = []
+        # Statements of the module or of a class body: each opens a definition, with the
+        # class it is in and the definition enclosing it.
+        self._starts: Dict[int, Tuple[Optional[str], Optional[_Definition]]] = {id(s): (None, None) for s in module.body}
+        self._opened: Set[int] = set()
+        # Names that are no use of a name: one being defined or given, `self.X`'s parts.
+        self._unnamed: Set[int] = set()
+        visit: Dict[type, Handler] = {
+            cst.Name: self._name,
+            cst.Attribute: self._attribute,
+            cst.SimpleString: self._string,
+            cst.FormattedStringText: self._string,
+            cst.Call: self._call,
+            cst.Subscript: self._subscript,
+            cst.ComparisonTarget: self._comparison,
+            cst.CompFor: self._comp_for,
+            cst.AssignTarget: self._assigning,
+            cst.NamedExpr: self._assigning,
+            cst.AsName: self._as_name,
+            cst.ImportAlias: self._import_alias,
+            cst.FunctionDef: self._function,
+            cst.ClassDef: self._class,
+            cst.Param: self._param,
+            cst.Arg: self._arg,
+        }
+        for kind, handler in (
+            (cst.Return, self._return), (cst.Global, self._global), (cst.Try, self._catches), (cst.TryStar, self._catches)
+        ):
+            visit[kind] = in_turn(self._statement, handler)
+        for kind in (cst.AnnAssign, cst.AugAssign, cst.For):
+            visit[kind] = in_turn(self._statement, self._assigning)
+        for kind in _STATEMENTS:
+            visit.setdefault(kind, self._statement)
+        leave: Dict[type, Handler] = {kind: self._leave_statement for kind in _STATEMENTS}
+        leave[cst.FunctionDef] = self._leave_function
+        leave[cst.ClassDef] = self._leave_class
+        self.visitors = (visit, leave)
+
+    # ----- definitions --------------------------------------------------------------
+
+    def _new(self, enclosing: Optional[_Definition], owner: Optional[str]) -> _Definition:
+        definition = _Definition(enclosing, owner)
+        self.definitions.append(definition)
+        return definition
+
+    def family(self, name: str) -> str:
+        """One name for a class and the classes of the module it inherits from or passes
+        its attributes to."""
+        while self.related.get(name, name) != name:
+            name = self.related[name]
+        return name
+
+    def _relate(self, name: str, base: str) -> None:
+        first, second = self.family(name), self.family(base)
+        if first != second:
+            self.related[first] = second
+
+    def _statement(self, node: cst.CSTNode) -> None:
+        """A statement of the module or of a class body opens a definition of its own."""
+        start = self._starts.get(id(node))
+        if start is not None:
+            class_name, enclosing = start
+            self._opened.add(id(node))
+            self._frames.append(_Frame(self._new(enclosing, class_name)))
+
+    def _leave_statement(self, node: cst.CSTNode) -> None:
+        if id(node) in self._opened:
+            definition = self._frames.pop().definition
+            class_name = definition.owner
+            if class_name:
+                definition.own_binds |= definition.binds  # `mode = "delete"`: `self.mode` in its methods
+                definition.binds.add(class_name)
+
+    def _function(self, node: cst.FunctionDef) -> None:
+        start = self._starts.get(id(node))
+        if start is not None:
+            class_name, enclosing = start
+        else:
+            frame = self._frames[-1]
+            # In a statement of a class body (`if PY2: def enable(self): ...`), a method.
+            class_name, enclosing = (frame.definition.owner if frame.at_top else None), frame.definition
+            enclosing.defines = True
+        owner = class_name or (enclosing.owner if enclosing is not None else None)
+        definition = self._new(enclosing, owner)
+        self.of_unit[id(node)] = definition
+        name = node.name.value
+        self.function_names[id(definition)] = name
+        definition.binds.add(name)
+        if class_name:
+            definition.own_binds.add(name)  # `self.name()` in its class's methods
+        if class_name and name in _RUN_BY_CLASS_NAME:
+            definition.binds.add(class_name)  # what runs when the class is used by its name
+        self._unnamed.add(id(node.name))
+        self._frames.append(_Frame(definition, self.model.function_units[node].scope))
+
+    def _leave_function(self, node: cst.FunctionDef) -> None:
+        frame = self._frames.pop()
+        if frame.pending:
+            local = _locals(frame.scope)  # type: ignore[arg-type]
+            definition = frame.definition
+            for target in frame.pending:
+                _targets(target, definition.binds, frame.own_binds, False, local)
+
+    def _class(self, node: cst.ClassDef) -> None:
+        start = self._starts.get(id(node))
+        if start is not None:
+            enclosing = start[1]
+        else:
+            # A class inside a statement or a function (`try: ... except ImportError:
+            # class BaseStore:`): a class of its own, its methods its members.
+            enclosing = self._frames[-1].definition
+            enclosing.binds.add(node.name.value)
+        header = self._new(enclosing, None)
+        header.binds.add(node.name.value)
+        self._unnamed.add(id(node.name))
+        for base in node.bases:
+            named = base.value
+            if isinstance(named, cst.Attribute):
+                named = named.attr
+            if isinstance(named, cst.Name):
+                self._relate(node.name.value, named.value)
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
+        for statement in body:
+            self._starts[id(statement)] = (node.name.value, enclosing)
+        self._frames.append(_Frame(header))
+
+    def _leave_class(self, node: cst.ClassDef) -> None:
+        self._frames.pop()
+
+    # ----- what a definition names and spells ----------------------------------------
+
+    def _name(self, node: cst.Name) -> None:
+        if self._unnamed:
+            key = id(node)
+            if key in self._unnamed:
+                self._unnamed.discard(key)
+                return
+        if self._frames:
+            self._frames[-1].definition.refs.add(node.value)
+
+    def _attribute(self, node: cst.Attribute) -> None:
+        frame = self._frames[-1] if self._frames else None
+        receiver = node.value
+        if frame is not None and frame.owner is not None and type(receiver) is cst.Name and receiver.value in _INSTANCE:
+            frame.definition.own_refs.add(node.attr.value)
+            self._unnamed.update((id(receiver), id(node.attr)))
+
+    def _string(self, node: Union[cst.SimpleString, cst.FormattedStringText]) -> None:
+        if not self._frames:
+            return
+        frame = self._frames[-1]
+        definition = frame.definition
+        if not definition.seeded:
+            text = node.value
+            if self._hot_text(text.lower()) is not None:
+                definition.seeded = True
+            elif _MODE_LITERAL_RE.match(text) is not None:
+                # `"delete"` is a mode at module or class level (`FALLBACK = "delete"`);
+                # in a function it is as often Tk's or an HTTP verb, and a mode there
+                # reaches a pragma only through something hot.
+                definition.seeded = frame.at_top
+                definition.holds_a_mode = True
+
+    def _call(self, node: cst.Call) -> None:
+        definition = self._frames[-1].definition if self._frames else None
+        if definition is not None and not definition.seeded:
+            if _reads_header_bytes(node) or runs_sql(node) or defers_a_database(node):
+                definition.seeded = True
+
+    def _subscript(self, node: cst.Subscript) -> None:
+        definition = self._frames[-1].definition if self._frames else None
+        if definition is not None and not definition.seeded and _reads_header_bytes(node):
+            definition.seeded = True
+
+    def _return(self, node: cst.Return) -> None:
+        if self._frames:
+            self._frames[-1].definition.returns = True
+
+    def _catches(self, node: cst.CSTNode) -> None:
+        if self._frames:
+            self._frames[-1].definition.catches = True
+
+    def _comparison(self, node: cst.ComparisonTarget) -> None:
+        frame = self._frames[-1] if self._frames else None
+        comparator = node.comparator
+        if frame is not None and type(comparator) is cst.Name and comparator.value in frame.params and type(node.operator) in (cst.In, cst.NotIn):
+            frame.definition.tests_a_parameter = True
+
+    def _comp_for(self, node: cst.CompFor) -> None:
+        frame = self._frames[-1] if self._frames else None
+        if frame is not None and type(node.iter) is cst.Name and node.iter.value in frame.params:
+            frame.definition.tests_a_parameter = True
+        self._assigning(node)
+
+    def _assigning(self, node: cst.CSTNode) -> None:
+        self._gives(node.target)  # type: ignore[attr-defined]
+
+    def _as_name(self, node: cst.AsName) -> None:
+        self._gives(node.name)
+
+    def _gives(self, target: cst.CSTNode) -> None:
+        if not self._frames:
+            return
+        frame = self._frames[-1]
+        if frame.at_top:
+            _targets(target, frame.definition.binds, frame.own_binds, True, frozenset())
+        else:
+            frame.pending.append(target)
+
+    def _global(self, node: cst.Global) -> None:
+        if self._frames:
+            self._frames[-1].definition.binds.update(item.name.value for item in node.names)
+
+    def _import_alias(self, node: cst.ImportAlias) -> None:
+        frame = self._frames[-1] if self._frames else None
+        if frame is not None and frame.at_top:
+            frame.definition.binds.add(dotted_name(node.name).split(".")[0])  # `import a.b` binds `a`
+
+    def _param(self, node: cst.Param) -> None:
+        self._unnamed.add(id(node.name))  # a parameter's name is no use of a hot name
+
+    def _arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._unnamed.add(id(node.keyword))  # nor is a keyword's (`recover=...`)
+
+
 class Relevance:
     """The hot functions of one module (see the module docstring)."""
 
-    def __init__(self, model: "ModuleModel", seed_names: Iterable[str], extra_texts: Iterable[str]) -> None:
+    def __init__(self, model: "ModuleModel", scan: RelevanceScan, seed_names: Iterable[str]) -> None:
         self.model = model
         self._seed_names = set(seed_names)
-        self._hot_text = _hot_text_re(extra_texts)
-        self._definitions: List[_Definition] = []
-        self._of_unit: Dict[int, _Definition] = {}
-        self._related: Dict[str, str] = {}  # class name -> a name for its family (bases and subclasses)
-        self._scan_statements(model.module.body, None, None)
+        self._definitions = scan.definitions
+        self._of_unit = scan.of_unit
+        self._family = scan.family
+        for definition in self._definitions:
+            if scan.function_names.get(id(definition)) in self._seed_names:
+                definition.seeded = True  # a configured guard, or a name the project pass knows of
         self._spread()
         self.hot_units: List["Unit"] = [
             unit for unit in model.units if unit is model.module_unit or self._of_unit[id(unit.node)].hot
@@ -139,147 +394,6 @@ class Relevance:
 
     def is_hot(self, unit: "Unit") -> bool:
         return id(unit.node) in self._hot_ids
-
-    # ----- the scan ----------------------------------------------------------------
-
-    def _new(self, enclosing: Optional[_Definition], owner: Optional[str]) -> _Definition:
-        definition = _Definition(enclosing, owner)
-        self._definitions.append(definition)
-        return definition
-
-    def _family(self, name: str) -> str:
-        """One name for a class and the classes of the module it inherits from or passes
-        its attributes to."""
-        while self._related.get(name, name) != name:
-            name = self._related[name]
-        return name
-
-    def _relate(self, name: str, base: str) -> None:
-        first, second = self._family(name), self._family(base)
-        if first != second:
-            self._related[first] = second
-
-    def _scan_statements(self, body: Iterable[cst.CSTNode], class_name: Optional[str], enclosing: Optional[_Definition]) -> None:
-        """Statements of the module or of a class body: each its own definition."""
-        for statement in body:
-            if isinstance(statement, cst.FunctionDef):
-                self._scan_function(statement, class_name, enclosing)
-            elif isinstance(statement, cst.ClassDef):
-                self._scan_class(statement, enclosing)
-            else:
-                definition = self._new(enclosing, class_name)
-                self._scan(statement, definition)
-                if class_name:
-                    definition.own_binds |= definition.binds  # `mode = "delete"`: `self.mode` in its methods
-                    definition.binds.add(class_name)
-
-    def _scan_function(self, node: cst.FunctionDef, class_name: Optional[str], enclosing: Optional[_Definition]) -> None:
-        owner = class_name or (enclosing.owner if enclosing is not None else None)
-        definition = self._new(enclosing, owner)
-        self._of_unit[id(node)] = definition
-        definition.binds.add(node.name.value)
-        if node.name.value in self._seed_names:
-            definition.seeded = True  # a configured guard, or a name the project pass knows of
-        if class_name:
-            definition.own_binds.add(node.name.value)  # `self.name()` in its class's methods
-        if class_name and node.name.value in _RUN_BY_CLASS_NAME:
-            definition.binds.add(class_name)  # what runs when the class is used by its name
-        self._scan(node, definition, root_is_function=True)
-
-    def _scan_class(self, node: cst.ClassDef, enclosing: Optional[_Definition]) -> None:
-        header = self._new(enclosing, None)
-        header.binds.add(node.name.value)
-        for part in (*node.decorators, *node.bases, *node.keywords):
-            self._scan(part, header)
-        for base in node.bases:
-            named = base.value
-            if isinstance(named, cst.Attribute):
-                named = named.attr
-            if isinstance(named, cst.Name):
-                self._relate(node.name.value, named.value)
-        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
-        self._scan_statements(body, node.name.value, enclosing)
-
-    def _scan(self, root: cst.CSTNode, definition: _Definition, root_is_function: bool = False) -> None:
-        """Record what ``root`` names and spells into ``definition``; a function inside it
-        is a definition of its own, enclosed by this one."""
-        at_top = not root_is_function  # a statement of the module or a class: all its targets bind
-        unit = self.model.function_units.get(root) if root_is_function else None  # type: ignore[arg-type]
-        local = _locals(unit.scope) if unit is not None else frozenset()
-        params = frozenset(unit.scope.params) if unit is not None else frozenset()
-        refs, binds, hot_text = definition.refs, definition.binds, self._hot_text.search
-        owner = definition.owner if root_is_function else None
-        own_binds = definition.own_binds if owner is not None else binds
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            kind = type(node)  # LibCST's node classes are final: `is` spares ABCMeta's isinstance
-            if kind is cst.Name:
-                refs.add(node.value)  # type: ignore[attr-defined]
-                continue
-            if kind not in _SCANNED:
-                below = children(node)
-                below.reverse()
-                stack.extend(below)
-                continue
-            if kind is cst.Attribute and owner is not None and type(node.value) is cst.Name and node.value.value in _INSTANCE:  # type: ignore[attr-defined]
-                definition.own_refs.add(node.attr.value)  # type: ignore[attr-defined]
-                continue
-            if kind is cst.SimpleString or kind is cst.FormattedStringText:
-                if not definition.seeded:
-                    text = node.value  # type: ignore[attr-defined]
-                    if hot_text(text.lower()) is not None:
-                        definition.seeded = True
-                    elif _MODE_LITERAL_RE.match(text) is not None:
-                        # `"delete"` is a mode at module or class level (`FALLBACK = "delete"`);
-                        # in a function it is as often Tk's or an HTTP verb, and a mode there
-                        # reaches a pragma only through something hot.
-                        definition.seeded = at_top
-                        definition.holds_a_mode = True
-                continue
-            if kind is cst.Call:
-                if not definition.seeded and (_reads_header_bytes(node) or runs_sql(node) or defers_a_database(node)):  # type: ignore[arg-type]
-                    definition.seeded = True
-            elif kind is cst.Subscript:
-                if not definition.seeded and _reads_header_bytes(node):
-                    definition.seeded = True
-            if kind is cst.FunctionDef and node is not root:
-                # In a statement of a class body (`if PY2: def enable(self): ...`), a method.
-                self._scan_function(node, definition.owner if at_top else None, definition)  # type: ignore[arg-type]
-                definition.defines = True
-                continue
-            if kind is cst.ClassDef:
-                # A class inside a statement or a function (`try: ... except ImportError:
-                # class BaseStore:`): a class of its own, its methods its members.
-                binds.add(node.name.value)  # type: ignore[attr-defined]
-                self._scan_class(node, definition)  # type: ignore[arg-type]
-                continue
-            if kind is cst.Return:
-                definition.returns = True
-            elif kind is cst.Try or kind is cst.TryStar:
-                definition.catches = True
-            elif kind is cst.ComparisonTarget:
-                if type(node.comparator) is cst.Name and node.comparator.value in params and type(node.operator) in (cst.In, cst.NotIn):  # type: ignore[attr-defined]
-                    definition.tests_a_parameter = True
-            elif kind is cst.CompFor and type(node.iter) is cst.Name and node.iter.value in params:  # type: ignore[attr-defined]
-                definition.tests_a_parameter = True
-            if kind in _NAMING:
-                # A name being defined or given (`def recover`, `recover=...` as a keyword)
-                # is no use of a hot name: what it names is read elsewhere.
-                named = getattr(node, _NAMING[kind])
-                stack.extend(reversed([child for child in children(node) if child is not named]))
-                continue
-            if kind in _ASSIGNING:
-                _targets(node.target, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
-            elif kind is cst.AsName:
-                _targets(node.name, binds, own_binds, at_top, local)  # type: ignore[attr-defined]
-            elif kind is cst.Global:
-                binds.update(item.name.value for item in node.names)  # type: ignore[attr-defined]
-            elif kind is cst.ImportAlias and at_top:
-                binds.add(dotted_name(node.name).split(".")[0])  # type: ignore[attr-defined]  # `import a.b` binds `a`
-            below = children(node)
-            below.reverse()
-            stack.extend(below)
 
     # ----- the spread --------------------------------------------------------------
 

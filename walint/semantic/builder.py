@@ -5,7 +5,7 @@ which costs a fraction of a LibCST visitor."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Sequence, Set
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -19,10 +19,20 @@ from walint.semantic.nodes import (
     updated_entries,
 )
 from walint.semantic.scopes import Binding, Collection, Scope, Unit
-from walint.tree import walk
+from walint.tree import Handler, in_turn, walk
 
 if TYPE_CHECKING:
     from walint.semantic.model import SemanticModel
+
+
+# What walks along the builder: handlers by node type, on entering and on leaving a node.
+Handlers = Tuple[Mapping[type, Handler], Mapping[type, Handler]]
+
+
+def _join(handlers: Dict[type, Handler], others: Mapping[type, Handler]) -> None:
+    for kind, other in others.items():
+        own = handlers.get(kind)
+        handlers[kind] = other if own is None else in_turn(own, other)
 
 
 class ScopeBuilder:
@@ -39,9 +49,14 @@ class ScopeBuilder:
         self.recorded: Set[int] = set()
         self.handler_depth = 0
 
-    def run(self, module: cst.Module) -> None:
-        visit = {getattr(cst, n[6:]): getattr(self, n) for n in dir(self) if n.startswith("visit_")}
-        leave = {getattr(cst, n[6:]): getattr(self, n) for n in dir(self) if n.startswith("leave_")}
+    def run(self, module: cst.Module, alongside: Sequence[Handlers] = ()) -> None:
+        """Walk ``module`` once; each of ``alongside`` (handlers by node type, to visit and
+        to leave) is called on the same walk, after the builder's own."""
+        visit: Dict[type, Handler] = {getattr(cst, n[6:]): getattr(self, n) for n in dir(self) if n.startswith("visit_")}
+        leave: Dict[type, Handler] = {getattr(cst, n[6:]): getattr(self, n) for n in dir(self) if n.startswith("leave_")}
+        for other_visit, other_leave in alongside:
+            _join(visit, other_visit)
+            _join(leave, other_leave)
         walk(module, visit, leave)
 
     @property

@@ -9,11 +9,11 @@ denotes where it is used.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
-from walint.semantic.builder import ScopeBuilder
+from walint.semantic.builder import Handlers, ScopeBuilder
 from walint.semantic.calls import CallTargets
 from walint.semantic.nodes import dotted_name, subscript_path
 from walint.semantic.scopes import Binding, Collection, Scope, Unit
@@ -22,7 +22,7 @@ from walint.semantic.scopes import Binding, Collection, Scope, Unit
 class SemanticModel(CallTargets):
     """Scopes, bindings and the functions of one module, and what a name denotes."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, alongside: Sequence[Handlers] = ()) -> None:
         self.module = module
         self.module_scope = Scope("module", "", None)
         self.units: List[Unit] = []
@@ -30,7 +30,7 @@ class SemanticModel(CallTargets):
         self.class_scopes: Dict[cst.ClassDef, Scope] = {}
         self.collections: List[Collection] = []
         self._overrides: Dict[Tuple[int, str], List[Unit]] = {}
-        ScopeBuilder(self).run(module)
+        ScopeBuilder(self).run(module, alongside)
         self.class_nodes: Dict[int, cst.ClassDef] = {id(scope): node for node, scope in self.class_scopes.items()}
         self.module_unit = Unit(module, self.module_scope, "<module>", "<module>", None)
         self.module_scope.unit = self.module_unit

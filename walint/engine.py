@@ -238,6 +238,8 @@ def _check_source(
     except Exception as error:
         summary = None
         errors.append(f"internal error while summarising: {type(error).__name__}: {error}")
+    # The tree is freed when the last of it goes, not when the cyclic collector walks it.
+    model.release()
     if errors:
         rejected = None if python_accepts else _python_syntax_error(data)
         if rejected is not None:

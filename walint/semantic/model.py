@@ -167,6 +167,20 @@ class SemanticModel(CallTargets):
             return base + subscript_path(expr)[len(expr.value.value):] if base else ""  # type: ignore[attr-defined]
         return ""
 
+    def release(self) -> None:
+        """Let go of the syntax tree once the caller is done with the model.
+
+        Scopes and units refer to each other (a unit's scope, a scope's unit, a binding's
+        scope), and through them to the tree's nodes: left as they are, the tree lives
+        until the cyclic collector finds the cycles, and then it walks all of the tree's
+        millions of nodes. Broken here, the tree is freed the moment the last reference
+        to it goes, and the model can no longer be asked anything."""
+        for scope in list(self._scopes()):
+            scope.bindings.clear()
+            scope.unit = None
+            scope.parent = None
+        self.__dict__.clear()
+
     def _scopes(self) -> Iterator[Scope]:
         yield self.module_scope
         yield from self.class_scopes.values()

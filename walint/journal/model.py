@@ -23,7 +23,8 @@ from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries, loop_view
 from walint.journal.marker_shapes import additions, marker_kind
 from walint.journal.marker_uses import MarkerUses
-from walint.journal.relevance import Relevance, RelevanceScan, names_in_keys
+from walint.journal.relevance import Relevance, names_in_keys
+from walint.journal.relevance_scan import RelevanceScan
 from walint.journal.summaries import SummaryQueries
 from walint.journal.wrappers import WrapperQueries
 from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
@@ -82,7 +83,7 @@ class ModuleModel(
         self.folder = StringFolder(self.resolve, self.returned_values)
         # The relevance scan walks along with the scope builder: one pass over the tree.
         self._relevance_scan = RelevanceScan(self, module, (*extra_markers[0], *extra_markers[1]))
-        super().__init__(module, (self._relevance_scan.visitors,))
+        super().__init__(module, (self._relevance_scan.visitors(),))
         self._facts: Dict[Unit, UnitFacts] = {}
         self._in_progress: Set[Unit] = set()
         self._effects: Dict[int, Optional[ModeEffect]] = {}

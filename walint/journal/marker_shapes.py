@@ -86,8 +86,9 @@ _ADDING_METHODS = frozenset({"append", "add", "extend", "update", "insert"})
 
 
 def additions(model: "ModuleModel") -> Dict[str, List[Tuple[cst.BaseExpression, Scope]]]:
-    """Per collection name, what ``NAME.append(x)`` / ``.add`` / ``.extend`` calls add to it."""
-    found: Dict[str, List[Tuple[cst.BaseExpression, Scope]]] = {}
+    """Per collection name, what ``NAME.append(x)`` / ``.add`` / ``.extend`` calls, and
+    ``NAME |= {...}`` / ``NAME += [...]``, add to it."""
+    found: Dict[str, List[Tuple[cst.BaseExpression, Scope]]] = {name: list(added) for name, added in model.augmented.items()}
     for site in model.all_sites():
         call = site.node
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in _ADDING_METHODS:

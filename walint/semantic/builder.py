@@ -277,6 +277,13 @@ class ScopeBuilder:
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._bind(node.target, None)
+        if isinstance(node.operator, (cst.BitOrAssign, cst.AddAssign)):
+            # `MARKERS |= {"database is busy"}`, `MARKERS += [...]`: what the right side
+            # holds joins the collection, and a literal there goes by the collection's name.
+            self._record_assigned(node.target, node.value)
+            grown = dotted_name(node.target)
+            if grown:
+                self.model.augmented.setdefault(grown, []).append((node.value, self.scope))
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._bind(node.target, node.value)

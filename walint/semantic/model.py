@@ -29,6 +29,8 @@ class SemanticModel(CallTargets):
         self.function_units: Dict[cst.FunctionDef, Unit] = {}
         self.class_scopes: Dict[cst.ClassDef, Scope] = {}
         self.collections: List[Collection] = []
+        # What `NAME |= ...` and `NAME += ...` add to a collection, by the name grown.
+        self.augmented: Dict[str, List[Tuple[cst.BaseExpression, Scope]]] = {}
         self._overrides: Dict[Tuple[int, str], List[Unit]] = {}
         ScopeBuilder(self).run(module, alongside)
         self.class_nodes: Dict[int, cst.ClassDef] = {id(scope): node for node, scope in self.class_scopes.items()}

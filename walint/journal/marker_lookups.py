@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from walint.flow.path_state import UNKNOWN, PathState, constant, encode_constant
-from walint.journal.marker_shapes import classifier_answers, entry_lookup, imported_entry, pattern_values
+from walint.journal.marker_shapes import answer_is, classifier_answers, entry_lookup, imported_entry, pattern_values
 from walint.semantic.nodes import entry_of, entry_path
 from walint.semantic.scopes import Scope
 from walint.tree import own_nodes, preorder
@@ -73,7 +73,9 @@ class MarkerLookups:
                     # `match classify(exc): case Status.UNSUPPORTED:`: the tests that answer it.
                     wanted = constant(value, PathState(False))
                     for test, answer, scope in answers if wanted is not UNKNOWN else ():
-                        self._membership(test, +1 if answer == wanted else -1, scope, 1)
+                        matches = answer_is(answer, wanted)
+                        if matches is not None:
+                            self._membership(test, +1 if matches else -1, scope, 1)
                     if wanted is not UNKNOWN and not answers:  # `match classify(exc):`, imported
                         self._note_imported_comparison(node.subject, wanted, +1, where)
 
@@ -88,5 +90,5 @@ class MarkerLookups:
                 subject, scope = bindings[0].value, bindings[0].scope  # type: ignore[assignment]
         if isinstance(subject, cst.Call) and isinstance(subject.func, (cst.Name, cst.Attribute)):
             origin = self.model.qualified_name(subject.func, scope)
-            if origin and isinstance(wanted, (str, int, bool)):
+            if origin and (wanted is None or isinstance(wanted, (str, int, bool))):
                 self.compared.add((origin, encode_constant(wanted), polarity))

@@ -119,9 +119,22 @@ def comparison_with(function: str, encoded: str) -> Optional[cst.Comparison]:
         other: cst.BaseExpression = cst.Attribute(cst.Name(parts[0]), cst.Name(parts[1]))
     elif isinstance(value, str):
         other = cst.SimpleString(json.dumps(value))
+    elif value is None:  # `downgrade_reason(exc) is None`
+        return cst.Comparison(cst.Call(cst.Name(function)), [cst.ComparisonTarget(cst.Is(), cst.Name("None"))])
     else:
         return None
     return cst.Comparison(cst.Call(cst.Name(function)), [cst.ComparisonTarget(cst.Equal(), other)])
+
+
+def answer_is(answer: object, wanted: object) -> Optional[bool]:
+    """Is a classifier's answer the constant it is compared with? An answer that is one
+    of several values (a frozenset: ``return REASONS[key]``) is when all of them are, is
+    not when none is, and cannot tell otherwise."""
+    if isinstance(answer, frozenset):
+        if wanted not in answer:
+            return False
+        return True if len(answer) == 1 else None
+    return answer == wanted
 
 
 def entry_lookup(node: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpression, str]]:
@@ -240,7 +253,45 @@ def classifier_answers(
             answers.append((branch.node.test, answer, unit.scope))
         elif isinstance(value, cst.Name):
             answers.extend(_row_answers(model, branch.node.test, value, unit.scope, needles))
+        elif isinstance(value, cst.Subscript):
+            values = _table_values(model, value, unit.scope)
+            if values is not None:
+                answers.append((branch.node.test, values, unit.scope))
     return answers
+
+
+def _table_values(model: "ModuleModel", lookup: cst.Subscript, scope: Scope) -> Optional[frozenset]:
+    """``REASONS[key]`` of a dict literal whose values are all constants: one of them."""
+    table = _looked_up_table(model, lookup, scope)
+    values = _constant_values(table) if table is not None else None
+    return frozenset(values) if values is not None else None
+
+
+def answered_table(model: "ModuleModel", value: Optional[cst.BaseExpression], scope: Scope) -> Optional[cst.Dict]:
+    """The dict literal ``REASONS[key]`` looks an answer up in, when every answer it
+    holds is a true constant (a reason, a verdict): an answer from it is never None nor
+    false, so a caller asking only whether one came treats every key alike."""
+    table = _looked_up_table(model, value, scope) if isinstance(value, cst.Subscript) else None
+    values = _constant_values(table) if table is not None else None
+    return table if values and all(values) else None
+
+
+def _looked_up_table(model: "ModuleModel", lookup: cst.Subscript, scope: Scope) -> Optional[cst.Dict]:
+    if not isinstance(lookup.value, (cst.Name, cst.Attribute)):
+        return None
+    bindings, _ = model.bindings_of(lookup.value, scope)
+    table = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
+    return table if isinstance(table, cst.Dict) and table.elements else None
+
+
+def _constant_values(table: cst.Dict) -> Optional[List[object]]:
+    values = []
+    for element in table.elements:
+        value = constant(element.value, PathState(False)) if isinstance(element, cst.DictElement) else UNKNOWN
+        if value is UNKNOWN:
+            return None
+        values.append(value)
+    return values
 
 def _row_answers(
     model: "ModuleModel", test: cst.BaseExpression, value: cst.Name, scope: Scope, needles: Optional[Set[int]]

@@ -19,6 +19,8 @@ from walint.flow.conditions import always_exits
 from walint.flow.path_state import UNKNOWN, PathState, constant, truth
 from walint.journal.marker_lookups import MarkerLookups
 from walint.journal.marker_shapes import (
+    answer_is,
+    answered_table,
     classifier_answers,
     comparison_with,
     entry_lookup,
@@ -26,6 +28,7 @@ from walint.journal.marker_shapes import (
     flag_gates,
     imported_entry,
     parsed_entry,
+    returned_value,
     returns_a_value,
     row_needles,
     sets_a_downgrading_flag,
@@ -60,6 +63,16 @@ class MarkerUses(MarkerLookups):
         self.polarity: Dict[int, Set[int]] = {}
         self.singles: Dict[int, cst.CSTNode] = {}
         self.table_needles: Set[int] = set()
+        # Dict literals a predicate answers from (`if key in REASONS: return REASONS[key]`
+        # ... `return None`) where its caller asks only whether it answered: each key
+        # leads where the others do, whatever its value says.
+        self.answered_by_presence: Set[int] = set()
+        # Predicates an importer compares with a constant (`next_step(exc) != "fallback"`):
+        # what they answer matters there, not only that they answer.
+        used = model.external(IMPORTERS_USES)
+        self._compared_by_importers: Set[str] = {
+            use[0] for use in used if isinstance(use, tuple) and len(use) > 2 and use[2]
+        } if isinstance(used, tuple) else set()
         self._seen: Set[Tuple[int, int]] = set()
         # Predicate functions already followed with a polarity: each is walked once, or
         # predicates calling predicates would be walked once per path through them.
@@ -266,7 +279,7 @@ class MarkerUses(MarkerLookups):
         sign = -polarity if isinstance(target.operator, (cst.NotEqual, cst.IsNot)) else polarity
         for subject, other in ((expr.left, target.comparator), (target.comparator, expr.left)):
             wanted = constant(other, PathState(False))
-            if wanted is UNKNOWN or wanted is None:
+            if wanted is UNKNOWN:
                 continue
             answers = classifier_answers(self.model, subject, scope, needles=self.table_needles)
             if not answers:
@@ -274,7 +287,9 @@ class MarkerUses(MarkerLookups):
                 continue
             self._operand(other, sign, scope, depth)  # `msg == "database is locked"`: the message itself
             for test, answer, unit_scope in answers:
-                self._membership(test, sign if answer == wanted else -sign, unit_scope, depth + 1)
+                matches = answer_is(answer, wanted)
+                if matches is not None:
+                    self._membership(test, sign if matches else -sign, unit_scope, depth + 1)
             return True
         return False
 
@@ -464,3 +479,6 @@ class MarkerUses(MarkerLookups):
             elif answers_none and returns_a_value(branch.node.body):
                 # `if needle in text: return reason` ... `return None`: a match answers something.
                 self._membership(branch.node.test, polarity, unit.scope, depth + 1)
+                table = answered_table(self.model, returned_value(branch.node.body), unit.scope)
+                if table is not None and unit.qualname not in self._compared_by_importers:
+                    self.answered_by_presence.add(id(table))

@@ -243,7 +243,9 @@ def enable_wal(conn):
             transient = [
                 item
                 for item, kind in zip(items, kinds)
-                if kind == TRANSIENT and id(item) not in uses.filtered_out and not _answers_otherwise(collection.node, item, items, kinds)
+                if kind == TRANSIENT
+                and id(item) not in uses.filtered_out
+                and (id(collection.node) in uses.answered_by_presence or not _answers_otherwise(collection.node, item, items, kinds))
             ]
             # `NO_WAL_ERRORS.append("database is busy")` on some platform: one of its items.
             added = [node for node in uses.added_to(collection.name) if model.marker_kind(node) == TRANSIENT]

@@ -1102,3 +1102,41 @@ def test_stdin_from_dev_zero_is_an_error_not_all_the_memory():
         )
     assert result.returncode == 2
     assert result.stderr.decode().startswith("walint: error: standard input: too large to read: over the ")
+
+
+INVALID_ESCAPES = r'''import re
+import sqlite3
+
+WORDS = re.compile("\d+ (locking protocol|disk i/o error)")
+MARKERS = ("locking protocol", "disk i/o error", "\w+ busy")
+
+
+def open_db(path):
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if not any(m in str(exc) for m in MARKERS) or "\s" is "":
+            raise
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return conn
+'''
+
+
+@pytest.mark.parametrize("action", ["always", "error"])
+def test_what_python_warns_about_in_the_source_is_not_walints_to_say(tmp_path, action):
+    """Invalid escapes and `is` with a literal make Python warn while it compiles (a
+    SyntaxWarning on stderr from 3.12, an exception under `-W error`): none of it reaches
+    the user, and the file is checked as any other."""
+    import warnings
+
+    (tmp_path / "escapes.py").write_text(INVALID_ESCAPES)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter(action)
+        outcome = _invoke(tmp_path, ["check", "--isolated", "--output-format", "concise", "--no-cache", "."])
+        fixed = _invoke(tmp_path, ["fix", "--isolated", "--unsafe-fixes", "--no-cache", "."])
+    assert [str(w.message) for w in caught] == []
+    assert "escapes.py:5:" in outcome.stdout and " WAL002 " in outcome.stdout, outcome.stdout + outcome.stderr
+    assert "escapes.py:15:" in outcome.stdout and " WAL001 " in outcome.stdout
+    assert fixed.exit_code in (0, 1), fixed.stdout + fixed.stderr
+    assert "apply_wal_with_fallback" in (tmp_path / "escapes.py").read_text()

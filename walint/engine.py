@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, 
 
 from walint.codes import PARSE_ERROR
 from walint.findings import FileResult, Finding, Fix, Location
-from walint.text import LINE_BREAK_RE
+from walint.text import LINE_BREAK_RE, quiet_about_the_source
 from walint.rules import ALL_RULES, ModelRule, Report
 from walint.rules.parse_error import parse_error_finding, too_deeply_nested_finding
 from walint.rules.unused_suppression import UnusedSuppression
@@ -85,6 +85,12 @@ def check_source(
     if len(data) > MAX_SOURCE_BYTES:
         size, limit = len(data) / 2**20, MAX_SOURCE_BYTES // 2**20
         return FileResult(path, errors=(f"too large to check: {size:.1f} MB, over the {limit} MB limit (exclude it to skip it)",))
+    with quiet_about_the_source():
+        return _screened(path, data, settings, external)
+
+
+def _screened(path: str, data: bytes, settings: Settings, external: Optional[Mapping[str, object]]) -> FileResult:
+    """:func:`check_source` from the screen on."""
     from walint import screen, supervisor
 
     with _no_cyclic_collection():

@@ -20,6 +20,7 @@ from walint.findings import Edit, Finding
 from walint.render import apply_edits, overlaps
 from walint.runner import Project, Reader, RunResult, check_files
 from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
+from walint.text import quiet_about_the_source
 from walint.writing import inside, real_root, replace_file
 
 if TYPE_CHECKING:
@@ -95,7 +96,8 @@ def apply_fixes(data: bytes, fixes: Sequence[Finding]) -> bytes:
         text = apply_edits(module.code, _unique_edits(fixes))
         fixed = text.encode(module.encoding)
         cst.parse_module(fixed)
-        compile(fixed, "<fixed>", "exec", dont_inherit=True)
+        with quiet_about_the_source():
+            compile(fixed, "<fixed>", "exec", dont_inherit=True)
     except UnicodeError as error:
         raise FixError(f"the fixed code cannot be encoded as {module.encoding}: {error}") from None
     except (cst.ParserSyntaxError, SyntaxError, ValueError) as error:

@@ -16,7 +16,7 @@ import libcst as cst
 
 from walint.findings import Edit, Location
 from walint.fixes import FixPlan, Replacement
-from walint.text import LINE_BREAK_RE
+from walint.text import LINE_BREAK_RE, quiet_about_the_source
 
 
 class _Replace(cst.CSTTransformer):
@@ -148,7 +148,8 @@ def _render_layer(
     code = final.code
     try:
         cst.parse_module(code)
-        compile(code, "<fix>", "exec", dont_inherit=True)
+        with quiet_about_the_source():
+            compile(code, "<fix>", "exec", dont_inherit=True)
     except (cst.ParserSyntaxError, SyntaxError, ValueError):
         return None
     except RecursionError:

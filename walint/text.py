@@ -10,7 +10,9 @@ import codecs
 import io
 import re
 import tokenize
-from typing import List
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, List
 
 LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 # An identifier as it is written in source (ASCII).
@@ -43,3 +45,15 @@ def is_text_encoding(name: str) -> bool:
         return getattr(codecs.lookup(name), "_is_text_encoding", True)
     except LookupError:
         return False
+
+
+@contextmanager
+def quiet_about_the_source() -> Iterator[None]:
+    """Python warns while it compiles or evaluates code that is merely odd (an invalid
+    escape like ``"\\d"``, ``is`` with a literal): as a SyntaxWarning on stderr from 3.12,
+    as an error under ``-W error``. The code checked or fixed is not walint's to warn
+    about, so those warnings are silenced while walint reads it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield

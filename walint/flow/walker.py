@@ -303,6 +303,8 @@ class UnitWalker:
             ):
                 self.facts.guards.append(GuardFacts(atom, test, scope))
         checks += self.model.in_memory_checks(test, scope)
+        if checks:
+            checks += self.model.header_length_checks(test, scope)
         return guarded_sides(test, checks) if checks else (False, False)
 
     def _statement(

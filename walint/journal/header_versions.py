@@ -4,13 +4,18 @@ guards (and probes) like reads of the pragma."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import libcst as cst
 
+from walint.flow.conditions import boolean_atoms
 from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.semantic.scopes import Scope
 from walint.tree import own_nodes
+
+# A read of the header that SQLite's checks take (20 bytes or more) holds at least the
+# bytes up to the versions: a length test asking no more is true of every WAL file.
+_VERSIONS_END = 20
 
 
 class HeaderQueries:
@@ -53,6 +58,31 @@ class HeaderQueries:
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "read":
             return self._read_after_seek_18(value, where) or _reads_the_header_block(value, where)
         return isinstance(value, cst.BaseExpression) and self.holds_header_versions(value, where, depth + 1)
+
+    def header_length_checks(self, test: cst.BaseExpression, scope: Scope) -> List[Tuple[cst.BaseExpression, bool]]:
+        """``len(header) > 19`` in ``len(header) > 19 and header[18] == 2``: a WAL file's
+        header is all there, so the check being false proves the mode is not WAL (each
+        with False, the value that proves it, as :func:`walint.flow.conditions.guarded_sides`
+        takes its checks). A header made up on a failed read is judged by WAL005."""
+        found: List[Tuple[cst.BaseExpression, bool]] = []
+        for atom in boolean_atoms(test):
+            if not isinstance(atom, cst.Comparison) or len(atom.comparisons) != 1:
+                continue
+            length, operator, bound = atom.left, atom.comparisons[0].operator, atom.comparisons[0].comparator
+            if not (isinstance(length, cst.Call) and isinstance(length.func, cst.Name) and length.func.value == "len"):
+                continue
+            if len(length.args) != 1 or not isinstance(bound, cst.Integer):
+                continue
+            try:
+                needed = int(bound.value, 0) + (1 if isinstance(operator, cst.GreaterThan) else 0)
+            except ValueError:
+                continue
+            if not isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)) or needed > _VERSIONS_END:
+                continue
+            header = length.args[0].value
+            if self.holds_header_versions(header, scope) or self.header_made_up_on_error(header, scope):
+                found.append((atom, False))
+        return found
 
     def header_made_up_on_error(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """``header`` of ``header[18:20] == b"\x02\x02"`` where ``try: header = fh.read(100)

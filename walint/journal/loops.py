@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.constants import LOOP_VIEWS, Resolution, StringFolder
 from walint.semantic.scopes import Scope
-from walint.semantic.nodes import collection_items, constant_key, entry_of, iter_subexpressions, subscript_path, unwrap_collection
+from walint.semantic.nodes import collection_items, constant_key, dotted_name, entry_of, iter_subexpressions, subscript_path, unwrap_collection
 from walint.sql import ModeEffect, classify_call
 
 Row = Dict[str, Tuple[cst.BaseExpression, Scope]]
@@ -84,6 +84,66 @@ class LoopQueries:
                 return None
             rows.append(row)
         return rows
+
+    def row_fields(self, attribute: cst.Attribute, scope: Scope) -> Optional[List[Tuple[cst.BaseExpression, Scope]]]:
+        """``rule.mode`` in ``for rule in RULES:``, each row made by a record class of the
+        module (``JournalRule(re.compile("locking protocol"), "DELETE")``, a NamedTuple or
+        a dataclass): the expression each row gives that field, or None."""
+        owner = attribute.value
+        if not isinstance(owner, cst.Name):
+            return None
+        bindings, _ = self.lookup(owner.value, scope)  # type: ignore[attr-defined]
+        if len(bindings) != 1 or bindings[0].kind != "iter" or not isinstance(bindings[0].target, cst.Name):
+            return None
+        binding = bindings[0]
+        rows = self.loop_rows(binding.target, binding.value, binding.scope) if binding.scope is not None else None  # type: ignore[arg-type]
+        if not rows:
+            return None
+        found = []
+        for row in rows:
+            item, item_scope = row.get(owner.value, (None, None))
+            value = self._record_field(item, item_scope, attribute.attr.value) if item is not None and item_scope is not None else None
+            if value is None:
+                return None
+            found.append((value, item_scope))
+        return found  # type: ignore[return-value]
+
+    def _record_field(self, item: cst.BaseExpression, scope: Scope, field: str) -> Optional[cst.BaseExpression]:
+        """The expression a record made by ``item`` (``JournalRule(pattern, "DELETE")``)
+        holds in ``field``: its keyword argument, its positional one, or the class default."""
+        if not isinstance(item, cst.Call) or not isinstance(item.func, cst.Name):
+            return None
+        fields = self._record_class_fields(item.func, scope)
+        if fields is None or field not in fields or any(arg.star for arg in item.args):
+            return None
+        for arg in item.args:
+            if arg.keyword is not None and arg.keyword.value == field:
+                return arg.value
+        positional = [arg.value for arg in item.args if arg.keyword is None]
+        index = list(fields).index(field)
+        return positional[index] if index < len(positional) else fields[field]
+
+    def _record_class_fields(self, name: cst.Name, scope: Scope) -> Optional[Dict[str, Optional[cst.BaseExpression]]]:
+        """The fields of a NamedTuple or dataclass defined in the module, in order, each
+        with its default."""
+        bindings, _ = self.lookup(name.value, scope)  # type: ignore[attr-defined]
+        node = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "def" else None
+        if not isinstance(node, cst.ClassDef):
+            return None
+        is_tuple = any(dotted_name(base.value).rsplit(".", 1)[-1] == "NamedTuple" for base in node.bases)
+        is_dataclass = any(
+            dotted_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator).rsplit(".", 1)[-1] == "dataclass"
+            for d in node.decorators
+        )
+        if not (is_tuple or is_dataclass) or not isinstance(node.body, cst.IndentedBlock):
+            return None
+        fields: Dict[str, Optional[cst.BaseExpression]] = {}
+        for statement in node.body.body:
+            for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    if dotted_name(small.annotation.annotation).rsplit(".", 1)[-1] != "ClassVar":
+                        fields[small.target.value] = small.value
+        return fields
 
     def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple[LoopItem, Scope]]]:
         """The items a loop over a constant collection sees: elements, dict keys, dict values

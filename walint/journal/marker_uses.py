@@ -340,6 +340,13 @@ class MarkerUses(MarkerLookups):
                 default = default_of(parameter, owner) if owner is not None else None
                 if default is not None:  # `fallback_on=("locking protocol", ...)`: what a call may leave it
                     self._operand(default, polarity, owner.parent or self.model.module_scope, depth + 1)  # type: ignore[union-attr]
+            fields = self.model.row_fields(node, scope) if not bindings and isinstance(node, cst.Attribute) else None
+            for needle, needle_scope in fields or ():
+                # `for rule in RULES: if rule.pattern.search(text)`: each record's pattern.
+                self.table_needles.add(id(needle))
+                self._operand(needle, polarity, needle_scope, depth + 1)
+            if fields:
+                return
             if not bindings and isinstance(node, cst.Attribute) and node.attr.value == "value":
                 self._operand(node.value, polarity, scope, depth + 1)  # `b.value` of an enum member `b`
                 return

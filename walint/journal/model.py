@@ -177,7 +177,8 @@ class ModuleModel(
             values = self.function_facts(prop).returned_values
             bindings = [b for b in bindings if b.kind != "def"]
         if not bindings and parameter is None and not values and imported is None:
-            return None
+            fields = self.row_fields(expr, scope) if isinstance(expr, cst.Attribute) else None
+            return Resolution(fields) if fields is not None else None
         if parameter is not None and not bindings and isinstance(expr, cst.Name):
             owner = self._scope_of_param(parameter, scope)
             default = default_of(parameter, owner) if owner is not None else None

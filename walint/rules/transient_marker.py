@@ -37,7 +37,7 @@ _MARKER_NAME_RE = re.compile(
 _CODES_NAME_RE = re.compile(r"codes?(?:$|_)|errno", re.I)
 # ...names that say it decides a retry or advises a person...
 _RETRY_OR_HINT_NAME_RE = re.compile(
-    r"retr(?:y|ies|iable)|transient|temporar|recoverable|backoff|hint|help|explain|advice", re.I
+    r"retr(?:y|ies|iable)|transient|temporar|recoverable|backoff|busy|flaky|hint|help|explain|advice", re.I
 )
 # ...and endings that say it holds text, which a marker name before them outweighs
 # (`INCOMPAT_MESSAGES`).

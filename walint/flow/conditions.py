@@ -245,6 +245,8 @@ def tests_presence_of(expr: cst.BaseExpression, comparison: cst.BaseExpression) 
     the fail-open guard WAL005 reports, not a missing guard.)"""
     if excludes_none(expr):
         expr = expr.left  # type: ignore[attr-defined]
+    if isinstance(expr, cst.NamedExpr):
+        expr = expr.target  # `(mode := probe(conn)) and mode == "wal"`
     if not isinstance(expr, cst.Name):
         return False
     return any(isinstance(node, cst.Name) and node.value == expr.value for node in preorder(comparison))

@@ -372,6 +372,8 @@ def _tests_presence(expr: cst.BaseExpression) -> bool:
     ``len(header) == 20``: a test that there is enough of it to read."""
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
         expr = expr.expression
+    if isinstance(expr, cst.NamedExpr):
+        expr = expr.target  # `(row := cur.fetchone()) and row[0] == "wal"`
     if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
         other = expr.comparisons[0].comparator
         if is_none(other):

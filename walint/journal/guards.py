@@ -62,6 +62,9 @@ class GuardQueries(HeaderQueries):
 
     def _answers_lower_case(self, call: cst.Call, scope: Scope) -> bool:
         """A pragma read, or a probe of the project whose every answer is lower-case."""
+        executed = self.fetched_by(call, scope)
+        if executed is not None:  # `cur.execute("PRAGMA journal_mode")` ... `cur.fetchone()`
+            call = executed
         if (self.direct_effect(call, scope) or ModeEffect()).reads:
             return True
         callee = self.callee(call, scope)

@@ -182,7 +182,7 @@ class ModuleModel(
         if parameter is not None and not bindings and isinstance(expr, cst.Name):
             owner = self._scope_of_param(parameter, scope)
             default = default_of(parameter, owner) if owner is not None else None
-            if isinstance(default, (cst.Name, cst.Attribute, cst.Dict)) and not is_none(default) and owner is not None:
+            if isinstance(default, (cst.Name, cst.Attribute, cst.Dict, cst.Subscript)) and not is_none(default) and owner is not None:
                 return Resolution(parameter=parameter, values=values, default=(default, owner.parent or self.module_scope))
         expressions: List[Tuple[Optional[cst.BaseExpression], Optional[Scope]]] = []
         if imported is not None:

@@ -33,8 +33,52 @@ def classify_text(
     """``TRANSIENT``, ``PERMANENT`` or None for one marker string.
 
     A marker is matched the way code uses it, as a substring of the error message, so
-    a fragment such as ``"locked"`` or ``"i/o error"`` is transient too.
+    a fragment such as ``"locked"`` or ``"i/o error"`` is transient too. A simple regular
+    expression (``database is (locked|busy)``) is each of the texts it spells out: transient
+    when one of them is.
     """
+    spelled = _spelled_out(text)
+    if spelled != [text]:
+        kinds = {_classify_plain(part, extra_transient, extra_permanent) for part in spelled}
+        return TRANSIENT if TRANSIENT in kinds else PERMANENT if PERMANENT in kinds else None
+    return _classify_plain(text, extra_transient, extra_permanent)
+
+
+# An innermost group of a pattern, capturing or not, and whether it may be left out:
+# `(locked|busy)`, `(?:table )?`.
+_GROUP_RE = re.compile(r"\((?:\?:)?([^()\\]*)\)(\??)")
+# Pattern syntax that stands for a space, or for nothing, in the texts it matches.
+_PATTERN_SPACE_RE = re.compile(r"\\s[+*]?|\\ ")
+_PATTERN_NOTHING_RE = re.compile(r"\\b|^\^|\$$")
+_MAX_SPELLED = 32
+_PATTERN_RE = re.compile(r"[|(^$]|\\[sb ]")
+
+
+def _spelled_out(text: str) -> List[str]:
+    """The plain texts a simple regular expression matches, groups and ``|`` spelled out;
+    ``[text]`` itself for any text that is no such pattern (or too many to spell)."""
+    if _PATTERN_RE.search(text) is None:
+        return [text]
+    texts = [_PATTERN_NOTHING_RE.sub("", _PATTERN_SPACE_RE.sub(" ", text))]
+    while True:
+        spelled: List[str] = []
+        for current in texts:
+            group = _GROUP_RE.search(current)
+            if group is None:
+                spelled.append(current)
+                continue
+            parts = group.group(1).split("|") + ([""] if group.group(2) else [])
+            spelled.extend(current[: group.start()] + part + current[group.end() :] for part in parts)
+        if len(spelled) > _MAX_SPELLED:
+            return [text]
+        if spelled == texts:
+            break
+        texts = spelled
+    parts = [part for current in texts for part in current.split("|")]
+    return parts if 0 < len(parts) <= _MAX_SPELLED else [text]
+
+
+def _classify_plain(text: str, extra_transient: Iterable[str], extra_permanent: Iterable[str]) -> Optional[str]:
     value = _normalise(text)
     if not value:
         return None

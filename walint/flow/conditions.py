@@ -350,3 +350,13 @@ def refuses_captured_wal(case: cst.MatchCase) -> bool:
         and str(literal.evaluated_value).lower() == "wal"
         and not_wal_when(test, True)
     )
+
+
+def truth_tested(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """``pred(path)`` of ``pred(path) is True`` (or ``== True``): a test that is true
+    exactly where ``pred(path)`` is truthy, for a predicate answering True, False or None."""
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+        target = expr.comparisons[0]
+        if isinstance(target.operator, (cst.Is, cst.Equal)) and isinstance(target.comparator, cst.Name) and target.comparator.value == "True":
+            return expr.left
+    return None

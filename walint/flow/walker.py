@@ -30,6 +30,7 @@ from walint.flow.conditions import (
     returned_constant,
     statements_exit,
     suppress_calls,
+    truth_tested,
 )
 from walint.flow.path_state import PathState, truth
 from walint.tree import children
@@ -294,7 +295,7 @@ class UnitWalker:
             # `version_bytes(path) == b"\x02\x02"`: a probe's bytes, which WAL005 judges as
             # it judges a probe's mode (what does it answer when it cannot read?).
             operands = () if not isinstance(atom, cst.Comparison) else (atom.left, *(c.comparator for c in atom.comparisons))
-            if not isinstance(atom, cst.Comparison) or (
+            if not isinstance(atom, cst.Comparison) or truth_tested(atom) is not None or (
                 compares_with_wal_versions(atom, lambda operand: self.model.version_literal(operand, scope))
                 and any(
                     self.model.probe_calls(operand, scope) or self.model.header_made_up_on_error(operand, scope)

@@ -24,7 +24,7 @@ from walint.journal.guard_reading import (
     upper_case_literal,
     uppercases,
 )
-from walint.flow.conditions import refuses_none
+from walint.flow.conditions import refuses_none, truth_tested
 from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.fixes import SAFE, FixPlan
 from walint.rules.base import Invalid, ModelRule, Report, Valid
@@ -293,7 +293,7 @@ def fallback(conn):
                 if compared is not None:  # `already_wal = mode == "wal"` ... `if already_wal:`
                     problem = self._problem(model, unit, compared, compared, guard.scope)
                     reported = compared
-                elif isinstance(guard.comparison, cst.Comparison):
+                elif isinstance(guard.comparison, cst.Comparison) and truth_tested(guard.comparison) is None:
                     problem = self._problem(model, unit, guard.comparison, guard.test, guard.scope)
                     reported = guard.comparison
                 else:

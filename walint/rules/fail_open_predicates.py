@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import libcst as cst
 
 from walint.fixes import SAFE, FixPlan
-from walint.flow.conditions import guarded_sides
+from walint.flow.conditions import guarded_sides, truth_tested
 from walint.journal.guard_reading import (
     is_none_comparison,
     may_hold_made_up,
@@ -41,8 +41,10 @@ def predicate_problem(
     tested = startswith_wal(answer)
     if tested is not None:
         return _prefix_test_problem(model, answer, tested, scope)  # type: ignore[arg-type]
-    guesser = _guessing_predicate(model, answer, scope)
-    if guesser is None and not _predicate_may_answer_none(model, answer, scope):
+    # `header_says_wal(path) is True` is as true as `header_says_wal(path)`: None fails both.
+    subject = truth_tested(answer) or answer
+    guesser = _guessing_predicate(model, subject, scope)
+    if guesser is None and not _predicate_may_answer_none(model, subject, scope):
         return None
     if not _downgrades_where_it_proves_not_wal(model, unit, answer, test):
         return None  # read the wrong way round: WAL001 reports the downgrade
@@ -68,7 +70,7 @@ def predicate_problem(
     )
     target: cst.BaseExpression = negated if isinstance(negated, cst.UnaryOperation) and isinstance(negated.operator, cst.Not) else answer
     operator = cst.Is() if target is not answer else cst.IsNot()
-    refusing = cst.Comparison(answer.with_changes(lpar=[], rpar=[]), [cst.ComparisonTarget(operator, cst.Name("False"))])
+    refusing = cst.Comparison(subject.with_changes(lpar=[], rpar=[]), [cst.ComparisonTarget(operator, cst.Name("False"))])
     if target.lpar:
         refusing = refusing.with_changes(lpar=target.lpar, rpar=target.rpar)
     return message, FixPlan("Refuse an unknown mode too: `is not False`", SAFE, {target: refusing}), NO_FIX_COMPARISON

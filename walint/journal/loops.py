@@ -110,7 +110,10 @@ class LoopQueries:
 
     def _record_field(self, item: cst.BaseExpression, scope: Scope, field: str) -> Optional[cst.BaseExpression]:
         """The expression a record made by ``item`` (``JournalRule(pattern, "DELETE")``)
-        holds in ``field``: its keyword argument, its positional one, or the class default."""
+        holds in ``field``: its keyword argument, its positional one, or the class default;
+        in a record table another module exports, its entry (``{"mode": "DELETE"}``)."""
+        if isinstance(item, cst.Dict) and id(item) in self.foreign_nodes:  # type: ignore[attr-defined]
+            return entry_of(item, field)
         if not isinstance(item, cst.Call) or not isinstance(item.func, cst.Name):
             return None
         fields = self._record_class_fields(item.func, scope)

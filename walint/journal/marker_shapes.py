@@ -217,9 +217,12 @@ def row_needles(literal: cst.BaseExpression) -> List[cst.BaseExpression]:
     needles = []
     for element in literal.elements:
         row = element.value
-        if not isinstance(row, (cst.Tuple, cst.List)) or len(row.elements) < 2:
+        if isinstance(row, cst.Call) and isinstance(row.func, cst.Name) and len(row.args) >= 2 and not row.args[0].keyword:
+            first = row.args[0].value  # a record, `Fallback("locking protocol", "DELETE")`
+        elif isinstance(row, (cst.Tuple, cst.List)) and len(row.elements) >= 2:
+            first = row.elements[0].value
+        else:
             return []
-        first = row.elements[0].value
         if not isinstance(first, (cst.SimpleString, cst.ConcatenatedString)):
             return []
         needles.append(first)

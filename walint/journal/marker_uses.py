@@ -341,6 +341,11 @@ class MarkerUses(MarkerLookups):
                 if default is not None:  # `fallback_on=("locking protocol", ...)`: what a call may leave it
                     self._operand(default, polarity, owner.parent or self.model.module_scope, depth + 1)  # type: ignore[union-attr]
             fields = self.model.row_fields(node, scope) if not bindings and isinstance(node, cst.Attribute) else None
+            if fields and any(id(needle) in self.model.foreign_nodes for needle, _ in fields):
+                # A record table another module defines: the use is handed to it.
+                loop, _ = self.model.lookup(node.value.value, scope)  # type: ignore[attr-defined]
+                self._operand(loop_view(loop[0].value)[0], polarity, loop[0].scope, depth + 1)  # type: ignore[arg-type]
+                return
             for needle, needle_scope in fields or ():
                 # `for rule in RULES: if rule.pattern.search(text)`: each record's pattern.
                 self.table_needles.add(id(needle))

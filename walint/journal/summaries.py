@@ -5,6 +5,8 @@ hands to importers and the cache stores. A mixin of
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import replace
 from typing import List, Optional, Tuple
 
@@ -296,7 +298,7 @@ class SummaryQueries:
             value = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
             if not name.isidentifier() or not isinstance(value, (cst.Tuple, cst.List, cst.Set, cst.Dict)):
                 continue
-            source = self._constant_source(value)
+            source = self._constant_source(value) or self._record_table_source(value)
             if source is not None:
                 found.append((name, source))
             elif isinstance(value, cst.Dict):
@@ -305,6 +307,31 @@ class SummaryQueries:
                     if entry_source is not None:
                         found.append((path, entry_source))
         return tuple(found)
+
+    def _record_table_source(self, value: cst.BaseExpression) -> Optional[str]:
+        """``[Fallback("locking protocol", "DELETE"), ...]`` of a NamedTuple or dataclass
+        the module defines, as an importer can read it without the class: a list of dicts
+        by field (``[{"marker": "locking protocol", "mode": "DELETE"}, ...]``), when every
+        field of every row is a constant."""
+        if not isinstance(value, (cst.Tuple, cst.List)) or not value.elements or has_more_elements(value, MAX_LITERAL):
+            return None
+        rows = []
+        for element in value.elements:
+            call = element.value
+            if not isinstance(element, cst.Element) or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+                return None
+            fields = self._record_class_fields(call.func, self.module_scope)
+            entries = []
+            for field in fields or ():
+                held = self._record_field(call, self.module_scope, field)
+                if held is None or not is_constant_literal(held):
+                    return None
+                entries.append(f"{json.dumps(field)}: {self.module.code_for_node(held)}")
+            if not entries:
+                return None
+            rows.append("{" + ", ".join(entries) + "}")
+        source = "[" + ", ".join(rows) + "]"
+        return source if len(source) <= MAX_LITERAL else None
 
     def _constant_source(self, value: cst.BaseExpression) -> Optional[str]:
         """The source of a collection literal of constants, when it is small enough."""

@@ -10,7 +10,7 @@ import libcst as cst
 
 from walint.constants import LOOP_VIEWS, Resolution, StringFolder
 from walint.semantic.scopes import Scope
-from walint.semantic.nodes import collection_items, constant_key, dotted_name, entry_of, iter_subexpressions, subscript_path, unwrap_collection
+from walint.semantic.nodes import collection_items, constant_key, dotted_name, entry_of, field_default, iter_subexpressions, subscript_path, unwrap_collection
 from walint.sql import ModeEffect, classify_call
 
 Row = Dict[str, Tuple[cst.BaseExpression, Scope]]
@@ -145,7 +145,7 @@ class LoopQueries:
             for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
                 if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
                     if dotted_name(small.annotation.annotation).rsplit(".", 1)[-1] != "ClassVar":
-                        fields[small.target.value] = small.value
+                        fields[small.target.value] = field_default(small.value) if small.value is not None else None
         return fields
 
     def _iterated_items(self, iterable: cst.BaseExpression, scope: Scope) -> Optional[List[Tuple[LoopItem, Scope]]]:

@@ -265,36 +265,35 @@ def classifier_answers(
 
 def _table_values(model: "ModuleModel", lookup: cst.Subscript, scope: Scope) -> Optional[frozenset]:
     """``REASONS[key]`` of a dict literal whose values are all constants: one of them."""
-    table = _looked_up_table(model, lookup, scope)
-    values = _constant_values(table) if table is not None else None
-    return frozenset(values) if values is not None else None
+    found = _looked_up_table(model, lookup, scope)
+    return frozenset(found[1]) if found is not None else None
 
 
 def answered_table(model: "ModuleModel", value: Optional[cst.BaseExpression], scope: Scope) -> Optional[cst.Dict]:
     """The dict literal ``REASONS[key]`` looks an answer up in, when every answer it
     holds is a true constant (a reason, a verdict): an answer from it is never None nor
     false, so a caller asking only whether one came treats every key alike."""
-    table = _looked_up_table(model, value, scope) if isinstance(value, cst.Subscript) else None
-    values = _constant_values(table) if table is not None else None
-    return table if values and all(values) else None
+    found = _looked_up_table(model, value, scope) if isinstance(value, cst.Subscript) else None
+    return found[0] if found is not None and all(found[1]) else None
 
 
-def _looked_up_table(model: "ModuleModel", lookup: cst.Subscript, scope: Scope) -> Optional[cst.Dict]:
+def _looked_up_table(model: "ModuleModel", lookup: cst.Subscript, scope: Scope) -> Optional[Tuple[cst.Dict, List[object]]]:
+    """The dict literal ``TABLE[key]`` looks up in (a name bound once to it), with the
+    constant each of its entries holds; None when one of them is no constant."""
     if not isinstance(lookup.value, (cst.Name, cst.Attribute)):
         return None
     bindings, _ = model.bindings_of(lookup.value, scope)
     table = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
-    return table if isinstance(table, cst.Dict) and table.elements else None
-
-
-def _constant_values(table: cst.Dict) -> Optional[List[object]]:
+    if not isinstance(table, cst.Dict) or not table.elements:
+        return None
     values = []
     for element in table.elements:
         value = constant(element.value, PathState(False)) if isinstance(element, cst.DictElement) else UNKNOWN
         if value is UNKNOWN:
             return None
         values.append(value)
-    return values
+    return table, values
+
 
 def _row_answers(
     model: "ModuleModel", test: cst.BaseExpression, value: cst.Name, scope: Scope, needles: Optional[Set[int]]

@@ -63,7 +63,7 @@ class Relevance:
         self._of_unit = scan.of_unit
         self._family = scan.family
         for definition in self._definitions:
-            if scan.function_names.get(id(definition)) in self._seed_names:
+            if definition.function in self._seed_names:
                 definition.seeded = True  # a configured guard, or a name the project pass knows of
         self._spread()
         self.hot_units: List["Unit"] = [

@@ -51,7 +51,7 @@ class Definition:
     """A function, or one statement at module or class level: what it names, whether it
     holds a seed, and the names it gives a value when it is hot."""
 
-    __slots__ = ("refs", "seeded", "binds", "hot", "enclosing", "owner", "own_refs", "own_binds", "returns", "catches", "defines", "tests_a_parameter", "holds_a_mode")
+    __slots__ = ("refs", "seeded", "binds", "hot", "enclosing", "owner", "own_refs", "own_binds", "returns", "catches", "defines", "tests_a_parameter", "holds_a_mode", "function")
 
     def __init__(self, enclosing: Optional["Definition"], owner: Optional[str]) -> None:
         self.refs: Set[str] = set()
@@ -72,6 +72,8 @@ class Definition:
         self.defines = False
         self.tests_a_parameter = False
         self.holds_a_mode = False
+        # The name of the function it is, if it is one.
+        self.function: Optional[str] = None
 
 
 # Statements that can open a definition (one of the module's or a class body's own).
@@ -113,7 +115,6 @@ class RelevanceScan:
         self.definitions: List[Definition] = []
         self.of_unit: Dict[int, Definition] = {}
         self.related: Dict[str, str] = {}  # class name -> a name for its family (bases and subclasses)
-        self.function_names: Dict[int, str] = {}  # id of a function's definition -> its name
         self._frames: List[_Frame] = []
         # Statements of the module or of a class body: each opens a definition, with the
         # class it is in and the definition enclosing it.
@@ -204,7 +205,7 @@ class RelevanceScan:
         definition = self._new(enclosing, owner)
         self.of_unit[id(node)] = definition
         name = node.name.value
-        self.function_names[id(definition)] = name
+        definition.function = name
         definition.binds.add(name)
         if class_name:
             definition.own_binds.add(name)  # `self.name()` in its class's methods

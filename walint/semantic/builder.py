@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Set, 
 import libcst as cst
 
 from walint.semantic.nodes import (
+    field_default,
     code_constant_name,
     collection_items,
     dotted_name,
@@ -251,7 +252,7 @@ class ScopeBuilder:
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
-            value = _field_default(node.value) if self.scope.kind == "class" else node.value
+            value = field_default(node.value) if self.scope.kind == "class" else node.value
             self._bind(node.target, value)
             self._record_assigned(node.target, value)
 
@@ -357,16 +358,3 @@ def _default_of_field(value: cst.BaseExpression) -> cst.BaseExpression:
                 value = arg.value
                 break
     return value.body if isinstance(value, cst.Lambda) else value
-
-
-def _field_default(value: cst.BaseExpression) -> cst.BaseExpression:
-    """The default a dataclass field declares: ``field(default=X)`` or
-    ``field(default_factory=lambda: X)`` holds X; anything else is itself."""
-    if not isinstance(value, cst.Call) or dotted_name(value.func) not in ("field", "dataclasses.field", "attr.ib", "attrs.field"):
-        return value
-    for arg in value.args:
-        if arg.keyword is not None and arg.keyword.value == "default":
-            return arg.value
-        if arg.keyword is not None and arg.keyword.value in ("default_factory", "factory") and isinstance(arg.value, cst.Lambda):
-            return arg.value.body
-    return value

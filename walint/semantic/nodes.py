@@ -297,3 +297,16 @@ def none_when_missing(value: object) -> bool:
 def is_true_false_none(value: Optional[cst.BaseExpression]) -> bool:
     """Is ``value`` the constant ``True``, ``False`` or ``None``?"""
     return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
+
+
+def field_default(value: cst.BaseExpression) -> cst.BaseExpression:
+    """The default a dataclass field declares: ``field(default=X)`` or
+    ``field(default_factory=lambda: X)`` holds X; anything else is itself."""
+    if not isinstance(value, cst.Call) or dotted_name(value.func) not in ("field", "dataclasses.field", "attr.ib", "attrs.field"):
+        return value
+    for arg in value.args:
+        if arg.keyword is not None and arg.keyword.value == "default":
+            return arg.value
+        if arg.keyword is not None and arg.keyword.value in ("default_factory", "factory") and isinstance(arg.value, cst.Lambda):
+            return arg.value.body
+    return value

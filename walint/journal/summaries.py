@@ -20,7 +20,7 @@ from walint.flow.walker import UnitFacts
 from walint.semantic.scopes import Unit
 from walint.semantic.nodes import dotted_name, has_more_elements, is_constant_literal, is_none, iter_subexpressions, literal_entries
 from walint.sql import ROLLBACK_MODES, normalise_mode, sql_texts
-from walint.summary import MAX_LITERAL, FunctionFacts, ModuleSummary
+from walint.summary import MAX_LITERAL, SWALLOWS_WRAPPED_CALL, FunctionFacts, ModuleSummary
 from walint.journal.guard_reading import uppercases
 
 
@@ -105,7 +105,10 @@ class SummaryQueries:
             unguarded_downgrade=unguarded,
             unguarded_on_error_path=unguarded is not None and unguarded_on_error_path,
             probe=probe or unit.name in self.guard_names,
-            probe_may_return_none=said.may_return_none,
+            # `@best_effort def disk_mode(conn)`: the decorator's wrapper answers None for
+            # the read that failed.
+            probe_may_return_none=said.may_return_none
+            or (probe and any(d.swallows == SWALLOWS_WRAPPED_CALL for d in self.decorators_of(unit))),
             probe_normalises=all(self._normalised(value, unit.scope) for value in facts.returns),
             probe_uppercases=bool(facts.returns) and all(uppercases(self, value, unit.scope) for value in facts.returns),
             refuses_wal=facts.refuses_wal,

@@ -121,11 +121,8 @@ class AnswerQueries:
                 if isinstance(default, cst.SimpleString) and str(default.evaluated_value).lower() != "wal":
                     kinds.add("string")
             # `except OSError: return b""` from a reader of header bytes 18-19: no versions.
-            if handler is not None and (
-                (isinstance(value, cst.SimpleString) and value.evaluated_value in (b"", b"\x00\x00"))
-                or (isinstance(value, cst.Integer) and value.value == "0")
-            ):
-                kinds.add("string")  # `except OSError: return 0`, no version at all
+            if handler is not None and _no_version(value):
+                kinds.add("string")  # `except OSError: return 0` (or `(0, 0)`), no version at all
         if not facts.named_returns:
             return kinds
         flow = self.error_paths(unit)
@@ -229,6 +226,15 @@ class AnswerQueries:
             and not self.probe_calls(value, scope)
             and not any(self.mentions_wal(n, scope) for n in iter_subexpressions(value, limit=50) if isinstance(n, (cst.SimpleString, cst.Name)))
         )
+
+
+def _no_version(value: cst.BaseExpression) -> bool:
+    """``b""``, ``0`` or ``(0, 0)``: header versions made up where none were read."""
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return bool(value.elements) and all(_no_version(element.value) for element in value.elements)
+    return (isinstance(value, cst.SimpleString) and value.evaluated_value in (b"", b"\x00\x00")) or (
+        isinstance(value, cst.Integer) and value.value == "0"
+    )
 
 
 def _reraises(handler: cst.ExceptHandler) -> bool:

@@ -114,6 +114,10 @@ class GuardQueries(HeaderQueries):
                     inside_a_probe.update(id(arg) for arg in iter_subexpressions(node) if arg is not node)
             elif isinstance(node, (cst.Name, cst.Attribute)):
                 bindings, _ = self.bindings_of(node, scope)
+                unknown = isinstance(node, cst.Name) and bindings and all(b.kind == "unknown" for b in bindings)
+                unpacked = self.unpacked_from(node, scope) if unknown else None
+                if unpacked is not None:  # `write_version, _ = header_versions(path)`
+                    bindings = [Binding("value", unpacked, scope)]
                 for binding in bindings:
                     if binding.kind == "value" and binding.value is not None and binding.scope is not None:
                         for probe in self.probe_calls(binding.value, binding.scope):  # type: ignore[arg-type]

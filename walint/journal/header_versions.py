@@ -51,7 +51,7 @@ class HeaderQueries:
         if bindings[0].kind == "value" and bindings[0].scope is not None:
             value, where = bindings[0].value, bindings[0].scope
         else:
-            unpacked = self._unpacked_from(expr, scope)
+            unpacked = self.unpacked_from(expr, scope)
             if unpacked is None:
                 return False
             value, where = unpacked, scope
@@ -129,7 +129,7 @@ class HeaderQueries:
             and any(self.holds_header_versions(o, scope) for o in operands)
         )
 
-    def _unpacked_from(self, name: cst.Name, scope: Scope) -> Optional[cst.BaseExpression]:
+    def unpacked_from(self, name: cst.Name, scope: Scope) -> Optional[cst.BaseExpression]:
         """The value ``w, r = <value>`` unpacks into ``name`` in the function ``scope`` is."""
         unit = scope.unit
         if unit is None:

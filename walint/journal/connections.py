@@ -211,6 +211,35 @@ class ConnectionQueries:
                 return True
         return False
 
+    def chosen_at_creation(self, site: Site) -> bool:
+        """``fresh = not os.path.exists(path)`` before ``connect(path)``, then ``if fresh:
+        conn.execute("PRAGMA journal_mode=OFF")``: the mode of a file the function
+        creates, which no other process has open in WAL yet (the creator's choice, as an
+        early return on an existing file is in :meth:`_creates_the_file`)."""
+        unit = site.unit
+        opened = {
+            dotted_name(_unwrapped_path(other.node.args[0].value))
+            for other in self.facts(unit).sites
+            if isinstance(other.node, cst.Call) and other.node.args and self.is_connect_call(other.node, other.scope)
+        }
+        conditions = set(site.conditions)
+        return any(
+            isinstance(node, cst.If) and id(node) in conditions and self._tests_absence_of(node.test, site.scope) in opened - {""}
+            for node in own_nodes(unit.node)
+        )
+
+    def _tests_absence_of(self, test: cst.BaseExpression, scope: Scope) -> str:
+        """The path ``not os.path.exists(path)`` checks is missing, directly or through a
+        name bound once to that test (``fresh = not path.exists()``), or ""."""
+        if isinstance(test, cst.Name):
+            bindings, parameter = self.bindings_of(test, scope)
+            if parameter is not None or len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].value is None:
+                return ""
+            test = bindings[0].value  # type: ignore[assignment]
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            return _tests_existence_of(test.expression)
+        return ""
+
     def database_of(
         self, expr: cst.BaseExpression, scope: Scope, connection: bool = False, depth: int = 0
     ) -> Optional[Tuple[object, ...]]:

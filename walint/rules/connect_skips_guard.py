@@ -178,8 +178,8 @@ def open_board(path, on_share):
                 elsewhere = model.downgrades_elsewhere(site)
                 if rollback and not elsewhere and (site.handler is not None or site.flagged or model.on_failure_path(site)):
                     continue  # WAL001 reports this statement
-                if rollback and (model.unreachable(site) or model.on_private_database(site)):
-                    continue  # never runs, or runs on a `:memory:` database no one shares
+                if rollback and (model.unreachable(site) or model.on_private_database(site) or model.chosen_at_creation(site)):
+                    continue  # never runs, runs on a `:memory:` database no one shares, or on a new file
                 node = site.node
                 callee = model.callee(node, site.scope) if isinstance(node, cst.Call) else None
                 # A helper that sets the mode its caller passes (`set_journal(conn, "delete")`)

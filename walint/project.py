@@ -142,17 +142,26 @@ class ProjectIndex:
             base = Path(os.path.abspath(importer)).parent
             for _ in range(level - 1):
                 base = base.parent
-            for split in range(len(parts), -1, -1):
-                folder = base.joinpath(*parts[:split]) if split else base
-                for file in (folder.with_suffix(".py") if split else None, folder / "__init__.py"):
-                    if file is not None and str(file) in self._names_of:
-                        return str(file), ".".join(parts[split:])
-            return None
+            found = self._beside(base, parts)
+            if found is None and str(base / "__init__.py") in self._names_of:
+                found = str(base / "__init__.py"), ".".join(parts)  # `from . import helpers`
+            return found
         parts = origin.split(".")
         for split in range(len(parts), 0, -1):
             path = self._by_name.get(".".join(parts[:split]))
             if path is not None:
                 return path, ".".join(parts[split:])
+        # `from journal_policy import POLICY` beside journal_policy.py: a script's own
+        # directory is the first place Python looks.
+        return self._beside(Path(os.path.abspath(importer)).parent, parts)
+
+    def _beside(self, base: Path, parts: List[str]) -> Optional[Tuple[str, str]]:
+        """The module ``parts`` names, looked for from ``base`` (longest prefix first)."""
+        for split in range(len(parts), 0, -1):
+            folder = base.joinpath(*parts[:split])
+            for file in (folder.with_suffix(".py"), folder / "__init__.py"):
+                if str(file) in self._names_of:
+                    return str(file), ".".join(parts[split:])
         return None
 
     def resolve(self, origin: str, importer: str) -> object:

@@ -207,16 +207,13 @@ class ErrorPaths:
             if isinstance(value, cst.Dict):  # `state = {"journal": "wal"}`: each constant entry
                 for path, entry in literal_entries(target.value, value):
                     state = state.bind(path, constant(entry, state))
-            held = constant(value, state) if value is not None else UNKNOWN
-            if held is UNKNOWN and isinstance(value, (cst.Name, cst.Attribute)) and state.get(dotted_name(value)) is UNKNOWN:
-                held = self._outer_constant(value)  # `journal = PREFERRED`, a module's constant
-            return state.bind(target.value, held)
+            return state.bind(target.value, self._held(value, state))
         if subscript_path(target) or (isinstance(target, cst.Attribute) and dotted_name(target)):
             # `state["journal"] = ...`, `self._use_wal = False`
             key = subscript_path(target) or dotted_name(target)
             if isinstance(opened, cst.Call) and self._opens_private_database(opened):
                 return state.bind(key, PRIVATE_DATABASE)  # `self.conn = sqlite3.connect(":memory:")`
-            return state.bind(key, constant(value, state) if value is not None else UNKNOWN)
+            return state.bind(key, self._held(value, state))
         if isinstance(target, (cst.Tuple, cst.List)):
             # `ok, why = try_wal(conn)`: the answer is the first item of the tuple returned.
             known = constant(value, state) if isinstance(value, cst.Call) else UNKNOWN
@@ -227,6 +224,13 @@ class ErrorPaths:
                 else:
                     state = self._assign(element.value, None, state)
         return state
+
+    def _held(self, value: Optional[cst.BaseExpression], state: PathState) -> object:
+        """What a name assigned ``value`` holds on this path."""
+        held = constant(value, state) if value is not None else UNKNOWN
+        if held is UNKNOWN and isinstance(value, (cst.Name, cst.Attribute)) and state.get(dotted_name(value)) is UNKNOWN:
+            held = self._outer_constant(value)  # `journal = PREFERRED`, a module's constant
+        return held
 
     def _if(self, statement: cst.If, states: States) -> States:
         when_true, when_false = branch(statement.test, self._split_calls(statement.test, states))

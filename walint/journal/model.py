@@ -210,6 +210,11 @@ class ModuleModel(
         """``self._db.execute_void(...)`` where ``self._db = Store(path)`` and ``Store`` is
         imported: the imported name of the method (``.compat.Store.execute_void``). So is
         ``Store(path).downgrade(conn)``, on an instance made in place."""
+        maker = self.instance_maker(func, scope)
+        if maker is not None and isinstance(maker[0].func, (cst.Name, cst.Attribute)):
+            cls = self.qualified_name(maker[0].func, maker[1])
+            if cls:  # `self._probe = ModeProbe()`, the class imported: its `__call__`
+                return f"{cls}.__call__"
         if not isinstance(func, cst.Attribute):
             return ""
         if isinstance(func.value, cst.Call):

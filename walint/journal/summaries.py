@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from dataclasses import replace
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -218,11 +218,16 @@ class SummaryQueries:
 
     def _bound_callables(self) -> Tuple[FunctionFacts, ...]:
         """``downgrade = functools.partial(_set_journal, mode="DELETE")`` (or a lambda) at
-        module level: to an importer, a function that sets what the bound call sets."""
+        module level: to an importer, a function that sets what the bound call sets. An
+        instance of a class of the module with a ``__call__`` is that method."""
         found = []
         for name, bindings in self.module_scope.bindings.items():
             value = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
             if not name.isidentifier() or not isinstance(value, (cst.Lambda, cst.Call)):
+                continue
+            runs = self.resolve_unit(cst.Call(cst.Name(name)), self.module_scope) if isinstance(value, cst.Call) else None
+            if runs is not None and runs.name == "__call__":  # `probe = ModeProbe()`: calling it runs `__call__`
+                found.append(replace(self._exported_facts(runs), qualname=name))
                 continue
             if isinstance(value, cst.Call) and dotted_name(value.func).rsplit(".", 1)[-1] != "partial":
                 continue
@@ -276,6 +281,7 @@ class SummaryQueries:
                     continue
                 if values and all(is_known(v) and len(v) < 200 for v in values):
                     constants.append((f"{class_scope.name}.{name}", values))
+        constants += self._instance_fields(constants)
         imports = {
             binding.origin
             for scope in self._scopes()
@@ -291,6 +297,29 @@ class SummaryQueries:
         return ModuleSummary(
             self.path, functions, tuple(constants), tuple(sorted(imports)), marker_uses, compared, self._exported_literals()
         )
+
+    def _instance_fields(self, constants: List[Tuple[str, Tuple[str, ...]]]) -> List[Tuple[str, Tuple[str, ...]]]:
+        """``POLICY = JournalPolicy()``: the instance's fields hold the class's defaults,
+        but for those the call passes (``JournalPolicy(fallback_mode="TRUNCATE")``)."""
+        by_class: Dict[str, List[Tuple[str, Tuple[str, ...]]]] = {}
+        for path, values in constants:
+            owner, _, field_name = path.partition(".")
+            if field_name and "." not in field_name:
+                by_class.setdefault(owner, []).append((field_name, values))
+        found = []
+        for name, bindings in self.module_scope.bindings.items():
+            if len(bindings) != 1 or not isinstance(bindings[0].value, cst.Call) or not name.isidentifier():
+                continue
+            call = bindings[0].value
+            if not isinstance(call.func, cst.Name) or call.func.value not in by_class:
+                continue
+            if not any(s.name == call.func.value and s.parent is self.module_scope for s in self.class_scopes.values()):
+                continue
+            if any(arg.keyword is None for arg in call.args):
+                continue  # positional or `**options`: which field each sets is not worked out
+            passed = {arg.keyword.value for arg in call.args if arg.keyword is not None}
+            found += [(f"{name}.{field_name}", values) for field_name, values in by_class[call.func.value] if field_name not in passed]
+        return found
 
     def _exported_literals(self) -> Tuple[Tuple[str, str], ...]:
         """(name, source) of each module-level collection literal of constants, and of each

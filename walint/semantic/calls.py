@@ -24,6 +24,7 @@ class CallTargets:
 
         def lookup(self, name: str, scope: "Scope") -> Tuple[List["Binding"], bool]: ...
         def class_scope_for(self, owner: cst.BaseExpression, scope: "Scope", _depth: int = 0) -> Optional["Scope"]: ...
+        def bindings_of(self, expr: cst.BaseExpression, scope: "Scope") -> Tuple[List["Binding"], Optional[str]]: ...
 
     def resolve_unit(self, call: cst.Call, scope: Scope) -> Optional[Unit]:
         """The function of this module that ``call`` calls, when that can be told."""
@@ -39,9 +40,23 @@ class CallTargets:
                 bindings = self._method_bindings(class_scope, func.attr.value)
                 if not bindings and dotted_name(func.value) == "self":
                     bindings = self._kept_callable(class_scope, func.attr.value)
+        if isinstance(func, (cst.Name, cst.Attribute)) and not any(b.kind == "def" for b in bindings):
+            maker = self.instance_maker(func, scope)
+            class_scope = self.class_scope_for(*maker) if maker is not None else None
+            if class_scope is not None:  # `probe = ModeProbe()` ... `probe(conn)`
+                bindings = self._method_bindings(class_scope, "__call__")
         for binding in bindings:
             if binding.kind == "def" and isinstance(binding.value, cst.FunctionDef):
                 return self.function_units.get(binding.value)
+        return None
+
+    def instance_maker(self, func: cst.BaseExpression, scope: Scope) -> Optional[Tuple[cst.Call, Scope]]:
+        """The call that made the instance ``func`` names, when it is bound once to one
+        (``probe = ModeProbe()``, ``self._probe = ModeProbe()``): calling it runs the
+        class's ``__call__``."""
+        bindings, _ = self.bindings_of(func, scope)
+        if len(bindings) == 1 and bindings[0].kind == "value" and isinstance(bindings[0].value, cst.Call) and bindings[0].scope is not None:
+            return bindings[0].value, bindings[0].scope
         return None
 
     def callable_default(self, param: str, scope: Scope) -> Optional[Tuple[cst.Name, Scope]]:

@@ -66,7 +66,15 @@ class ScopeBuilder:
 
     def _target_scope(self, name: str) -> Scope:
         scope = self.scope
-        return scope.module() if name in scope.globals else scope
+        if name in scope.globals:
+            return scope.module()
+        if name in scope.nonlocals:
+            # `nonlocal wal`: the nearest function around that has the name.
+            outer = scope.parent
+            while outer is not None and (outer.kind != "function" or (name not in outer.bindings and name not in outer.params)):
+                outer = outer.parent
+            return outer if outer is not None else scope
+        return scope
 
     def _bind_name(self, name: str, binding: Binding) -> None:
         if self.handler_depth and not binding.in_handler:
@@ -186,6 +194,9 @@ class ScopeBuilder:
 
     def visit_Global(self, node: cst.Global) -> None:
         self.scope.globals.update(item.name.value for item in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.scope.nonlocals.update(item.name.value for item in node.names)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:

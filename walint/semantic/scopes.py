@@ -31,7 +31,7 @@ class Binding(NamedTuple):
 class Scope:
     """A module, class or function namespace and what its names are bound to."""
 
-    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "unit", "annotations", "callable_defaults")
+    __slots__ = ("kind", "name", "parent", "bindings", "params", "globals", "nonlocals", "unit", "annotations", "callable_defaults")
 
     def __init__(self, kind: str, name: str, parent: Optional["Scope"]) -> None:
         self.kind = kind
@@ -40,6 +40,8 @@ class Scope:
         self.bindings: Dict[str, List[Binding]] = {}
         self.params: List[str] = []
         self.globals: Set[str] = set()
+        # Names a nested function rebinds in the function around it (`nonlocal wal`).
+        self.nonlocals: Set[str] = set()
         self.unit: Optional["Unit"] = None
         # Parameters annotated with a plain name (`cfg: DbConfig`): the class they hold.
         self.annotations: Dict[str, str] = {}

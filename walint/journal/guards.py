@@ -11,7 +11,7 @@ import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
 from walint.semantic.scopes import Binding, Scope
-from walint.semantic.nodes import collection_items, dotted_name, grown_collection, is_none, iter_subexpressions, subscript_path
+from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, grown_collection, is_none, iter_subexpressions, subscript_path
 from walint.journal.calls import call_arguments
 from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
@@ -108,6 +108,8 @@ class GuardQueries(HeaderQueries):
         for node in iter_subexpressions(expr):
             if id(node) in inside_a_probe:
                 continue
+            if isinstance(node, cst.Call):
+                node = self.handed_call(node) or node  # `await loop.run_in_executor(None, probe, path)`
             if isinstance(node, (cst.Call, cst.Attribute)) and self.is_probe_node(node, scope):
                 found.append((node, scope))
                 if isinstance(node, cst.Call):
@@ -142,6 +144,8 @@ class GuardQueries(HeaderQueries):
             # A name that also holds a reading (`mode = <read>`, or "wal" where it failed)
             # is the mode compared, not the word it is compared with.
             return all(is_known(v) for v in values) and any(v.lower() == "wal" for v in values)
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in NORMALISING_METHODS and not expr.args:
+            return self.mentions_wal(expr.func.value, scope)  # `WAL_MODE.casefold()`
         return False
 
     def handler_flags(self, expr: cst.BaseExpression, scope: Scope) -> Set[str]:

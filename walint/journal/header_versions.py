@@ -213,6 +213,9 @@ def is_header_version(expr: cst.BaseExpression) -> bool:
         return all(is_header_version(element.value) for element in expr.elements)
     if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("struct.unpack", "unpack") and len(expr.args) == 2:
         return is_header_version(expr.args[1].value)  # `struct.unpack(">BB", raw[18:20])`
+    if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("struct.unpack_from", "unpack_from") and len(expr.args) == 3:
+        offset = expr.args[2].value  # `struct.unpack_from(">BB", header, 18)`
+        return isinstance(offset, cst.Integer) and offset.value in ("18", "19")
     if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1:
         return False
     index = expr.slice[0].slice

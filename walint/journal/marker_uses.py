@@ -305,6 +305,9 @@ class MarkerUses(MarkerLookups):
                 # A table of (needle, mode) rows that an importer loops over: each row's needle.
                 self.table_needles.add(id(needle))
                 self._operand(needle, polarity, scope, depth + 1)
+            for element in getattr(literal, "elements", ()):
+                if isinstance(element, cst.StarredElement):  # `frozenset([*_PERMANENT, *_IO_ERRORS])`
+                    self._operand(element.value, polarity, scope, depth + 1)
             return
         column = projected_column(node)
         if column is not None:  # `{code for code, _ in BLOCKERS}`: that item of each row

@@ -11,7 +11,7 @@ from walint.codes import SPECS_BY_CODE
 from walint.sql import ROLLBACK_MODES, normalise_mode
 from walint.constants import is_known
 from walint.semantic.scopes import Collection
-from walint.semantic.nodes import code_constant_name, collection_items, dotted_name, iter_subexpressions
+from walint.semantic.nodes import code_constant_name, collection_items, dotted_name, iter_subexpressions, unwrap_collection
 from walint.fixes import SAFE, UNSAFE, FixPlan, remove_element
 from walint.markers import (
     PERMANENT,
@@ -378,6 +378,10 @@ def _joined_into(model: "ModuleModel") -> Dict[str, List[str]]:
                     if isinstance(part, cst.Name):
                         parts.add(part.value)
                 value = value.left
+            literal = unwrap_collection(value) if isinstance(value, cst.BaseExpression) else None
+            for element in getattr(literal, "elements", ()):
+                if isinstance(element, cst.StarredElement) and isinstance(element.value, cst.Name):
+                    parts.add(element.value.value)  # `NO_WAL = frozenset([*_PERMANENT, *_IO_ERRORS])`
             for part in parts:
                 joined.setdefault(part, []).append(other)
     return joined

@@ -310,8 +310,8 @@ class SummaryQueries:
         for name, bindings in self.module_scope.bindings.items():
             if len(bindings) != 1 or not isinstance(bindings[0].value, cst.Call) or not name.isidentifier():
                 continue
-            call = bindings[0].value
-            if not isinstance(call.func, cst.Name) or call.func.value not in by_class:
+            call = self._made_instance(bindings[0].value)
+            if call is None or not isinstance(call.func, cst.Name) or call.func.value not in by_class:
                 continue
             if not any(s.name == call.func.value and s.parent is self.module_scope for s in self.class_scopes.values()):
                 continue
@@ -320,6 +320,17 @@ class SummaryQueries:
             passed = {arg.keyword.value for arg in call.args if arg.keyword is not None}
             found += [(f"{name}.{field_name}", values) for field_name, values in by_class[call.func.value] if field_name not in passed]
         return found
+
+    def _made_instance(self, call: cst.Call) -> Optional[cst.Call]:
+        """The call that makes the instance ``call`` answers: itself, or the one a
+        factory of this module returns (``SETTINGS = load_settings()`` where
+        ``load_settings`` returns ``DatabaseSettings(path=...)``)."""
+        unit = self.resolve_unit(call, self.module_scope) if not call.args else None
+        if unit is None:
+            return call
+        returns = self.facts(unit).returns
+        made = returns[0] if len(returns) == 1 else None
+        return made if isinstance(made, cst.Call) else None
 
     def _exported_literals(self) -> Tuple[Tuple[str, str], ...]:
         """(name, source) of each module-level collection literal of constants, and of each

@@ -66,8 +66,11 @@ class ErrorPaths:
         suppressing: FrozenSet[int] = frozenset(),
         opens_private_database: Callable[[cst.Call], bool] = lambda call: False,
         outer_constant: Callable[[cst.BaseExpression], Const] = lambda expr: UNKNOWN,
+        cleared_by: Callable[[cst.Call], Tuple[Tuple[str, Const], ...]] = lambda call: (),
     ) -> None:
         self._attempts_wal = attempts_wal
+        # What a called method's failed WAL attempt leaves in the instance's flags.
+        self._cleared_by = cleared_by
         self._outer_constant = outer_constant
         self._opens_private_database = opens_private_database
         self._guard_statements = guard_statements
@@ -190,6 +193,15 @@ class ErrorPaths:
         if isinstance(small, cst.Expr):
             for target, value in updated_entries(small.value):  # `state.update(wal=False)`
                 states = frozenset(self._assign(target, value, s) for s in states)
+            call = small.value.expression if isinstance(small.value, cst.Await) else small.value
+            cleared = self._cleared_by(call) if isinstance(call, cst.Call) else ()
+            if cleared:
+                # `self._enable_wal()`, whose handler sets `self.wal_ok = False`: a path where
+                # it worked, and a failed one that carries the flag.
+                failed = [s.failing(s.failed_at | {id(call)}) for s in states]
+                for name, value in cleared:
+                    failed = [s.bind(name, value) for s in failed]
+                states = bounded(list(states) + failed)
             grown = grown_collection(small.value)
             if grown is not None and dotted_name(grown):  # `broken.add(path)`
                 return frozenset(s.bind(dotted_name(grown), HOLDS_ITEMS) for s in states)

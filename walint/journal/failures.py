@@ -63,7 +63,36 @@ class FailureQueries:
             suppressing=frozenset(id(s.node) for s in self.facts(unit).suppressions),
             opens_private_database=lambda call: self.opens_private_database(call, unit.scope),
             outer_constant=lambda expr: self._outer_constant(expr, unit),
+            cleared_by=lambda call: self._cleared_by_method(call, unit),
         ).run(statements, frozenset(entry))
+
+    def downgrades_on_its_own_error_path(self, unit: Optional[Unit]) -> bool:
+        """Is ``unit``, a function of this module, one whose rollback switch WAL001 reports (in
+        its handler, or on a path its failed WAL attempt takes)? Its finding is the place to fix."""
+        return unit is not None and any(
+            self.is_rollback_site(site) and not site.guarded and (site.handler is not None or site.flagged or self.on_failure_path(site))
+            for site in self.facts(unit).sites
+        )
+
+    def _cleared_by_method(self, call: cst.Call, unit: Unit) -> Tuple[Tuple[str, object], ...]:
+        """The attributes of ``self`` (with their values) that the handler of a method of
+        the same class sets when its WAL attempt fails: ``self._enable_wal()``, which sets
+        ``self.wal_ok = False``."""
+        class_scope = unit.class_scope
+        if class_scope is None or not isinstance(call.func, cst.Attribute) or dotted_name(call.func.value) != "self":
+            return ()
+        method = self.resolve_unit(call, unit.scope)
+        if method is None or method is unit or method.class_scope is not class_scope:
+            return ()
+        found = []
+        for name, bindings in class_scope.bindings.items():
+            for binding in bindings:
+                if name.startswith("self.") and binding.scope is method.scope and self.records_failure(binding) and not self._set_where_guarded(binding):
+                    held = NOT_NONE if self._holds_the_caught_exception(binding) else constant(binding.value, PathState(False))  # type: ignore[arg-type]
+                    if held is not UNKNOWN:
+                        found.append((name, held))
+                        break
+        return tuple(found)
 
     def _outer_constant(self, expr: cst.BaseExpression, unit: Unit) -> object:
         """The one string a name bound outside ``unit`` (a module constant, an imported

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -223,7 +223,7 @@ def open_board(path, on_share):
                     continue  # a connect wrapper: its own findings point inside it
                 if model.downgrade_reached_in_handler(site) is not None and not elsewhere:
                     continue  # a downgrade on this function's error path: WAL001 reports it
-                if _downgrades_on_its_own_error_path(model, model.resolve_unit(node, site.scope)):
+                if model.downgrades_on_its_own_error_path(model.resolve_unit(node, site.scope)):
                     continue  # a helper of this module whose own WAL attempt falls back: its WAL001 says so
                 if model.unreachable(site) or model.on_private_database(site):
                     continue  # never runs, or on a read-only or `:memory:` database no one shares
@@ -233,15 +233,6 @@ def open_board(path, on_share):
                     f"without checking the on-disk mode ({callee.unguarded_downgrade})",
                     *guard_fix(model, site, self.helper),
                 )
-
-
-def _downgrades_on_its_own_error_path(model: "ModuleModel", unit: Optional["Unit"]) -> bool:
-    """Is ``unit``, a function of this module, one whose rollback switch WAL001 reports (in
-    its handler, or on a path its failed WAL attempt takes)? Its finding is the place to fix."""
-    return unit is not None and any(
-        model.is_rollback_site(site) and not site.guarded and (site.handler is not None or site.flagged or model.on_failure_path(site))
-        for site in model.facts(unit).sites
-    )
 
 
 def _on_a_condition_of_its_own(model: "ModuleModel", site: "Site") -> bool:

@@ -317,6 +317,8 @@ def enable_wal(conn):
                 continue  # the flag can never hold its failure value there
             if model.on_private_database(site):
                 continue
+            if isinstance(site.node, cst.Call) and model.downgrades_on_its_own_error_path(model.resolve_unit(site.node, site.scope)):
+                continue  # `self._apply_journal()`, whose pragma this rule reports in its body
             mode = effect.rollback_modes[0].upper()
             if queue_of(site.node) and model.direct_effect(site.node, site.scope) is None:
                 what = f"Journal mode `{mode}` queued in `{queue_of(site.node)}`"

@@ -245,7 +245,7 @@ def enable_wal(conn):
                 for item, kind in zip(items, kinds)
                 if kind == TRANSIENT
                 and id(item) not in uses.filtered_out
-                and (id(collection.node) in uses.answered_by_presence or not _answers_otherwise(collection.node, item, items, kinds))
+                and (id(collection.node) in uses.answered_by_presence or not _answers_otherwise(model, collection, item, items, kinds))
             ]
             # `NO_WAL_ERRORS.append("database is busy")` on some platform: one of its items.
             added = [node for node in uses.added_to(collection.name) if model.marker_kind(node) == TRANSIENT]
@@ -405,21 +405,32 @@ def _fragment(node: cst.CSTNode) -> bool:
     return isinstance(value, str) and is_fragment(value)
 
 
-def _answers_otherwise(collection: object, item: cst.BaseExpression, items: Sequence[cst.BaseExpression], kinds: Sequence[Optional[str]]) -> bool:
+def _answers_otherwise(
+    model: "ModuleModel", collection: Collection, item: cst.BaseExpression, items: Sequence[cst.BaseExpression], kinds: Sequence[Optional[str]]
+) -> bool:
     """In ``{"locking protocol": "rollback", "disk I/O error": "retry"}`` (or ``True`` and
     ``False``), does this message map to another answer than every permanent marker does? Then the table
     gives it its own verdict (a retry), not the downgrade the permanent ones get."""
-    if not isinstance(collection, cst.Dict):
+    table = collection.node
+    if not isinstance(table, cst.Dict):
         return False
-    # A verdict is a word ("retry"), a bool, or an enum member (`FailureKind.TRANSIENT`); not
-    # a function (`_rollback_journal` and `_memory_journal` both leave WAL).
-    answers = {
-        id(e.key): e.value.evaluated_value if isinstance(e.value, cst.SimpleString) else dotted_name(e.value)
-        for e in collection.elements
-        if isinstance(e, cst.DictElement) and (isinstance(e.value, cst.SimpleString) or _is_verdict_name(e.value))
-    }
-    if len(answers) != len(collection.elements) or not all(
-        isinstance(a, str) and a.replace(".", "_").isidentifier() for a in answers.values()
+    # A verdict is a word ("retry", or `RETRY` bound to it), a bool, or an enum member
+    # (`FailureKind.TRANSIENT`); not a function (`_rollback_journal` and `_memory_journal`
+    # both leave WAL).
+    answers = {}
+    for e in table.elements:
+        if not isinstance(e, cst.DictElement):
+            continue
+        if isinstance(e.value, cst.SimpleString):
+            answers[id(e.key)] = e.value.evaluated_value
+        elif _is_verdict_name(e.value):
+            answers[id(e.key)] = dotted_name(e.value)
+        elif isinstance(e.value, cst.Name):
+            words = model.folder.values(e.value, collection.scope)
+            if len(words) == 1 and is_known(words[0]):
+                answers[id(e.key)] = words[0]
+    if len(answers) != len(table.elements) or not all(
+        isinstance(a, str) and a.replace(".", "_").replace("-", "_").isidentifier() for a in answers.values()
     ):
         return False  # reasons worded for a person ("network share"), not verdicts ("retry")
     permanent = {answers.get(id(other)) for other, kind in zip(items, kinds) if kind == PERMANENT}

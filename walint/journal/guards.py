@@ -28,7 +28,24 @@ class GuardQueries(HeaderQueries):
     def _answers_wal(self, value: cst.BaseExpression, scope: Scope) -> bool:
         if isinstance(value, cst.IfExp):
             return self._answers_wal(value.body, scope) or self._answers_wal(value.orelse, scope)
-        return self.mentions_wal(value, scope)
+        return self.mentions_wal(value, scope) or self._mode_by_header_version(value, scope)
+
+    def _mode_by_header_version(self, value: cst.BaseExpression, scope: Scope) -> bool:
+        """``MODES.get(header[18])`` (or ``MODES[header[18]]``) of ``{1: "rollback", 2:
+        "wal"}``: the mode a table names for the header's version."""
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "get" and value.args:
+            table, key = value.func.value, value.args[0].value
+        elif isinstance(value, cst.Subscript) and len(value.slice) == 1 and isinstance(value.slice[0].slice, cst.Index):
+            table, key = value.value, value.slice[0].slice.value
+        else:
+            return False
+        if not isinstance(table, (cst.Name, cst.Attribute)) or not self.holds_header_versions(key, scope):
+            return False
+        bindings, _ = self.bindings_of(table, scope)
+        literal = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
+        return isinstance(literal, cst.Dict) and any(
+            isinstance(element, cst.DictElement) and self.mentions_wal(element.value, bindings[0].scope or scope) for element in literal.elements
+        )
 
     def _normalised(self, value: cst.BaseExpression, scope: Scope) -> bool:
         """Is a returned mode certainly lower-case: ``.lower()``, a pragma read, or a literal?"""

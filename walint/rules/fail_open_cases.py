@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 from walint.fixes import SAFE, FixPlan
+from walint.flow.conditions import always_exits
 from walint.journal.guard_reading import probe_may_answer_none, uppercases
 from walint.semantic.nodes import iter_subexpressions
 
@@ -28,11 +29,25 @@ def match_lets_none_through(
     ):
         return False
     later = match.cases[list(match.cases).index(case) + 1 :]
+    for other in later:
+        if isinstance(other.pattern, cst.MatchAs) and other.pattern.pattern is None:
+            break  # `case _:` or `case other:` takes None before any case after it
+        if _matches_none(other.pattern) and other.guard is None and always_exits(other.body):
+            return False  # `case None: raise`: an unknown mode is refused there
     inside = {id(node) for other in later for node in iter_subexpressions(other.body, limit=5000)}
     # In a later case, or after the match (which it guards: `case _: log(...)`, then the downgrade).
     return any(
         (id(site.node) in inside or site.guard is match) and model.is_rollback_site(site) for site in model.facts(unit).sites
     )
+
+
+def _matches_none(pattern: cst.MatchPattern) -> bool:
+    """``case None:`` (or ``case "wal" | None:``)."""
+    if isinstance(pattern, cst.MatchSingleton):
+        return isinstance(pattern.value, cst.Name) and pattern.value.value == "None"
+    if isinstance(pattern, cst.MatchOr):
+        return any(_matches_none(element.pattern) for element in pattern.patterns)
+    return False
 
 
 def case_spelling_never_answered(

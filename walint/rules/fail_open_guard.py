@@ -346,7 +346,8 @@ def fallback(conn):
                 continue
             if call in converted:
                 continue  # `_mode_from_row(<probe>)`: a project function that never answers None
-            may_be_none = may_be_none or probe_may_answer_none(model, call, call_scope)
+            # `header[18] == 2` of a header that may be None raises: None never gets past it.
+            may_be_none = may_be_none or (not isinstance(operand, cst.Subscript) and probe_may_answer_none(model, call, call_scope))
             if callee_name(call) in model.guard_names or model.direct_effect(call, call_scope) is not None:
                 continue  # the helper normalises; a pragma read answers in lower case
             callee = model.callee(call, call_scope)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
+from walint.flow.conditions import always_exits
 from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
 from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WRAPPED_CALL
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix
@@ -88,6 +89,40 @@ def _closed_in_finally(model: "ModuleModel", try_node: cst.CSTNode, sites: Seque
             if dotted_name(closed) in connections and not _is_a_cursor(model, closed, scope):
                 return True
     return False
+
+
+def _kept_to_itself(model: "ModuleModel", unit: "Unit", sites: Sequence["Site"], handler: cst.CSTNode) -> bool:
+    """Are the WAL switches of ``sites`` run on a connection this function opens and, up
+    to the handler, hands nowhere (no attribute, no argument, no return; only its own
+    methods are called)? A handler that leaves the function then drops it: nothing
+    carries on in an unknown mode. (What follows the ``try`` runs only where it worked.)"""
+    if not sites or unit is model.module_unit:
+        return False
+    names = set()
+    for site in sites:
+        call = site.node
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute) or not isinstance(call.func.value, cst.Name):
+            return False
+        names.add(call.func.value.value)
+    for name in names:
+        bindings, parameter = model.bindings_of(cst.Name(name), unit.scope)
+        if parameter is not None or not bindings or any(
+            b.kind != "value" or b.scope is not unit.scope or not model.is_connect_call(b.value, unit.scope) for b in bindings
+        ):
+            return False
+    nodes = list(iter_subexpressions(unit.node, limit=20_000))
+    # Where the name may stand: before a method of its own (`conn.execute`), or bound.
+    allowed = {id(node.value) for node in nodes if isinstance(node, cst.Attribute)}
+    allowed |= {id(node.target) for node in nodes if isinstance(node, cst.AssignTarget)}
+    handler_line = model.line_of(handler)
+    in_handler = {id(node) for node in iter_subexpressions(handler, limit=5000)}
+    return not any(
+        isinstance(node, cst.Name)
+        and node.value in names
+        and id(node) not in allowed
+        and (model.line_of(node) < handler_line or id(node) in in_handler)
+        for node in nodes
+    )
 
 
 def _is_a_cursor(model: "ModuleModel", expr: cst.BaseExpression, scope: "Scope") -> bool:
@@ -302,6 +337,8 @@ def on_connect(dbapi_connection, record):
                     recorded = flags | mode_names(model, sites, attribute_modes) | returned_names(model, unit)
                     if try_facts.retried_then_raised or try_facts.retried_then_answered or self._sets_flag(handler, recorded, _switched(wal_sites)):
                         continue
+                    if always_exits(handler.body) and _kept_to_itself(model, unit, wal_sites, handler):  # type: ignore[attr-defined]
+                        continue  # `except Error: log(...); return`: the connection opened here is dropped
                     if try_facts.retried_forever and not _leaves_the_loop(handler):
                         continue
                     if unit is not model.module_unit and model.function_facts(unit).wal_failure_returns:

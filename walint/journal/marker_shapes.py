@@ -265,7 +265,7 @@ def classifier_answers(
 
 def _table_values(model: "ModuleModel", lookup: cst.Subscript, scope: Scope) -> Optional[frozenset]:
     """``REASONS[key]`` of a dict literal whose values are all constants: one of them."""
-    found = _looked_up_table(model, lookup, scope)
+    found = _looked_up_table(model, lookup.value, scope)
     return frozenset(found[1]) if found is not None else None
 
 
@@ -273,16 +273,43 @@ def answered_table(model: "ModuleModel", value: Optional[cst.BaseExpression], sc
     """The dict literal ``REASONS[key]`` looks an answer up in, when every answer it
     holds is a true constant (a reason, a verdict): an answer from it is never None nor
     false, so a caller asking only whether one came treats every key alike."""
-    found = _looked_up_table(model, value, scope) if isinstance(value, cst.Subscript) else None
+    table = _answering_table(model, value, scope) if value is not None else None
+    found = _looked_up_table(model, table, scope) if table is not None else None
     return found[0] if found is not None and all(found[1]) else None
 
 
-def _looked_up_table(model: "ModuleModel", lookup: cst.Subscript, scope: Scope) -> Optional[Tuple[cst.Dict, List[object]]]:
-    """The dict literal ``TABLE[key]`` looks up in (a name bound once to it), with the
-    constant each of its entries holds; None when one of them is no constant."""
-    if not isinstance(lookup.value, (cst.Name, cst.Attribute)):
+def _answering_table(model: "ModuleModel", value: cst.BaseExpression, scope: Scope) -> Optional[cst.BaseExpression]:
+    """The table an answer is taken from: ``REASONS[key]``; ``reason`` of ``for needle,
+    reason in REASONS.items()``; ``next((reason for needle, reason in REASONS.items() if
+    ...), None)``."""
+    if isinstance(value, cst.Subscript):
+        return value.value
+    if isinstance(value, cst.Call) and dotted_name(value.func) == "next" and value.args and isinstance(value.args[0].value, cst.GeneratorExp):
+        generator = value.args[0].value
+        return _items_of(generator.for_in.iter, generator.for_in.target, generator.elt)
+    if isinstance(value, cst.Name):
+        bindings, _ = model.bindings_of(value, scope)
+        if len(bindings) == 1 and bindings[0].kind == "iter" and bindings[0].target is not None:
+            return _items_of(bindings[0].value, bindings[0].target, value)  # type: ignore[arg-type]
+    return None
+
+
+def _items_of(iterated: cst.BaseExpression, target: cst.BaseExpression, value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """``REASONS`` when ``value`` is the second name of ``key, value`` over ``REASONS.items()``."""
+    if not (isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Attribute) and iterated.func.attr.value == "items" and not iterated.args):
         return None
-    bindings, _ = model.bindings_of(lookup.value, scope)
+    if not isinstance(target, cst.Tuple) or len(target.elements) != 2 or not isinstance(value, cst.Name):
+        return None
+    second = target.elements[1].value
+    return iterated.func.value if isinstance(second, cst.Name) and second.value == value.value else None
+
+
+def _looked_up_table(model: "ModuleModel", table_name: cst.BaseExpression, scope: Scope) -> Optional[Tuple[cst.Dict, List[object]]]:
+    """The dict literal ``TABLE`` names (bound once to it), with the constant each of
+    its entries holds; None when one of them is no constant."""
+    if not isinstance(table_name, (cst.Name, cst.Attribute)):
+        return None
+    bindings, _ = model.bindings_of(table_name, scope)
     table = bindings[0].value if len(bindings) == 1 and bindings[0].kind == "value" else None
     if not isinstance(table, cst.Dict) or not table.elements:
         return None

@@ -487,6 +487,11 @@ class MarkerUses(MarkerLookups):
         for value in facts.returns:
             if not (isinstance(value, cst.Name) and value.value in ("True", "False", "None")):
                 self._membership(value, polarity, unit.scope, depth + 1)
+            if isinstance(value, cst.Call) and dotted_name(value.func) == "next" and len(value.args) == 2 and is_none(value.args[1].value):
+                # `next((tag for needle, tag in REASONS.items() if needle in msg), None)`
+                table = answered_table(self.model, value, unit.scope)
+                if table is not None and unit.qualname not in self._compared_by_importers:
+                    self.answered_by_presence.add(id(table))
         answers_none = facts.returns_none
         for branch in facts.branches:
             if branch.returns is not None:

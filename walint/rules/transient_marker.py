@@ -336,8 +336,8 @@ def enable_wal(conn):
         if -1 in polarities:
             return None  # only ever used to keep the downgrade from happening
         owner = collection.scope.name if collection.scope.kind == "class" else ""
-        if _RETRY_OR_HINT_NAME_RE.search(collection.name) or _RETRY_OR_HINT_NAME_RE.search(owner):
-            return None  # `RETRY_ON`, or `markers` of `class RetryPolicy`
+        if _RETRY_OR_HINT_NAME_RE.search(collection.name) or _RETRY_OR_HINT_NAME_RE.search(owner) or _TEXT_NAME_RE.search(owner):
+            return None  # `RETRY_ON`, `markers` of `class RetryPolicy`, `by_marker` of `class Messages`
         if any(_MARKER_NAME_RE.search(name) for name in (collection.name, *joined_into)):
             return PRESUMED  # `NO_WAL_MARKERS = _PERMANENT + _IO_FAILURES`: both parts are markers
         if _TEXT_NAME_RE.search(collection.name):

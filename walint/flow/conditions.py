@@ -57,12 +57,16 @@ def excludes_none(test: cst.BaseExpression) -> bool:
     return isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and _excludes_none(test, {test.left.value})
 
 
-_PROCESS_EXITS = frozenset({"sys.exit", "exit", "quit", "os._exit", "os.abort"})
+# Calls after which nothing runs: the process ends, or they always raise (Flask's and
+# Werkzeug's `abort(409)`, pytest's `fail`, `skip` and `exit`, unittest's `self.fail`).
+_PROCESS_EXITS = frozenset(
+    {"sys.exit", "exit", "quit", "os._exit", "os.abort", "abort", "flask.abort", "pytest.fail", "pytest.skip", "pytest.exit", "self.fail"}
+)
 
 
 def ends_the_process(small: cst.CSTNode) -> bool:
-    """``sys.exit(...)`` (and ``os._exit``, ``exit``, ``quit``, ``os.abort``): nothing after
-    it runs, as after a ``raise``."""
+    """``sys.exit(...)`` (and ``os._exit``, ``exit``, ``quit``, ``os.abort``, an HTTP
+    ``abort(...)``, ``pytest.fail(...)``): nothing after it runs, as after a ``raise``."""
     return (
         isinstance(small, cst.Expr)
         and isinstance(small.value, cst.Call)

@@ -115,6 +115,19 @@ def _tests_existence_of(test: cst.BaseExpression) -> str:
     return ""
 
 
+# `tempfile`'s makers of files and directories only this process knows of.
+_TEMPORARY_FILES = frozenset({"tempfile.mkstemp", "mkstemp"})
+# (`with TemporaryDirectory() as folder` binds the folder's path.)
+_TEMPORARY_DIRECTORIES = frozenset({"tempfile.mkdtemp", "mkdtemp", "tempfile.TemporaryDirectory", "TemporaryDirectory"})
+_NAMED_TEMPORARY_FILES = frozenset({"tempfile.NamedTemporaryFile", "NamedTemporaryFile", "tempfile.TemporaryDirectory", "TemporaryDirectory"})
+
+
+def _made_by_tempfile(model: "ConnectionQueries", binding: object, scope: Scope) -> bool:
+    """``tmp`` of ``with tempfile.NamedTemporaryFile(...) as tmp`` (or bound to the call)."""
+    value = getattr(binding, "value", None)
+    return isinstance(value, cst.Call) and (model.qualified_name(value.func, scope) or dotted_name(value.func)) in _NAMED_TEMPORARY_FILES  # type: ignore[attr-defined]
+
+
 def receivers_of(node: cst.CSTNode) -> List[str]:
     """The names a statement may switch the connection of: the one a method is called on
     (``conn``, ``self.conn`` in ``conn.execute(...)``), and the one a function is handed
@@ -185,7 +198,7 @@ class ConnectionQueries:
         connection that writes no journal beside another process's WAL."""
         if self.qualified_name(call.func, scope) not in CONNECT_FUNCTIONS or not call.args:
             return False
-        if self._creates_the_file(call, scope):
+        if self._creates_the_file(call, scope) or self._temporary_file(call.args[0].value, scope):
             return True
         values = self.folder.values(call.args[0].value, scope)
         # `path.as_uri() + "?mode=ro"` with `uri=True`: a URI whose read-only query is known.
@@ -194,6 +207,37 @@ class ConnectionQueries:
             is_in_memory_name(value) or is_read_only_uri(value) or (as_uri and "?" in value and not is_known(value[: value.rindex("?")]) and is_read_only_uri("file:" + value))
             for value in values
         )
+
+    def _temporary_file(self, path: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """A path ``tempfile`` made for this process alone: ``tmp.name`` of ``with
+        tempfile.NamedTemporaryFile(...) as tmp``, ``tempfile.mkstemp()[1]``, or a file in
+        ``tempfile.mkdtemp()`` (through names bound once, and ``os.path.join``)."""
+        path = _unwrapped_path(path)
+        if depth > 4:
+            return False
+        if isinstance(path, cst.Call):
+            name = self.qualified_name(path.func, scope) or dotted_name(path.func)
+            if name in _TEMPORARY_DIRECTORIES:
+                return True
+            if name in ("os.path.join", "pathlib.Path", "Path") and path.args:
+                return self._temporary_file(path.args[0].value, scope, depth + 1)
+            return False
+        if isinstance(path, cst.BinaryOperation) and isinstance(path.operator, cst.Divide):
+            return self._temporary_file(path.left, scope, depth + 1)  # `Path(mkdtemp()) / "x.db"`
+        if isinstance(path, cst.Subscript) and isinstance(path.value, cst.Call):
+            return (self.qualified_name(path.value.func, scope) or dotted_name(path.value.func)) in _TEMPORARY_FILES
+        if isinstance(path, cst.Attribute) and path.attr.value == "name":
+            path = path.value  # `tmp.name`
+            bindings, parameter = self.bindings_of(path, scope)
+            return parameter is None and len(bindings) == 1 and _made_by_tempfile(self, bindings[0], scope)
+        if isinstance(path, cst.Name):
+            bindings, parameter = self.bindings_of(path, scope)
+            if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].value is not None:
+                return self._temporary_file(bindings[0].value, bindings[0].scope or scope, depth + 1)  # type: ignore[arg-type]
+            unpacked = self.unpacked_from(path, scope) if parameter is None and len(bindings) == 1 and bindings[0].kind == "unknown" else None  # type: ignore[attr-defined]
+            if isinstance(unpacked, cst.Call):  # `fd, path = tempfile.mkstemp()`
+                return (self.qualified_name(unpacked.func, scope) or dotted_name(unpacked.func)) in _TEMPORARY_FILES
+        return False
 
     def _creates_the_file(self, call: cst.Call, scope: Scope) -> bool:
         """``if os.path.exists(path): return`` (or raise) before ``connect(path)``, at the

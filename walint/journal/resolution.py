@@ -53,6 +53,11 @@ class NameResolution:
         if parameter is not None and not bindings and isinstance(expr, cst.Name):
             owner = self._scope_of_param(parameter, scope)
             default = default_of(parameter, owner) if owner is not None else None
+            if owner is not None and owner is not _function_scope(scope) and isinstance(default, (cst.SimpleString, cst.ConcatenatedString)):
+                # `def with_fallback(fallback="DELETE"): def wrapper(): ... {fallback}`: a
+                # closure over a factory's parameter holds its default where the factory
+                # is called without one (`@with_fallback()`).
+                return Resolution([(default, owner.parent or self.module_scope)])
             if isinstance(default, (cst.Name, cst.Attribute, cst.Dict, cst.Subscript)) and not is_none(default) and owner is not None:
                 return Resolution(parameter=parameter, values=values, default=(default, owner.parent or self.module_scope))
         expressions: List[Tuple[Optional[cst.BaseExpression], Optional[Scope]]] = []
@@ -142,3 +147,11 @@ class NameResolution:
                 if isinstance(element.value, cst.Name) and element.value.value == expr.value:
                     return loop_hole(iterable.value, view, index)
         return None
+
+
+def _function_scope(scope: Scope) -> Optional[Scope]:
+    """The innermost function (or lambda) scope ``scope`` is, or is inside."""
+    current: Optional[Scope] = scope
+    while current is not None and current.kind not in ("function", "lambda"):
+        current = current.parent
+    return current

@@ -8,7 +8,7 @@ import libcst as cst
 
 from walint.codes import SPECS_BY_CODE
 from walint.flow.conditions import always_exits
-from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, subscript_path, updated_entries
+from walint.semantic.nodes import dotted_name, grown_collection, iter_subexpressions, signalled_event, subscript_path, updated_entries
 from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WRAPPED_CALL
 from walint.fixes import NO_FIX_MORE, FixPlan, HelperSpec, helper_call_fix, try_fix
 from walint.journal.handlers import (
@@ -386,6 +386,9 @@ def on_connect(dbapi_connection, record):
             grown = grown_collection(node)
             if grown is not None and dotted_name(grown) in flags and not _adds_one_of(node, connections):
                 return True  # `self._without_wal.add(path)`
+            event = signalled_event(node)
+            if event is not None and dotted_name(event) in flags:
+                return True  # `self.wal_refused.set()`
             if isinstance(node, cst.Assign) and not isinstance(node.targets[0].target, cst.Name):
                 value = node.value
                 if isinstance(value, cst.SimpleString) and str(value.evaluated_value).lower() in ROLLBACK_MODES:

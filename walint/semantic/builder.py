@@ -11,6 +11,7 @@ import libcst as cst
 
 from walint.semantic.nodes import (
     field_default,
+    signalled_event,
     code_constant_name,
     collection_items,
     dotted_name,
@@ -275,6 +276,9 @@ class ScopeBuilder:
             # `self._wal_broken.add(path)` in a handler: the collection records a failure,
             # as a flag would; the call stands for what it leaves in the collection.
             self._bind_grown(grown, node.value)
+        event = signalled_event(node.value)
+        if event is not None and self.handler_depth > 0:
+            self._bind_grown(event, cst.Name("True"))  # `self.wal_refused.set()`: a flag raised
 
     def _bind_grown(self, collection: cst.BaseExpression, call: cst.BaseExpression) -> None:
         binding = Binding("value", call, self.scope, in_handler=True)

@@ -137,6 +137,20 @@ def grown_collection(expr: Optional[cst.CSTNode]) -> Optional[cst.BaseExpression
     return None
 
 
+def signalled_event(expr: Optional[cst.CSTNode]) -> Optional[cst.BaseExpression]:
+    """``self.wal_refused.set()``: the event (a name or an attribute) the call sets, which
+    a later ``is_set()`` reads as a flag; None for any other expression."""
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value == "set"
+        and not expr.args
+        and isinstance(expr.func.value, (cst.Name, cst.Attribute))
+    ):
+        return expr.func.value
+    return None
+
+
 def constant_key(expr: cst.BaseExpression) -> Optional[str]:
     """The string key of ``TABLE["key"]``, else None."""
     if not isinstance(expr, cst.Subscript) or len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):

@@ -192,10 +192,15 @@ class ConnectionQueries:
             found = self._cursor_reads[unit] = _cursor_reads(unit)
         return found.get(id(call))
 
-    def opens_private_database(self, call: cst.Call, scope: Scope) -> bool:
+    def opens_private_database(self, call: cst.Call, scope: Scope, _depth: int = 0) -> bool:
         """``sqlite3.connect(":memory:")``, a database of its own, a read-only URI
         (``file:...?mode=ro``, ``?immutable=1``), or a file this function creates: a
         connection that writes no journal beside another process's WAL."""
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("connect", "begin") and not call.args and _depth < 3:
+            # `engine.connect()` of `engine = create_engine(url)`: the engine's database.
+            bindings, parameter = self.bindings_of(call.func.value, scope)
+            made = bindings[0].value if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" else None
+            return isinstance(made, cst.Call) and self.opens_private_database(made, bindings[0].scope or scope, _depth + 1)
         if self.qualified_name(call.func, scope) not in CONNECT_FUNCTIONS or not call.args:
             return False
         if self._creates_the_file(call, scope) or self._temporary_file(call.args[0].value, scope):

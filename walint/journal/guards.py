@@ -432,10 +432,19 @@ _READ_ONLY_QUERY_RE = re.compile(r"[?&](?:mode=ro|immutable=(?:1|true|yes|on))(?
 def is_read_only_uri(name: str) -> bool:
     """``file:...?mode=ro`` or ``?immutable=1``: a database this connection cannot write.
     The query must be known text; the path before it may be anything."""
+    engine_url = _SQLALCHEMY_PREFIX_RE.match(name)
+    if engine_url is not None:
+        # `create_engine("sqlite:///file:x.db?mode=ro&uri=true")`: a URI only with `uri=true`.
+        name = name[engine_url.end():]
+        if "uri=true" not in name.lower():
+            return False
     if not name.lower().startswith("file:") or "?" not in name:
         return False
     query = name[name.rindex("?"):]
     return is_known(query) and bool(_READ_ONLY_QUERY_RE.search(query))
+
+
+_SQLALCHEMY_PREFIX_RE = re.compile(r"sqlite(?:\+\w+)?:///", re.I)
 
 
 def is_in_memory_name(name: str) -> bool:

@@ -83,12 +83,18 @@ def _closed_in_finally(model: "ModuleModel", try_node: cst.CSTNode, sites: Seque
             connections.update(dotted_name(arg.value) for arg in call.args)
     connections.discard("")
     scope = sites[0].scope
+    closed = False
     for node in iter_subexpressions(finalbody.body, limit=2000):
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "close":
-            closed = node.func.value
-            if dotted_name(closed) in connections and not _is_a_cursor(model, closed, scope):
-                return True
-    return False
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and dotted_name(node.func.value) in connections:
+            if node.func.attr.value in _STATEMENT_METHODS:
+                return False  # `finally: conn.execute(<insert>); conn.close()`: it carries on first
+            if node.func.attr.value == "close" and not _is_a_cursor(model, node.func.value, scope):
+                closed = True
+    return closed
+
+
+# A connection's methods that run SQL on it.
+_STATEMENT_METHODS = frozenset({"execute", "executemany", "executescript", "cursor", "exec_driver_sql"})
 
 
 def _kept_to_itself(model: "ModuleModel", unit: "Unit", sites: Sequence["Site"], handler: cst.CSTNode) -> bool:
@@ -114,6 +120,7 @@ def _kept_to_itself(model: "ModuleModel", unit: "Unit", sites: Sequence["Site"],
     # Where the name may stand: before a method of its own (`conn.execute`), or bound.
     allowed = {id(node.value) for node in nodes if isinstance(node, cst.Attribute)}
     allowed |= {id(node.target) for node in nodes if isinstance(node, cst.AssignTarget)}
+    allowed |= {id(node.name) for node in nodes if isinstance(node, cst.AsName)}  # `with connect(p) as conn`
     handler_line = model.line_of(handler)
     in_handler = {id(node) for node in iter_subexpressions(handler, limit=5000)}
     return not any(

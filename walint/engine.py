@@ -291,8 +291,9 @@ def _findings(
 
     assert isinstance(module, cst.Module)
     positions = positions_of(module)  # PositionProvider's answers, for the nodes asked about
-    lines = LINE_BREAK_RE.split(module.code)
-    line_comments = LineComments(module.code)  # a `# noqa` inside a string is no comment
+    code = module.code
+    lines = LINE_BREAK_RE.split(code)
+    line_comments = LineComments(code)  # a noqa marker inside a string is no comment
     findings: Dict[Tuple[str, int, int], Finding] = {}
     plans: Dict[Tuple[str, int, int], object] = {}
 

@@ -10,7 +10,7 @@ import bisect
 import itertools
 import sys
 from dataclasses import dataclass
-from typing import AbstractSet, Dict, List, Mapping, Optional, Sequence, Set, Tuple, cast
+from typing import AbstractSet, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, cast
 
 import libcst as cst
 
@@ -84,9 +84,8 @@ def render_plans(module: cst.Module, plans: Sequence[FixPlan]) -> List[Rendered]
     """
     if not plans:
         return []
-    old = module.code
     interest = {node for plan in plans for node in plan.replacements}
-    old_spans = _inclusive_spans(module, interest)
+    old, old_spans = _code_and_spans(module, interest)
     layers: List[List[int]] = []
     layer_regions: List[List[Tuple[int, int]]] = []
     results: List[Rendered] = [Rendered(reason=NO_FIX_INVALID)] * len(plans)
@@ -122,9 +121,6 @@ def _render_layer(
     module: cst.Module, old: str, plans: Sequence[FixPlan], regions: Sequence[Tuple[int, int]]
 ) -> Optional[List[Rendered]]:
     """Plans whose regions do not overlap, in one transform; None if the result does not parse."""
-    from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor
-
     replacements: Dict[cst.CSTNode, Replacement] = {}
     for plan in plans:
         replacements.update(plan.replacements)
@@ -136,16 +132,12 @@ def _render_layer(
                 new_nodes.update((node, index) for node in replacement.nodes)
             elif isinstance(replacement, cst.CSTNode):
                 new_nodes[replacement] = index
-    middle_spans = _inclusive_spans(middle, set(new_nodes))
-    mid = middle.code
+    mid, middle_spans = _code_and_spans(middle, set(new_nodes))
     imports = [item for plan in plans for item in plan.imports]
     final = middle
     if imports:
-        context = CodemodContext()
-        for import_module, name in dict.fromkeys(imports):
-            AddImportsVisitor.add_needed_import(context, import_module, name or None)
-        final = _isort_added_imports(middle, AddImportsVisitor(context).transform_module(middle), plans)
-    code = final.code
+        final = _isort_added_imports(middle, _with_imports(middle, dict.fromkeys(imports)), plans)
+    code = final.code if final is not middle else mid
     try:
         cst.parse_module(code)
         with quiet_about_the_source():
@@ -207,6 +199,42 @@ def _render_layer(
             edits = tuple(sorted(edits + (import_edit,), key=lambda e: (e.location, e.end_location)))
         results.append(Rendered(edits))
     return results
+
+
+def _is_import_line(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], (cst.Import, cst.ImportFrom))
+
+
+def _with_imports(module: cst.Module, imports: Iterable[Tuple[str, str]]) -> cst.Module:
+    """``module`` with ``from module import name`` (or ``import module``) for each of
+    ``imports`` it lacks, added by ``AddImportsVisitor``.
+
+    The visitor reads and rewrites only the module's first statement (a docstring stays
+    first), the import block after it, and the blank line above the statement that ends
+    the block; it walks the whole tree, and wraps it in metadata first. So it runs on a
+    module of those statements alone, the block's end standing in for its statement, and
+    the rest of the body is put back unchanged: the same result, at the cost of the head.
+    """
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor
+
+    context = CodemodContext()
+    for import_module, name in imports:
+        AddImportsVisitor.add_needed_import(context, import_module, name or None)
+    body = list(module.body)
+    cut = 1 if body and isinstance(body[0], cst.SimpleStatementLine) else 0
+    while cut < len(body) and _is_import_line(body[cut]):
+        cut += 1
+    rest = body[cut:]
+    head = body[:cut]
+    if rest:
+        head.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=rest[0].leading_lines))
+    added = AddImportsVisitor(context).transform_module_impl(module.with_changes(body=head))
+    new_body = list(added.body)
+    if rest:
+        stand_in = new_body.pop()
+        rest[0] = rest[0].with_changes(leading_lines=stand_in.leading_lines)
+    return module.with_changes(body=[*new_body, *rest])
 
 
 def _isort_added_imports(before: cst.Module, after: cst.Module, plans: Sequence[FixPlan]) -> cst.Module:
@@ -455,17 +483,15 @@ class _LineStarts:
         return Edit(content, self.location(start), self.location(end))
 
 
-def _inclusive_spans(module: cst.Module, nodes: Set[cst.CSTNode]) -> Dict[cst.CSTNode, Tuple[int, int]]:
-    """Character offsets in ``module.code`` of everything each of ``nodes`` generates
-    (comments and indentation above a statement included)."""
+def _code_and_spans(module: cst.Module, nodes: Set[cst.CSTNode]) -> Tuple[str, Dict[cst.CSTNode, Tuple[int, int]]]:
+    """``module.code``, and the character offsets in it of everything each of ``nodes``
+    generates (comments and indentation above a statement included): one code generation."""
     from walint.tree import inclusive_token_spans
 
     tokens, spans = inclusive_token_spans(module, nodes)
-    if not spans:
-        return {}
     offsets = [0]
     offsets.extend(itertools.accumulate(len(token) for token in tokens))
-    return {node: (offsets[start], offsets[end]) for node, (start, end) in spans.items()}
+    return "".join(tokens), {node: (offsets[start], offsets[end]) for node, (start, end) in spans.items()}
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:

@@ -24,7 +24,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional, Protocol
 
 from walint import __version__
 from walint.console import warn
@@ -177,6 +177,41 @@ class Cache:
                 return handle.read(_MAX_ENTRY_BYTES + 1)
         finally:
             os.close(fd)
+
+
+class Results(Protocol):
+    """Where a run looks up, and keeps, per-file results: a :class:`Cache`, or the
+    :class:`Remembered` results of a ``walint fix`` run."""
+
+    def key(self, path: str, data: bytes, settings: Settings, external: Optional[Mapping[str, object]] = None) -> str: ...
+
+    def get(self, key: str) -> Optional[object]: ...
+
+    def put(self, key: str, value: object) -> None: ...
+
+
+class Remembered:
+    """The results of one ``walint fix`` run, kept in memory in front of its cache (if any).
+
+    ``walint fix`` checks every file again after each round of fixes, and only the files
+    a round changed, and what imports them, have anything new to say.
+    """
+
+    key = staticmethod(Cache.key)
+
+    def __init__(self, behind: Optional[Results] = None) -> None:
+        self.behind = behind
+        self.results: Dict[str, object] = {}
+
+    def get(self, key: str) -> Optional[object]:
+        if key in self.results:
+            return self.results[key]
+        return self.behind.get(key) if self.behind is not None else None
+
+    def put(self, key: str, value: object) -> None:
+        self.results[key] = value
+        if self.behind is not None:
+            self.behind.put(key, value)
 
 
 def _write_entry(path: Path, data: bytes) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from walint.cache import Remembered, Results
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Edit, Finding
 from walint.render import apply_edits, overlaps
@@ -22,9 +23,6 @@ from walint.runner import Project, Reader, RunResult, check_files
 from walint.settings import RENDER_ALL, RENDER_SAFE, Settings
 from walint.text import quiet_about_the_source
 from walint.writing import inside, real_root, replace_file
-
-if TYPE_CHECKING:
-    from walint.cache import Cache
 
 # Each round applies every fix that does not overlap an earlier one; a chain of fixes
 # longer than this is a bug (two fixes undoing each other), reported as such.
@@ -151,7 +149,7 @@ def fix(
     *,
     write: bool = True,
     jobs: int = 1,
-    cache: Optional["Cache"] = None,
+    cache: Optional[Results] = None,
     read: Reader = read_bytes,
     project: Optional[Project] = None,
 ) -> FixRun:
@@ -164,12 +162,13 @@ def fix(
     fixes count as remaining.
     """
     sources = _Sources(read)
+    results = Remembered(cache)
     run = FixRun()
     refused: set = set()
     settings = rendering(settings, unsafe)
 
     def check() -> RunResult:
-        return check_files(candidates, settings, roots, jobs=jobs, cache=cache, read=sources.read, project=project)
+        return check_files(candidates, settings, roots, jobs=jobs, cache=results, read=sources.read, project=project)
 
     result = check()
     for _ in range(MAX_ROUNDS):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from walint.cache import Cache
+from walint.cache import Results
 from walint.codes import prefilter_tokens_for
 from walint.discovery import Candidate, read_bytes
 from walint.findings import Finding
@@ -104,7 +104,7 @@ def check_files(
     roots: Sequence[str] = (),
     *,
     jobs: int = 1,
-    cache: Optional[Cache] = None,
+    cache: Optional[Results] = None,
     read: Reader = read_bytes,
     project: Optional[Project] = None,
     observer: Optional[Observer] = None,
@@ -182,7 +182,7 @@ class Analyser:
     on the rare occasion it must analyse it again."""
 
     def __init__(
-        self, settings: Settings, cache: Optional[Cache], jobs: int, read: Reader = read_bytes, observer: Optional[Observer] = None
+        self, settings: Settings, cache: Optional[Results], jobs: int, read: Reader = read_bytes, observer: Optional[Observer] = None
     ) -> None:
         self.settings = settings
         self.cache = cache

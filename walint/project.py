@@ -106,6 +106,9 @@ class ProjectIndex:
         self._bases = tuple(bases) if bases is not None else _bases(self.roots)
         # The summaries that use names imported from other modules in their marker tests.
         self._marker_users: Dict[str, Tuple[Tuple[object, ...], ...]] = {}
+        # target()'s answers: the project pass asks the same imports again and again, and
+        # they change only when a module is registered.
+        self._targets: Dict[Tuple[str, str], Optional[Tuple[str, str]]] = {}
 
     def register(self, path: str) -> None:
         """Know the module names of a file, before or without its summary."""
@@ -113,6 +116,7 @@ class ProjectIndex:
         if key not in self._names_of:
             names = _module_names(key, self._bases, self._packages)
             self._names_of[key] = names
+            self._targets.clear()
             for name in names:
                 self._by_name.setdefault(name, key)
 
@@ -136,6 +140,12 @@ class ProjectIndex:
 
     def target(self, origin: str, importer: str) -> Optional[Tuple[str, str]]:
         """(path of the module, qualified name inside it, "" for the module) for an import."""
+        asked = (origin, importer)
+        if asked not in self._targets:
+            self._targets[asked] = self._find_target(origin, importer)
+        return self._targets[asked]
+
+    def _find_target(self, origin: str, importer: str) -> Optional[Tuple[str, str]]:
         if origin.startswith("."):
             level = len(origin) - len(origin.lstrip("."))
             parts = [p for p in origin[level:].split(".") if p]

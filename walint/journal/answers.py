@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from walint.flow.conditions import not_wal_when
+from walint.journal.header_versions import made_up_version
 from walint.markers import says_unknown
 from walint.semantic.scopes import Scope, Unit, default_of
 from walint.semantic.nodes import dotted_name, is_none, is_true_false_none, iter_subexpressions, small_statements
@@ -121,7 +122,7 @@ class AnswerQueries:
                 if isinstance(default, cst.SimpleString) and str(default.evaluated_value).lower() != "wal":
                     kinds.add("string")
             # `except OSError: return b""` from a reader of header bytes 18-19: no versions.
-            if handler is not None and _no_version(value):
+            if handler is not None and made_up_version(value) and not is_none(value):
                 kinds.add("string")  # `except OSError: return 0` (or `(0, 0)`), no version at all
         if not facts.named_returns:
             return kinds
@@ -226,15 +227,6 @@ class AnswerQueries:
             and not self.probe_calls(value, scope)
             and not any(self.mentions_wal(n, scope) for n in iter_subexpressions(value, limit=50) if isinstance(n, (cst.SimpleString, cst.Name)))
         )
-
-
-def _no_version(value: cst.BaseExpression) -> bool:
-    """``b""``, ``0`` or ``(0, 0)``: header versions made up where none were read."""
-    if isinstance(value, (cst.Tuple, cst.List)):
-        return bool(value.elements) and all(_no_version(element.value) for element in value.elements)
-    return (isinstance(value, cst.SimpleString) and value.evaluated_value in (b"", b"\x00\x00")) or (
-        isinstance(value, cst.Integer) and value.value == "0"
-    )
 
 
 def _reraises(handler: cst.ExceptHandler) -> bool:

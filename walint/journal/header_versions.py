@@ -94,8 +94,8 @@ class HeaderQueries:
         if not isinstance(expr, cst.Name) or unit is None:
             return False
         bindings, _ = self.bindings_of(expr, scope)
-        read = [b.value for b in bindings if b.kind == "value" and b.value is not None and not _is_made_up(b.value)]
-        made_up = [b.value for b in bindings if b.kind == "value" and b.value is not None and _is_made_up(b.value)]
+        read = [b.value for b in bindings if b.kind == "value" and b.value is not None and not made_up_version(b.value)]
+        made_up = [b.value for b in bindings if b.kind == "value" and b.value is not None and made_up_version(b.value)]
         if not read or not made_up:
             return False
         for node in own_nodes(unit.node):
@@ -195,12 +195,16 @@ def _seek_offsets(read: cst.Call, scope: Scope) -> List[str]:
     ]
 
 
-def _is_made_up(value: cst.CSTNode) -> bool:
-    """``b""``, ``None``, ``0`` or ``bytes(100)``: a header (or version) invented, not read."""
+def made_up_version(value: cst.CSTNode) -> bool:
+    """``b""``, ``b"\\x00\\x00"``, ``None``, ``0``, ``bytes(100)`` or ``(0, 0)``: a header, or
+    its versions, invented where none were read."""
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return bool(value.elements) and all(made_up_version(element.value) for element in value.elements)
     if isinstance(value, cst.SimpleString):
-        return not value.evaluated_value
+        text = value.evaluated_value
+        return not text.strip(b"\0" if isinstance(text, bytes) else "\0")
     if isinstance(value, cst.Integer):
-        return True
+        return value.evaluated_value == 0
     if isinstance(value, cst.Name):
         return value.value == "None"
     return isinstance(value, cst.Call) and dotted_name(value.func) == "bytes"

@@ -59,19 +59,39 @@ def excludes_none(test: cst.BaseExpression) -> bool:
 
 # Calls after which nothing runs: the process ends, or they always raise (Flask's and
 # Werkzeug's `abort(409)`, pytest's `fail`, `skip` and `exit`, unittest's `self.fail`).
-_PROCESS_EXITS = frozenset(
-    {"sys.exit", "exit", "quit", "os._exit", "os.abort", "abort", "flask.abort", "pytest.fail", "pytest.skip", "pytest.exit", "self.fail"}
-)
+_PROCESS_EXITS = frozenset({"sys.exit", "exit", "quit", "os._exit", "os.abort", "flask.abort", "pytest.fail", "pytest.skip", "pytest.exit"})
+
+
+def _http_status(first: Optional[cst.BaseExpression]) -> bool:
+    if first is None:
+        return False
+    return isinstance(first, cst.Integer) or "HTTPStatus." in (dotted_name(first) or "")
+
+
+def _message_or_nothing(first: Optional[cst.BaseExpression]) -> bool:
+    return first is None or isinstance(first, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString))
+
+
+# Names that end the path only in the shape their well-known owner gives them: Flask's and
+# Werkzeug's `abort(503)` takes a status code, unittest's `self.fail("...")` a message. A
+# project's own `abort(conn)` (a transaction) or `self.fail(job)` (a job queue) returns.
+_EXITS_BY_FIRST_ARGUMENT: Dict[str, Callable[[Optional[cst.BaseExpression]], bool]] = {
+    "abort": _http_status,
+    "self.fail": _message_or_nothing,
+}
 
 
 def ends_the_process(small: cst.CSTNode) -> bool:
     """``sys.exit(...)`` (and ``os._exit``, ``exit``, ``quit``, ``os.abort``, an HTTP
-    ``abort(...)``, ``pytest.fail(...)``): nothing after it runs, as after a ``raise``."""
-    return (
-        isinstance(small, cst.Expr)
-        and isinstance(small.value, cst.Call)
-        and dotted_name(small.value.func) in _PROCESS_EXITS
-    )
+    ``abort(503)``, ``pytest.fail(...)``, ``self.fail("...")``): nothing after it runs, as
+    after a ``raise``."""
+    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+        return False
+    name = dotted_name(small.value.func) or ""
+    if name in _PROCESS_EXITS:
+        return True
+    shape = _EXITS_BY_FIRST_ARGUMENT.get(name)
+    return shape is not None and shape(small.value.args[0].value if small.value.args else None)
 
 
 def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:

@@ -18,6 +18,7 @@ from walint.constants import HOLE, StringFolder, is_known
 from walint.journal.answers import AnswerQueries
 from walint.journal.calls import CallEffects, handed_call, merged_effects
 from walint.journal.connections import ConnectionQueries
+from walint.journal.error_callbacks import ErrorCallbacks
 from walint.journal.failures import FailureQueries
 from walint.journal.guards import GuardQueries
 from walint.journal.loops import LoopQueries
@@ -59,6 +60,7 @@ class ModuleModel(
     NameResolution,
     GuardQueries,
     FailureQueries,
+    ErrorCallbacks,
     AnswerQueries,
     SummaryQueries,
     ConnectionQueries,

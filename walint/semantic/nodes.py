@@ -11,29 +11,55 @@ from walint.tree import preorder
 
 
 _COLLECTIONS = (cst.Tuple, cst.List, cst.Set, cst.Dict)
-_COLLECTION_CALLS = frozenset({"frozenset", "set", "tuple", "list"})
+# Calls that copy a collection, or wrap it in a read-only view, keeping its items.
+_COLLECTION_CALLS = frozenset(
+    {
+        "frozenset",
+        "set",
+        "tuple",
+        "list",
+        "dict",
+        "MappingProxyType",
+        "types.MappingProxyType",
+        "OrderedDict",
+        "collections.OrderedDict",
+        "frozendict",
+        "immutabledict",
+    }
+)
+
+
+def _copied(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The one positional argument of ``frozenset(...)``, ``MappingProxyType(...)`` and the
+    other calls that copy a collection or wrap it in a view."""
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, (cst.Name, cst.Attribute))
+        and dotted_name(expr.func) in _COLLECTION_CALLS
+        and len(expr.args) == 1
+        and expr.args[0].keyword is None
+        and not expr.args[0].star
+    ):
+        return expr.args[0].value
+    return None
+
+
+def _inside_copy(expr: cst.BaseExpression) -> cst.BaseExpression:
+    copied = _copied(expr)
+    return copied if copied is not None else expr
 
 
 def unwrap_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     """The literal inside ``frozenset({...})`` and friends, or the literal itself."""
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS:
-        if len(expr.args) == 1:
-            expr = expr.args[0].value
+    expr = _inside_copy(expr)
     return expr if isinstance(expr, _COLLECTIONS) else None
 
 
 def copied_collection(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     """``frozenset(NoWalCode)``, ``tuple(MARKERS)``: the named collection (or enum) copied."""
-    if (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Name)
-        and expr.func.value in _COLLECTION_CALLS
-        and len(expr.args) == 1
-        and expr.args[0].keyword is None
-        and not expr.args[0].star
-        and isinstance(expr.args[0].value, (cst.Name, cst.Attribute, cst.BooleanOperation))
-    ):
-        return expr.args[0].value  # `list(markers or DEFAULT_MARKERS)` too
+    copied = _copied(expr)
+    if isinstance(copied, (cst.Name, cst.Attribute, cst.BooleanOperation)):
+        return copied  # `list(markers or DEFAULT_MARKERS)` too
     return None
 
 
@@ -41,9 +67,7 @@ def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp
     """``{m.lower() for m in RAW}`` (or ``frozenset(m.lower() for m in RAW)``): a
     comprehension of one ``for`` whose items are the loop's own, at most normalised, or
     the values of an enum's members (``{code.value for code in NoWalCode}``)."""
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS:
-        if len(expr.args) == 1:
-            expr = expr.args[0].value
+    expr = _inside_copy(expr)
     if not isinstance(expr, (cst.SetComp, cst.ListComp, cst.GeneratorExp)) or expr.for_in.inner_for_in is not None:
         return None
     element, target = expr.elt, expr.for_in.target
@@ -61,8 +85,7 @@ def unwrap_comprehension(expr: cst.BaseExpression) -> Optional[Union[cst.SetComp
 def projected_column(expr: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpression, int]]:
     """``{code for code, _ in ROWS}`` (or ``frozenset(...)`` of it): the rows iterated and
     the position of the item each row gives, or None for any other expression."""
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in _COLLECTION_CALLS and len(expr.args) == 1:
-        expr = expr.args[0].value
+    expr = _inside_copy(expr)
     if not isinstance(expr, (cst.SetComp, cst.ListComp, cst.GeneratorExp)) or expr.for_in.inner_for_in is not None:
         return None
     target, element = expr.for_in.target, expr.elt
@@ -324,3 +347,30 @@ def field_default(value: cst.BaseExpression) -> cst.BaseExpression:
         if arg.keyword is not None and arg.keyword.value in ("default_factory", "factory") and isinstance(arg.value, cst.Lambda):
             return arg.value.body
     return value
+
+
+# Calls that hand a path on as the same file: `str(path)`, `Path(path)`.
+PATH_WRAPPERS = frozenset({"str", "os.fspath", "Path", "pathlib.Path", "os.path.abspath", "os.path.realpath"})
+
+
+# Tests of whether a file is there: `os.path.exists(p)`, `p.exists()`, `p.is_file()`.
+_EXISTENCE_FUNCTIONS = frozenset({"os.path.exists", "os.path.isfile", "path.exists", "path.isfile", "exists", "isfile"})
+_EXISTENCE_METHODS = frozenset({"exists", "is_file"})
+
+
+def unwrapped_path(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``path`` of ``str(path)``, ``Path(path)``, ``os.fspath(path)``."""
+    while isinstance(expr, cst.Call) and dotted_name(expr.func) in PATH_WRAPPERS and len(expr.args) == 1:
+        expr = expr.args[0].value
+    return expr
+
+
+def tests_existence_of(test: cst.BaseExpression) -> str:
+    """The dotted name of the path ``test`` checks is there, or ""."""
+    if not isinstance(test, cst.Call):
+        return ""
+    if dotted_name(test.func) in _EXISTENCE_FUNCTIONS and len(test.args) == 1:
+        return dotted_name(unwrapped_path(test.args[0].value))
+    if isinstance(test.func, cst.Attribute) and test.func.attr.value in _EXISTENCE_METHODS and not test.args:
+        return dotted_name(unwrapped_path(test.func.value))
+    return ""

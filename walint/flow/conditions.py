@@ -8,7 +8,16 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tupl
 
 import libcst as cst
 
-from walint.semantic.nodes import SIMPLE_LINES, dotted_name, else_statements, is_none, is_true_false_none, iter_subexpressions, small_statements
+from walint.semantic.nodes import (
+    SIMPLE_LINES,
+    dotted_name,
+    else_statements,
+    is_none,
+    is_true_false_none,
+    iter_subexpressions,
+    small_statements,
+    tests_existence_of,
+)
 from walint.tree import own_nodes, preorder
 
 _GUARD_EXIT = (cst.Raise, cst.Return)
@@ -257,8 +266,10 @@ def _implies_not_wal(
             # first part fails, the mode it sets is WAL, and nothing is downgraded.
             # So is `row and row[0] == "wal"`: the other part only asks whether the value
             # compared is there at all.
+            # So is `path.exists() and <check>`: a file that is not there is not in WAL.
             if isinstance(expr.operator, cst.And):
-                return found if when or _compares_with_wal(other) or tests_presence_of(other, target) else False
+                proves = when or _compares_with_wal(other) or tests_presence_of(other, target) or bool(tests_existence_of(other))
+                return found if proves else False
             return found if not when else False
     return None
 

@@ -12,7 +12,7 @@ from walint.flow.conditions import always_exits
 from walint.journal.guards import is_in_memory_name, is_read_only_uri
 from walint.semantic.scopes import Scope, Unit
 from walint.flow.walker import Site
-from walint.semantic.nodes import dotted_name, is_none
+from walint.semantic.nodes import PATH_WRAPPERS, dotted_name, is_none, tests_existence_of, unwrapped_path
 from walint.constants import is_known
 from walint.tree import own_nodes
 
@@ -89,32 +89,6 @@ def _cursor_reads(unit: Unit) -> Dict[int, cst.Call]:
 
 
 # Calls that pass a path on as it is, for telling which file a connection opened.
-_PATH_WRAPPERS = frozenset({"str", "os.fspath", "Path", "pathlib.Path", "os.path.abspath", "os.path.realpath"})
-
-
-# Tests of whether a file is there: `os.path.exists(p)`, `p.exists()`, `p.is_file()`.
-_EXISTENCE_FUNCTIONS = frozenset({"os.path.exists", "os.path.isfile", "path.exists", "path.isfile", "exists", "isfile"})
-_EXISTENCE_METHODS = frozenset({"exists", "is_file"})
-
-
-def _unwrapped_path(expr: cst.BaseExpression) -> cst.BaseExpression:
-    """``path`` of ``str(path)``, ``Path(path)``, ``os.fspath(path)``."""
-    while isinstance(expr, cst.Call) and dotted_name(expr.func) in _PATH_WRAPPERS and len(expr.args) == 1:
-        expr = expr.args[0].value
-    return expr
-
-
-def _tests_existence_of(test: cst.BaseExpression) -> str:
-    """The dotted name of the path ``test`` checks is there, or ""."""
-    if not isinstance(test, cst.Call):
-        return ""
-    if dotted_name(test.func) in _EXISTENCE_FUNCTIONS and len(test.args) == 1:
-        return dotted_name(_unwrapped_path(test.args[0].value))
-    if isinstance(test.func, cst.Attribute) and test.func.attr.value in _EXISTENCE_METHODS and not test.args:
-        return dotted_name(_unwrapped_path(test.func.value))
-    return ""
-
-
 # `tempfile`'s makers of files and directories only this process knows of.
 _TEMPORARY_FILES = frozenset({"tempfile.mkstemp", "mkstemp"})
 # (`with TemporaryDirectory() as folder` binds the folder's path.)
@@ -217,7 +191,7 @@ class ConnectionQueries:
         """A path ``tempfile`` made for this process alone: ``tmp.name`` of ``with
         tempfile.NamedTemporaryFile(...) as tmp``, ``tempfile.mkstemp()[1]``, or a file in
         ``tempfile.mkdtemp()`` (through names bound once, and ``os.path.join``)."""
-        path = _unwrapped_path(path)
+        path = unwrapped_path(path)
         if depth > 4:
             return False
         if isinstance(path, cst.Call):
@@ -249,14 +223,14 @@ class ConnectionQueries:
         top of the function: the connect creates the file, which no other process has open
         in WAL yet (a mode chosen for a brand-new database is its creator's choice)."""
         unit = scope.unit
-        opened = dotted_name(_unwrapped_path(call.args[0].value))
+        opened = dotted_name(unwrapped_path(call.args[0].value))
         if unit is None or not opened or not isinstance(unit.node, cst.FunctionDef):
             return False
         here = self.line_of(call)
         for statement in unit.node.body.body:
             if self.line_of(statement) >= here:
                 return False
-            if isinstance(statement, cst.If) and always_exits(statement.body) and _tests_existence_of(statement.test) == opened:
+            if isinstance(statement, cst.If) and always_exits(statement.body) and tests_existence_of(statement.test) == opened:
                 return True
         return False
 
@@ -267,7 +241,7 @@ class ConnectionQueries:
         early return on an existing file is in :meth:`_creates_the_file`)."""
         unit = site.unit
         opened = {
-            dotted_name(_unwrapped_path(other.node.args[0].value))
+            dotted_name(unwrapped_path(other.node.args[0].value))
             for other in self.facts(unit).sites
             if isinstance(other.node, cst.Call) and other.node.args and self.is_connect_call(other.node, other.scope)
         }
@@ -286,7 +260,7 @@ class ConnectionQueries:
                 return ""
             test = bindings[0].value  # type: ignore[assignment]
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            return _tests_existence_of(test.expression)
+            return tests_existence_of(test.expression)
         return ""
 
     def database_of(
@@ -303,7 +277,7 @@ class ConnectionQueries:
         if isinstance(expr, cst.Call):
             if self.qualified_name(expr.func, scope) in CONNECT_FUNCTIONS and expr.args and expr.args[0].keyword is None:
                 return self.database_of(expr.args[0].value, scope, False, depth + 1)
-            if not connection and dotted_name(expr.func) in _PATH_WRAPPERS and len(expr.args) == 1:
+            if not connection and dotted_name(expr.func) in PATH_WRAPPERS and len(expr.args) == 1:
                 return self.database_of(expr.args[0].value, scope, False, depth + 1)  # `str(cfg.db_path)`
             return None
         if isinstance(expr, cst.SimpleString):

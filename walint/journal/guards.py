@@ -11,7 +11,16 @@ import libcst as cst
 
 from walint.flow.conditions import boolean_atoms, not_wal_when, refuses_none
 from walint.semantic.scopes import Binding, Scope
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, dotted_name, grown_collection, is_none, iter_subexpressions, subscript_path
+from walint.semantic.nodes import (
+    NORMALISING_METHODS,
+    collection_items,
+    dotted_name,
+    grown_collection,
+    is_none,
+    iter_subexpressions,
+    subscript_path,
+    tests_existence_of,
+)
 from walint.journal.calls import call_arguments
 from walint.journal.guard_reading import startswith_wal
 from walint.constants import is_known
@@ -326,9 +335,10 @@ class GuardQueries(HeaderQueries):
             left, right = self.wal_answer(expr.left, scope, depth + 1), self.wal_answer(expr.right, scope, depth + 1)
             # `not row or row[0] == "wal"`: a test of whether the row is there at all leaves
             # the answer to the other side (an absent row counts as WAL, or as not).
-            if left is None and _tests_presence(expr.left):
+            # So does `path.exists() and <header says WAL>`: a file that is not there is not in WAL.
+            if left is None and (_tests_presence(expr.left) or tests_existence_of(expr.left)):
                 return right
-            if right is None and _tests_presence(expr.right):
+            if right is None and (_tests_presence(expr.right) or tests_existence_of(expr.right)):
                 return left
             return left if left is not None and left == right else None
         if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:

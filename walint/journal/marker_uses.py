@@ -14,7 +14,7 @@ from walint.semantic.scopes import Binding, Scope, Unit, default_of
 from walint.journal.calls import call_arguments
 from walint.journal.loops import loop_view
 from walint.semantic.nodes import NORMALISING_METHODS, collection_items, constant_key, copied_collection, dotted_name, iter_subexpressions, projected_column, unwrap_comprehension, is_none, unwrap_collection
-from walint.tree import preorder
+from walint.tree import own_nodes, preorder
 from walint.flow.conditions import always_exits
 from walint.flow.path_state import UNKNOWN, PathState, constant, truth
 from walint.journal.marker_lookups import MarkerLookups
@@ -182,6 +182,7 @@ class MarkerUses(MarkerLookups):
                 left = target.comparator
         elif isinstance(expr, (cst.GeneratorExp, cst.ListComp, cst.SetComp)):
             self._note_comprehension_names(expr, scope)
+            self._note_keys_only(expr, scope)
             self._membership(expr.elt, polarity, scope, depth)
             for_in = expr.for_in
             while for_in is not None:
@@ -249,6 +250,24 @@ class MarkerUses(MarkerLookups):
                     if isinstance(node, cst.Name) and node.value in bound:
                         self._comprehension_bindings.setdefault(id(node), binding)
             for_in = for_in.inner_for_in
+
+    def _note_keys_only(self, comprehension: cst.BaseExpression, scope: Scope) -> None:
+        """``next((k for k in REASONS if k in msg), None)``, ``any(k in msg for k in
+        REASONS)``: a comprehension over a dict's keys, in a function that never reads the
+        dict's values, leads every key to the same place, whatever verdict it maps to."""
+        iterated = comprehension.for_in.iter  # type: ignore[attr-defined]
+        if isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Attribute) and iterated.func.attr.value == "keys" and not iterated.args:
+            iterated = iterated.func.value
+        found = self.model.collection_literal(iterated, scope)
+        if found is None or not isinstance(found[0], cst.Dict) or scope.unit is None:
+            return
+        name = dotted_name(iterated)
+        for node in own_nodes(scope.unit.node):
+            if isinstance(node, cst.Subscript) and dotted_name(node.value) == name:
+                return  # `REASONS[key]`
+            if isinstance(node, cst.Attribute) and node.attr.value in ("get", "items", "values", "pop") and dotted_name(node.value) == name:
+                return
+        self.answered_by_presence.add(id(found[0]))
 
     def _note_filtered_items(self, comprehension: cst.BaseExpression, scope: Scope) -> None:
         """Record the items of the literal a filtering comprehension walks that its filter

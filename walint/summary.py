@@ -72,6 +72,9 @@ class FunctionFacts:
     # A rollback mode among its returned values: `mode = fallback_mode_for(exc)`, then
     # `PRAGMA journal_mode={mode}` takes the mode from here.
     returns_rollback_mode: bool = False
+    # It reads the mode, switches to a rollback mode and returns the mode it read (`def
+    # tune_for_bulk(conn)`): a caller that sets that mode again later restores it.
+    returns_mode_before_switch: bool = False
     # It returns the header's write and read versions (bytes 18-19 of the file, sliced,
     # read after `seek(18)` or unpacked), which a caller compares with 2.
     returns_header_versions: bool = False

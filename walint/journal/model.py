@@ -397,16 +397,32 @@ class ModuleModel(
         A switch before the read, or with no restore after it, is no part of such a job."""
         sites = self.facts(site.unit).sites
         later = next((index for index, other in enumerate(sites) if other is site), len(sites)) + 1
+        # `previous = tune_for_bulk(conn)`, a helper that reads, switches and returns what
+        # it read: setting `previous` again restores it.
+        callee = self.callee(site.node, site.scope) if isinstance(site.node, cst.Call) else None
+        switched_and_returned = callee is not None and callee.returns_mode_before_switch
         for other in sites[later:]:
             if not isinstance(other.node, cst.Call):
                 continue
             effect = self.effect(other)
             if effect is None or HOLE not in effect.sets:
                 continue
+            if switched_and_returned and any(self._holds_result_of(arg.value, site.node, other.scope) for arg in other.node.args):
+                return True
             probes = [probe for arg in other.node.args for probe, _ in self.probe_calls(arg.value, other.scope)]
             # Positions cost a pass over the module: asked only once a restore is found.
             if probes and any(self.line_of(probe) <= self.line_of(site.node) for probe in probes):
                 return True
+        return False
+
+    def _holds_result_of(self, expr: cst.BaseExpression, call: cst.CSTNode, scope: Scope) -> bool:
+        """Does ``expr`` use a name bound only to the value ``call`` returned (``previous``,
+        ``f"PRAGMA journal_mode={previous}"``)?"""
+        for node in iter_subexpressions(expr, limit=50):
+            if isinstance(node, cst.Name):
+                bindings, parameter = self.bindings_of(node, scope)
+                if parameter is None and len(bindings) == 1 and bindings[0].value is call:
+                    return True
         return False
 
     def is_rollback_site(self, site: Site) -> bool:

@@ -91,7 +91,9 @@ class SummaryQueries:
         header_versions = any(self.holds_header_versions(v, unit.scope) for v in facts.returns)
         # A probe reads the pragma and returns, or answers "wal" itself (a header reader),
         # or hands on the header's version bytes.
-        probe = (probe and bool(facts.returns) or header_versions or any(self._answers_wal(v, unit.scope) for v in facts.returns)) and not modes
+        reads_and_returns = probe and bool(facts.returns) or header_versions or any(self._answers_wal(v, unit.scope) for v in facts.returns)
+        returns_mode_before_switch = bool(modes) and probe and any(self.probe_calls(v, unit.scope) for v in facts.returns)
+        probe = reads_and_returns and not modes
         success_returns, failure_returns, failure_in_tuple = self._wal_outcome(unit)
         said = self._predicate_answer(unit, facts, failure_returns)
         returned = self._returned_values(unit)
@@ -124,6 +126,7 @@ class SummaryQueries:
             never_returns=self._never_returns(unit, facts),
             tests_items_of=self._tests_items_of(unit, facts),
             returns_rollback_mode=any(normalise_mode(value) in ROLLBACK_MODES for value in returned),
+            returns_mode_before_switch=returns_mode_before_switch,
             returns_header_versions=header_versions,
             wal_failure_propagates=not opens and self._wal_failure_propagates(facts),
             probe_makes_up_a_mode=said.makes_up_a_mode,

@@ -208,6 +208,34 @@ def guarded_sides(test: cst.BaseExpression, checks: Sequence[Tuple[cst.BaseExpre
     return when_true or _proves(test, True, known), when_false or _proves(test, False, known)
 
 
+def guard_premises(test: cst.BaseExpression, checks: Sequence[Tuple[cst.BaseExpression, bool]]) -> Tuple[cst.BaseExpression, ...]:
+    """The parts ``A`` of a test ``A and W`` where ``W`` being false proves the mode is not
+    WAL: after ``if is_nfs(path) and header_says_wal(path): raise``, wherever
+    ``is_nfs(path)`` holds, the header was read and did not say WAL."""
+    if not (isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And)):
+        return ()
+    found = []
+    for side, other in ((test.left, test.right), (test.right, test.left)):
+        inside = {id(node) for node in iter_subexpressions(other, limit=400)}
+        inner = [(check, not_wal) for check, not_wal in checks if id(check) in inside]
+        beside = {id(node) for node in iter_subexpressions(side, limit=400)}
+        if inner and not any(id(check) in beside for check, _ in checks) and guarded_sides(other, inner)[1]:
+            found.append(side)
+    return tuple(found)
+
+
+def holds_premise(test: cst.BaseExpression, when: bool, premises: Sequence[cst.BaseExpression]) -> bool:
+    """Does ``test`` taking the value ``when`` mean one of ``premises`` holds (the test
+    itself, a part of an ``and`` that is true, the inside of a ``not`` that is false)?"""
+    if not premises:
+        return False
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return holds_premise(test.expression, not when, premises)
+    if when and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return holds_premise(test.left, True, premises) or holds_premise(test.right, True, premises)
+    return when and any(test.deep_equals(premise) for premise in premises)
+
+
 def _proves(expr: cst.BaseExpression, when: bool, known: Dict[int, bool], depth: int = 0) -> bool:
     """Does ``expr`` evaluating to ``when`` prove the mode is not WAL, by the checks in
     ``known`` (id -> their value when it is not WAL) and ``not``/``and``/``or``, each

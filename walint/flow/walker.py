@@ -8,7 +8,7 @@ it. Rules and :class:`walint.journal.model.ModuleModel` read these facts;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -22,7 +22,9 @@ from walint.flow.conditions import (
     is_connect_listener,
     walks_items,
     ends_in_return,
+    guard_premises,
     guarded_sides,
+    holds_premise,
     not_wal_when,
     pattern_strings,
     raises_next,
@@ -165,6 +167,9 @@ class _Ctx(NamedTuple):
     # The enclosing loop of attempts answers a failure once it runs out (`return False`).
     loop_answers: bool = False
     forever: bool = False
+    # Conditions under which an earlier `if <condition> and <WAL check>: raise` has
+    # refused WAL, each with that statement (conditions.guard_premises).
+    premises: Tuple[Tuple[cst.BaseExpression, cst.CSTNode], ...] = ()
 
     def under(self, condition: cst.CSTNode, **changes: object) -> "_Ctx":
         """This context inside a branch that runs on ``condition``."""
@@ -201,6 +206,7 @@ class UnitWalker:
         self.unit = unit
         self.facts = UnitFacts()
         self._line: Optional[cst.CSTNode] = None
+        self._premises: Dict[int, Tuple[cst.BaseExpression, ...]] = {}
 
     def run(self) -> UnitFacts:
         node = self.unit.node
@@ -259,6 +265,10 @@ class UnitWalker:
                 ctx = ctx._replace(guarded=True, guard=statement)
                 self.facts.guard_statements.add(id(statement))
                 guarded = True
+            elif isinstance(statement, cst.If) and always_exits(statement.body):
+                premises = self._premises.get(id(statement.test), ())
+                if premises:
+                    ctx = ctx._replace(premises=ctx.premises + tuple((premise, statement) for premise in premises))
         end = len(self.facts.sites)
         for branch in pending:
             # Code after `if test: raise` runs only when the test was false.
@@ -306,6 +316,9 @@ class UnitWalker:
         checks += self.model.in_memory_checks(test, scope)
         if checks:
             checks += self.model.header_length_checks(test, scope)
+            premises = guard_premises(test, checks)
+            if premises:
+                self._premises[id(test)] = premises
         return guarded_sides(test, checks) if checks else (False, False)
 
     def _statement(
@@ -359,6 +372,8 @@ class UnitWalker:
         if isinstance(statement, cst.If):
             self._add(statement.test, ctx, statement)
             true_side, false_side = self._record_guards(statement.test, ctx.scope)
+            premised = [guard for premise, guard in ctx.premises if holds_premise(statement.test, True, (premise,))]
+            premised_else = [guard for premise, guard in ctx.premises if holds_premise(statement.test, False, (premise,))]
             flags = model.handler_flags(statement.test, ctx.scope) if ctx.handler is None else set()
             self.facts.flags.update(flags)
             # A branch is guarded where the mode is known not to be WAL: the body of
@@ -369,15 +384,15 @@ class UnitWalker:
             on_failure = truth(statement.test, PathState(True, tuple(sorted(model.handler_flag_values(statement.test, ctx.scope).items())))) if flags else None
             body_ctx = ctx.under(
                 statement,
-                guarded=ctx.guarded or true_side,
+                guarded=ctx.guarded or true_side or bool(premised),
                 flagged=ctx.flagged or (bool(flags) and on_failure is not False),
-                guard=statement if true_side else ctx.guard,
+                guard=statement if true_side else (premised[0] if premised else ctx.guard),
             )
             else_ctx = ctx.under(
                 statement.orelse or statement,
-                guarded=ctx.guarded or false_side,
+                guarded=ctx.guarded or false_side or bool(premised_else),
                 flagged=ctx.flagged or (bool(flags) and on_failure is not True),
-                guard=statement if false_side else ctx.guard,
+                guard=statement if false_side else (premised_else[0] if premised_else else ctx.guard),
             )
             start = len(self.facts.sites)
             branch = Branch(statement, self.unit, ctx.scope, (start, start), returns=returned_constant(statement.body))

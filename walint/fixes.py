@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 import libcst as cst
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Site
+    from walint.flow.unit_facts import Site
 
 SAFE = "safe"
 UNSAFE = "unsafe"

@@ -15,7 +15,7 @@ from walint.sql import ROLLBACK_MODES, normalise_mode
 from walint.tree import own_nodes
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Branch, Site
+    from walint.flow.unit_facts import Branch, Site
     from walint.journal.model import ModuleModel
     from walint.semantic.scopes import Scope, Unit
 

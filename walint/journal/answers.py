@@ -16,7 +16,7 @@ from walint.semantic.nodes import dotted_name, is_none, is_true_false_none, iter
 from walint.flow.path_state import NOT_NONE, UNKNOWN, PathState, constant, encode_constant
 
 if TYPE_CHECKING:
-    from walint.flow.walker import UnitFacts
+    from walint.flow.unit_facts import UnitFacts
 
 
 class PredicateAnswer(NamedTuple):

@@ -11,7 +11,7 @@ import libcst as cst
 from walint.flow.conditions import always_exits
 from walint.journal.guards import is_in_memory_name, is_read_only_uri
 from walint.semantic.scopes import Scope, Unit
-from walint.flow.walker import Site
+from walint.flow.unit_facts import Site
 from walint.semantic.nodes import PATH_WRAPPERS, dotted_name, is_none, tests_existence_of, unwrapped_path
 from walint.constants import is_known
 from walint.tree import own_nodes

@@ -19,7 +19,7 @@ from walint.journal.connections import receivers_of
 
 if TYPE_CHECKING:
     from walint.semantic.scopes import Binding
-    from walint.flow.walker import Site
+    from walint.flow.unit_facts import Site
 
 # How a rollback site is on a failed WAL path (FailureQueries.on_failure_path).
 FAILED_PATH, MODE_FROM_VALUE = "failed-path", "mode-from-value"

@@ -12,7 +12,7 @@ from walint.flow.conditions import always_exits
 from walint.semantic.nodes import dotted_name, iter_subexpressions, small_statements
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Site
+    from walint.flow.unit_facts import Site
     from walint.journal.model import ModuleModel
     from walint.semantic.scopes import Scope
 

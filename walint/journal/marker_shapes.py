@@ -17,7 +17,7 @@ from walint.semantic.nodes import code_constant_name, constant_key, dotted_name,
 from walint.semantic.scopes import Scope
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Branch
+    from walint.flow.unit_facts import Branch
     from walint.journal.model import ModuleModel
 
 

@@ -13,10 +13,10 @@ from walint.summary import IMPORTERS_USES
 from walint.semantic.scopes import Binding, Scope, Unit, default_of
 from walint.journal.calls import call_arguments
 from walint.journal.loops import loop_view
-from walint.semantic.nodes import NORMALISING_METHODS, collection_items, constant_key, copied_collection, dotted_name, iter_subexpressions, projected_column, unwrap_comprehension, is_none, unwrap_collection
-from walint.tree import own_nodes, preorder
+from walint.semantic.nodes import NORMALISING_METHODS, constant_key, copied_collection, dotted_name, iter_subexpressions, projected_column, unwrap_comprehension, is_none, unwrap_collection
 from walint.flow.conditions import always_exits
-from walint.flow.path_state import UNKNOWN, PathState, constant, truth
+from walint.flow.path_state import UNKNOWN, PathState, constant
+from walint.journal.marker_comprehensions import ComprehensionNotes
 from walint.journal.marker_lookups import MarkerLookups
 from walint.journal.marker_shapes import (
     answer_is,
@@ -36,7 +36,7 @@ from walint.journal.marker_shapes import (
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
-    from walint.flow.walker import Branch
+    from walint.flow.unit_facts import Branch
 
 _EQUALITY = (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)
 _MATCH_METHODS = frozenset({"startswith", "endswith", "find", "index", "count", "__contains__", "search", "match", "fullmatch"})
@@ -48,7 +48,7 @@ _MAX_DEPTH = 24
 UNKNOWN_USE = 0
 
 
-class MarkerUses(MarkerLookups):
+class MarkerUses(MarkerLookups, ComprehensionNotes):
     """Walks every test of a module once; ``polarity`` maps a collection literal (by id)
     to the uses seen, ``singles`` holds transient messages tested on their own on the
     way to a downgrade, and ``table_needles`` those of them that are a row of a verdict
@@ -232,60 +232,6 @@ class MarkerUses(MarkerLookups):
                     # once the attempts run out is not its doing.
                     return not try_facts.in_retry_loop and self.model.failure_leads_to_a_downgrade(try_facts.node, facts.sites)
         return False
-
-    def _note_comprehension_names(self, expr: cst.BaseExpression, scope: Scope) -> None:
-        """Record what each name a comprehension's own ``for`` binds iterates over, for
-        the uses of that name inside it."""
-        for_in = expr.for_in  # type: ignore[attr-defined]
-        while for_in is not None:
-            target = for_in.target
-            names = [target] if isinstance(target, cst.Name) else [
-                e.value for e in getattr(target, "elements", ()) if isinstance(e.value, cst.Name)
-            ]
-            binding = Binding("iter", for_in.iter, scope, target=target)
-            parts = [expr.elt] + [condition.test for condition in for_in.ifs]  # type: ignore[attr-defined]
-            bound = {name.value for name in names}
-            for part in parts:
-                for node in preorder(part):
-                    if isinstance(node, cst.Name) and node.value in bound:
-                        self._comprehension_bindings.setdefault(id(node), binding)
-            for_in = for_in.inner_for_in
-
-    def _note_keys_only(self, comprehension: cst.BaseExpression, scope: Scope) -> None:
-        """``next((k for k in REASONS if k in msg), None)``, ``any(k in msg for k in
-        REASONS)``: a comprehension over a dict's keys, in a function that never reads the
-        dict's values, leads every key to the same place, whatever verdict it maps to."""
-        iterated = comprehension.for_in.iter  # type: ignore[attr-defined]
-        if isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Attribute) and iterated.func.attr.value == "keys" and not iterated.args:
-            iterated = iterated.func.value
-        found = self.model.collection_literal(iterated, scope)
-        if found is None or not isinstance(found[0], cst.Dict) or scope.unit is None:
-            return
-        name = dotted_name(iterated)
-        for node in own_nodes(scope.unit.node):
-            if isinstance(node, cst.Subscript) and dotted_name(node.value) == name:
-                return  # `REASONS[key]`
-            if isinstance(node, cst.Attribute) and node.attr.value in ("get", "items", "values", "pop") and dotted_name(node.value) == name:
-                return
-        self.answered_by_presence.add(id(found[0]))
-
-    def _note_filtered_items(self, comprehension: cst.BaseExpression, scope: Scope) -> None:
-        """Record the items of the literal a filtering comprehension walks that its filter
-        is known to drop."""
-        for_in = comprehension.for_in  # type: ignore[attr-defined]
-        if not for_in.ifs or not isinstance(for_in.target, cst.Name):
-            return
-        found = self.model.collection_literal(for_in.iter, scope)
-        if found is None:
-            return
-        literal, _ = found
-        for item in collection_items(literal):
-            value = item.evaluated_value if isinstance(item, cst.SimpleString) else None
-            if not isinstance(value, str):
-                continue
-            state = PathState(False, ((for_in.target.value, value),))
-            if any(truth(condition.test, state) is False for condition in for_in.ifs):
-                self.filtered_out.add(id(item))
 
     def _compared_with_a_constant(self, expr: cst.Comparison, polarity: int, scope: Scope, depth: int) -> bool:
         """``classify(exc) is Status.UNSUPPORTED`` (or ``status == "unsupported"``, with

@@ -29,7 +29,8 @@ from walint.journal.relevance_scan import RelevanceScan
 from walint.journal.resolution import NameResolution
 from walint.journal.summaries import SummaryQueries
 from walint.journal.wrappers import WrapperQueries
-from walint.flow.walker import Branch, Site, TryFacts, UnitFacts, UnitWalker
+from walint.flow.unit_facts import Branch, Site, TryFacts, UnitFacts
+from walint.flow.walker import UnitWalker
 from walint.semantic.scopes import Scope, Unit
 from walint.semantic.model import SemanticModel
 from walint.semantic.nodes import dotted_name, iter_subexpressions, queue_of

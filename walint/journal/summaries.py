@@ -16,7 +16,7 @@ from walint.constants import is_known, param_hole, param_of
 from walint.journal.calls import MAX_TEMPLATES, fills_only
 from walint.journal.connections import CONNECT_FUNCTIONS
 from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
-from walint.flow.walker import UnitFacts
+from walint.flow.unit_facts import UnitFacts
 from walint.semantic.scopes import Unit
 from walint.semantic.nodes import dotted_name, has_more_elements, is_constant_literal, is_none, iter_subexpressions, literal_entries
 from walint.sql import ROLLBACK_MODES, normalise_mode, sql_texts

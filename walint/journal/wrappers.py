@@ -16,7 +16,7 @@ from walint.sql import runs_sql
 from walint.summary import SWALLOWS_PASSED_SQL, SWALLOWS_WITH_BODY, SWALLOWS_WRAPPED_CALL, FunctionFacts
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Site
+    from walint.flow.unit_facts import Site
 
 
 class WrapperQueries:

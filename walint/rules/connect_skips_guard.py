@@ -15,7 +15,7 @@ from walint.semantic.nodes import dotted_name, iter_subexpressions
 from walint.tree import own_nodes
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Site
+    from walint.flow.unit_facts import Site
     from walint.journal.model import ModuleModel
     from walint.semantic.scopes import Scope, Unit
 

@@ -13,7 +13,7 @@ from walint.journal.handlers import catches_database_errors, handler_types
 from walint.semantic.nodes import SIMPLE_LINES, iter_subexpressions, small_statements
 
 if TYPE_CHECKING:
-    from walint.flow.walker import Site
+    from walint.flow.unit_facts import Site
     from walint.journal.model import ModuleModel
     from walint.semantic.scopes import Scope, Unit
 

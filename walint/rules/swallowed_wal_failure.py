@@ -36,7 +36,7 @@ from walint.sql import ROLLBACK_MODES, modes_set_by_sql
 
 if TYPE_CHECKING:
     from walint.journal.model import ModuleModel
-    from walint.flow.walker import Site
+    from walint.flow.unit_facts import Site
     from walint.semantic.scopes import Scope, Unit
 
 def _swallowed_by_wrappers(model: "ModuleModel", unit: "Unit", sites: Sequence["Site"]) -> Iterator[Report]:

@@ -211,10 +211,13 @@ def made_up_version(value: cst.CSTNode) -> bool:
 
 
 def is_header_version(expr: cst.BaseExpression) -> bool:
-    """``header[18]``, ``header[19]``, ``header[18:20]`` or ``(header[18], header[19])``:
-    the file format's read and write versions, which are 2 for a database in WAL."""
+    """``header[18]``, ``header[19]``, ``header[18:20]``, ``(header[18], header[19])`` or
+    ``max(header[18], header[19])``: the file format's read and write versions, which are
+    2 for a database in WAL."""
     if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
         return all(is_header_version(element.value) for element in expr.elements)
+    if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("max", "min") and expr.args and not any(a.star or a.keyword for a in expr.args):
+        return all(is_header_version(arg.value) for arg in expr.args)  # `max(header[18], header[19])`
     if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("struct.unpack", "unpack") and len(expr.args) == 2:
         return is_header_version(expr.args[1].value)  # `struct.unpack(">BB", raw[18:20])`
     if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("struct.unpack_from", "unpack_from") and len(expr.args) == 3:

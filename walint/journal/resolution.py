@@ -23,6 +23,10 @@ class NameResolution:
     def resolve(self, expr: cst.BaseExpression, scope: object) -> Optional[Resolution]:
         assert isinstance(scope, Scope)
         bindings, parameter = self.bindings_of(expr, scope)
+        if not bindings and parameter is None and isinstance(expr, cst.Attribute):
+            aliased = self._through_alias(expr, scope)
+            if aliased is not None:  # `s = self.settings` ... `s.fallback_journal`
+                return self.resolve(*aliased)
         if isinstance(expr, cst.Name) and sum(b.kind == "iter" for b in bindings) > 1:
             # `for statement in FALLBACK: ...` and `for statement in TUNING: ...` in one
             # function: inside a loop's body, the name is that loop's item.
@@ -79,6 +83,21 @@ class NameResolution:
             else:
                 expressions.append((None, None))
         return Resolution(expressions, parameter, values)  # type: ignore[arg-type]
+
+    def _through_alias(self, expr: cst.Attribute, scope: Scope) -> Optional[Tuple[cst.Attribute, Scope]]:
+        """``s.fallback_journal`` where ``s`` is bound once, to another name or attribute
+        (``s = self.settings``, ``s = DEFAULT``): the same attribute of what it names."""
+        if not isinstance(expr.value, cst.Name):
+            return None
+        bindings, parameter = self.bindings_of(expr.value, scope)
+        if parameter is not None or len(bindings) != 1 or bindings[0].kind != "value" or bindings[0].scope is None:
+            return None
+        target = bindings[0].value
+        if not isinstance(target, (cst.Name, cst.Attribute)) or any(
+            isinstance(node, cst.Name) and node.value == expr.value.value for node in iter_subexpressions(target, limit=20)
+        ):
+            return None
+        return expr.with_changes(value=target), bindings[0].scope
 
     def _field_from_a_parameter(self, expr: cst.BaseExpression, binding: Binding) -> Optional[Tuple[cst.BaseExpression, Scope]]:
         """``self.fallback_mode`` set in ``__init__`` from ``fallback_mode="DELETE"``: that

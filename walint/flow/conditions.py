@@ -9,6 +9,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tupl
 import libcst as cst
 
 from walint.semantic.nodes import (
+    NORMALISING_METHODS,
     SIMPLE_LINES,
     dotted_name,
     else_statements,
@@ -37,7 +38,7 @@ def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
             # `mode is not None and mode != "wal"`: the downgrade side needs a known mode.
             downgrades_when_true = all(isinstance(c.operator, (cst.NotEqual, cst.NotIn)) for c in comparison.comparisons)
-            operands = {o.value for o in (comparison.left, *(c.comparator for c in comparison.comparisons)) if isinstance(o, cst.Name)}
+            operands = {o.value for o in map(_normalised_from, (comparison.left, *(c.comparator for c in comparison.comparisons))) if isinstance(o, cst.Name)}
             for side, other in ((node.left, node.right), (node.right, node.left)):
                 if (
                     downgrades_when_true
@@ -46,6 +47,13 @@ def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
                 ):
                     return True
     return False
+
+
+def _normalised_from(operand: cst.BaseExpression) -> cst.BaseExpression:
+    """``mode`` of ``mode.lower()`` (or ``.strip().casefold()``): what was normalised."""
+    while isinstance(operand, cst.Call) and isinstance(operand.func, cst.Attribute) and not operand.args and operand.func.attr.value in NORMALISING_METHODS:
+        operand = operand.func.value
+    return operand
 
 
 def _excludes_none(test: cst.BaseExpression, names: Set[str]) -> bool:
@@ -113,6 +121,8 @@ def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
                 return True
         elif isinstance(statement, cst.With) and always_exits(statement.body) and not suppresses(statement):
             return True
+        elif isinstance(statement, cst.Match) and _exhaustive(statement) and all(always_exits(case.body) for case in statement.cases):
+            return True
         elif isinstance(statement, (cst.Try, cst.TryStar)):
             if statement.finalbody is not None and always_exits(statement.finalbody.body):
                 return True
@@ -124,6 +134,13 @@ def statements_exit(statements: Sequence[cst.CSTNode]) -> bool:
             if body_exits and all(always_exits(h.body) for h in statement.handlers):
                 return True
     return False
+
+
+def _exhaustive(statement: cst.Match) -> bool:
+    """Does a ``case`` match anything: ``case _:`` or ``case name:``, unguarded?"""
+    return any(
+        isinstance(case.pattern, cst.MatchAs) and case.pattern.pattern is None and case.guard is None for case in statement.cases
+    )
 
 
 def suppresses(statement: cst.With) -> bool:
@@ -165,15 +182,26 @@ def returned_constant(block: cst.BaseSuite) -> Optional[bool]:
     return None
 
 
-def pattern_strings(pattern: cst.MatchPattern) -> Set[Optional[str]]:
+def fetches_a_row(expr: cst.BaseExpression) -> bool:
+    """``cur.fetchone()`` (awaited or not): a row, whose first item a ``("wal",)`` case matches."""
+    if isinstance(expr, cst.Await):
+        expr = expr.expression
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "fetchone"
+
+
+def pattern_strings(pattern: cst.MatchPattern, rows: bool = False) -> Set[Optional[str]]:
     """The literal values a case pattern matches ("wal", None, ...), lower-cased; empty
-    for anything else (a capture, a wildcard)."""
+    for anything else (a capture, a wildcard). With ``rows``, the subject is a row, and
+    ``("wal",)`` matches the row holding "wal"."""
+    if rows and isinstance(pattern, (cst.MatchTuple, cst.MatchList)) and len(pattern.patterns) == 1:
+        element = pattern.patterns[0]
+        return pattern_strings(element.value) if isinstance(element, cst.MatchSequenceElement) else set()
     if isinstance(pattern, cst.MatchAs) and pattern.pattern is not None:
-        return pattern_strings(pattern.pattern)  # `case "wal" | None as mode:`
+        return pattern_strings(pattern.pattern, rows)  # `case "wal" | None as mode:`
     if isinstance(pattern, cst.MatchOr):
         found: Set[Optional[str]] = set()
         for element in pattern.patterns:
-            inner = pattern_strings(element.pattern)
+            inner = pattern_strings(element.pattern, rows)
             if not inner:
                 return set()
             found |= inner

@@ -22,6 +22,7 @@ from walint.flow.conditions import (
     is_connect_listener,
     walks_items,
     ends_in_return,
+    fetches_a_row,
     guard_premises,
     guarded_sides,
     holds_premise,
@@ -377,9 +378,10 @@ class UnitWalker:
             # `match journal_mode_on_disk(conn): case "wal" | None: raise` refuses WAL for
             # the cases after it; `case "delete":` is a mode that is not WAL.
             probed = bool(model.probe_calls(statement.subject, ctx.scope))
+            rows = fetches_a_row(statement.subject)
             wal_refused = none_refused = False
             for case in statement.cases:
-                values = pattern_strings(case.pattern) if probed else set()
+                values = pattern_strings(case.pattern, rows) if probed else set()
                 exits = always_exits(case.body)
                 none_refused = none_refused or (None in values and exits)
                 if "wal" in values and exits and not wal_refused and not none_refused:

@@ -81,7 +81,11 @@ class Unit:
 
     @property
     def is_method(self) -> bool:
-        return self.class_scope is not None
+        """Is it called with the instance (or class) first? Not a ``@staticmethod``."""
+        if self.class_scope is None:
+            return False
+        decorators = self.node.decorators if isinstance(self.node, cst.FunctionDef) else ()
+        return not any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in decorators)
 
 
 @dataclass(eq=False)

@@ -468,7 +468,8 @@ def is_flag_value(value: Optional[cst.CSTNode]) -> bool:
     if grown_collection(value) is not None:  # `broken.add(path)`: a failure recorded
         return True
     if isinstance(value, cst.Name):
-        return value.value in _FLAG_CONSTANTS
+        # `fallback = ROLLBACK`: a module constant, named as one, is as constant as its value.
+        return value.value in _FLAG_CONSTANTS or (value.value.isupper() and len(value.value) > 1)
     if isinstance(value, cst.Attribute):
         return names_enum_member(value)  # `self.journal = JournalState.UNSUPPORTED`
     return isinstance(value, (cst.Integer, cst.SimpleString))

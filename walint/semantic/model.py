@@ -136,6 +136,10 @@ class SemanticModel(CallTargets):
             set_here = own.bindings.get(dotted_name(expr), []) if own is not None else []
             if class_scope is not None:
                 found = self._method_bindings(class_scope, expr.attr.value, fields=True)
+                if isinstance(expr.value, cst.Name) and expr.value.value not in ("self", "cls"):
+                    # `state.wal_enabled = False` on a parameter typed `IngestState`, here.
+                    key = f"{expr.value.value}.{expr.attr.value}"
+                    set_here = [b for b in self.module_scope.bindings.get(key, []) if b.scope is scope]
                 return found + set_here, None
             if set_here:
                 return set_here, None

@@ -15,6 +15,7 @@ from walint.semantic.nodes import dotted_name, iter_subexpressions, literal_entr
 from walint.sql import ROLLBACK_MODES, ModeEffect, modes_set_by_sql, normalise_mode
 from walint.flow.error_paths import ErrorPaths
 from walint.flow.path_state import NOT_NONE, PRIVATE_DATABASE, UNKNOWN, PathState, constant, decode_constant
+from walint.journal.calls import call_arguments
 from walint.journal.connections import receivers_of
 
 if TYPE_CHECKING:
@@ -74,24 +75,39 @@ class FailureQueries:
         )
 
     def _cleared_by_method(self, call: cst.Call, unit: Unit) -> Tuple[Tuple[str, object], ...]:
-        """The attributes of ``self`` (with their values) that the handler of a method of
-        the same class sets when its WAL attempt fails: ``self._enable_wal()``, which sets
-        ``self.wal_ok = False``."""
+        """The attributes (with their values) that the handler of a function of this module
+        sets when its WAL attempt fails, as the caller names them: ``self._enable_wal()``,
+        which sets ``self.wal_ok = False``; ``_enable_wal(conn, state)``, which sets
+        ``state.degraded = True`` on the object it is handed."""
+        callee = self.resolve_unit(call, unit.scope)
+        if callee is None or callee is unit:
+            return ()
+        found: List[Tuple[str, object]] = []
         class_scope = unit.class_scope
-        if class_scope is None or not isinstance(call.func, cst.Attribute) or dotted_name(call.func.value) != "self":
-            return ()
-        method = self.resolve_unit(call, unit.scope)
-        if method is None or method is unit or method.class_scope is not class_scope:
-            return ()
-        found = []
-        for name, bindings in class_scope.bindings.items():
-            for binding in bindings:
-                if name.startswith("self.") and binding.scope is method.scope and self.records_failure(binding) and not self._set_where_guarded(binding):
-                    held = NOT_NONE if self._holds_the_caught_exception(binding) else constant(binding.value, PathState(False))  # type: ignore[arg-type]
-                    if held is not UNKNOWN:
-                        found.append((name, held))
-                        break
+        if class_scope is not None and callee.class_scope is class_scope and isinstance(call.func, cst.Attribute) and dotted_name(call.func.value) == "self":
+            for name, bindings in class_scope.bindings.items():
+                if name.startswith("self."):
+                    self._note_failure_value(found, name, bindings, callee)
+        if any(isinstance(arg.value, cst.Name) for arg in call.args):
+            handed = call_arguments(call, self.function_facts(callee))
+            for param, value in handed.items():
+                if not isinstance(value, cst.Name) or param not in callee.scope.params:
+                    continue
+                prefix = param + "."
+                for name, bindings in self.module_scope.bindings.items():
+                    if name.startswith(prefix) and "." not in name[len(prefix):]:
+                        self._note_failure_value(found, value.value + name[len(param):], bindings, callee)
         return tuple(found)
+
+    def _note_failure_value(self, found: List[Tuple[str, object]], name: str, bindings: Sequence["Binding"], callee: Unit) -> None:
+        """Add ``name`` with the value the first of ``bindings`` that ``callee``'s handler
+        sets to record a failure gives it (unless a guard had refused WAL there)."""
+        for binding in bindings:
+            if binding.scope is callee.scope and self.records_failure(binding) and not self._set_where_guarded(binding):
+                held = NOT_NONE if self._holds_the_caught_exception(binding) else constant(binding.value, PathState(False))  # type: ignore[arg-type]
+                if held is not UNKNOWN:
+                    found.append((name, held))
+                    return
 
     def _outer_constant(self, expr: cst.BaseExpression, unit: Unit) -> object:
         """The one string a name bound outside ``unit`` (a module constant, an imported

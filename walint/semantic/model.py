@@ -137,9 +137,14 @@ class SemanticModel(CallTargets):
             if class_scope is not None:
                 found = self._method_bindings(class_scope, expr.attr.value, fields=True)
                 if isinstance(expr.value, cst.Name) and expr.value.value not in ("self", "cls"):
-                    # `state.wal_enabled = False` on a parameter typed `IngestState`, here.
+                    # `state.wal_enabled = False` on a parameter typed `IngestState`, here or
+                    # in a function handed the same kind of object under the same name.
                     key = f"{expr.value.value}.{expr.attr.value}"
-                    set_here = [b for b in self.module_scope.bindings.get(key, []) if b.scope is scope]
+                    set_here = [
+                        b
+                        for b in self.module_scope.bindings.get(key, [])
+                        if b.scope is scope or (b.scope is not None and self.class_scope_for(expr.value, b.scope) is class_scope)
+                    ]
                 return found + set_here, None
             if set_here:
                 return set_here, None

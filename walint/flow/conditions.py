@@ -61,17 +61,26 @@ def _excludes_none(test: cst.BaseExpression, names: Set[str]) -> bool:
     true only for a known mode."""
     if isinstance(test, cst.Name):
         return test.value in names
+    subject = _named(test.left) if isinstance(test, cst.Comparison) else None
     return (
         isinstance(test, cst.Comparison)
-        and isinstance(test.left, cst.Name)
-        and test.left.value in names
+        and isinstance(subject, cst.Name)
+        and subject.value in names
         and any(isinstance(c.operator, (cst.IsNot, cst.NotEqual)) and is_none(c.comparator) for c in test.comparisons)
     )
 
 
+def _named(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``mode`` of ``(mode := probe(conn))``; any other expression itself."""
+    return expr.target if isinstance(expr, cst.NamedExpr) else expr
+
+
 def excludes_none(test: cst.BaseExpression) -> bool:
-    """``x is not None`` (or ``x != None``) of a name."""
-    return isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and _excludes_none(test, {test.left.value})
+    """``x is not None`` (or ``x != None``) of a name, or of one a walrus binds."""
+    if not isinstance(test, cst.Comparison):
+        return False
+    subject = _named(test.left)
+    return isinstance(subject, cst.Name) and _excludes_none(test, {subject.value})
 
 
 # Calls after which nothing runs: the process ends, or they always raise (Flask's and
@@ -336,8 +345,7 @@ def tests_presence_of(expr: cst.BaseExpression, comparison: cst.BaseExpression) 
     the fail-open guard WAL005 reports, not a missing guard.)"""
     if excludes_none(expr):
         expr = expr.left  # type: ignore[attr-defined]
-    if isinstance(expr, cst.NamedExpr):
-        expr = expr.target  # `(mode := probe(conn)) and mode == "wal"`
+    expr = _named(expr)  # `(mode := probe(conn)) and mode == "wal"`
     if not isinstance(expr, cst.Name):
         return False
     return any(isinstance(node, cst.Name) and node.value == expr.value for node in preorder(comparison))

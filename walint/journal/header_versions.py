@@ -116,6 +116,10 @@ class HeaderQueries:
                 value = bindings[0].value
                 if isinstance(value, (cst.SimpleString, cst.Integer, cst.Tuple)) and (is_wal_version(value) or is_wal_version(value, 1)):
                     return value
+        elif isinstance(expr, (cst.Tuple, cst.List)) and any(isinstance(element.value, cst.Name) for element in expr.elements):
+            # `(WAL_VERSION, WAL_VERSION)`: the literals its names are bound to.
+            elements = [element.with_changes(value=self.version_literal(element.value, scope)) for element in expr.elements]
+            return expr.with_changes(elements=elements)
         return expr
 
     def _reads_header_versions(self, atom: cst.BaseExpression, scope: Scope) -> bool:

@@ -36,7 +36,7 @@ from walint.flow.conditions import (
     truth_tested,
 )
 from walint.flow.path_state import PathState, truth
-from walint.tree import children
+from walint.tree import children, own_nodes
 from walint.journal.header_versions import compares_with_wal_versions
 
 if TYPE_CHECKING:
@@ -324,8 +324,15 @@ class UnitWalker:
             counters = tuple(
                 n.value for n in iter_subexpressions(statement.target) if isinstance(n, cst.Name)
             ) if isinstance(statement, cst.For) else ()
-            # `while True:` never runs out: a handler that falls through tries again.
-            forever = isinstance(statement, cst.While) and isinstance(statement.test, cst.Name) and statement.test.value == "True"
+            # `while True:` never runs out: a handler that falls through tries again, when
+            # the loop ends once it works (a `break` or `return` in it). A loop that never
+            # ends (a heartbeat) carries on with the rest of its body instead.
+            forever = (
+                isinstance(statement, cst.While)
+                and isinstance(statement.test, cst.Name)
+                and statement.test.value == "True"
+                and any(isinstance(node, (cst.Break, cst.Return)) for node in own_nodes(statement))
+            )
             inner = ctx._replace(
                 loop_raises=raises_after, item_loop=items, retry_loop=not items and not forever, attempt_names=counters,
                 loop_answers=not items and answers_when_run_out(statement, following), forever=forever,

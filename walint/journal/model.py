@@ -33,7 +33,7 @@ from walint.flow.unit_facts import Branch, Site, TryFacts, UnitFacts
 from walint.flow.walker import UnitWalker
 from walint.semantic.scopes import Scope, Unit
 from walint.semantic.model import SemanticModel
-from walint.semantic.nodes import dotted_name, iter_subexpressions, queue_of
+from walint.semantic.nodes import dotted_name, is_none, iter_subexpressions, queue_of
 from walint.sql import ModeEffect, callee_name, classify_call, effect_of_sql, normalise_mode, runs_sql
 from walint.summary import FunctionFacts
 from walint.tree import NodePositions, own_nodes, positions_of
@@ -157,11 +157,29 @@ class ModuleModel(
     def returned_values(self, call: cst.Call, scope: object) -> Tuple[str, ...]:
         """The strings a call of a project function returns, when all are constants."""
         assert isinstance(scope, Scope)
+        picked = self._picked_from_rows(call, scope)
+        if picked:
+            return picked
         unit = self.resolve_unit(call, scope)
         if unit is not None and unit in self._in_progress:
             return ()
         callee = self.callee(call, scope)
         return callee.returned_values if callee is not None else ()
+
+    def _picked_from_rows(self, call: cst.Call, scope: Scope) -> Tuple[str, ...]:
+        """``next((mode for marker, mode in RULES if marker in msg), None)`` over constant
+        rows: the column it picks, from any row (a ``None`` default is no string)."""
+        if dotted_name(call.func) != "next" or not call.args or not isinstance(call.args[0].value, cst.GeneratorExp):
+            return ()
+        generator = call.args[0].value
+        if generator.for_in.inner_for_in is not None or not isinstance(generator.elt, cst.Name):
+            return ()
+        rows = self.loop_rows(generator.for_in.target, generator.for_in.iter, scope)
+        picked = [row[generator.elt.value] for row in rows or () if generator.elt.value in row]
+        values = [v for value, value_scope in picked for v in self.folder.values(value, value_scope)]
+        if len(call.args) > 1 and not is_none(call.args[1].value):
+            values.extend(self.folder.values(call.args[1].value, scope))
+        return tuple(dict.fromkeys(values)) if values and all(is_known(v) for v in values) else ()
 
     def callee(self, call: cst.Call, scope: Scope) -> Optional[FunctionFacts]:
         """What is known about the project function ``call`` calls, here or in another module."""
@@ -201,8 +219,10 @@ class ModuleModel(
         if found is None and not origin:
             found = self._inherited(call.func, scope)
         if found is None and isinstance(call.func, cst.Name) and depth < 3:
-            # `_guard = refuse_if_wal` ... `_guard(conn)`: an alias of a function.
+            # `_guard = refuse_if_wal` ... `_guard(conn)`: an alias of a function. A `None`
+            # it may also hold is never called (`fallback = None` ... `if fallback: fallback(conn)`).
             bindings, parameter = self.bindings_of(call.func, scope)
+            bindings = [b for b in bindings if not (b.kind == "value" and b.value is not None and is_none(b.value))]
             if not parameter and len(bindings) == 1 and bindings[0].kind == "value" and bindings[0].scope is not None:
                 aliased = bindings[0].value
                 if isinstance(aliased, (cst.Name, cst.Attribute)):

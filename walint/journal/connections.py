@@ -12,7 +12,7 @@ from walint.flow.conditions import always_exits
 from walint.journal.guards import is_in_memory_name, is_read_only_uri
 from walint.semantic.scopes import Scope, Unit
 from walint.flow.unit_facts import Site
-from walint.semantic.nodes import PATH_WRAPPERS, dotted_name, is_none, tests_existence_of, unwrapped_path
+from walint.semantic.nodes import PATH_WRAPPERS, dotted_name, is_none, iter_subexpressions, tests_existence_of, unwrapped_path
 from walint.constants import is_known
 from walint.tree import own_nodes
 
@@ -100,6 +100,21 @@ def _made_by_tempfile(model: "ConnectionQueries", binding: object, scope: Scope)
     """``tmp`` of ``with tempfile.NamedTemporaryFile(...) as tmp`` (or bound to the call)."""
     value = getattr(binding, "value", None)
     return isinstance(value, cst.Call) and (model.qualified_name(value.func, scope) or dotted_name(value.func)) in _NAMED_TEMPORARY_FILES  # type: ignore[attr-defined]
+
+
+_REMOVERS = frozenset({"os.remove", "os.unlink"})
+
+
+def _removes(node: cst.CSTNode, path: str) -> bool:
+    """Does ``node`` delete the file ``path`` names (``os.remove(path)``, ``path.unlink()``)?"""
+    for call in iter_subexpressions(node, limit=200):
+        if not isinstance(call, cst.Call):
+            continue
+        if dotted_name(call.func) in _REMOVERS and call.args and dotted_name(unwrapped_path(call.args[0].value)) == path:
+            return True
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "unlink" and dotted_name(unwrapped_path(call.func.value)) == path:
+            return True
+    return False
 
 
 def receivers_of(node: cst.CSTNode) -> List[str]:
@@ -230,8 +245,11 @@ class ConnectionQueries:
         for statement in unit.node.body.body:
             if self.line_of(statement) >= here:
                 return False
-            if isinstance(statement, cst.If) and always_exits(statement.body) and tests_existence_of(statement.test) == opened:
-                return True
+            if isinstance(statement, cst.If) and tests_existence_of(statement.test) == opened:
+                if always_exits(statement.body) or _removes(statement.body, opened):
+                    return True  # `if tmp.exists(): os.unlink(tmp)`: a new file either way
+            if isinstance(statement, (cst.SimpleStatementLine, cst.With, cst.Try)) and _removes(statement, opened):
+                return True  # `tmp.unlink(missing_ok=True)`
         return False
 
     def chosen_at_creation(self, site: Site) -> bool:

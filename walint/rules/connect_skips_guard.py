@@ -227,6 +227,8 @@ def open_board(path, on_share):
                     continue  # a helper of this module whose own WAL attempt falls back: its WAL001 says so
                 if model.unreachable(site) or model.on_private_database(site):
                     continue  # never runs, or on a read-only or `:memory:` database no one shares
+                if _written_by_a_backup(unit, node):
+                    continue  # `source.backup(target)`, then `make_portable(target)`: a new copy
                 yield Report(
                     node,
                     f"`{model.called_name(node)}()` can switch this new connection to a rollback journal "
@@ -288,6 +290,20 @@ def _makes_a_copy(unit: "Unit") -> bool:
         if isinstance(node, cst.SimpleString) and "vacuum into" in " ".join(str(node.evaluated_value).lower().split()):
             return True
     return False
+
+
+def _written_by_a_backup(unit: "Unit", call: cst.Call) -> bool:
+    """Is the connection ``call`` is handed first the target of a ``.backup(...)`` in the
+    function, a copy this function has just written?"""
+    handed = dotted_name(call.args[0].value) if call.args else ""
+    return bool(handed) and any(
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "backup"
+        and node.args
+        and dotted_name(node.args[0].value) == handed
+        for node in own_nodes(unit.node)
+    )
 
 
 def _passes_a_rollback_mode(model: "ModuleModel", call: cst.CSTNode, scope: "Scope") -> bool:

@@ -16,7 +16,7 @@ from walint.constants import is_known, param_hole, param_of
 from walint.journal.calls import MAX_TEMPLATES, fills_only
 from walint.journal.connections import CONNECT_FUNCTIONS
 from walint.journal.marker_uses import UNKNOWN_USE, MarkerUses
-from walint.flow.unit_facts import UnitFacts
+from walint.flow.unit_facts import Site, UnitFacts
 from walint.semantic.scopes import Unit
 from walint.semantic.nodes import dotted_name, has_more_elements, is_constant_literal, is_none, iter_subexpressions, literal_entries
 from walint.sql import ROLLBACK_MODES, normalise_mode, sql_texts
@@ -54,7 +54,7 @@ class SummaryQueries:
                 for arg in node.args:  # `connect` passed as a value: `creator=sqlite3.connect`
                     if self.qualified_name(arg.value, site.scope) in CONNECT_FUNCTIONS:
                         opens = True
-            if isinstance(node, cst.Call) and not site.conditional and not site.guarded:
+            if isinstance(node, cst.Call) and not site.conditional and not site.guarded and not self._undone_later(site):
                 # `execute(f"PRAGMA {name} = {value}")`: the caller's arguments decide.
                 templates.extend(
                     text
@@ -164,6 +164,19 @@ class SummaryQueries:
         # `yield` hands control back all the same.
         return not facts.falls_off_end and not facts.return_sites and not any(
             isinstance(n, cst.Yield) for n in iter_subexpressions(node.body, limit=5000)
+        )
+
+    def _undone_later(self, site: Site) -> bool:
+        """``PRAGMA journal_mode={mode}`` that the function later sets back to WAL, or to
+        the mode it read before (``temporary_journal(conn, mode="TRUNCATE")``): a switch
+        for a job, which the caller's mode does not make a downgrade."""
+        effect = self.effect(site)
+        return (
+            effect is not None
+            and bool(effect.sets)
+            and site.handler is None
+            and not site.flagged
+            and (self.switched_back_to_wal(site) or self.restored_after(site))
         )
 
     def _returned_values(self, unit: Unit) -> Tuple[str, ...]:

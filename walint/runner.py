@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -15,7 +15,7 @@ from walint.discovery import Candidate, read_bytes
 from walint.findings import Finding
 from walint.project import ProjectIndex
 from walint.project_pass import project_pass, select_files
-from walint.settings import Settings
+from walint.settings import RENDER_ALL, RENDER_NONE, RENDER_SAFE, Settings
 
 if TYPE_CHECKING:
     from walint.findings import FileResult
@@ -193,7 +193,7 @@ class Analyser:
 
     def check(self, display: str, data: bytes, external: Optional[Mapping[str, object]] = None) -> "FileResult":
         key = self.cache.key(display, data, self.settings, external) if self.cache is not None else ""
-        cached = self.cache.get(key) if self.cache is not None else None
+        cached = self._cached(key, display, data, external)
         if cached is not None:
             return cached  # type: ignore[return-value]
         if external is None:
@@ -203,6 +203,22 @@ class Analyser:
         if self.cache is not None:
             self.cache.put(key, file_result)
         return file_result
+
+    def _cached(self, key: str, display: str, data: bytes, external: Optional[Mapping[str, object]] = None) -> Optional[object]:
+        """The result cached under ``key``; or one cached by a run that rendered fixes
+        otherwise (``walint check``, then ``walint fix``) for a file with no finding,
+        which no way of rendering changes."""
+        if self.cache is None:
+            return None
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        for mode in (RENDER_NONE, RENDER_SAFE, RENDER_ALL):
+            if mode != self.settings.render_fixes:
+                other = self.cache.get(self.cache.key(display, data, replace(self.settings, render_fixes=mode), external))
+                if other is not None and not getattr(other, "findings", True) and not getattr(other, "errors", True):
+                    return other
+        return None
 
     def check_again(self, display: str, external: Mapping[str, object]) -> Optional["FileResult"]:
         data, _ = self.read(self.paths[display])
@@ -226,7 +242,7 @@ class Analyser:
                 results[display] = FileResult(display, errors=(f"cannot read: {problem}",))
                 continue
             key = self.cache.key(display, data, self.settings) if self.cache is not None else ""
-            cached = self.cache.get(key) if self.cache is not None else None
+            cached = self._cached(key, display, data)
             if cached is not None:
                 results[display] = cached  # type: ignore[assignment]
                 self.observer.advance()

@@ -187,6 +187,8 @@ class ConnectionQueries:
         connection that writes no journal beside another process's WAL."""
         if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("connect", "begin") and not call.args and _depth < 3:
             # `engine.connect()` of `engine = create_engine(url)`: the engine's database.
+            if isinstance(call.func.value, cst.Call):  # `create_engine(url).connect()`
+                return self.opens_private_database(call.func.value, scope, _depth + 1)
             bindings, parameter = self.bindings_of(call.func.value, scope)
             made = bindings[0].value if parameter is None and len(bindings) == 1 and bindings[0].kind == "value" else None
             return isinstance(made, cst.Call) and self.opens_private_database(made, bindings[0].scope or scope, _depth + 1)

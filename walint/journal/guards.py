@@ -457,10 +457,18 @@ def is_read_only_uri(name: str) -> bool:
 _SQLALCHEMY_PREFIX_RE = re.compile(r"sqlite(?:\+\w+)?:///", re.I)
 
 
+_SQLALCHEMY_URL = re.compile(r"sqlite(?:\+\w+)?://(?:/(?P<path>.*))?\Z", re.S)
+
+
 def is_in_memory_name(name: str) -> bool:
     """``":memory:"``, a ``file::memory:`` URI or ``mode=memory``: a database that lives
-    in one connection's memory."""
+    in one connection's memory; as a SQLAlchemy URL too (``sqlite://``,
+    ``sqlite+pysqlite:///:memory:``)."""
     lowered = name.lower()
+    url = _SQLALCHEMY_URL.match(lowered)
+    if url is not None:
+        path = url.group("path") or ""
+        return path == "" or path.split("?")[0] == ":memory:" or is_in_memory_name(path)
     return lowered == ":memory:" or lowered.startswith("file::memory:") or "mode=memory" in lowered
 
 

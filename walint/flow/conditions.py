@@ -9,13 +9,13 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tupl
 import libcst as cst
 
 from walint.semantic.nodes import (
-    NORMALISING_METHODS,
     SIMPLE_LINES,
     dotted_name,
     else_statements,
     is_none,
     is_true_false_none,
     iter_subexpressions,
+    normalised_from,
     small_statements,
     tests_existence_of,
 )
@@ -38,7 +38,7 @@ def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
             # `mode is not None and mode != "wal"`: the downgrade side needs a known mode.
             downgrades_when_true = all(isinstance(c.operator, (cst.NotEqual, cst.NotIn)) for c in comparison.comparisons)
-            operands = {o.value for o in map(_normalised_from, (comparison.left, *(c.comparator for c in comparison.comparisons))) if isinstance(o, cst.Name)}
+            operands = {o.value for o in map(normalised_from, (comparison.left, *(c.comparator for c in comparison.comparisons))) if isinstance(o, cst.Name)}
             for side, other in ((node.left, node.right), (node.right, node.left)):
                 if (
                     downgrades_when_true
@@ -47,13 +47,6 @@ def refuses_none(comparison: cst.Comparison, test: cst.BaseExpression) -> bool:
                 ):
                     return True
     return False
-
-
-def _normalised_from(operand: cst.BaseExpression) -> cst.BaseExpression:
-    """``mode`` of ``mode.lower()`` (or ``.strip().casefold()``): what was normalised."""
-    while isinstance(operand, cst.Call) and isinstance(operand.func, cst.Attribute) and not operand.args and operand.func.attr.value in NORMALISING_METHODS:
-        operand = operand.func.value
-    return operand
 
 
 def _excludes_none(test: cst.BaseExpression, names: Set[str]) -> bool:

@@ -11,7 +11,7 @@ import libcst as cst
 from walint.flow.conditions import always_exits, refuses_none, tests_presence_of
 from walint.constants import is_known
 from walint.markers import says_unknown
-from walint.semantic.nodes import NORMALISING_METHODS, is_none, iter_subexpressions, none_when_missing
+from walint.semantic.nodes import is_none, iter_subexpressions, none_when_missing, normalised_from
 from walint.sql import callee_name
 
 if TYPE_CHECKING:
@@ -219,8 +219,7 @@ def none_refused_before(
 
 def _normalised_name(operand: cst.BaseExpression) -> Optional[cst.Name]:
     """``mode`` for ``mode``, ``mode.lower()`` or ``mode.strip().lower()``."""
-    while isinstance(operand, cst.Call) and isinstance(operand.func, cst.Attribute) and operand.func.attr.value in NORMALISING_METHODS and not operand.args:
-        operand = operand.func.value
+    operand = normalised_from(operand)
     return operand if isinstance(operand, cst.Name) else None
 
 

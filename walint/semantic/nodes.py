@@ -100,6 +100,14 @@ def projected_column(expr: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpress
 NORMALISING_METHODS = frozenset({"lower", "casefold", "strip", "upper"})
 
 
+def normalised_from(operand: cst.BaseExpression) -> cst.BaseExpression:
+    """``mode`` of ``mode.lower()`` (or ``.strip().casefold()``): what was normalised;
+    any other expression itself."""
+    while isinstance(operand, cst.Call) and isinstance(operand.func, cst.Attribute) and not operand.args and operand.func.attr.value in NORMALISING_METHODS:
+        operand = operand.func.value
+    return operand
+
+
 def collection_items(node: cst.CSTNode) -> List[cst.BaseExpression]:
     """The elements of a collection literal; the keys of a dict; the values of an enum
     class's members (``LOCKED = "database is locked"``, ``BUSY = sqlite3.SQLITE_BUSY``)."""

@@ -205,18 +205,18 @@ class Analyser:
         return file_result
 
     def _cached(self, key: str, display: str, data: bytes, external: Optional[Mapping[str, object]] = None) -> Optional[object]:
-        """The result cached under ``key``; or one cached by a run that rendered fixes
-        otherwise (``walint check``, then ``walint fix``) for a file with no finding,
-        which no way of rendering changes."""
+        """The result cached under ``key``; or, for a run that renders fixes, one cached
+        by a run that rendered them otherwise (``walint check``, then ``walint fix``) for
+        a file with no finding, which no way of rendering changes."""
         if self.cache is None:
             return None
         cached = self.cache.get(key)
-        if cached is not None:
-            return cached
+        if cached is not None or self.settings.render_fixes == RENDER_NONE:
+            return cached  # a plain check asks nothing more: the usual order is check, then fix
         for mode in (RENDER_NONE, RENDER_SAFE, RENDER_ALL):
             if mode != self.settings.render_fixes:
                 other = self.cache.get(self.cache.key(display, data, replace(self.settings, render_fixes=mode), external))
-                if other is not None and not getattr(other, "findings", True) and not getattr(other, "errors", True):
+                if other is not None and not other.findings and not other.errors:  # type: ignore[attr-defined]
                     return other
         return None
 
